@@ -1,0 +1,1 @@
+"""What every Geoshard process speaks: identities, signed wire messages, and the long-tail fan-out."""

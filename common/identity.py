@@ -1,0 +1,105 @@
+"""Ed25519 identities for satellites and storage nodes.
+
+The id of a peer *is* its public key, hex-encoded (64 characters): anyone holding an id can
+verify that peer's signatures without a lookup, and no two peers can share an id without
+sharing a key. Identity files hold the private key as PKCS#8 PEM and are created with mode
+0600 so that other local users cannot read them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from common.errors import SignatureError
+
+__all__ = ["Identity", "verify_signature", "is_peer_id"]
+
+_ID_LEN = 64  # hex characters of a 32-byte Ed25519 public key
+
+
+def is_peer_id(value: object) -> bool:
+    """True when ``value`` is a well-formed peer id (64 lowercase hex characters)."""
+    if not isinstance(value, str) or len(value) != _ID_LEN:
+        return False
+    try:
+        bytes.fromhex(value)
+    except ValueError:
+        return False
+    return value == value.lower()
+
+
+class Identity:
+    """A private key and the peer id derived from it."""
+
+    __slots__ = ("_key", "id")
+
+    def __init__(self, key: Ed25519PrivateKey) -> None:
+        self._key = key
+        raw = key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        self.id: str = raw.hex()
+
+    @classmethod
+    def generate(cls) -> Identity:
+        return cls(Ed25519PrivateKey.generate())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Identity:
+        data = Path(path).read_bytes()
+        key = serialization.load_pem_private_key(data, password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(f"{path}: not an Ed25519 private key")
+        return cls(key)
+
+    @classmethod
+    def load_or_create(cls, path: str | os.PathLike[str]) -> Identity:
+        p = Path(path)
+        if p.exists():
+            return cls.load(p)
+        ident = cls.generate()
+        ident.save(p)
+        return ident
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the key as PEM with mode 0600, atomically (temp file, fsync, rename)."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        pem = self._key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        tmp = p.with_name(p.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, pem)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, p)
+
+    def sign(self, data: bytes) -> bytes:
+        return self._key.sign(data)
+
+    def __repr__(self) -> str:
+        return f"Identity({self.id[:16]}…)"
+
+
+def verify_signature(signer_id: str, signature: bytes, data: bytes) -> None:
+    """Raise :class:`SignatureError` unless ``signature`` over ``data`` was made by ``signer_id``."""
+    if not is_peer_id(signer_id):
+        raise SignatureError(f"malformed signer id {signer_id!r}")
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(signer_id)).verify(signature, data)
+    except InvalidSignature:
+        raise SignatureError(f"signature does not verify for signer {signer_id[:16]}…") from None

@@ -1,0 +1,1 @@
+"""Pure, synchronous data-path algorithms: redundancy schemes, encryption, erasure coding, Merkle trees."""
