@@ -29,18 +29,18 @@ from collections.abc import Sequence
 import blake3
 
 __all__ = [
-    "HASH_SIZE",
     "EMPTY_ROOT",
-    "leaf_hash",
-    "inner_hash",
-    "leaf_count",
-    "level_sizes",
+    "HASH_SIZE",
     "MerkleTree",
     "StreamingMerkle",
+    "inner_hash",
+    "leaf_count",
+    "leaf_hash",
+    "level_sizes",
     "merkle_root",
+    "root_from_range",
     "verify_proof",
     "verify_range",
-    "root_from_range",
 ]
 
 HASH_SIZE = 32
@@ -188,7 +188,7 @@ def verify_proof(
 class StreamingMerkle:
     """Hashes leaves as bytes arrive, holding at most one partial leaf in memory."""
 
-    __slots__ = ("leaf_size", "_buf", "hashes", "size")
+    __slots__ = ("_buf", "hashes", "leaf_size", "size")
 
     def __init__(self, leaf_size: int) -> None:
         if leaf_size <= 0:
