@@ -1,0 +1,103 @@
+"""Async engines and session factories for SQLite (default) and PostgreSQL.
+
+SQLite allows one writer at a time. A deferred transaction that reads and then writes can
+fail with "database is locked" *without* waiting for the busy timeout (SQLite cannot let
+it upgrade its read snapshot). So every write transaction here begins with
+``BEGIN IMMEDIATE``, which takes the write lock up front and does wait, and reads go
+through a second engine with plain deferred transactions, which in WAL mode never block on
+the writer. On PostgreSQL both factories share one engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+__all__ = ["Database", "create_database", "sqlite_url"]
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def sqlite_url(path: str) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def _setup_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control away from the driver so that "begin" below decides.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode up to the last checkpointed commit
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@dataclass
+class Database:
+    """The satellite's handle on its database: a read and a write session factory."""
+
+    url: str
+    engine: AsyncEngine
+    write_engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    write_sessions: async_sessionmaker[AsyncSession]
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads; whatever it began is rolled back at the end."""
+        async with self.sessions() as session:
+            yield session
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+        async with self.write_sessions() as session, session.begin():
+            yield session
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+        if self.write_engine is not self.engine:
+            await self.write_engine.dispose()
+
+
+def create_database(url: str, *, pg_schema: str | None = None, pool_size: int = 10) -> Database:
+    """Build engines for ``url``; ``pg_schema`` pins PostgreSQL's search_path (used by tests)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        read = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+        # Writers queue here rather than spinning in SQLite's busy handler.
+        write = create_async_engine(url, pool_size=2, max_overflow=0, pool_timeout=60)
+        _setup_sqlite(read, immediate=False)
+        _setup_sqlite(write, immediate=True)
+    else:
+        connect_args: dict[str, Any] = {}
+        if pg_schema is not None:
+            connect_args["server_settings"] = {"search_path": pg_schema}
+        read = write = create_async_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, connect_args=connect_args,
+            pool_pre_ping=False,
+        )
+    return Database(
+        url=url,
+        engine=read,
+        write_engine=write,
+        sessions=async_sessionmaker(read, expire_on_commit=False),
+        write_sessions=async_sessionmaker(write, expire_on_commit=False),
+    )

@@ -1,0 +1,321 @@
+"""Typed SQLAlchemy models of the satellite's metadata.
+
+Portability rules (SQLite, PostgreSQL, CockroachDB): only generic column types; integer
+surrogate keys are ``BIGINT`` except on SQLite, where only ``INTEGER PRIMARY KEY`` is a
+rowid alias that auto-increments; object keys compare byte-wise (SQLite's default
+``BINARY``, ``COLLATE "C"`` on PostgreSQL) because S3 lists keys in UTF-8 binary order;
+timestamps are stored in UTC and always come back timezone-aware.
+
+Objects carry a ``version`` so that S3 versioning can be added without a rewrite: today a
+commit inserts ``max(version) + 1`` and deletes the older rows of that key in the same
+transaction, and readers take the highest committed version of a key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "AccessKey",
+    "BadPieceReport",
+    "Base",
+    "Bucket",
+    "KeyStatus",
+    "Node",
+    "ObjectRow",
+    "ObjectStatus",
+    "OrderSerial",
+    "PieceRow",
+    "PlacementPolicyRow",
+    "SegmentRow",
+    "Tenant",
+    "UTCDateTime",
+    "Upload",
+    "UploadPart",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BIGINT surrogate keys everywhere but SQLite, where only INTEGER PRIMARY KEY auto-increments.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+# S3 lists keys in UTF-8 byte order; PostgreSQL's default collation is the locale's.
+ObjectKey = String(1024).with_variant(String(1024, collation="C"), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware UTC datetime")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dt.datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        bytes: LargeBinary(),
+    }
+
+
+class ObjectStatus:
+    COMMITTED = "committed"
+
+
+class KeyStatus:
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+class Node(Base):
+    """A storage node as last seen at check-in, plus what the satellite decided about it."""
+
+    __tablename__ = "nodes"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # hex Ed25519 public key
+    address: Mapped[str] = mapped_column(String(255))
+    last_ip: Mapped[str] = mapped_column(String(64), default="")
+    last_net: Mapped[str] = mapped_column(String(64), default="", index=True)  # "a.b.c.0/24"
+    country: Mapped[str] = mapped_column(String(2))  # as claimed at check-in
+    region: Mapped[str] = mapped_column(String(64), default="")
+    country_override: Mapped[str | None] = mapped_column(String(2))  # set by an admin; wins
+    region_override: Mapped[str | None] = mapped_column(String(64))
+    geoip_country: Mapped[str | None] = mapped_column(String(2))  # what a GeoIP database says
+    capacity: Mapped[int] = mapped_column(BigInteger, default=0)
+    free: Mapped[int] = mapped_column(BigInteger, default=0)
+    used: Mapped[int] = mapped_column(BigInteger, default=0)
+    version: Mapped[str] = mapped_column(String(64), default="")
+    wallet: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[dt.datetime]
+    last_contact_at: Mapped[dt.datetime] = mapped_column(index=True)
+    # Reputation and lifecycle: placeholders the audit, reputation and exit issues fill in.
+    vetted_at: Mapped[dt.datetime | None]
+    audit_success_count: Mapped[int] = mapped_column(Integer, default=0)
+    audit_total_count: Mapped[int] = mapped_column(Integer, default=0)
+    disqualified_at: Mapped[dt.datetime | None]
+    disqualification_reason: Mapped[str | None] = mapped_column(String(255))
+    suspended_at: Mapped[dt.datetime | None]
+    exit_initiated_at: Mapped[dt.datetime | None]
+    exit_finished_at: Mapped[dt.datetime | None]
+
+    @property
+    def effective_country(self) -> str:
+        return self.country_override or self.country
+
+    @property
+    def effective_region(self) -> str:
+        return self.region_override if self.region_override is not None else self.region
+
+
+class PlacementPolicyRow(Base):
+    """A named residency policy and its redundancy scheme."""
+
+    __tablename__ = "placement_policies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    allowed_countries: Mapped[list[str]] = mapped_column(JSON, default=list)
+    allowed_regions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    excluded_countries: Mapped[list[str]] = mapped_column(JSON, default=list)
+    min_countries: Mapped[int] = mapped_column(Integer, default=1)
+    k: Mapped[int] = mapped_column(Integer)
+    repair: Mapped[int] = mapped_column(Integer)
+    success: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime]
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    default_policy_id: Mapped[int | None] = mapped_column(ForeignKey("placement_policies.id"))
+    created_at: Mapped[dt.datetime]
+
+
+class AccessKey(Base):
+    """An S3 access key; the secret is AES-GCM encrypted under the satellite's secrets key."""
+
+    __tablename__ = "access_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # the access key id
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    secret_ciphertext: Mapped[bytes]
+    status: Mapped[str] = mapped_column(String(16), default=KeyStatus.ACTIVE)
+    created_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class Bucket(Base):
+    __tablename__ = "buckets"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)  # S3 bucket names are global
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("placement_policies.id"), index=True)
+    versioning: Mapped[str] = mapped_column(String(16), default="unversioned")
+    created_at: Mapped[dt.datetime]
+
+
+class ObjectRow(Base):
+    """One committed version of an object. Listing seeks on ``(bucket_id, key, version)``."""
+
+    __tablename__ = "objects"
+    __table_args__ = (UniqueConstraint("bucket_id", "key", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    bucket_id: Mapped[int] = mapped_column(ForeignKey("buckets.id"))
+    key: Mapped[str] = mapped_column(ObjectKey)
+    version: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default=ObjectStatus.COMMITTED)
+    size: Mapped[int] = mapped_column(BigInteger)
+    etag: Mapped[str] = mapped_column(String(80))
+    content_type: Mapped[str] = mapped_column(String(255), default="")
+    user_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # headers and x-amz-meta-*
+    checksums: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    tags: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    segment_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime]
+
+
+class Upload(Base):
+    """A pending multipart upload; its parts' segments become the object's on Complete."""
+
+    __tablename__ = "uploads"
+    __table_args__ = (Index(None, "bucket_id", "key", "id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the S3 upload id
+    bucket_id: Mapped[int] = mapped_column(ForeignKey("buckets.id"))
+    key: Mapped[str] = mapped_column(ObjectKey)
+    content_type: Mapped[str] = mapped_column(String(255), default="")
+    user_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    tags: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    checksum_algorithm: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime]
+
+
+class UploadPart(Base):
+    __tablename__ = "upload_parts"
+
+    upload_id: Mapped[str] = mapped_column(
+        ForeignKey("uploads.id", ondelete="CASCADE"), primary_key=True
+    )
+    part_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    etag: Mapped[str] = mapped_column(String(80))
+    checksums: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime]
+
+
+class SegmentRow(Base):
+    """A segment of an object (or of a pending upload's part): inline bytes or a piece layout.
+
+    Exactly one of ``object_id`` / ``upload_id`` is set. Order within the object is
+    ``(part_number, index)``; a simple PUT has ``part_number`` 0.
+    """
+
+    __tablename__ = "segments"
+    __table_args__ = (
+        Index(None, "object_id", "part_number", "index"),
+        Index(None, "upload_id", "part_number", "index"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    object_id: Mapped[int | None] = mapped_column(ForeignKey("objects.id", ondelete="CASCADE"))
+    upload_id: Mapped[str | None] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"))
+    part_number: Mapped[int] = mapped_column(Integer, default=0)
+    index: Mapped[int] = mapped_column(Integer, default=0)
+    plain_size: Mapped[int] = mapped_column(BigInteger)
+    encrypted_size: Mapped[int] = mapped_column(BigInteger)
+    layout: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # erasure SegmentLayout.to_dict()
+    wrapped_key: Mapped[bytes]
+    nonce: Mapped[bytes]  # the segment id the gateway derives block nonces from
+    inline_data: Mapped[bytes | None]
+    root_piece_id: Mapped[str | None] = mapped_column(String(64))
+    k: Mapped[int] = mapped_column(Integer, default=0)  # the scheme it was placed with; 0 = inline
+    repair_threshold: Mapped[int] = mapped_column(Integer, default=0)
+    success_threshold: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    piece_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[dt.datetime]
+
+
+class PieceRow(Base):
+    """One erasure share of a segment held by one node; the root is what audits check."""
+
+    __tablename__ = "pieces"
+
+    segment_id: Mapped[int] = mapped_column(
+        ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node_id: Mapped[str] = mapped_column(ForeignKey("nodes.id"), index=True)
+    piece_id: Mapped[str] = mapped_column(String(64))
+    merkle_root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    size: Mapped[int] = mapped_column(BigInteger)
+
+
+class OrderSerial(Base):
+    """Order serials the satellite issued, for nodes to settle (the orders issue fills this)."""
+
+    __tablename__ = "order_serials"
+
+    serial: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    bucket_id: Mapped[int | None] = mapped_column(BigInteger)
+    max_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+    settled_at: Mapped[dt.datetime | None]
+    settled_bytes: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class BadPieceReport(Base):
+    """A gateway saw a share fail its Merkle check: evidence for the audit issue to act on."""
+
+    __tablename__ = "bad_piece_reports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    node_id: Mapped[str] = mapped_column(String(64), index=True)
+    piece_id: Mapped[str] = mapped_column(String(64))
+    segment_id: Mapped[int | None] = mapped_column(BigInteger)  # no FK: the object may be gone
+    piece_number: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(255), default="")
+    reported_at: Mapped[dt.datetime]

@@ -1,0 +1,88 @@
+"""Shared database fixtures: every satellite database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL tests use the server on 127.0.0.1:5432 (database ``test``, trust auth). Tests
+run in two xdist workers, so each test gets its own freshly created schema, dropped at the
+end. Where no server answers, the PostgreSQL half is skipped and says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+
+from satellite.db import Database, create_database, upgrade_schema
+from satellite.db.engine import sqlite_url
+
+__all__ = ["PG_URL", "db", "db_backend", "fresh_database", "postgres_available"]
+
+PG_URL = os.environ.get("GEOSHARD_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+_pg_state: dict[str, str | None] = {}
+
+
+async def _probe_pg() -> str | None:
+    """None when PostgreSQL answers, else the reason it does not."""
+    import asyncpg
+
+    dsn = PG_URL.replace("postgresql+asyncpg://", "postgresql://")
+    try:
+        conn = await asyncio.wait_for(asyncpg.connect(dsn), timeout=3)
+    except Exception as e:  # any failure to connect means "skip with this reason"
+        return f"no PostgreSQL server at {PG_URL}: {type(e).__name__}: {e}"
+    await conn.close()
+    return None
+
+
+async def postgres_available() -> str | None:
+    if "reason" not in _pg_state:
+        _pg_state["reason"] = await _probe_pg()
+    return _pg_state["reason"]
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def fresh_database(backend: str, tmp_path: os.PathLike[str]) -> tuple[Database, str | None]:
+    """A migrated, empty database on ``backend``; returns it and the PG schema to drop (if any)."""
+    if backend == "sqlite":
+        database = create_database(sqlite_url(os.path.join(tmp_path, "satellite.db")))
+        schema = None
+    else:
+        reason = await postgres_available()
+        if reason is not None:
+            pytest.skip(reason)
+        schema = f"t_{secrets.token_hex(6)}"
+        await _pg_admin(f'CREATE SCHEMA "{schema}"')
+        database = create_database(PG_URL, pg_schema=schema)
+    await upgrade_schema(database)
+    return database, schema
+
+
+async def drop_database(database: Database, schema: str | None) -> None:
+    await database.close()
+    if schema is not None:
+        await _pg_admin(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def db(db_backend: str, tmp_path: os.PathLike[str]) -> AsyncIterator[Database]:
+    database, schema = await fresh_database(db_backend, tmp_path)
+    try:
+        yield database
+    finally:
+        await drop_database(database, schema)
