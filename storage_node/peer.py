@@ -1,0 +1,139 @@
+"""Wires the storage node: every service is built here and nowhere else.
+
+A service is ``(name, run, close)``. :meth:`Peer.run` opens the blob store, then runs
+every service's ``run`` in one ``asyncio.TaskGroup`` — if one fails, the group cancels
+the others — and finally closes them in reverse order of construction, so the HTTP
+server stops taking requests before the database under it is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from common.identity import Identity
+from storage_node.config import NodeConfig
+from storage_node.contact import CheckInService
+from storage_node.nodedb import NodeDB
+from storage_node.pieces.chores import ExpiryChore, RetainChore, TrashChore
+from storage_node.pieces.store import PieceStore
+from storage_node.piecestore.endpoint import PiecestoreEndpoint
+
+__all__ = ["VERSION", "HttpServer", "Peer", "Service"]
+
+log = logging.getLogger(__name__)
+
+try:
+    VERSION = importlib.metadata.version("geoshard")
+except importlib.metadata.PackageNotFoundError:  # running from a source tree
+    VERSION = "0.0.0"
+
+
+async def _nothing() -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    run: Callable[[], Awaitable[None]]
+    close: Callable[[], Awaitable[None]] = _nothing
+
+
+class HttpServer:
+    """An aiohttp application on a TCP port; ``started`` is set once the port is bound."""
+
+    def __init__(self, app: web.Application, host: str, port: int) -> None:
+        self.app, self.host, self.port = app, host, port
+        self.started = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+
+    async def run(self) -> None:
+        # Large reads off the socket cut per-chunk overhead on multi-MiB piece uploads.
+        self._runner = web.AppRunner(self.app, access_log=None, read_bufsize=2**20)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, backlog=512)
+        await site.start()
+        server = site._server
+        if server is not None and getattr(server, "sockets", None):
+            self.port = server.sockets[0].getsockname()[1]
+        log.info("serving the piece store on %s:%d", self.host, self.port)
+        self.started.set()
+        await asyncio.Event().wait()
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+class Peer:
+    """One storage node process."""
+
+    def __init__(self, config: NodeConfig, identity: Identity) -> None:
+        self.config = config
+        self.identity = identity
+        self.store = PieceStore(config.data_dir, config.capacity)
+        self.db = NodeDB(config.db_path)
+        self.retain = RetainChore(self.store)
+        self.expiry = ExpiryChore(self.store, self.db, config.chore_interval)
+        self.trash = TrashChore(self.store, config.trash_grace, config.chore_interval)
+        self.endpoint = PiecestoreEndpoint(
+            identity,
+            config.satellite_id,
+            self.store,
+            self.db,
+            self.retain,
+            max_piece_size=config.max_piece_size,
+            version=VERSION,
+        )
+        self.server = HttpServer(self.endpoint.app(), config.listen_host, config.port)
+        self.contact = CheckInService(identity, config, self.store, lambda: self.address, VERSION)
+        self.services: list[Service] = [
+            Service("db", _nothing, self._close_db),
+            Service("piecestore", self.server.run, self.server.close),
+            Service("retain", self.retain.run),
+            Service("expiry", self.expiry.run),
+            Service("trash", self.trash.run),
+            Service("contact", self._run_contact, self.contact.close),
+        ]
+
+    @property
+    def address(self) -> str:
+        if self.config.address:
+            return self.config.address
+        host = self.config.listen_host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        return f"http://{host}:{self.server.port}"
+
+    @property
+    def url(self) -> str:
+        """Where this process can be reached locally (tests, benchmarks)."""
+        return f"http://127.0.0.1:{self.server.port}"
+
+    async def _close_db(self) -> None:
+        self.db.close()
+
+    async def _run_contact(self) -> None:
+        await self.server.started.wait()  # the check-in carries the bound address
+        await self.contact.run()
+
+    async def run(self) -> None:
+        """Serve until cancelled; every service is closed on the way out."""
+        try:
+            await asyncio.to_thread(self.store.open)
+            async with asyncio.TaskGroup() as tg:
+                for s in self.services:
+                    tg.create_task(s.run(), name=f"storage-node/{s.name}")
+        finally:
+            for s in reversed(self.services):
+                try:
+                    await s.close()
+                except Exception:
+                    log.exception("closing %s failed", s.name)

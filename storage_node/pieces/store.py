@@ -1,0 +1,477 @@
+"""The blob store: one file per piece, sharded by piece-id prefix.
+
+Layout under the data directory::
+
+    blobs/<first two hex chars>/<piece id>.gsp    stored pieces (see ``format.py``)
+    trash/<first two hex chars>/<piece id>.gsp    pieces a retain list dropped; mtime = when
+    tmp/<random>.part                             uploads in flight; emptied at start-up
+
+Two hex characters give 256 directories, which keeps each directory small enough for
+fast lookups up to tens of millions of pieces (Storj uses the same two-character split).
+All 256 shard directories are created once when the store opens, so a commit never races
+a ``mkdir``.
+
+An upload goes to ``tmp/``, is fsynced, then hard-linked into place — ``link`` fails if the
+name exists, so two concurrent uploads of one piece id cannot overwrite each other — and
+the directory is fsynced so the name survives a power cut.
+
+Used space is the sum of the sizes of the files in ``blobs/`` and ``trash/``, headers
+included: exactly what ``du --apparent-size`` shows for those folders. The store keeps that
+sum in memory, computed by a scan at start-up and adjusted on every commit, move and
+delete, so what the node reports to the satellite and its operator is what is on disk.
+Uploads in flight *reserve* their final size so that concurrent uploads cannot together
+exceed the capacity; a reservation becomes used space on commit or is released on abort.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from common.messages import is_piece_id, now
+from erasure.merkle import HASH_SIZE, StreamingMerkle, leaf_count, level_sizes
+from storage_node.errors import (
+    BodyTooLarge,
+    CorruptPiece,
+    IncompleteBody,
+    InsufficientSpace,
+    InvalidPieceId,
+    InvalidRange,
+    PieceExists,
+    PieceNotFound,
+)
+from storage_node.pieces.format import FIXED_SIZE, PieceHeader, header_length, level_offsets
+
+__all__ = ["PieceReader", "PieceStore", "PieceWriter", "SpaceUsage", "scan_usage"]
+
+log = logging.getLogger(__name__)
+
+_SUFFIX = ".gsp"
+_WRITE_BUFFER = 1 << 20  # coalesce small network chunks into few large write() calls
+
+
+@dataclass(frozen=True)
+class SpaceUsage:
+    """Bytes and file counts of stored pieces and trash; ``used`` counts both."""
+
+    pieces: int
+    piece_count: int
+    trash: int
+    trash_count: int
+    reserved: int = 0
+
+    @property
+    def used(self) -> int:
+        return self.pieces + self.trash
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _iter_files(root: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """(piece id, entry) for every piece file under a sharded folder."""
+    if not root.is_dir():
+        return
+    with os.scandir(root) as shards:
+        for shard in shards:
+            if not shard.is_dir(follow_symlinks=False):
+                continue
+            with os.scandir(shard.path) as files:
+                for f in files:
+                    name = f.name
+                    if name.endswith(_SUFFIX) and is_piece_id(name[: -len(_SUFFIX)]):
+                        yield name[: -len(_SUFFIX)], f
+
+
+def scan_usage(data_dir: Path) -> SpaceUsage:
+    """Walk ``blobs/`` and ``trash/`` and add up file sizes: the ground truth on disk."""
+    totals = []
+    for sub in ("blobs", "trash"):
+        size = count = 0
+        for _pid, entry in _iter_files(data_dir / sub):
+            size += entry.stat(follow_symlinks=False).st_size
+            count += 1
+        totals.append((size, count))
+    return SpaceUsage(totals[0][0], totals[0][1], totals[1][0], totals[1][1])
+
+
+class PieceStore:
+    """Stores, reads, trashes and deletes piece files within an allocated capacity."""
+
+    def __init__(self, data_dir: str | os.PathLike[str], capacity: int) -> None:
+        self.root = Path(data_dir)
+        self.capacity = capacity
+        self.blobs = self.root / "blobs"
+        self.trash_dir = self.root / "trash"
+        self.tmp = self.root / "tmp"
+        self._pieces = self._piece_count = self._trash = self._trash_count = 0
+        self._reserved = 0
+        # Chores move and delete files from worker threads while uploads commit on the loop.
+        self._lock = threading.Lock()
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Create the layout, drop uploads a crash left behind, and count what is stored."""
+        for base in (self.blobs, self.trash_dir):
+            base.mkdir(parents=True, exist_ok=True)
+            for i in range(256):
+                (base / f"{i:02x}").mkdir(exist_ok=True)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        for leftover in self.tmp.iterdir():
+            log.info("removing unfinished upload %s left by an earlier run", leftover.name)
+            leftover.unlink(missing_ok=True)
+        usage = scan_usage(self.root)
+        self._pieces, self._piece_count = usage.pieces, usage.piece_count
+        self._trash, self._trash_count = usage.trash, usage.trash_count
+
+    def _adjust(self, pieces: int = 0, count: int = 0, trash: int = 0, trash_count: int = 0,
+                reserved: int = 0) -> None:
+        with self._lock:
+            self._pieces += pieces
+            self._piece_count += count
+            self._trash += trash
+            self._trash_count += trash_count
+            self._reserved += reserved
+
+    # --- accounting --------------------------------------------------------------------
+
+    def usage(self) -> SpaceUsage:
+        return SpaceUsage(self._pieces, self._piece_count, self._trash, self._trash_count, self._reserved)
+
+    @property
+    def free(self) -> int:
+        return max(0, self.capacity - self._pieces - self._trash - self._reserved)
+
+    def _reserve(self, nbytes: int) -> None:
+        with self._lock:
+            free = self.free
+            if nbytes > free:
+                raise InsufficientSpace(
+                    f"storing {nbytes} bytes would exceed this node's allocated capacity "
+                    f"({self.capacity} bytes, {free} free)"
+                )
+            self._reserved += nbytes
+
+    def _release(self, nbytes: int) -> None:
+        self._adjust(reserved=-nbytes)
+
+    # --- paths -------------------------------------------------------------------------
+
+    @staticmethod
+    def check_id(piece_id: str) -> None:
+        if not is_piece_id(piece_id):
+            raise InvalidPieceId(
+                f"piece id must be 64 lowercase hex characters, got {piece_id[:80]!r}"
+            )
+
+    def path(self, piece_id: str) -> Path:
+        self.check_id(piece_id)
+        return self.blobs / piece_id[:2] / (piece_id + _SUFFIX)
+
+    def trash_path(self, piece_id: str) -> Path:
+        self.check_id(piece_id)
+        return self.trash_dir / piece_id[:2] / (piece_id + _SUFFIX)
+
+    def exists(self, piece_id: str) -> bool:
+        return self.path(piece_id).exists()
+
+    # --- writing -----------------------------------------------------------------------
+
+    def create(self, piece_id: str, size: int, leaf_size: int, expires: int = 0) -> PieceWriter:
+        """Start an upload of exactly ``size`` bytes; reserves its space or raises."""
+        if self.exists(piece_id):
+            raise PieceExists(f"piece {piece_id} is already stored on this node")
+        leaves = leaf_count(size, leaf_size)
+        hlen = header_length(leaves)
+        self._reserve(hlen + size)
+        try:
+            return PieceWriter(self, piece_id, size, leaf_size, expires, leaves, hlen)
+        except BaseException:
+            self._release(hlen + size)
+            raise
+
+    def _committed(self, reserved: int, file_size: int) -> None:
+        self._adjust(pieces=file_size, count=1, reserved=-reserved)
+
+    # --- reading -----------------------------------------------------------------------
+
+    def reader(self, piece_id: str) -> PieceReader:
+        path = self.path(piece_id)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise PieceNotFound(f"piece {piece_id} is not stored on this node") from None
+        try:
+            return PieceReader(fd, piece_id)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def header(self, piece_id: str) -> PieceHeader:
+        with self.reader(piece_id) as r:
+            return r.header
+
+    def walk(self) -> Iterator[tuple[str, PieceHeader]]:
+        """Every stored piece with its header; damaged files are logged and skipped."""
+        for piece_id, entry in _iter_files(self.blobs):
+            try:
+                with open(entry.path, "rb") as f:
+                    yield piece_id, PieceHeader.decode_fixed(f.read(FIXED_SIZE), entry.path)
+            except FileNotFoundError:
+                continue  # deleted while we walked
+            except CorruptPiece as e:
+                log.warning("skipping damaged piece file: %s", e)
+
+    # --- trash and deletion ------------------------------------------------------------
+
+    def trash(self, piece_id: str) -> bool:
+        """Move a piece to the trash, stamping the time of the move; False if absent."""
+        src, dst = self.path(piece_id), self.trash_path(piece_id)
+        try:
+            size = src.stat().st_size
+        except FileNotFoundError:
+            return False
+        replaced = dst.stat().st_size if dst.exists() else None
+        os.replace(src, dst)
+        t = time.time()
+        os.utime(dst, (t, t))  # the grace period runs from the move, not from the upload
+        self._adjust(pieces=-size, count=-1, trash=size - (replaced or 0),
+                     trash_count=1 if replaced is None else 0)
+        return True
+
+    def delete(self, piece_id: str) -> bool:
+        """Delete a stored piece for good (TTL expiry); False if absent."""
+        path = self.path(piece_id)
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        self._adjust(pieces=-size, count=-1)
+        return True
+
+    def restore(self, piece_id: str) -> bool:
+        """Move a piece back from the trash (a retain list that was wrong); False if absent."""
+        src, dst = self.trash_path(piece_id), self.path(piece_id)
+        if dst.exists():
+            return False
+        try:
+            size = src.stat().st_size
+        except FileNotFoundError:
+            return False
+        os.replace(src, dst)
+        self._adjust(pieces=size, count=1, trash=-size, trash_count=-1)
+        return True
+
+    def empty_trash(self, older_than: float) -> int:
+        """Delete trashed pieces moved there before unix time ``older_than``; returns the count."""
+        removed = 0
+        for _pid, entry in list(_iter_files(self.trash_dir)):
+            try:
+                st = entry.stat(follow_symlinks=False)
+                if st.st_mtime >= older_than:
+                    continue
+                os.unlink(entry.path)
+            except FileNotFoundError:
+                continue
+            self._adjust(trash=-st.st_size, trash_count=-1)
+            removed += 1
+        return removed
+
+
+class PieceWriter:
+    """One upload in progress: bytes go to a temp file at their final offset while hashed."""
+
+    def __init__(
+        self,
+        store: PieceStore,
+        piece_id: str,
+        size: int,
+        leaf_size: int,
+        expires: int,
+        leaves: int,
+        header_len: int,
+    ) -> None:
+        self.store = store
+        self.piece_id = piece_id
+        self.size = size
+        self.leaf_size = leaf_size
+        self.expires = expires
+        self.leaves = leaves
+        self.header_len = header_len
+        self.written = 0
+        self._reserved = header_len + size
+        self._merkle = StreamingMerkle(leaf_size)
+        self._buf = bytearray()
+        self._done = False
+        self._tmp = store.tmp / f"{piece_id[:16]}-{secrets.token_hex(8)}.part"
+        self._fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        os.lseek(self._fd, header_len, os.SEEK_SET)
+
+    def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        """Append bytes; refuses the first byte past the declared size."""
+        n = len(chunk)
+        if self.written + n > self.size:
+            raise BodyTooLarge(
+                f"upload sent more than the {self.size} bytes it declared"
+            )
+        self.written += n
+        self._merkle.update(chunk)
+        self._buf += chunk
+        if len(self._buf) >= _WRITE_BUFFER:
+            self._flush()
+
+    def _flush(self) -> None:
+        mv = memoryview(self._buf)
+        while mv:
+            mv = mv[os.write(self._fd, mv) :]
+        mv.release()
+        self._buf.clear()
+
+    async def commit(self) -> PieceHeader:
+        """Finish the tree, write the header, make the piece durable and visible."""
+        if self.written != self.size:
+            raise IncompleteBody(
+                f"upload ended after {self.written} of the {self.size} bytes it declared"
+            )
+        self._flush()
+        tree = self._merkle.tree()
+        header = PieceHeader(
+            size=self.size,
+            leaf_size=self.leaf_size,
+            created=now(),
+            expires=self.expires,
+            leaf_count=self.leaves,
+            root=tree.root,
+            header_len=self.header_len,
+        )
+        blob = bytearray(header.encode_fixed())
+        for level in tree.levels if self.leaves else []:
+            for h in level:
+                blob += h
+        if len(blob) != self.header_len:  # the shape is fixed by the leaf count
+            raise AssertionError(f"header is {len(blob)} bytes, expected {self.header_len}")
+        os.pwrite(self._fd, blob, 0)
+        dest = self.store.path(self.piece_id)
+        await asyncio.to_thread(self._durable, dest)
+        self._done = True
+        self.store._committed(self._reserved, self.header_len + self.size)
+        return header
+
+    def _durable(self, dest: Path) -> None:
+        os.fsync(self._fd)
+        os.close(self._fd)
+        self._fd = -1
+        try:
+            os.link(self._tmp, dest)  # fails if the name exists: no silent overwrite
+        except FileExistsError:
+            raise PieceExists(f"piece {self.piece_id} is already stored on this node") from None
+        finally:
+            self._tmp.unlink(missing_ok=True)
+        _fsync_dir(dest.parent)
+
+    def abort(self) -> None:
+        """Drop the upload: no partial file remains and its reservation is released."""
+        if self._done:
+            return
+        self._done = True
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        self._tmp.unlink(missing_ok=True)
+        self.store._release(self._reserved)
+
+
+class PieceReader:
+    """An open piece file: ranges of bytes, leaves and tree hashes, each read on demand."""
+
+    def __init__(self, fd: int, piece_id: str) -> None:
+        self.fd = fd
+        self.piece_id = piece_id
+        self.header = PieceHeader.decode_fixed(os.pread(fd, FIXED_SIZE, 0), f"piece {piece_id}")
+        self._offsets = level_offsets(self.header.leaf_count)
+        self._sizes = level_sizes(self.header.leaf_count) if self.header.leaf_count else []
+
+    def __enter__(self) -> PieceReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    @property
+    def size(self) -> int:
+        return self.header.size
+
+    def check_range(self, offset: int, length: int) -> None:
+        if offset < 0 or length < 0 or offset + length > self.size:
+            raise InvalidRange(
+                f"range offset={offset} length={length} is outside piece {self.piece_id} "
+                f"of {self.size} bytes"
+            )
+
+    def read(self, offset: int, length: int) -> bytes:
+        self.check_range(offset, length)
+        data = os.pread(self.fd, length, self.header.header_len + offset)
+        if len(data) != length:
+            raise CorruptPiece(f"piece {self.piece_id} is truncated on disk")
+        return data
+
+    def iter_range(self, offset: int, length: int, chunk: int = 1 << 18) -> Iterator[bytes]:
+        self.check_range(offset, length)
+        end = offset + length
+        while offset < end:
+            n = min(chunk, end - offset)
+            yield self.read(offset, n)
+            offset += n
+
+    def leaf(self, index: int) -> bytes:
+        h = self.header
+        if not 0 <= index < h.leaf_count:
+            raise InvalidRange(f"leaf {index} is outside piece {self.piece_id} of {h.leaf_count} leaves")
+        start = index * h.leaf_size
+        return self.read(start, min(h.leaf_size, h.size - start))
+
+    def hash_at(self, level: int, index: int) -> bytes:
+        data = os.pread(self.fd, HASH_SIZE, self._offsets[level] + index * HASH_SIZE)
+        if len(data) != HASH_SIZE:
+            raise CorruptPiece(f"piece {self.piece_id}: Merkle tree is truncated on disk")
+        return data
+
+    def range_proof(self, start: int, stop: int) -> list[bytes]:
+        """The hashes ``erasure.merkle.root_from_range`` needs for leaves ``[start, stop)``.
+
+        Mirrors ``MerkleTree.range_proof`` but reads at most two hashes per level from disk.
+        """
+        n = self.header.leaf_count
+        if not 0 <= start < stop <= n:
+            raise InvalidRange(f"leaf range [{start}, {stop}) is outside a tree of {n} leaves")
+        out: list[bytes] = []
+        lo, hi = start, stop
+        for level, size in enumerate(self._sizes[:-1]):
+            if lo % 2 == 1:
+                out.append(self.hash_at(level, lo - 1))
+            if (hi - 1) % 2 == 0 and hi < size:
+                out.append(self.hash_at(level, hi))
+            lo, hi = lo // 2, (hi - 1) // 2 + 1
+        return out
+
+    def proof(self, index: int) -> list[bytes]:
+        return self.range_proof(index, index + 1)
