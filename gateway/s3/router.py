@@ -1,0 +1,513 @@
+"""Every S3 request becomes a typed :class:`Endpoint` before anything handles it.
+
+Routing S3 is a decision over four things: the HTTP method, whether a bucket is named,
+whether a key is named, and which *subresource* query parameters are present
+(``?uploads``, ``?uploadId=``, ``?tagging``, ``?delete``, ``?location`` …). Following
+Garage's ``router.rs``, this module makes that decision once, in one table-like function
+per (bucket?, key?) case, and hands the handlers an :class:`Endpoint` whose fields are
+already validated and typed: part numbers are ints in 1..10000, ``max-keys`` is an int,
+bucket names obey AWS's rules, keys are decoded exactly and at most 1,024 bytes.
+
+Addressing. A request names its bucket either in the path (``/bucket/key``, path-style)
+or in the host (``bucket.s3.example.com/key``, virtual-host style) when the host ends with
+one of the configured base domains. The path is split on its *raw* form and each part is
+percent-decoded once: ``+`` stays ``+``, ``%2F`` becomes a ``/`` inside the key, and a
+trailing slash is part of the key.
+
+Subresources that S3 has but Geoshard does not implement (``?acl``, ``?policy``,
+``?lifecycle`` …) answer ``NotImplemented``; query parameters S3 does not know (such as
+the ``x-id`` that boto3 adds) are ignored, as AWS ignores them.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from urllib.parse import unquote
+
+from multidict import CIMultiDictProxy, MultiDict, MultiDictProxy
+
+from gateway.s3.errors import S3Error
+
+__all__ = [
+    "MAX_KEY_BYTES",
+    "RESPONSE_OVERRIDES",
+    "Addressing",
+    "CopySource",
+    "Endpoint",
+    "ListQuery",
+    "Operation",
+    "RouterConfig",
+    "check_bucket_name",
+    "check_key",
+    "parse_query",
+    "route",
+]
+
+MAX_KEY_BYTES = 1024
+_MAX_PART_NUMBER = 10_000
+
+RESPONSE_OVERRIDES: Mapping[str, str] = MappingProxyType(
+    {
+        "response-content-type": "Content-Type",
+        "response-content-language": "Content-Language",
+        "response-expires": "Expires",
+        "response-cache-control": "Cache-Control",
+        "response-content-disposition": "Content-Disposition",
+        "response-content-encoding": "Content-Encoding",
+    }
+)
+
+# Subresources of S3 that Geoshard does not serve: NotImplemented rather than a silent
+# fallback to the plain operation, which would answer something wrong.
+_UNSUPPORTED = frozenset(
+    {
+        "accelerate",
+        "acl",
+        "analytics",
+        "attributes",
+        "cors",
+        "encryption",
+        "intelligent-tiering",
+        "inventory",
+        "legal-hold",
+        "lifecycle",
+        "logging",
+        "metadataConfiguration",
+        "metadataTable",
+        "metrics",
+        "notification",
+        "object-lock",
+        "ownershipControls",
+        "policy",
+        "policyStatus",
+        "publicAccessBlock",
+        "replication",
+        "requestPayment",
+        "restore",
+        "retention",
+        "select",
+        "session",
+        "torrent",
+        "versions",
+        "website",
+        "renameObject",
+    }
+)
+
+
+class Operation(enum.Enum):
+    """The S3 operations the gateway serves; the value is AWS's operation name."""
+
+    LIST_BUCKETS = "ListBuckets"
+    CREATE_BUCKET = "CreateBucket"
+    HEAD_BUCKET = "HeadBucket"
+    DELETE_BUCKET = "DeleteBucket"
+    GET_BUCKET_LOCATION = "GetBucketLocation"
+    GET_BUCKET_VERSIONING = "GetBucketVersioning"
+    LIST_OBJECTS = "ListObjects"
+    LIST_OBJECTS_V2 = "ListObjectsV2"
+    LIST_MULTIPART_UPLOADS = "ListMultipartUploads"
+    DELETE_OBJECTS = "DeleteObjects"
+    PUT_OBJECT = "PutObject"
+    COPY_OBJECT = "CopyObject"
+    GET_OBJECT = "GetObject"
+    HEAD_OBJECT = "HeadObject"
+    DELETE_OBJECT = "DeleteObject"
+    CREATE_MULTIPART_UPLOAD = "CreateMultipartUpload"
+    UPLOAD_PART = "UploadPart"
+    UPLOAD_PART_COPY = "UploadPartCopy"
+    COMPLETE_MULTIPART_UPLOAD = "CompleteMultipartUpload"
+    ABORT_MULTIPART_UPLOAD = "AbortMultipartUpload"
+    LIST_PARTS = "ListParts"
+    GET_OBJECT_TAGGING = "GetObjectTagging"
+    PUT_OBJECT_TAGGING = "PutObjectTagging"
+    DELETE_OBJECT_TAGGING = "DeleteObjectTagging"
+
+
+class Addressing(enum.Enum):
+    PATH = "path"
+    VIRTUAL_HOST = "virtual-host"
+
+
+@dataclass(frozen=True, slots=True)
+class RouterConfig:
+    """Base domains for virtual-host addressing (``s3.localhost`` makes
+    ``bucket.s3.localhost:9000`` name ``bucket``); empty means path-style only."""
+
+    base_domains: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CopySource:
+    """``x-amz-copy-source``, decoded, with ``x-amz-copy-source-range`` for UploadPartCopy
+    (inclusive byte offsets)."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    range: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    """The listing parameters of ListObjects(V2), ListMultipartUploads and ListParts.
+
+    ``max_keys`` is already capped at 1000 (``max-keys``, ``max-uploads``, ``max-parts``);
+    ``marker`` is ``marker``/``key-marker``/``part-number-marker`` by operation."""
+
+    prefix: str = ""
+    delimiter: str | None = None
+    max_keys: int = 1000
+    encoding_type: str | None = None
+    marker: str | None = None
+    start_after: str | None = None
+    continuation_token: str | None = None
+    fetch_owner: bool = False
+    upload_id_marker: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One parsed S3 request: what to do, on what, with which typed options."""
+
+    operation: Operation
+    bucket: str | None = None
+    key: str | None = None
+    addressing: Addressing = Addressing.PATH
+    upload_id: str | None = None
+    part_number: int | None = None
+    copy_source: CopySource | None = None
+    list_query: ListQuery | None = None
+    response_overrides: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def resource(self) -> str:
+        """The ``Resource`` AWS names in error bodies: ``/bucket/key``."""
+        if self.bucket is None:
+            return "/"
+        return f"/{self.bucket}/{self.key}" if self.key is not None else f"/{self.bucket}"
+
+
+# --- names ----------------------------------------------------------------------------
+
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_BAD_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_BAD_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+
+def check_bucket_name(name: str) -> str:
+    """``name`` if it obeys AWS's bucket naming rules, else ``InvalidBucketName``."""
+    ok = (
+        _BUCKET_RE.match(name) is not None
+        and ".." not in name
+        and ".-" not in name
+        and "-." not in name
+        and not name.startswith(_BAD_PREFIXES)
+        and not name.endswith(_BAD_SUFFIXES)
+    )
+    if ok:
+        try:
+            ipaddress.IPv4Address(name)
+            ok = False
+        except ValueError:
+            pass
+    if not ok:
+        raise S3Error("InvalidBucketName", BucketName=name)
+    return name
+
+
+def check_key(key: str) -> str:
+    """``key`` if it fits S3's 1,024-byte limit, else ``KeyTooLongError``."""
+    size = len(key.encode("utf-8", "surrogatepass"))
+    if size > MAX_KEY_BYTES:
+        raise S3Error("KeyTooLongError", Size=size, MaxSizeAllowed=MAX_KEY_BYTES)
+    return key
+
+
+def _decode(raw: str) -> str:
+    try:
+        return unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        raise S3Error("InvalidURI") from None
+
+
+def parse_query(raw_query: str) -> MultiDictProxy[str]:
+    """Decode a raw query string the way S3 does: ``name`` alone is an empty value, and
+    percent-escapes are decoded once (``+`` stays ``+``; clients encode spaces as ``%20``)."""
+    out: MultiDict[str] = MultiDict()
+    for pair in raw_query.split("&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition("=")
+        out.add(_decode(name), _decode(value))
+    return MultiDictProxy(out)
+
+
+# --- the router -----------------------------------------------------------------------
+
+
+def route(
+    method: str,
+    raw_path: str,
+    headers: CIMultiDictProxy[str] | Mapping[str, str],
+    config: RouterConfig = RouterConfig(),
+) -> Endpoint:
+    """Parse a request (method, raw path with query as sent, headers) into an
+    :class:`Endpoint`, or raise the :class:`S3Error` AWS would answer."""
+    path, _, raw_query = raw_path.partition("?")
+    query = parse_query(raw_query)
+    bucket, key, addressing = _locate(path, headers.get("Host", ""), config)
+    for name in query:
+        if name in _UNSUPPORTED:
+            raise S3Error("NotImplemented", Header=f"?{name}")
+    if bucket is None:
+        if method in ("GET", "HEAD"):
+            return Endpoint(Operation.LIST_BUCKETS)
+        raise S3Error("MethodNotAllowed", Method=method, ResourceType="SERVICE")
+    check_bucket_name(bucket)
+    if key is None:
+        op, extra = _bucket_operation(method, query)
+    else:
+        check_key(key)
+        op, extra = _object_operation(method, query, headers)
+    return Endpoint(op, bucket, key, addressing, **extra)
+
+
+def _locate(path: str, host: str, config: RouterConfig) -> tuple[str | None, str | None, Addressing]:
+    if not path.startswith("/"):
+        raise S3Error("InvalidURI")
+    hostname = _strip_port(host).lower()
+    for domain in config.base_domains:
+        if hostname.endswith("." + domain):
+            bucket = hostname[: -len(domain) - 1]
+            key = _decode(path[1:])
+            return bucket, (key or None), Addressing.VIRTUAL_HOST
+    raw_bucket, slash, raw_key = path[1:].partition("/")
+    if not raw_bucket:
+        return None, None, Addressing.PATH
+    key = _decode(raw_key) if slash else ""
+    return _decode(raw_bucket), (key or None), Addressing.PATH
+
+
+def _strip_port(host: str) -> str:
+    if host.startswith("["):  # IPv6 literal
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0] if ":" in host else host
+
+
+def _int_arg(query: MultiDictProxy[str], name: str, default: int, low: int, high: int) -> int:
+    raw = query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < low:
+        raise S3Error(
+            "InvalidArgument",
+            f"Provided {name} not an integer or within integer range",
+            ArgumentName=name,
+            ArgumentValue=raw,
+        )
+    return min(value, high)
+
+
+def _part_number(query: MultiDictProxy[str]) -> int:
+    raw = query.get("partNumber", "")
+    if not raw.isdigit() or not 1 <= int(raw) <= _MAX_PART_NUMBER:
+        raise S3Error(
+            "InvalidArgument",
+            "Part number must be an integer between 1 and 10000, inclusive",
+            ArgumentName="partNumber",
+            ArgumentValue=raw,
+        )
+    return int(raw)
+
+
+def _encoding_type(query: MultiDictProxy[str]) -> str | None:
+    value = query.get("encoding-type")
+    if value is not None and value.lower() != "url":
+        raise S3Error(
+            "InvalidArgument",
+            "Invalid Encoding Method specified in Request",
+            ArgumentName="encoding-type",
+            ArgumentValue=value,
+        )
+    return None if value is None else "url"
+
+
+def _check_version_id(query: MultiDictProxy[str]) -> None:
+    # Buckets are unversioned: only the "null" version exists (clients that saw no
+    # x-amz-version-id may still send versionId=null).
+    version = query.get("versionId")
+    if version is not None and version != "null":
+        raise S3Error(
+            "InvalidArgument",
+            "Invalid version id specified",
+            ArgumentName="versionId",
+            ArgumentValue=version,
+        )
+
+
+def _bucket_operation(method: str, query: MultiDictProxy[str]) -> tuple[Operation, dict[str, object]]:
+    if method == "HEAD":
+        return Operation.HEAD_BUCKET, {}
+    if method == "GET":
+        if "location" in query:
+            return Operation.GET_BUCKET_LOCATION, {}
+        if "versioning" in query:
+            return Operation.GET_BUCKET_VERSIONING, {}
+        if "tagging" in query:
+            raise S3Error("NotImplemented", Header="?tagging")
+        if "uploads" in query:
+            lq = ListQuery(
+                prefix=query.get("prefix", ""),
+                delimiter=query.get("delimiter") or None,
+                max_keys=_int_arg(query, "max-uploads", 1000, 0, 1000),
+                encoding_type=_encoding_type(query),
+                marker=query.get("key-marker") or None,
+                upload_id_marker=query.get("upload-id-marker") or None,
+            )
+            return Operation.LIST_MULTIPART_UPLOADS, {"list_query": lq}
+        list_type = query.get("list-type")
+        if list_type not in (None, "2"):
+            raise S3Error(
+                "InvalidArgument",
+                "Invalid List Type specified in Request",
+                ArgumentName="list-type",
+                ArgumentValue=list_type,
+            )
+        lq = ListQuery(
+            prefix=query.get("prefix", ""),
+            delimiter=query.get("delimiter") or None,
+            max_keys=_int_arg(query, "max-keys", 1000, 0, 1000),
+            encoding_type=_encoding_type(query),
+            marker=query.get("marker") or None,
+            start_after=query.get("start-after") or None,
+            continuation_token=query.get("continuation-token"),
+            fetch_owner=query.get("fetch-owner", "false").lower() == "true",
+        )
+        if list_type == "2":
+            return Operation.LIST_OBJECTS_V2, {"list_query": lq}
+        return Operation.LIST_OBJECTS, {"list_query": lq}
+    if method == "PUT":
+        if "versioning" in query or "tagging" in query:
+            raise S3Error("NotImplemented", Header="?versioning" if "versioning" in query else "?tagging")
+        return Operation.CREATE_BUCKET, {}
+    if method == "DELETE":
+        if "tagging" in query:
+            raise S3Error("NotImplemented", Header="?tagging")
+        return Operation.DELETE_BUCKET, {}
+    if method == "POST" and "delete" in query:
+        return Operation.DELETE_OBJECTS, {}
+    if method == "POST":
+        raise S3Error("NotImplemented", Header="POST Object (browser form upload)")
+    raise S3Error("MethodNotAllowed", Method=method, ResourceType="BUCKET")
+
+
+def _object_operation(
+    method: str, query: MultiDictProxy[str], headers: CIMultiDictProxy[str] | Mapping[str, str]
+) -> tuple[Operation, dict[str, object]]:
+    upload_id = query.get("uploadId")
+    if upload_id == "":
+        raise S3Error("NoSuchUpload", UploadId="")
+    if method in ("GET", "HEAD"):
+        _check_version_id(query)
+        if method == "GET" and upload_id is not None:
+            lq = ListQuery(
+                max_keys=_int_arg(query, "max-parts", 1000, 0, 1000),
+                marker=query.get("part-number-marker") or None,
+                encoding_type=_encoding_type(query),
+            )
+            return Operation.LIST_PARTS, {"upload_id": upload_id, "list_query": lq}
+        if method == "GET" and "tagging" in query:
+            return Operation.GET_OBJECT_TAGGING, {}
+        extra: dict[str, object] = {
+            "response_overrides": {
+                header: query[name] for name, header in RESPONSE_OVERRIDES.items() if name in query
+            }
+        }
+        if "partNumber" in query:
+            extra["part_number"] = _part_number(query)
+        op = Operation.GET_OBJECT if method == "GET" else Operation.HEAD_OBJECT
+        return op, extra
+    if method == "PUT":
+        copy_source = _copy_source(headers)
+        if upload_id is not None or "partNumber" in query:
+            if upload_id is None:
+                raise S3Error("InvalidRequest", "partNumber requires an uploadId")
+            part = _part_number(query)
+            if copy_source is not None:
+                rng = _copy_source_range(headers.get("x-amz-copy-source-range"))
+                copy_source = CopySource(copy_source.bucket, copy_source.key, copy_source.version_id, rng)
+                return Operation.UPLOAD_PART_COPY, {
+                    "upload_id": upload_id,
+                    "part_number": part,
+                    "copy_source": copy_source,
+                }
+            return Operation.UPLOAD_PART, {"upload_id": upload_id, "part_number": part}
+        if "tagging" in query:
+            return Operation.PUT_OBJECT_TAGGING, {}
+        if copy_source is not None:
+            return Operation.COPY_OBJECT, {"copy_source": copy_source}
+        return Operation.PUT_OBJECT, {}
+    if method == "POST":
+        if "uploads" in query:
+            return Operation.CREATE_MULTIPART_UPLOAD, {}
+        if upload_id is not None:
+            return Operation.COMPLETE_MULTIPART_UPLOAD, {"upload_id": upload_id}
+        raise S3Error("MethodNotAllowed", Method=method, ResourceType="OBJECT")
+    if method == "DELETE":
+        if upload_id is not None:
+            return Operation.ABORT_MULTIPART_UPLOAD, {"upload_id": upload_id}
+        if "tagging" in query:
+            return Operation.DELETE_OBJECT_TAGGING, {}
+        _check_version_id(query)
+        return Operation.DELETE_OBJECT, {}
+    raise S3Error("MethodNotAllowed", Method=method, ResourceType="OBJECT")
+
+
+def _copy_source(headers: CIMultiDictProxy[str] | Mapping[str, str]) -> CopySource | None:
+    raw = headers.get("x-amz-copy-source")
+    if raw is None:
+        return None
+    path, _, raw_query = raw.partition("?")
+    path = _decode(path).lstrip("/")
+    bucket, _, key = path.partition("/")
+    if not bucket or not key:
+        raise S3Error(
+            "InvalidArgument",
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+            ArgumentName="x-amz-copy-source",
+            ArgumentValue=raw,
+        )
+    check_bucket_name(bucket)
+    check_key(key)
+    version = parse_query(raw_query).get("versionId")
+    if version is not None and version != "null":
+        raise S3Error("NoSuchVersion", Key=key, VersionId=version)
+    return CopySource(bucket, key, None)
+
+
+_COPY_RANGE_RE = re.compile(r"^bytes=(\d+)-(\d+)$")
+
+
+def _copy_source_range(raw: str | None) -> tuple[int, int] | None:
+    if raw is None:
+        return None
+    m = _COPY_RANGE_RE.match(raw.strip())
+    if m is None or int(m.group(1)) > int(m.group(2)):
+        raise S3Error(
+            "InvalidArgument",
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first "
+            "and last are the zero-based offsets of the first and last bytes to copy",
+            ArgumentName="x-amz-copy-source-range",
+            ArgumentValue=raw,
+        )
+    return int(m.group(1)), int(m.group(2))
