@@ -1,0 +1,98 @@
+"""What may hold a piece at all: the policy filter and the eligibility filter.
+
+Two questions are kept apart because their answers mean different things to an admin.
+:func:`in_policy` is about the law (may this bucket's data live on that node?) and is the
+one the compliance report and the repair checker ask of pieces already stored.
+:func:`is_eligible` is about the node's health today (online, in good standing, room to
+spare) and only matters when choosing where to put new pieces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .policy import PlacementPolicy
+
+__all__ = ["Ineligible", "NodeCandidate", "SelectionConfig", "in_policy", "is_eligible"]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeCandidate:
+    """A storage node as placement sees it: a snapshot made by the overlay, no database handle."""
+
+    id: str
+    address: str
+    country: str  # ISO 3166-1 alpha-2, after any admin override
+    region: str
+    net: str  # the node's /24 (IPv4) as text, e.g. "127.0.0"; derived by the overlay
+    free_bytes: int
+    vetted: bool
+    last_contact: float  # unix seconds
+    disqualified: bool = False
+    suspended: bool = False
+    contained: bool = False  # an audit is pending against it: give it no new work
+    exiting: bool = False
+    geoip_excluded: bool = False
+
+
+class Ineligible(StrEnum):
+    """Why a node may not take a new piece; the value is the phrase used in error messages."""
+
+    DISQUALIFIED = "disqualified"
+    SUSPENDED = "suspended"
+    EXITING = "exiting"
+    CONTAINED = "in audit containment"
+    GEOIP = "failing the GeoIP check"
+    OFFLINE = "offline"
+    LOW_SPACE = "with too little free space"
+
+
+@dataclass(frozen=True, slots=True)
+class SelectionConfig:
+    """Placement knobs. Defaults are production's (Storj's); tests and devnet pass their own."""
+
+    online_window: float = 4 * 3600.0  # seconds since last check-in for a node to count as online
+    new_node_fraction: float = 0.01  # share of a segment's pieces that may go to unvetted nodes
+    min_free_bytes: int = 5 * 1024**3
+
+    def __post_init__(self) -> None:
+        if self.online_window <= 0:
+            raise ValueError("online_window must be positive")
+        if not 0.0 <= self.new_node_fraction <= 1.0:
+            raise ValueError("new_node_fraction must be between 0 and 1")
+        if self.min_free_bytes < 0:
+            raise ValueError("min_free_bytes must not be negative")
+
+
+def in_policy(node: NodeCandidate, policy: PlacementPolicy) -> bool:
+    """May data under ``policy`` live on ``node``? Depends on location only, never on health."""
+    country = node.country.upper()
+    if country in policy.excluded_countries:
+        return False
+    if policy.allowed_countries and country not in policy.allowed_countries:
+        return False
+    return not policy.allowed_regions or node.region.lower() in policy.allowed_regions
+
+
+def is_eligible(node: NodeCandidate, now: float, config: SelectionConfig) -> Ineligible | None:
+    """``None`` when ``node`` may take a new piece now, else the first reason it may not.
+
+    Reasons are checked from the most permanent to the most passing, so a node that is both
+    disqualified and offline is reported as disqualified: that is what an admin must act on.
+    """
+    if node.disqualified:
+        return Ineligible.DISQUALIFIED
+    if node.suspended:
+        return Ineligible.SUSPENDED
+    if node.exiting:
+        return Ineligible.EXITING
+    if node.geoip_excluded:
+        return Ineligible.GEOIP
+    if node.contained:
+        return Ineligible.CONTAINED
+    if now - node.last_contact > config.online_window:
+        return Ineligible.OFFLINE
+    if node.free_bytes < config.min_free_bytes:
+        return Ineligible.LOW_SPACE
+    return None

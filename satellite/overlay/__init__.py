@@ -1,0 +1,1 @@
+"""The node registry's helpers: what the satellite knows and checks about storage nodes."""
