@@ -14,6 +14,7 @@ __all__ = ["main"]
 
 # Modules exposing ``register(subparsers)``; each adds one top-level sub-command.
 COMMAND_MODULES: tuple[str, ...] = (
+    "storage_node.cli",
 )
 
 

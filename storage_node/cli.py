@@ -1,0 +1,306 @@
+"""``geoshard node``: init, run and status for a node operator.
+
+``init`` refuses anything that would only fail later — an unwritable or too small data
+directory, a mistyped wallet, a country that does not exist, an unreachable satellite —
+with a message that says what to change. It pins the satellite's id: a node only ever
+accepts orders signed by that key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import signal
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from common.countries import is_country_code
+from common.identity import Identity, is_peer_id
+from storage_node.config import ConfigError, NodeConfig, format_size, parse_size
+from storage_node.nodedb import NodeDB
+from storage_node.pieces.store import scan_usage
+
+__all__ = ["InitError", "check_wallet", "parse_satellite", "register"]
+
+IDENTITY_PATH = "/api/v1/identity"
+
+
+class InitError(Exception):
+    """``node init`` cannot go on; the message tells the operator what to fix."""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    node = subparsers.add_parser("node", help="run a storage node", description="Run a storage node.")
+    sub = node.add_subparsers(dest="node_command", metavar="SUBCOMMAND", required=True)
+
+    init = sub.add_parser("init", help="create a node's identity and configuration")
+    init.add_argument("--data", required=True, type=Path, help="directory for pieces and node state")
+    init.add_argument("--capacity", required=True, help="space to offer, e.g. 500GB, 2TB, 1.5TiB")
+    init.add_argument("--country", required=True, help="ISO 3166-1 alpha-2 country code, e.g. DE")
+    init.add_argument("--region", required=True, help="region name used by placement policies, e.g. eu")
+    init.add_argument("--wallet", required=True, help="payout address in EIP-55 checksum form (0x…)")
+    init.add_argument(
+        "--satellite", required=True,
+        help="ID@http://host:port, or a URL whose /api/v1/identity is asked for the id once",
+    )
+    init.add_argument("--address", default="", help="URL others reach this node at (default: from --port)")
+    init.add_argument("--port", type=int, default=7777, help="port to listen on (default 7777)")
+    init.add_argument("--listen-host", default="0.0.0.0", help="interface to listen on (default all)")
+    init.add_argument("--config", type=Path, help="where to write the config (default DATA/config.toml)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing config (keeps identity)")
+    init.set_defaults(func=cmd_init)
+
+    run = sub.add_parser("run", help="serve pieces and check in with the satellite")
+    run.add_argument("--config", required=True, type=Path)
+    run.add_argument("--log-level", default="INFO")
+    run.set_defaults(func=cmd_run)
+
+    status = sub.add_parser("status", help="show used and free space, pieces and trash")
+    status.add_argument("--config", required=True, type=Path)
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    status.set_defaults(func=cmd_status)
+
+
+# --- init ------------------------------------------------------------------------------
+
+
+def check_wallet(wallet: str) -> str:
+    from eth_utils import is_checksum_address, to_checksum_address
+
+    if not re.fullmatch(r"0x[0-9a-fA-F]{40}", wallet):
+        raise InitError(f"wallet {wallet!r} is not an Ethereum address (0x followed by 40 hex digits)")
+    if is_checksum_address(wallet):
+        return wallet
+    if wallet[2:] in (wallet[2:].lower(), wallet[2:].upper()):
+        raise InitError(
+            f"wallet {wallet} has no EIP-55 checksum (all one case), so a typo could not be "
+            "caught; copy the mixed-case address exactly as your wallet shows it "
+            f"(for this address that is {to_checksum_address(wallet)} — check it is yours)"
+        )
+    raise InitError(
+        f"wallet {wallet} fails its EIP-55 checksum: a character is probably mistyped; "
+        "copy the address again from your wallet"
+    )
+
+
+def check_country(country: str) -> str:
+    code = country.strip().upper()
+    if not is_country_code(code):
+        raise InitError(
+            f"country {country!r} is not an ISO 3166-1 alpha-2 code; use the two-letter code "
+            "of the country the disk is in, e.g. DE, FR, US, JP (GB for the United Kingdom)"
+        )
+    return code
+
+
+def fetch_satellite_id(url: str, timeout: float = 10.0) -> str:
+    target = url.rstrip("/") + IDENTITY_PATH
+    try:
+        with urllib.request.urlopen(target, timeout=timeout) as resp:
+            data = json.loads(resp.read())
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        raise InitError(
+            f"could not reach the satellite at {target} to learn its id ({e}); start it, check "
+            "the URL, or give the id explicitly as --satellite ID@URL"
+        ) from None
+    sat_id = data.get("id") if isinstance(data, dict) else None
+    if not is_peer_id(sat_id):
+        raise InitError(f"{target} did not answer with a satellite id (got {str(data)[:100]})")
+    assert isinstance(sat_id, str)
+    return sat_id
+
+
+def parse_satellite(value: str) -> tuple[str, str, bool]:
+    """``(satellite id, url, fetched)`` from ``ID@URL`` or a plain URL."""
+    sat_id, sep, url = value.partition("@")
+    if not sep:
+        url = value
+    if not re.fullmatch(r"https?://[^\s/@]+(/\S*)?", url):
+        raise InitError(f"satellite URL {url!r} must look like http://host:port")
+    if sep:
+        if not is_peer_id(sat_id):
+            raise InitError(f"satellite id {sat_id!r} must be 64 lowercase hex characters")
+        return sat_id, url.rstrip("/"), False
+    return fetch_satellite_id(url), url.rstrip("/"), True
+
+
+def check_data_dir(data: Path, capacity: int) -> None:
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+        probe = data / f".write-test-{secrets.token_hex(4)}"
+        with open(probe, "wb") as f:
+            f.write(b"geoshard")
+            f.flush()
+            os.fsync(f.fileno())
+        probe.unlink()
+    except OSError as e:
+        raise InitError(f"cannot write to the data directory {data}: {e.strerror or e}") from None
+    already = scan_usage(data).used  # re-init of a node keeps its pieces
+    free = shutil.disk_usage(data).free + already
+    if capacity > free:
+        raise InitError(
+            f"--capacity {format_size(capacity)} is more than the {format_size(free)} available "
+            f"at {data}; lower --capacity or free some space"
+        )
+
+
+def init_node(args: argparse.Namespace) -> tuple[NodeConfig, Path, Identity, bool]:
+    try:
+        capacity = parse_size(args.capacity)
+    except ConfigError as e:
+        raise InitError(str(e)) from None
+    if capacity <= 0:
+        raise InitError("--capacity must be more than zero")
+    country = check_country(args.country)
+    wallet = check_wallet(args.wallet)
+    region = args.region.strip()
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", region):
+        raise InitError(f"region {args.region!r} must be lowercase letters, digits and dashes, e.g. eu")
+    if not 0 <= args.port <= 65535:
+        raise InitError(f"--port {args.port} is not a TCP port")
+    if args.address and not re.fullmatch(r"https?://\S+", args.address):
+        raise InitError(f"--address {args.address!r} must be an http(s) URL")
+    data = args.data.expanduser().absolute()
+    config_path = (args.config or data / "config.toml").expanduser().absolute()
+    if config_path.exists() and not args.force:
+        raise InitError(f"{config_path} already exists; pass --force to overwrite it (the identity is kept)")
+    check_data_dir(data, capacity)
+    sat_id, sat_url, fetched = parse_satellite(args.satellite)
+
+    identity = Identity.load_or_create(data / "identity.pem")
+    cfg = NodeConfig(
+        data_dir=data,
+        identity_path=data / "identity.pem",
+        satellite_id=sat_id,
+        satellite_url=sat_url,
+        capacity=capacity,
+        country=country,
+        region=region,
+        wallet=wallet,
+        listen_host=args.listen_host,
+        port=args.port,
+        address=args.address,
+    )
+    cfg.save(config_path)
+    return cfg, config_path, identity, fetched
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    try:
+        cfg, path, identity, fetched = init_node(args)
+    except InitError as e:
+        print(f"geoshard node init: error: {e}", file=sys.stderr)
+        return 2
+    how = f"fetched from {cfg.satellite_url}{IDENTITY_PATH}" if fetched else "as given"
+    print(f"node id      {identity.id}")
+    print(f"identity     {cfg.identity_path} (mode 0600; back it up: it is the node)")
+    print(f"satellite    {cfg.satellite_id} at {cfg.satellite_url} (pinned, {how})")
+    print(f"capacity     {format_size(cfg.capacity)} in {cfg.data_dir}")
+    print(f"config       {path}")
+    print(f"start with   geoshard node run --config {path}")
+    return 0
+
+
+# --- run -------------------------------------------------------------------------------
+
+
+async def _serve(cfg: NodeConfig, identity: Identity) -> None:
+    from storage_node.peer import Peer
+
+    peer = Peer(cfg, identity)
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, main.cancel)
+    runner = asyncio.create_task(peer.run())
+    started = asyncio.create_task(peer.server.started.wait())
+    await asyncio.wait({runner, started}, return_when=asyncio.FIRST_COMPLETED)
+    if started.done():
+        # One machine-readable line, so scripts and tests can find a port chosen by the OS.
+        print(f"geoshard node {identity.id} serving at {peer.url} (address {peer.address})", flush=True)
+    else:
+        started.cancel()
+    await runner
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        cfg = NodeConfig.load(args.config)
+        identity = Identity.load(cfg.identity_path)
+    except (ConfigError, OSError, ValueError) as e:
+        print(f"geoshard node run: error: {e}", file=sys.stderr)
+        return 2
+    loop_factory: Any = None
+    with contextlib.suppress(ImportError):
+        import uvloop  # large piece bodies move markedly faster on uvloop
+
+        loop_factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=loop_factory) as runner, contextlib.suppress(asyncio.CancelledError):
+        runner.run(_serve(cfg, identity))
+    return 0
+
+
+# --- status ----------------------------------------------------------------------------
+
+
+def node_status(cfg: NodeConfig) -> dict[str, Any]:
+    """What the operator's disk holds, from the node's own files (no satellite needed)."""
+    usage = scan_usage(cfg.data_dir)
+    unsettled_bytes = unsettled_orders = 0
+    if cfg.db_path.exists():
+        db = NodeDB(cfg.db_path)
+        try:
+            orders = db.orders.unsettled(limit=1_000_000)
+            unsettled_orders, unsettled_bytes = len(orders), sum(o.bytes for o in orders)
+        finally:
+            db.close()
+    node_id = Identity.load(cfg.identity_path).id if cfg.identity_path.exists() else None
+    return {
+        "node_id": node_id,
+        "satellite_id": cfg.satellite_id,
+        "satellite_url": cfg.satellite_url,
+        "capacity": cfg.capacity,
+        "used": usage.used,
+        "free": max(0, cfg.capacity - usage.used),
+        "pieces": usage.pieces,
+        "piece_count": usage.piece_count,
+        "trash": usage.trash,
+        "trash_count": usage.trash_count,
+        "unsettled_egress_bytes": unsettled_bytes,
+        "unsettled_orders": unsettled_orders,
+    }
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    try:
+        cfg = NodeConfig.load(args.config)
+    except ConfigError as e:
+        print(f"geoshard node status: error: {e}", file=sys.stderr)
+        return 2
+    st = node_status(cfg)
+    if args.json:
+        print(json.dumps(st))
+        return 0
+    print(f"node         {st['node_id']}")
+    print(f"satellite    {st['satellite_id']} at {st['satellite_url']}")
+    print(f"capacity     {format_size(st['capacity'])}")
+    print(f"used         {format_size(st['used'])} ({st['used']} bytes)")
+    print(f"free         {format_size(st['free'])}")
+    print(f"pieces       {st['piece_count']} ({format_size(st['pieces'])})")
+    print(f"trash        {st['trash_count']} ({format_size(st['trash'])})")
+    print(f"unsettled    {st['unsettled_orders']} orders, {format_size(st['unsettled_egress_bytes'])} egress")
+    return 0
