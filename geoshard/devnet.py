@@ -1,0 +1,327 @@
+"""``geoshard devnet``: a whole Geoshard network on this machine, in one command.
+
+It starts, as separate processes on loopback, the satellite (SQLite, in its data
+directory), ``--nodes`` storage nodes spread over five countries in two regions, and
+the S3 gateway; creates the policies ``global``, ``eu`` and ``na``, a tenant and an
+access key; prints the endpoint and copy-paste commands; and writes them, shell-sourceable,
+to ``DATA/devnet.env``. Ctrl-C (or SIGTERM) stops every process; running the command
+again resumes the same network with its data and credentials.
+
+Each storage node listens on its own loopback /24 (``127.0.N.1``): Linux routes all of
+``127.0.0.0/8`` to the loopback interface, so the satellite's one-piece-per-/24 placement
+rule holds for real on one machine instead of being switched off for development.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import blake3
+
+from common.identity import Identity
+from geoshard.supervisor import Child, ChildDied, Supervisor, http_ready
+
+__all__ = ["node_locations", "register", "run_devnet", "scaled_scheme"]
+
+# Where devnet's nodes claim to be: three EU countries, two North American ones.
+EU = (("DE", "eu"), ("FR", "eu"), ("NL", "eu"))
+NA = (("US", "na"), ("CA", "na"))
+
+
+def node_locations(count: int) -> list[tuple[str, str]]:
+    """Country and region per node: 60% in the EU, the rest in North America."""
+    eu_count = max(1, round(count * 0.6)) if count > 1 else count
+    out = [EU[i % len(EU)] for i in range(eu_count)]
+    out += [NA[i % len(NA)] for i in range(count - eu_count)]
+    return out
+
+
+def scaled_scheme(nodes: int) -> str:
+    """A k/repair/success/total scheme for ``nodes`` eligible nodes.
+
+    4/6/8/10 (the design's small-network default) from 11 nodes up; below that the same
+    proportions on ``nodes - 1``, so that one node may be down and uploads still place.
+    """
+    total = max(1, min(10, nodes - 1 if nodes > 2 else nodes))
+    k = max(1, round(total * 0.4))
+    success = max(k, total - max(1, total // 5)) if total > 1 else total
+    repair = max(k, min(success, k + (success - k + 1) // 2))
+    return f"{k}/{repair}/{success}/{total}"
+
+
+def _wallet(index: int) -> str:
+    from eth_utils import to_checksum_address
+
+    return to_checksum_address(blake3.blake3(f"geoshard devnet node {index}".encode()).digest(20))
+
+
+@dataclass
+class DevnetOptions:
+    data: Path
+    nodes: int
+    host: str
+    gateway_port: int
+    satellite_port: int
+    admin_port: int
+    node_port_base: int
+    tls: bool
+    node_capacity: str
+
+
+def _geoshard() -> list[str]:
+    return [sys.executable, "-m", "geoshard.cli"]
+
+
+def _run_cli(*args: str) -> None:
+    import subprocess
+
+    res = subprocess.run([*_geoshard(), *args], capture_output=True, text=True)
+    if res.returncode != 0:
+        raise SystemExit(f"geoshard {' '.join(args)} failed:\n{res.stdout}{res.stderr}")
+
+
+def _node_host(opts: DevnetOptions, index: int) -> str:
+    if opts.host in ("127.0.0.1", "localhost"):
+        return f"127.0.{10 + index}.1"
+    return opts.host
+
+
+def _prepare_satellite(opts: DevnetOptions) -> Path:
+    from satellite.config import load_config, save_config
+
+    sat_dir = opts.data / "satellite"
+    cfg_path = sat_dir / "config.json"
+    if not cfg_path.exists():
+        _run_cli("satellite", "init", "--data", str(sat_dir))
+    cfg = load_config(cfg_path)
+    # Devnet timing: nodes check in every few seconds, are offline after a minute
+    # without contact, and the whole network is "new", so vetting must not starve it.
+    cfg.host = opts.host
+    cfg.port = opts.satellite_port
+    cfg.admin_host = opts.host
+    cfg.admin_port = opts.admin_port
+    cfg.checkin_interval = 5
+    cfg.online_window = 60
+    cfg.new_node_fraction = 1.0
+    cfg.min_free_bytes = 0
+    cfg.node_cache_ttl = 1.0
+    save_config(cfg, cfg_path)
+    return cfg_path
+
+
+def _prepare_node(opts: DevnetOptions, index: int, satellite: str, country: str, region: str) -> Path:
+    node_dir = opts.data / "nodes" / f"node{index:02d}"
+    cfg = node_dir / "config.toml"
+    if not cfg.exists():
+        host = _node_host(opts, index)
+        port = opts.node_port_base + index
+        _run_cli(
+            "node", "init",
+            "--data", str(node_dir),
+            "--capacity", opts.node_capacity,
+            "--country", country,
+            "--region", region,
+            "--wallet", _wallet(index),
+            "--satellite", satellite,
+            "--listen-host", host,
+            "--port", str(port),
+            "--address", f"http://{host}:{port}",
+            "--checkin-interval", "5",
+        )
+    return cfg
+
+
+def _write_env(opts: DevnetOptions, values: dict[str, str]) -> Path:
+    path = opts.data / "devnet.env"
+    lines = ["# Geoshard devnet — source me: . " + shlex.quote(str(path))]
+    lines += [f"export {k}={shlex.quote(v)}" for k, v in values.items()]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+def _setup_tenant(
+    admin_url: str, admin_token: str, state_path: Path, locations: list[tuple[str, str]]
+) -> dict[str, str]:
+    """Policies, tenant and key, once; later runs reuse what ``state_path`` remembers."""
+    from satellite.admin.client import AdminClient, AdminError
+
+    if state_path.exists():
+        return json.loads(state_path.read_text())
+    eu_nodes = sum(1 for _, r in locations if r == "eu")
+    na_nodes = sum(1 for _, r in locations if r == "na")
+    client = AdminClient(admin_url, admin_token)
+    policies = [
+        ("global", {"scheme": scaled_scheme(len(locations)), "min_countries": 2}),
+        ("eu", {"regions": ["eu"], "scheme": scaled_scheme(eu_nodes), "min_countries": 2}),
+        ("na", {"regions": ["na"], "scheme": scaled_scheme(na_nodes), "min_countries": 1}),
+    ]
+    for name, spec in policies:
+        try:
+            client.create_policy(name, **spec)
+        except AdminError as e:
+            if e.status != 409:
+                raise
+    tenant = client.create_tenant("devnet", default_policy="global")
+    key = client.create_key(tenant["id"])
+    state = {"tenant_id": tenant["id"], "access_key_id": key["access_key_id"], "secret_key": key["secret_key"]}
+    fd = os.open(state_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(state, f)
+    return state
+
+
+def run_devnet(opts: DevnetOptions) -> int:
+    from satellite.config import load_config
+
+    opts.data.mkdir(parents=True, exist_ok=True)
+    logs = opts.data / "logs"
+    sup = Supervisor()
+    try:
+        sat_cfg_path = _prepare_satellite(opts)
+        sat_cfg = load_config(sat_cfg_path)
+        sat_url = f"http://{opts.host}:{opts.satellite_port}"
+        admin_url = f"http://{opts.host}:{opts.admin_port}"
+        print(f"starting satellite on {sat_url} (admin API {admin_url})", flush=True)
+        sup.start(
+            Child("satellite", [*_geoshard(), "satellite", "run", "--config", str(sat_cfg_path)],
+                  logs / "satellite.log", ready=http_ready(f"{sat_url}/api/v1/identity")),
+            ready_timeout=60,
+        )
+        satellite_id = Identity.load(sat_cfg.resolved_identity_path).id
+        satellite = f"{satellite_id}@{sat_url}"
+        locations = node_locations(opts.nodes)
+        children = []
+        for i, (country, region) in enumerate(locations):
+            cfg = _prepare_node(opts, i, satellite, country, region)
+            host, port = _node_host(opts, i), opts.node_port_base + i
+            child = Child(f"node{i:02d}-{country}", [*_geoshard(), "node", "run", "--config", str(cfg)],
+                          logs / f"node{i:02d}.log", ready=http_ready(f"http://{host}:{port}/v1/info"))
+            sup.start(child, ready_timeout=0)
+            children.append(child)
+        sup.wait_ready(children, timeout=60)
+        print(f"started {len(children)} storage nodes in {len({c for c, _ in locations})} countries", flush=True)
+
+        state = _setup_tenant(admin_url, sat_cfg.admin_token, opts.data / "devnet-tenant.json", locations)
+        gw_dir = opts.data / "gateway"
+        scheme = "https" if opts.tls else "http"
+        endpoint = f"{scheme}://{opts.host}:{opts.gateway_port}"
+        gw_args = [
+            *_geoshard(), "gateway", "run",
+            "--satellite", sat_url, "--satellite-token", sat_cfg.gateway_token,
+            "--host", opts.host, "--port", str(opts.gateway_port),
+            "--master-key-file", str(gw_dir / "master.key"),
+        ]
+        env: dict[str, str] = {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": state["access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": state["secret_key"],
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "GEOSHARD_ADMIN_URL": admin_url,
+            "GEOSHARD_ADMIN_TOKEN": sat_cfg.admin_token,
+        }
+        if opts.tls:
+            from geoshard.tls import ensure_self_signed
+
+            cert, key = ensure_self_signed(opts.data / "tls", hosts=("localhost", opts.host))
+            gw_args += ["--tls-cert", str(cert), "--tls-key", str(key)]
+            env["AWS_CA_BUNDLE"] = str(cert)
+        probe = http_ready(f"http://{opts.host}:{opts.gateway_port}/") if not opts.tls else _tls_probe(endpoint)
+        sup.start(Child("gateway", gw_args, logs / "gateway.log", ready=probe), ready_timeout=60)
+        env_path = _write_env(opts, env)
+        _print_banner(opts, env, env_path)
+        sup.watch()
+        print("\nstopping devnet…", flush=True)
+        return 0
+    except ChildDied as e:
+        print(f"devnet: {e}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        sup.stop()
+
+
+def _tls_probe(endpoint: str):  # type: ignore[no-untyped-def]
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+
+    def probe() -> bool:
+        try:
+            with urllib.request.urlopen(endpoint + "/", timeout=1, context=ctx):
+                return True
+        except urllib.error.HTTPError:
+            return True
+        except (OSError, ValueError):
+            return False
+
+    return probe
+
+
+def _print_banner(opts: DevnetOptions, env: dict[str, str], env_path: Path) -> None:
+    e = env
+    ca = f" --ca-bundle {shlex.quote(e['AWS_CA_BUNDLE'])}" if "AWS_CA_BUNDLE" in e else ""
+    print(
+        f"""
+Geoshard devnet is up.
+  S3 endpoint     {e['AWS_ENDPOINT_URL']}
+  access key      {e['AWS_ACCESS_KEY_ID']}
+  secret key      {e['AWS_SECRET_ACCESS_KEY']}
+  admin API       {e['GEOSHARD_ADMIN_URL']}  (token in {env_path})
+  policies        global, eu (DE/FR/NL), na (US/CA) — pick one with a bucket's LocationConstraint
+  logs            {opts.data / 'logs'}
+
+In another shell:
+  . {shlex.quote(str(env_path))}
+  aws s3 mb s3://photos --region eu{ca}
+  aws s3 cp ./somefile s3://photos/{ca}
+  aws s3 ls s3://photos{ca}
+  rclone lsd :s3,provider=Other,endpoint=$AWS_ENDPOINT_URL,env_auth=true:
+  geoshard admin report photos
+
+Ctrl-C stops the network; run the command again to resume it with its data.
+""",
+        flush=True,
+    )
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    if args.nodes < 5:
+        raise SystemExit("devnet needs at least 5 nodes (the eu and na policies need nodes in each region)")
+    opts = DevnetOptions(
+        data=Path(args.data).resolve(),
+        nodes=args.nodes,
+        host=args.host,
+        gateway_port=args.port,
+        satellite_port=args.satellite_port,
+        admin_port=args.admin_port,
+        node_port_base=args.node_port_base,
+        tls=args.tls,
+        node_capacity=args.node_capacity,
+    )
+    return run_devnet(opts)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("devnet", help="run a whole local network: satellite, storage nodes, S3 gateway")
+    p.add_argument("--data", default=os.environ.get("GEOSHARD_DEVNET_DATA", "devnet-data"),
+                   help="directory for every process's data (default: ./devnet-data)")
+    p.add_argument("--nodes", type=int, default=12, help="storage nodes to run (default 12)")
+    p.add_argument("--host", default="127.0.0.1", help="address the satellite and gateway listen on")
+    p.add_argument("--port", type=int, default=9000, help="S3 gateway port (default 9000)")
+    p.add_argument("--satellite-port", type=int, default=7777)
+    p.add_argument("--admin-port", type=int, default=7778)
+    p.add_argument("--node-port-base", type=int, default=7800, help="node i listens on base+i")
+    p.add_argument("--node-capacity", default="2GB", help="disk each node offers (default 2GB)")
+    p.add_argument("--tls", action="store_true", help="serve S3 over HTTPS with a self-signed certificate")
+    p.set_defaults(func=_cmd)
