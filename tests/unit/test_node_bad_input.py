@@ -302,7 +302,6 @@ async def test_retain_list_not_signed_by_the_satellite(tmp_path):
 @pytest.mark.parametrize("path", ["/v1/audit", "/v1/retain"])
 @pytest.mark.parametrize("payload", [b"", b"{nope", b'{"message": 1, "signer": 2, "signature": 3}', b"[]"])
 async def test_malformed_json_bodies(tmp_path, path, payload):
-    async with running_node(tmp_path) as node:
-        async with node.session.post(f"{node.url}{path}", data=payload) as r:
-            body = await r.json()
-            assert r.status == 400 and body["error"] in ("BadRequest", "MalformedMessage"), body
+    async with running_node(tmp_path) as node, node.session.post(f"{node.url}{path}", data=payload) as r:
+        body = await r.json()
+        assert r.status == 400 and body["error"] in ("BadRequest", "MalformedMessage"), body

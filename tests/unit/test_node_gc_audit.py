@@ -144,7 +144,7 @@ async def test_ttl_expired_pieces_are_deleted_by_the_chore(tmp_path):
 async def test_upload_with_piece_expiry_in_the_past_is_refused(tmp_path):
     async with running_node(tmp_path) as node:
         pid = new_piece_id()
-        status, body = await node.put(pid, b"x", order=node.order(pid, piece_expires=now() - 1))
+        status, _body = await node.put(pid, b"x", order=node.order(pid, piece_expires=now() - 1))
         assert status == 410 and files_on_disk(tmp_path) == {}
 
 

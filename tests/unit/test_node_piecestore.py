@@ -71,7 +71,7 @@ async def test_range_outside_piece_is_refused(tmp_path):
     async with running_node(tmp_path) as node:
         pid = new_piece_id()
         await node.put(pid, os.urandom(1000))
-        status, body, _ = await node.get(pid, offset=900, length=200)
+        status, _body, _ = await node.get(pid, offset=900, length=200)
         assert status == 416
 
 
