@@ -30,4 +30,4 @@ devnet: $(STAMP)
 	$(VENV)/bin/geoshard devnet $(ARGS)
 
 test: $(STAMP) tools lint
-	$(VENV)/bin/python -m pytest -n 2 -q $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS)

@@ -14,7 +14,9 @@ __all__ = ["main"]
 
 # Modules exposing ``register(subparsers)``; each adds one top-level sub-command.
 COMMAND_MODULES: tuple[str, ...] = (
+    "geoshard.devnet",
     "storage_node.cli",
+    "satellite.cli",
 )
 
 

@@ -132,8 +132,14 @@ def _prepare_node(opts: DevnetOptions, index: int, satellite: str, country: str,
             "--listen-host", host,
             "--port", str(port),
             "--address", f"http://{host}:{port}",
-            "--checkin-interval", "5",
         )
+        # Devnet timing: check in every few seconds so the satellite sees the network at once.
+        from storage_node.config import NodeConfig
+
+        node_cfg = NodeConfig.load(cfg)
+        node_cfg.checkin_interval = 5.0
+        node_cfg.checkin_retry_max = 5.0
+        node_cfg.save(cfg)
     return cfg
 
 
