@@ -86,9 +86,7 @@ def _prefixed(value: str | bytes) -> bytes:
     return struct.pack(">H", len(raw)) + raw
 
 
-def derive_bucket_key(
-    master_key: Buffer, tenant_id: str | bytes, bucket: str | bytes, *, version: str = "v1"
-) -> bytes:
+def derive_bucket_key(master_key: Buffer, tenant_id: str | bytes, bucket: str | bytes, *, version: str = "v1") -> bytes:
     """The 32-byte key that wraps every segment key of one tenant's bucket."""
     _check_key(master_key, "master key")
     info = _BUCKET_INFO + version.encode() + b"\x00" + _prefixed(tenant_id) + _prefixed(bucket)

@@ -200,9 +200,7 @@ class SegmentLayout:
     def stripe_range(self, offset: int, length: int) -> RangePlan:
         """The stripes, blocks and in-block slice that cover plaintext ``[offset, offset+length)``."""
         if offset < 0 or length < 0 or offset + length > self.plain_size:
-            raise LayoutError(
-                f"range [{offset}, {offset + length}) is outside a segment of {self.plain_size} bytes"
-            )
+            raise LayoutError(f"range [{offset}, {offset + length}) is outside a segment of {self.plain_size} bytes")
         if length == 0:
             return RangePlan(offset, 0, 0, 0, 0, 0, 0, self.share_size)
         pb = self.plain_block_size
@@ -211,7 +209,13 @@ class SegmentLayout:
         # A block starts on a stripe boundary; only the segment's last block ends inside one.
         stripe_stop = self.stripes if stop == self.blocks else stop * self.block_stripes
         return RangePlan(
-            offset, length, first, stop, first * self.block_stripes, stripe_stop, offset - first * pb,
+            offset,
+            length,
+            first,
+            stop,
+            first * self.block_stripes,
+            stripe_stop,
+            offset - first * pb,
             self.share_size,
         )
 
