@@ -110,6 +110,10 @@ ERRORS: Mapping[str, ErrorSpec] = {
     "XAmzContentSHA256Mismatch": ErrorSpec(
         400, "The provided 'x-amz-content-sha256' header does not match what was computed."
     ),
+    "MalformedTrailerError": ErrorSpec(
+        400,
+        "The request contained trailing data that was not well-formed or did not conform to our published schema.",
+    ),
     "MissingContentLength": ErrorSpec(411, "You must provide the Content-Length HTTP header."),
     "IncompleteBody": ErrorSpec(
         400, "You did not provide the number of bytes specified by the Content-Length HTTP header"
@@ -141,8 +145,7 @@ ERRORS: Mapping[str, ErrorSpec] = {
     ),
     "InvalidPartOrder": ErrorSpec(
         400,
-        "The list of parts was not in ascending order. The parts list must be specified in "
-        "order by part number.",
+        "The list of parts was not in ascending order. The parts list must be specified in order by part number.",
     ),
     "InvalidStorageClass": ErrorSpec(400, "The storage class you specified is not valid"),
     "MethodNotAllowed": ErrorSpec(405, "The specified method is not allowed against this resource."),

@@ -1,0 +1,94 @@
+"""What authentication needs and what it proves.
+
+The gateway does not own access keys: the caller gives a :data:`CredentialLookup`, an
+async function from access key id to ``(secret, tenant_id)`` (or ``None`` for an unknown
+key). A request that verifies yields an :class:`AuthResult`: who signed it (access key,
+tenant), how (:class:`AuthScheme`), and what the signature says about the body
+(:class:`PayloadMode`, the declared SHA-256, and for aws-chunked bodies the
+:class:`SigningContext` that chunk signatures chain from). The body reader needs all of
+it; handlers need the tenant.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+__all__ = [
+    "MAX_PRESIGNED_EXPIRES",
+    "MAX_SKEW_SECONDS",
+    "AuthConfig",
+    "AuthResult",
+    "AuthScheme",
+    "CredentialLookup",
+    "PayloadMode",
+    "SigningContext",
+]
+
+CredentialLookup = Callable[[str], Awaitable[tuple[str, str] | None]]
+"""``async (access_key_id) -> (secret_access_key, tenant_id) | None``."""
+
+MAX_SKEW_SECONDS = 15 * 60
+MAX_PRESIGNED_EXPIRES = 7 * 24 * 3600
+
+
+class AuthScheme(enum.Enum):
+    SIGV4_HEADER = "AWS4-HMAC-SHA256 header"
+    SIGV4_QUERY = "AWS4-HMAC-SHA256 presigned URL"
+    SIGV2_HEADER = "AWS (v2) header"
+    SIGV2_QUERY = "AWS (v2) presigned URL"
+
+
+class PayloadMode(enum.Enum):
+    """What ``x-amz-content-sha256`` declared about the body."""
+
+    UNSIGNED = "UNSIGNED-PAYLOAD"
+    SHA256 = "<hex sha256>"
+    STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+    STREAMING_SIGNED_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+    STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+
+    @property
+    def is_streaming(self) -> bool:
+        return self.value.startswith("STREAMING-")
+
+    @property
+    def signed_chunks(self) -> bool:
+        return self in (PayloadMode.STREAMING_SIGNED, PayloadMode.STREAMING_SIGNED_TRAILER)
+
+    @property
+    def has_trailer(self) -> bool:
+        return self.value.endswith("-TRAILER")
+
+
+@dataclass(frozen=True, slots=True)
+class SigningContext:
+    """What aws-chunked chunk and trailer signatures are computed from: the derived SigV4
+    key, the request's timestamp and scope, and the seed (request) signature."""
+
+    signing_key: bytes = field(repr=False)
+    amz_date: str
+    scope: str
+    seed_signature: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuthResult:
+    access_key_id: str
+    tenant_id: str
+    scheme: AuthScheme
+    payload: PayloadMode = PayloadMode.UNSIGNED
+    content_sha256: str | None = None
+    signing: SigningContext | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    """``region``: the region clients must sign for, or ``None`` to accept any (clients
+    differ in what they default to). ``clock`` is injectable for tests."""
+
+    region: str | None = None
+    max_skew: float = MAX_SKEW_SECONDS
+    clock: Callable[[], float] = time.time
