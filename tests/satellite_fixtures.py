@@ -11,13 +11,14 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
 from satellite.db import Database, create_database, upgrade_schema
 from satellite.db.engine import sqlite_url
 
-__all__ = ["PG_URL", "db", "db_backend", "fresh_database", "postgres_available"]
+__all__ = ["NODE_PLACES", "PG_URL", "FakeNode", "db", "db_backend", "fresh_database", "postgres_available", "satellite"]
 
 PG_URL = os.environ.get("GEOSHARD_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 _pg_state: dict[str, str | None] = {}
@@ -86,3 +87,70 @@ async def db(db_backend: str, tmp_path: os.PathLike[str]) -> AsyncIterator[Datab
         yield database
     finally:
         await drop_database(database, schema)
+
+
+# --- a whole satellite on a loopback port, and nodes that only sign --------------------------
+
+
+class FakeNode:
+    """A node identity that checks in and signs receipts; it stores nothing."""
+
+    def __init__(self, country: str, region: str, index: int) -> None:
+        from common.identity import Identity
+
+        self.identity = Identity.generate()
+        self.country = country
+        self.region = region
+        self.address = f"http://10.{index}.0.1:7000"
+
+    @property
+    def id(self) -> str:
+        return self.identity.id
+
+    def checkin(self, **overrides: object) -> dict[str, object]:
+        from common.messages import CheckIn, Signed, now
+
+        fields: dict[str, object] = {
+            "node_id": self.id, "address": self.address, "country": self.country, "region": self.region,
+            "capacity": 10**12, "used": 0, "free": 10**12, "version": "test", "wallet": "0x0", "timestamp": now(),
+        }  # fmt: skip
+        fields.update(overrides)
+        return Signed.sign(self.identity, CheckIn(**fields)).to_json()  # type: ignore[arg-type]
+
+    def receipt(self, order_limit_json: dict[str, object], size: int, root: bytes) -> dict[str, object]:
+        from common.messages import OrderLimit, PieceReceipt, Signed, now
+
+        limit = Signed.from_json(order_limit_json, OrderLimit).message
+        return Signed.sign(
+            self.identity,
+            PieceReceipt(
+                serial=limit.serial,
+                node_id=self.id,
+                piece_id=limit.piece_id,
+                size=size,
+                leaf_size=64,
+                merkle_root=root,
+                created=now(),
+            ),
+        ).to_json()
+
+
+NODE_PLACES = [("DE", "eu"), ("FR", "eu"), ("NL", "eu"), ("DE", "eu"), ("FR", "eu"), ("NL", "eu"),
+               ("US", "na"), ("CA", "na"), ("US", "na"), ("CA", "na"), ("US", "na"), ("CA", "na")]  # fmt: skip
+
+
+@pytest.fixture
+async def satellite(db: Database, tmp_path: os.PathLike[str]) -> AsyncIterator[Any]:
+    """A running satellite (API on a free loopback port) over the ``db`` fixture's database."""
+    from common.identity import Identity
+    from satellite.config import SatelliteConfig
+    from satellite.peer import Satellite
+
+    config = SatelliteConfig.for_tests(str(tmp_path))
+    sat = Satellite(config, db, Identity.generate())
+    await sat.start()
+    try:
+        yield sat
+    finally:
+        for runner in sat._runners:
+            await runner.cleanup()

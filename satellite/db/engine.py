@@ -91,7 +91,10 @@ def create_database(url: str, *, pg_schema: str | None = None, pool_size: int = 
         if pg_schema is not None:
             connect_args["server_settings"] = {"search_path": pg_schema}
         read = write = create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, connect_args=connect_args,
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            connect_args=connect_args,
             pool_pre_ping=False,
         )
     return Database(

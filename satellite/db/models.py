@@ -234,9 +234,7 @@ class Upload(Base):
 class UploadPart(Base):
     __tablename__ = "upload_parts"
 
-    upload_id: Mapped[str] = mapped_column(
-        ForeignKey("uploads.id", ondelete="CASCADE"), primary_key=True
-    )
+    upload_id: Mapped[str] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"), primary_key=True)
     part_number: Mapped[int] = mapped_column(Integer, primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
     etag: Mapped[str] = mapped_column(String(80))
@@ -282,9 +280,7 @@ class PieceRow(Base):
 
     __tablename__ = "pieces"
 
-    segment_id: Mapped[int] = mapped_column(
-        ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True
-    )
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True)
     number: Mapped[int] = mapped_column(Integer, primary_key=True)
     node_id: Mapped[str] = mapped_column(ForeignKey("nodes.id"), index=True)
     piece_id: Mapped[str] = mapped_column(String(64))

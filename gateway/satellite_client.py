@@ -1,0 +1,368 @@
+"""The gateway's client for the satellite's metainfo API (JSON over HTTP, bearer token).
+
+One method per operation, one typed exception per error code the satellite sends (see
+``satellite/api/errors.py``; the two tables are kept in step by the integration tests).
+Bytes travel as base64 in JSON; this client leaves them as the satellite sent them, except
+where a method says otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+__all__ = [
+    "AccessDenied",
+    "BucketAlreadyExists",
+    "BucketAlreadyOwnedByYou",
+    "BucketNotEmpty",
+    "CopyNeedsReupload",
+    "EntityTooSmall",
+    "InvalidArgument",
+    "InvalidLocationConstraint",
+    "InvalidPart",
+    "InvalidPartOrder",
+    "InvalidRange",
+    "InvalidReceipt",
+    "InvalidToken",
+    "NoSuchAccessKey",
+    "NoSuchBucket",
+    "NoSuchKey",
+    "NoSuchUpload",
+    "NotEnoughNodes",
+    "SatelliteClient",
+    "SatelliteError",
+    "TooFewPieces",
+    "Unauthorized",
+]
+
+
+class SatelliteError(Exception):
+    """An error answer from the satellite: ``code``, HTTP ``status`` and the satellite's message."""
+
+    code = "InternalError"
+
+    def __init__(self, message: str, *, status: int = 500, body: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body or {}
+
+
+class Unauthorized(SatelliteError):
+    code = "Unauthorized"
+
+
+class InvalidArgument(SatelliteError):
+    code = "InvalidArgument"
+
+
+class NoSuchBucket(SatelliteError):
+    code = "NoSuchBucket"
+
+
+class NoSuchKey(SatelliteError):
+    code = "NoSuchKey"
+
+
+class NoSuchUpload(SatelliteError):
+    code = "NoSuchUpload"
+
+
+class NoSuchAccessKey(SatelliteError):
+    code = "NoSuchAccessKey"
+
+
+class InvalidLocationConstraint(SatelliteError):
+    code = "InvalidLocationConstraint"
+
+
+class AccessDenied(SatelliteError):
+    code = "AccessDenied"
+
+
+class BucketAlreadyExists(SatelliteError):
+    code = "BucketAlreadyExists"
+
+
+class BucketAlreadyOwnedByYou(SatelliteError):
+    code = "BucketAlreadyOwnedByYou"
+
+
+class BucketNotEmpty(SatelliteError):
+    code = "BucketNotEmpty"
+
+
+class InvalidToken(SatelliteError):
+    code = "InvalidToken"
+
+
+class InvalidReceipt(SatelliteError):
+    code = "InvalidReceipt"
+
+
+class TooFewPieces(SatelliteError):
+    code = "TooFewPieces"
+
+
+class InvalidPart(SatelliteError):
+    code = "InvalidPart"
+
+
+class InvalidPartOrder(SatelliteError):
+    code = "InvalidPartOrder"
+
+
+class EntityTooSmall(SatelliteError):
+    code = "EntityTooSmall"
+
+
+class InvalidRange(SatelliteError):
+    """416 at the gateway; ``size`` is the object's size for ``Content-Range: bytes */size``."""
+
+    code = "InvalidRange"
+
+    @property
+    def size(self) -> int:
+        return int(self.body.get("size", 0))
+
+
+class CopyNeedsReupload(SatelliteError):
+    """Server-side copy cannot share pieces under the destination's policy: copy through the pipeline."""
+
+    code = "CopyNeedsReupload"
+
+
+class NotEnoughNodes(SatelliteError):
+    """Too few eligible nodes under the bucket's policy: 503 ServiceUnavailable with this message."""
+
+    code = "NotEnoughNodes"
+
+
+_ERRORS: dict[str, type[SatelliteError]] = {
+    cls.code: cls
+    for cls in (
+        Unauthorized, InvalidArgument, NoSuchBucket, NoSuchKey, NoSuchUpload, NoSuchAccessKey,
+        InvalidLocationConstraint, AccessDenied, BucketAlreadyExists, BucketAlreadyOwnedByYou,
+        BucketNotEmpty, InvalidToken, InvalidReceipt, TooFewPieces, InvalidPart, InvalidPartOrder,
+        EntityTooSmall, InvalidRange, CopyNeedsReupload, NotEnoughNodes,
+    )
+}  # fmt: skip
+
+Json = dict[str, Any]
+
+
+class SatelliteClient:
+    """``async with SatelliteClient(url, token) as sat: await sat.get_object(...)``."""
+
+    def __init__(self, base_url: str, token: str, *, session: aiohttp.ClientSession | None = None,
+                 timeout: float = 30.0) -> None:  # fmt: skip
+        self.base_url = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self._session = session
+        self._own_session = session is None
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def __aenter__(self) -> SatelliteClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._own_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _s(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        return self._session
+
+    async def call(self, op: str, body: Json) -> Json:
+        """POST one metainfo operation; raises the typed :class:`SatelliteError` for an error answer."""
+        async with self._s().post(f"{self.base_url}/api/v1/metainfo/{op}", json=body, headers=self._headers) as r:
+            try:
+                data = await r.json(content_type=None)
+            except ValueError:
+                data = None
+            if r.status == 200 and isinstance(data, dict):
+                return data
+            if not isinstance(data, dict):
+                raise SatelliteError(f"satellite answered {r.status} without a JSON error", status=r.status)
+            cls = _ERRORS.get(str(data.get("error")), SatelliteError)
+            raise cls(str(data.get("message", "")), status=r.status, body=data)
+
+    async def identity(self) -> str:
+        async with self._s().get(f"{self.base_url}/api/v1/identity") as r:
+            r.raise_for_status()
+            return str((await r.json())["id"])
+
+    # --- access keys and buckets -----------------------------------------------------------
+
+    async def get_access_key(self, access_key_id: str) -> Json:
+        """``{access_key_id, secret_access_key, tenant_id, status}``; NoSuchAccessKey if unknown."""
+        return await self.call("access-key/get", {"access_key_id": access_key_id})
+
+    async def create_bucket(self, tenant_id: str, bucket: str, policy: str = "") -> Json:
+        return (await self.call("bucket/create", {"tenant_id": tenant_id, "bucket": bucket, "policy": policy}))[
+            "bucket"
+        ]
+
+    async def get_bucket(self, tenant_id: str, bucket: str) -> Json:
+        """``{name, policy, created}``; ``policy`` is GetBucketLocation's answer."""
+        return (await self.call("bucket/get", {"tenant_id": tenant_id, "bucket": bucket}))["bucket"]
+
+    async def list_buckets(self, tenant_id: str) -> list[Json]:
+        return list((await self.call("bucket/list", {"tenant_id": tenant_id}))["buckets"])
+
+    async def delete_bucket(self, tenant_id: str, bucket: str) -> None:
+        await self.call("bucket/delete", {"tenant_id": tenant_id, "bucket": bucket})
+
+    # --- objects -------------------------------------------------------------------------
+
+    async def begin_segment(self, tenant_id: str, bucket: str, key: str, piece_size: int) -> Json:
+        """``{token, scheme: {k, repair, success, total}, limits: [{number, node_id, address, order_limit}]}``."""
+        return await self.call(
+            "segment/begin", {"tenant_id": tenant_id, "bucket": bucket, "key": key, "piece_size": piece_size}
+        )
+
+    async def commit_object(self, tenant_id: str, bucket: str, key: str, meta: Json, segments: list[Json]) -> Json:
+        """``meta``: {size, etag, content_type, metadata, checksums, tags}; see docs/satellite.md for segments."""
+        body = {"tenant_id": tenant_id, "bucket": bucket, "key": key, "meta": meta, "segments": segments}
+        return (await self.call("object/commit", body))["object"]
+
+    async def get_object(
+        self,
+        tenant_id: str,
+        bucket: str,
+        key: str,
+        *,
+        range_start: int | None = None,
+        range_end: int | None = None,
+        suffix_length: int | None = None,
+    ) -> Json:
+        """``{object, range, segments}`` with GET order limits for the segments covering the range."""
+        body: Json = {"tenant_id": tenant_id, "bucket": bucket, "key": key}
+        for name, v in (("range_start", range_start), ("range_end", range_end), ("suffix_length", suffix_length)):
+            if v is not None:
+                body[name] = v
+        return await self.call("object/get", body)
+
+    async def head_object(self, tenant_id: str, bucket: str, key: str) -> Json:
+        return (await self.call("object/head", {"tenant_id": tenant_id, "bucket": bucket, "key": key}))["object"]
+
+    async def list_objects(
+        self, tenant_id: str, bucket: str, *, prefix: str = "", delimiter: str = "", start_after: str = "",
+        max_keys: int = 1000,
+    ) -> Json:  # fmt: skip
+        """``{objects, prefixes, truncated, next}``; pass ``next`` as ``start_after`` for the next page."""
+        return await self.call(
+            "object/list",
+            {"tenant_id": tenant_id, "bucket": bucket, "prefix": prefix, "delimiter": delimiter,
+             "start_after": start_after, "max_keys": max_keys},
+        )  # fmt: skip
+
+    async def delete_object(self, tenant_id: str, bucket: str, key: str) -> bool:
+        return bool(
+            (await self.call("object/delete", {"tenant_id": tenant_id, "bucket": bucket, "key": key}))["deleted"]
+        )
+
+    async def delete_objects(self, tenant_id: str, bucket: str, keys: list[str]) -> list[str]:
+        """Returns the keys that existed (S3 reports every key as deleted either way)."""
+        return list(
+            (await self.call("object/delete-many", {"tenant_id": tenant_id, "bucket": bucket, "keys": keys}))["deleted"]
+        )
+
+    async def copy_object(
+        self, source_tenant_id: str, source_bucket: str, source_key: str, tenant_id: str, bucket: str, key: str,
+        *, meta: Json | None = None, segment_keys: list[str] | None = None,
+    ) -> Json:  # fmt: skip
+        """``meta`` None = COPY directive; ``segment_keys`` = keys re-wrapped for the destination (base64)."""
+        body = {
+            "source_tenant_id": source_tenant_id,
+            "source_bucket": source_bucket,
+            "source_key": source_key,
+            "tenant_id": tenant_id,
+            "bucket": bucket,
+            "key": key,
+            "meta": meta,
+            "segment_keys": segment_keys,
+        }
+        return (await self.call("object/copy", body))["object"]
+
+    async def get_tags(self, tenant_id: str, bucket: str, key: str) -> dict[str, str]:
+        return dict(
+            (await self.call("object/tags/get", {"tenant_id": tenant_id, "bucket": bucket, "key": key}))["tags"]
+        )
+
+    async def put_tags(self, tenant_id: str, bucket: str, key: str, tags: dict[str, str]) -> None:
+        await self.call("object/tags/put", {"tenant_id": tenant_id, "bucket": bucket, "key": key, "tags": tags})
+
+    async def delete_tags(self, tenant_id: str, bucket: str, key: str) -> None:
+        await self.call("object/tags/delete", {"tenant_id": tenant_id, "bucket": bucket, "key": key})
+
+    async def report_bad_piece(
+        self, tenant_id: str, node_id: str, piece_id: str, reason: str, *, segment_id: int | None = None,
+        piece_number: int | None = None,
+    ) -> None:  # fmt: skip
+        await self.call(
+            "piece/report-bad",
+            {"tenant_id": tenant_id, "node_id": node_id, "piece_id": piece_id, "reason": reason,
+             "segment_id": segment_id, "piece_number": piece_number},
+        )  # fmt: skip
+
+    # --- multipart -----------------------------------------------------------------------
+
+    async def create_upload(self, tenant_id: str, bucket: str, key: str, meta: Json | None = None,
+                            checksum_algorithm: str | None = None) -> Json:  # fmt: skip
+        body = {"tenant_id": tenant_id, "bucket": bucket, "key": key, "meta": meta or {},
+                "checksum_algorithm": checksum_algorithm}  # fmt: skip
+        return (await self.call("multipart/create", body))["upload"]
+
+    async def begin_part_segment(self, tenant_id: str, bucket: str, key: str, upload_id: str, part_number: int,
+                                 piece_size: int) -> Json:  # fmt: skip
+        body = {"tenant_id": tenant_id, "bucket": bucket, "key": key, "upload_id": upload_id,
+                "part_number": part_number, "piece_size": piece_size}  # fmt: skip
+        return await self.call("multipart/begin-segment", body)
+
+    async def commit_part(
+        self,
+        tenant_id: str,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        *,
+        size: int,
+        etag: str,
+        segments: list[Json],
+        checksums: Json | None = None,
+    ) -> Json:
+        body = {"tenant_id": tenant_id, "bucket": bucket, "key": key, "upload_id": upload_id,
+                "part_number": part_number, "size": size, "etag": etag, "segments": segments,
+                "checksums": checksums or {}}  # fmt: skip
+        return (await self.call("multipart/commit-part", body))["part"]
+
+    async def list_parts(self, tenant_id: str, bucket: str, key: str, upload_id: str, *,
+                         part_number_marker: int = 0, max_parts: int = 1000) -> Json:  # fmt: skip
+        body = {"tenant_id": tenant_id, "bucket": bucket, "key": key, "upload_id": upload_id,
+                "part_number_marker": part_number_marker, "max_parts": max_parts}  # fmt: skip
+        return await self.call("multipart/list-parts", body)
+
+    async def list_uploads(self, tenant_id: str, bucket: str, *, prefix: str = "", key_marker: str = "",
+                           upload_id_marker: str = "", max_uploads: int = 1000) -> Json:  # fmt: skip
+        body = {"tenant_id": tenant_id, "bucket": bucket, "prefix": prefix, "key_marker": key_marker,
+                "upload_id_marker": upload_id_marker, "max_uploads": max_uploads}  # fmt: skip
+        return await self.call("multipart/list-uploads", body)
+
+    async def complete_upload(self, tenant_id: str, bucket: str, key: str, upload_id: str,
+                              parts: list[tuple[int, str]], checksums: Json | None = None) -> Json:  # fmt: skip
+        body = {"tenant_id": tenant_id, "bucket": bucket, "key": key, "upload_id": upload_id,
+                "parts": [{"part_number": n, "etag": e} for n, e in parts], "checksums": checksums or {}}  # fmt: skip
+        return (await self.call("multipart/complete", body))["object"]
+
+    async def abort_upload(self, tenant_id: str, bucket: str, key: str, upload_id: str) -> None:
+        await self.call(
+            "multipart/abort", {"tenant_id": tenant_id, "bucket": bucket, "key": key, "upload_id": upload_id}
+        )

@@ -1,0 +1,1 @@
+"""The satellite's HTTP endpoints: node contact (public) and metainfo (gateways, bearer token)."""

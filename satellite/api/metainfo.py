@@ -1,0 +1,251 @@
+"""The metainfo API for gateways: JSON ``POST /api/v1/metainfo/<operation>``, bearer token.
+
+Every operation is one POST with a JSON object and answers a JSON object; every request
+names the ``tenant_id`` the gateway authenticated. See docs/satellite.md for each body.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from satellite.api.errors import error_response
+from satellite.errors import InvalidArgument
+from satellite.metainfo import MetainfoService, MultipartService
+from satellite.tenancy import TenancyService
+
+__all__ = ["MetainfoEndpoint", "bearer_auth"]
+
+Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def bearer_auth(token: str, prefix: str) -> Any:
+    """Middleware: 401 for requests under ``prefix`` without ``Authorization: Bearer <token>``."""
+    expected = f"Bearer {token}".encode()
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith(prefix):
+            got = request.headers.get("Authorization", "").encode()
+            if not token or not hmac.compare_digest(got, expected):
+                return error_response(401, "Unauthorized", "missing or wrong gateway token")
+        return await handler(request)
+
+    return middleware
+
+
+def _s(body: dict[str, Any], name: str, default: str | None = None) -> str:
+    v = body.get(name, default)
+    if not isinstance(v, str):
+        raise InvalidArgument(f"{name!r} must be a string")
+    return v
+
+
+class MetainfoEndpoint:
+    PREFIX = "/api/v1/metainfo/"
+
+    def __init__(self, metainfo: MetainfoService, multipart: MultipartService, tenancy: TenancyService) -> None:
+        self.m = metainfo
+        self.mp = multipart
+        self.tenancy = tenancy
+        self.ops: dict[str, Handler] = {
+            "access-key/get": self.access_key,
+            "bucket/create": self.bucket_create,
+            "bucket/get": self.bucket_get,
+            "bucket/list": self.bucket_list,
+            "bucket/delete": self.bucket_delete,
+            "segment/begin": self.segment_begin,
+            "object/commit": self.object_commit,
+            "object/get": self.object_get,
+            "object/head": self.object_head,
+            "object/list": self.object_list,
+            "object/delete": self.object_delete,
+            "object/delete-many": self.object_delete_many,
+            "object/copy": self.object_copy,
+            "object/tags/get": self.tags_get,
+            "object/tags/put": self.tags_put,
+            "object/tags/delete": self.tags_delete,
+            "multipart/create": self.mp_create,
+            "multipart/begin-segment": self.mp_begin,
+            "multipart/commit-part": self.mp_commit_part,
+            "multipart/list-parts": self.mp_list_parts,
+            "multipart/list-uploads": self.mp_list_uploads,
+            "multipart/complete": self.mp_complete,
+            "multipart/abort": self.mp_abort,
+            "piece/report-bad": self.report_bad,
+        }
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post(self.PREFIX + "{op:.+}", self.dispatch)]
+
+    async def dispatch(self, request: web.Request) -> web.Response:
+        handler = self.ops.get(request.match_info["op"])
+        if handler is None:
+            return error_response(404, "UnknownOperation", f"no metainfo operation {request.match_info['op']!r}")
+        body = await request.json()
+        if not isinstance(body, dict):
+            raise InvalidArgument("the request body must be a JSON object")
+        return web.json_response(await handler(body))
+
+    # --- handlers: unpack, call the service, pack ----------------------------------------
+
+    async def access_key(self, b: dict[str, Any]) -> dict[str, Any]:
+        key, status = await self.tenancy.lookup_access_key(_s(b, "access_key_id"))
+        return {
+            "access_key_id": key.access_key_id,
+            "secret_access_key": key.secret_access_key,
+            "tenant_id": key.tenant_id,
+            "status": status,
+        }
+
+    async def bucket_create(self, b: dict[str, Any]) -> dict[str, Any]:
+        bucket = await self.m.create_bucket(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "policy", ""))
+        return {"bucket": bucket.to_json()}
+
+    async def bucket_get(self, b: dict[str, Any]) -> dict[str, Any]:
+        return {"bucket": (await self.m.bucket(_s(b, "tenant_id"), _s(b, "bucket"))).to_json()}
+
+    async def bucket_list(self, b: dict[str, Any]) -> dict[str, Any]:
+        return {"buckets": [x.to_json() for x in await self.m.list_buckets(_s(b, "tenant_id"))]}
+
+    async def bucket_delete(self, b: dict[str, Any]) -> dict[str, Any]:
+        await self.m.delete_bucket(_s(b, "tenant_id"), _s(b, "bucket"))
+        return {}
+
+    async def segment_begin(self, b: dict[str, Any]) -> dict[str, Any]:
+        return await self.m.begin_segment(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), b.get("piece_size"))  # type: ignore[arg-type]
+
+    async def object_commit(self, b: dict[str, Any]) -> dict[str, Any]:
+        info = await self.m.commit_object(
+            _s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), b.get("meta"), b.get("segments")
+        )
+        return {"object": info.to_json()}
+
+    async def object_get(self, b: dict[str, Any]) -> dict[str, Any]:
+        return await self.m.get_object(
+            _s(b, "tenant_id"),
+            _s(b, "bucket"),
+            _s(b, "key"),
+            range_start=b.get("range_start"),
+            range_end=b.get("range_end"),
+            suffix_length=b.get("suffix_length"),
+        )
+
+    async def object_head(self, b: dict[str, Any]) -> dict[str, Any]:
+        _, info = await self.m.object(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"))
+        return {"object": info.to_json()}
+
+    async def object_list(self, b: dict[str, Any]) -> dict[str, Any]:
+        return await self.m.list_objects(
+            _s(b, "tenant_id"),
+            _s(b, "bucket"),
+            prefix=_s(b, "prefix", ""),
+            delimiter=_s(b, "delimiter", ""),
+            start_after=_s(b, "start_after", ""),
+            max_keys=b.get("max_keys", 1000),
+        )
+
+    async def object_delete(self, b: dict[str, Any]) -> dict[str, Any]:
+        return {"deleted": await self.m.delete_object(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"))}
+
+    async def object_delete_many(self, b: dict[str, Any]) -> dict[str, Any]:
+        return {"deleted": await self.m.delete_objects(_s(b, "tenant_id"), _s(b, "bucket"), b.get("keys"))}
+
+    async def object_copy(self, b: dict[str, Any]) -> dict[str, Any]:
+        info = await self.m.copy_object(
+            _s(b, "source_tenant_id", b.get("tenant_id")),
+            _s(b, "source_bucket"),
+            _s(b, "source_key"),
+            _s(b, "tenant_id"),
+            _s(b, "bucket"),
+            _s(b, "key"),
+            meta=b.get("meta"),
+            segment_keys=b.get("segment_keys"),
+        )
+        return {"object": info.to_json()}
+
+    async def tags_get(self, b: dict[str, Any]) -> dict[str, Any]:
+        _, info = await self.m.object(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"))
+        return {"tags": info.tags}
+
+    async def tags_put(self, b: dict[str, Any]) -> dict[str, Any]:
+        await self.m.put_tags(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), b.get("tags"))
+        return {}
+
+    async def tags_delete(self, b: dict[str, Any]) -> dict[str, Any]:
+        await self.m.put_tags(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), {})
+        return {}
+
+    async def mp_create(self, b: dict[str, Any]) -> dict[str, Any]:
+        up = await self.mp.create(
+            _s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), b.get("meta") or {}, b.get("checksum_algorithm")
+        )
+        return {"upload": up.to_json()}
+
+    async def mp_begin(self, b: dict[str, Any]) -> dict[str, Any]:
+        return await self.mp.begin_segment(
+            _s(b, "tenant_id"),
+            _s(b, "bucket"),
+            _s(b, "key"),
+            _s(b, "upload_id"),
+            b.get("part_number"),
+            b.get("piece_size"),  # type: ignore[arg-type]
+        )
+
+    async def mp_commit_part(self, b: dict[str, Any]) -> dict[str, Any]:
+        part = await self.mp.commit_part(
+            _s(b, "tenant_id"),
+            _s(b, "bucket"),
+            _s(b, "key"),
+            _s(b, "upload_id"),
+            b.get("part_number"),
+            size=b.get("size"),
+            etag=b.get("etag"),
+            checksums=b.get("checksums"),
+            segments=b.get("segments"),
+        )
+        return {"part": part.to_json()}
+
+    async def mp_list_parts(self, b: dict[str, Any]) -> dict[str, Any]:
+        return await self.mp.list_parts(
+            _s(b, "tenant_id"),
+            _s(b, "bucket"),
+            _s(b, "key"),
+            _s(b, "upload_id"),
+            marker=int(b.get("part_number_marker") or 0),
+            max_parts=int(b.get("max_parts") or 1000),
+        )
+
+    async def mp_list_uploads(self, b: dict[str, Any]) -> dict[str, Any]:
+        return await self.mp.list_uploads(
+            _s(b, "tenant_id"),
+            _s(b, "bucket"),
+            prefix=_s(b, "prefix", ""),
+            key_marker=_s(b, "key_marker", ""),
+            upload_id_marker=_s(b, "upload_id_marker", ""),
+            max_uploads=int(b.get("max_uploads") or 1000),
+        )
+
+    async def mp_complete(self, b: dict[str, Any]) -> dict[str, Any]:
+        info = await self.mp.complete(
+            _s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), _s(b, "upload_id"), b.get("parts"), b.get("checksums")
+        )
+        return {"object": info.to_json()}
+
+    async def mp_abort(self, b: dict[str, Any]) -> dict[str, Any]:
+        await self.mp.abort(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), _s(b, "upload_id"))
+        return {}
+
+    async def report_bad(self, b: dict[str, Any]) -> dict[str, Any]:
+        await self.m.report_bad_piece(
+            _s(b, "tenant_id", ""),
+            b.get("node_id"),
+            b.get("piece_id"),
+            b.get("reason", ""),
+            b.get("segment_id"),
+            b.get("piece_number"),
+        )
+        return {}

@@ -1,0 +1,90 @@
+"""``geoshard satellite init | migrate | run``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from common.identity import Identity
+from satellite.config import SatelliteConfig, load_config, save_config
+from satellite.db import SchemaBehindError, create_database, upgrade_schema
+from satellite.tenancy import SecretBox
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("satellite", help="run the satellite (metadata, placement, orders)")
+    cmds = p.add_subparsers(dest="satellite_command", metavar="ACTION", required=True)
+    init = cmds.add_parser("init", help="create identity, config and database in a data directory")
+    init.add_argument("--data", required=True, help="data directory")
+    init.add_argument("--database-url", default="", help="PostgreSQL URL (default: SQLite in the data dir)")
+    init.add_argument("--port", type=int, default=7777)
+    init.add_argument("--admin-port", type=int, default=7778)
+    init.set_defaults(func=_init)
+    mig = cmds.add_parser("migrate", help="bring the database schema up to date")
+    mig.add_argument("--config", required=True)
+    mig.set_defaults(func=_migrate)
+    run = cmds.add_parser("run", help="run the satellite")
+    run.add_argument("--config", required=True)
+    run.set_defaults(func=_run)
+
+
+async def _upgrade(config: SatelliteConfig) -> None:
+    db = create_database(config.resolved_database_url)
+    try:
+        await upgrade_schema(db)
+    finally:
+        await db.close()
+
+
+def _init(args: argparse.Namespace) -> int:
+    data = Path(args.data).resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    config_path = data / "satellite.json"
+    if config_path.exists():
+        print(f"{config_path} exists; not overwriting", file=sys.stderr)
+        return 1
+    config = SatelliteConfig(
+        data_dir=str(data),
+        database_url=args.database_url,
+        port=args.port,
+        admin_port=args.admin_port,
+        gateway_token=secrets.token_urlsafe(32),
+        admin_token=secrets.token_urlsafe(32),
+    )
+    ident = Identity.load_or_create(config.resolved_identity_path)
+    SecretBox.load_or_create(config.resolved_secrets_key_path)
+    asyncio.run(_upgrade(config))
+    save_config(config, config_path)
+    print(f"satellite {ident.id}\nconfig    {config_path}\nrun:      geoshard satellite run --config {config_path}")
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    asyncio.run(_upgrade(load_config(args.config)))
+    print("database schema is up to date")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from satellite.peer import Satellite
+
+    logging.basicConfig(level=os.environ.get("GEOSHARD_LOG", "INFO"))
+    config = load_config(args.config)
+
+    async def main() -> None:
+        sat = await Satellite.create(config, config_path=args.config)
+        await sat.run()
+
+    try:
+        asyncio.run(main())
+    except SchemaBehindError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,88 @@
+"""The satellite's configuration: one dataclass, production defaults, short test defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SatelliteConfig", "load_config", "save_config"]
+
+
+@dataclass
+class SatelliteConfig:
+    data_dir: str
+    database_url: str = ""  # empty: SQLite file satellite.db under data_dir
+    host: str = "127.0.0.1"
+    port: int = 7777
+    admin_host: str = "127.0.0.1"
+    admin_port: int = 7778
+    gateway_token: str = ""
+    admin_token: str = ""
+    identity_path: str = ""  # empty: identity.pem under data_dir
+    secrets_key_path: str = ""  # empty: secrets.key under data_dir (encrypts access key secrets)
+    geoip_database: str = ""  # optional MaxMind-format file
+    checkin_interval: int = 300  # seconds a node waits between check-ins
+    online_window: int = 4 * 3600  # contacted within this many seconds = online
+    new_node_fraction: float = 0.01
+    min_free_bytes: int = 5 * 1024**3
+    segment_token_ttl: int = 3600  # seconds a begun segment may take to commit
+    order_ttl: int = 3600  # seconds an order limit is valid on a node
+    inline_threshold: int = 4096  # max encrypted bytes of an inline segment
+    max_segment_size: int = 64 * 1024**2 + 1024**2
+    node_cache_ttl: float = 10.0  # seconds placement reuses one snapshot of the node table
+    extra: dict[str, Any] = field(default_factory=dict)  # sections other services add
+
+    @classmethod
+    def for_tests(cls, data_dir: str, **overrides: Any) -> SatelliteConfig:
+        base: dict[str, Any] = {
+            "port": 0,
+            "admin_port": 0,
+            "gateway_token": "test-gateway-token",
+            "admin_token": "test-admin-token",
+            "checkin_interval": 1,
+            "online_window": 60,
+            "new_node_fraction": 1.0,
+            "min_free_bytes": 0,
+            "segment_token_ttl": 60,
+            "order_ttl": 60,
+            "node_cache_ttl": 0.0,
+        }
+        base.update(overrides)
+        return cls(data_dir=data_dir, **base)
+
+    def path(self, value: str, default: str) -> str:
+        return value or os.path.join(self.data_dir, default)
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{os.path.join(self.data_dir, 'satellite.db')}"
+
+    @property
+    def resolved_identity_path(self) -> str:
+        return self.path(self.identity_path, "identity.pem")
+
+    @property
+    def resolved_secrets_key_path(self) -> str:
+        return self.path(self.secrets_key_path, "secrets.key")
+
+
+def load_config(path: str | os.PathLike[str]) -> SatelliteConfig:
+    data = json.loads(Path(path).read_text())
+    known = {f.name for f in dataclasses.fields(SatelliteConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"{path}: unknown satellite config keys: {', '.join(unknown)}")
+    return SatelliteConfig(**data)
+
+
+def save_config(config: SatelliteConfig, path: str | os.PathLike[str]) -> None:
+    """Write as JSON with mode 0600: it holds the gateway and admin tokens."""
+    p = Path(path)
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(dataclasses.asdict(config), f, indent=2)
+        f.write("\n")

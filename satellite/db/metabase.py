@@ -1,0 +1,496 @@
+"""Buckets, objects, segments and pieces in the database (implements ``MetabaseStore``).
+
+Listing with a delimiter must not read the keys inside each common prefix: a bucket with a
+million keys under ``photos/`` would make one page cost a million rows. So the listing is
+a *skip scan* written as one recursive query. Each step seeks the first committed key
+after the previous one in the ``(bucket_id, key, version)`` index; when that key holds the
+delimiter after the prefix, the next step seeks to the prefix's successor instead, i.e.
+the key up to and excluding the delimiter followed by the delimiter's last character plus
+one (``"a/b/"`` → ``"a/b0"``), which is the first possible key after every key that starts
+with the common prefix. A page therefore costs one index seek per entry, however many keys
+each common prefix hides. The query uses only ``WITH RECURSIVE``, ``substr``, ``length``
+and ``||``, plus SQLite's ``instr`` or PostgreSQL's ``strpos`` (chosen per dialect).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from satellite.db.engine import Database
+from satellite.db.models import (
+    BadPieceReport,
+    Bucket,
+    Node,
+    ObjectRow,
+    ObjectStatus,
+    PieceRow,
+    PlacementPolicyRow,
+    SegmentRow,
+    Tenant,
+    Upload,
+)
+from satellite.db.multipart import MultipartRepository
+from satellite.db.tenancy import policy_from_row
+from satellite.errors import (
+    BucketAlreadyExists,
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    NoSuchBucket,
+    NoSuchKey,
+    UnknownPolicy,
+)
+from satellite.metainfo.types import (
+    BucketInfo,
+    ListEntry,
+    ObjectInfo,
+    ObjectMeta,
+    PieceOut,
+    SegmentIn,
+    SegmentOut,
+)
+from satellite.metainfo.util import successor
+
+__all__ = ["MetabaseRepository", "successor"]
+
+_COMMIT_RETRIES = 5
+
+
+def object_info(o: ObjectRow) -> ObjectInfo:
+    return ObjectInfo(
+        id=o.id,
+        key=o.key,
+        version=o.version,
+        size=o.size,
+        etag=o.etag,
+        content_type=o.content_type,
+        user_metadata=o.user_metadata,
+        checksums=o.checksums,
+        tags=o.tags,
+        segment_count=o.segment_count,
+        created_at=o.created_at,
+    )
+
+
+async def insert_segments(
+    s: AsyncSession, segments: Sequence[SegmentIn], *, object_id: int | None, upload_id: str | None
+) -> None:
+    """Insert segments and their pieces: two statements, whatever the number of pieces."""
+    now = dt.datetime.now(dt.UTC)
+    rows = [
+        SegmentRow(
+            object_id=object_id,
+            upload_id=upload_id,
+            part_number=seg.part_number,
+            index=seg.index,
+            plain_size=seg.plain_size,
+            encrypted_size=seg.encrypted_size,
+            layout=seg.layout,
+            wrapped_key=seg.wrapped_key,
+            nonce=seg.nonce,
+            inline_data=seg.inline_data,
+            root_piece_id=seg.root_piece_id,
+            k=seg.scheme[0],
+            repair_threshold=seg.scheme[1],
+            success_threshold=seg.scheme[2],
+            total=seg.scheme[3],
+            piece_size=seg.piece_size,
+            created_at=now,
+        )
+        for seg in segments
+    ]
+    s.add_all(rows)
+    await s.flush()
+    pieces = [
+        {
+            "segment_id": row.id,
+            "number": p.number,
+            "node_id": p.node_id,
+            "piece_id": p.piece_id,
+            "merkle_root": p.root,
+            "size": p.size,
+        }
+        for row, seg in zip(rows, segments, strict=True)
+        for p in seg.pieces
+    ]
+    if pieces:
+        await s.execute(insert(PieceRow), pieces)
+
+
+async def latest_version(s: AsyncSession, bucket_id: int, key: str) -> int:
+    v = await s.execute(
+        select(func.max(ObjectRow.version)).where(ObjectRow.bucket_id == bucket_id, ObjectRow.key == key)
+    )
+    return int(v.scalar() or 0)
+
+
+async def replace_object(s: AsyncSession, bucket_id: int, key: str, meta: ObjectMeta, segment_count: int) -> ObjectRow:
+    """Insert the next version of ``key`` and drop the older ones (pieces go to GC via retain lists)."""
+    version = await latest_version(s, bucket_id, key) + 1
+    row = ObjectRow(
+        bucket_id=bucket_id,
+        key=key,
+        version=version,
+        status=ObjectStatus.COMMITTED,
+        size=meta.size,
+        etag=meta.etag,
+        content_type=meta.content_type,
+        user_metadata=meta.user_metadata,
+        checksums=meta.checksums,
+        tags=meta.tags,
+        segment_count=segment_count,
+        created_at=dt.datetime.now(dt.UTC),
+    )
+    s.add(row)
+    await s.flush()
+    await s.execute(
+        delete(ObjectRow).where(ObjectRow.bucket_id == bucket_id, ObjectRow.key == key, ObjectRow.version < version)
+    )
+    return row
+
+
+class MetabaseRepository(MultipartRepository):
+    """Implements ``satellite.metainfo.store.MetabaseStore``."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._strpos = "instr" if db.dialect == "sqlite" else "strpos"
+
+    # --- buckets ------------------------------------------------------------------------
+
+    def _bucket_query(self):  # type: ignore[no-untyped-def]
+        return select(Bucket, PlacementPolicyRow).join(PlacementPolicyRow, PlacementPolicyRow.id == Bucket.policy_id)
+
+    @staticmethod
+    def _bucket(b: Bucket, p: PlacementPolicyRow) -> BucketInfo:
+        return BucketInfo(b.id, b.name, b.tenant_id, policy_from_row(p), b.created_at)
+
+    async def get_bucket(self, name: str) -> BucketInfo | None:
+        async with self.db.read() as s:
+            row = (await s.execute(self._bucket_query().where(Bucket.name == name))).first()
+        return None if row is None else self._bucket(*row)
+
+    async def create_bucket(self, tenant_id: str, name: str, policy: str | None) -> BucketInfo:
+        try:
+            async with self.db.transaction() as s:
+                if policy:
+                    prow = (
+                        await s.execute(select(PlacementPolicyRow).where(PlacementPolicyRow.name == policy))
+                    ).scalar()
+                    if prow is None:
+                        raise UnknownPolicy(f"no placement policy named {policy!r}")
+                else:
+                    prow = (
+                        await s.execute(
+                            select(PlacementPolicyRow)
+                            .join(Tenant, Tenant.default_policy_id == PlacementPolicyRow.id)
+                            .where(Tenant.id == tenant_id)
+                        )
+                    ).scalar()
+                    if prow is None:
+                        raise UnknownPolicy(
+                            "no LocationConstraint given and the tenant has no default placement policy"
+                        )
+                bucket = Bucket(name=name, tenant_id=tenant_id, policy_id=prow.id, created_at=dt.datetime.now(dt.UTC))
+                s.add(bucket)
+                await s.flush()
+                return self._bucket(bucket, prow)
+        except IntegrityError:
+            existing = await self.get_bucket(name)
+            if existing is not None and existing.tenant_id == tenant_id:
+                raise BucketAlreadyOwnedByYou(f"you already own bucket {name!r}") from None
+            raise BucketAlreadyExists(f"bucket name {name!r} is taken") from None
+
+    async def list_buckets(self, tenant_id: str) -> list[BucketInfo]:
+        async with self.db.read() as s:
+            rows = (
+                await s.execute(self._bucket_query().where(Bucket.tenant_id == tenant_id).order_by(Bucket.name))
+            ).all()
+        return [self._bucket(b, p) for b, p in rows]
+
+    async def delete_bucket(self, bucket: BucketInfo) -> None:
+        async with self.db.transaction() as s:
+            if (await s.execute(select(ObjectRow.id).where(ObjectRow.bucket_id == bucket.id).limit(1))).first():
+                raise BucketNotEmpty(f"bucket {bucket.name!r} is not empty")
+            if (await s.execute(select(Upload.id).where(Upload.bucket_id == bucket.id).limit(1))).first():
+                raise BucketNotEmpty(f"bucket {bucket.name!r} has multipart uploads in progress")
+            res = await s.execute(delete(Bucket).where(Bucket.id == bucket.id))
+            if not res.rowcount:
+                raise NoSuchBucket(f"no bucket {bucket.name!r}")
+
+    # --- objects ------------------------------------------------------------------------
+
+    async def commit_object(
+        self, bucket_id: int, key: str, meta: ObjectMeta, segments: Sequence[SegmentIn]
+    ) -> ObjectInfo:
+        for attempt in range(_COMMIT_RETRIES):
+            try:
+                async with self.db.transaction() as s:
+                    row = await replace_object(s, bucket_id, key, meta, len(segments))
+                    await insert_segments(s, segments, object_id=row.id, upload_id=None)
+                    return object_info(row)
+            except IntegrityError:
+                # Two commits of one key raced for the same version (PostgreSQL); take the next.
+                if attempt == _COMMIT_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def get_object(self, bucket_id: int, key: str) -> ObjectInfo | None:
+        async with self.db.read() as s:
+            row = (
+                await s.execute(
+                    select(ObjectRow)
+                    .where(
+                        ObjectRow.bucket_id == bucket_id,
+                        ObjectRow.key == key,
+                        ObjectRow.status == ObjectStatus.COMMITTED,
+                    )
+                    .order_by(ObjectRow.version.desc())
+                    .limit(1)
+                )
+            ).scalar()
+        return None if row is None else object_info(row)
+
+    async def get_segments(
+        self, object_id: int, plain_range: tuple[int, int] | None, *, with_pieces: bool = True
+    ) -> list[SegmentOut]:
+        """The object's segments in order with plaintext offsets; only those meeting the range."""
+        async with self.db.read() as s:
+            rows = (
+                (
+                    await s.execute(
+                        select(SegmentRow)
+                        .where(SegmentRow.object_id == object_id)
+                        .order_by(SegmentRow.part_number, SegmentRow.index)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            out: list[SegmentOut] = []
+            offset = 0
+            for r in rows:
+                start, offset = offset, offset + r.plain_size
+                if plain_range is not None and (offset <= plain_range[0] or start > plain_range[1]):
+                    continue
+                out.append(
+                    SegmentOut(
+                        id=r.id,
+                        part_number=r.part_number,
+                        index=r.index,
+                        plain_offset=start,
+                        plain_size=r.plain_size,
+                        encrypted_size=r.encrypted_size,
+                        layout=r.layout,
+                        wrapped_key=r.wrapped_key,
+                        nonce=r.nonce,
+                        inline_data=r.inline_data,
+                        root_piece_id=r.root_piece_id,
+                        scheme=(r.k, r.repair_threshold, r.success_threshold, r.total),
+                        piece_size=r.piece_size,
+                    )
+                )
+            if with_pieces and any(seg.root_piece_id for seg in out):
+                by_id = {seg.id: seg for seg in out}
+                pieces = await s.execute(
+                    select(PieceRow, Node.address, Node.last_contact_at, Node.disqualified_at)
+                    .join(Node, Node.id == PieceRow.node_id)
+                    .where(PieceRow.segment_id.in_(list(by_id)))
+                    .order_by(PieceRow.segment_id, PieceRow.number)
+                )
+                for p, address, contact, dq in pieces:
+                    by_id[p.segment_id].pieces.append(
+                        PieceOut(
+                            p.number,
+                            p.node_id,
+                            p.piece_id,
+                            p.merkle_root,
+                            p.size,
+                            address,
+                            contact,
+                            dq is not None,
+                        )
+                    )
+        return out
+
+    async def list_objects(
+        self,
+        bucket_id: int,
+        *,
+        prefix: str,
+        delimiter: str,
+        start: str,
+        start_inclusive: bool,
+        limit: int,
+    ) -> list[ListEntry]:
+        """Up to ``limit`` entries after ``start`` in key order (see the module's docstring)."""
+        upper = successor(prefix) if prefix else None
+        lo, lo_incl = (start, start_inclusive) if start > prefix else (prefix, True)
+        async with self.db.read() as s:
+            if not delimiter:
+                q = select(ObjectRow).where(
+                    ObjectRow.bucket_id == bucket_id,
+                    ObjectRow.key >= lo if lo_incl else ObjectRow.key > lo,
+                    ObjectRow.status == ObjectStatus.COMMITTED,
+                )
+                if upper is not None:
+                    q = q.where(ObjectRow.key < upper)
+                rows = (await s.execute(q.order_by(ObjectRow.key, ObjectRow.version.desc()).limit(limit))).scalars()
+                return [ListEntry(r.key, object_info(r)) for r in rows]
+            keys = await self._skip_scan(s, bucket_id, prefix, delimiter, lo, lo_incl, upper, limit)
+            plain = [k for k in keys if delimiter not in k[len(prefix) :]]
+            infos: dict[str, ObjectInfo] = {}
+            for i in range(0, len(plain), 500):
+                rows = await s.execute(
+                    select(ObjectRow).where(
+                        ObjectRow.bucket_id == bucket_id,
+                        ObjectRow.key.in_(plain[i : i + 500]),
+                        ObjectRow.status == ObjectStatus.COMMITTED,
+                    )
+                )
+                for r in rows.scalars():
+                    if r.key not in infos or infos[r.key].version < r.version:
+                        infos[r.key] = object_info(r)
+        out: list[ListEntry] = []
+        for k in keys:
+            rest = k[len(prefix) :]
+            cut = rest.find(delimiter)
+            if cut >= 0:
+                out.append(ListEntry(prefix + rest[: cut + len(delimiter)], None))
+            elif k in infos:  # deleted between the two queries: leave it out
+                out.append(ListEntry(k, infos[k]))
+        return out
+
+    async def _skip_scan(
+        self,
+        s: AsyncSession,
+        bucket_id: int,
+        prefix: str,
+        delimiter: str,
+        lo: str,
+        lo_incl: bool,
+        upper: str | None,
+        limit: int,
+    ) -> list[str]:
+        dsucc = successor(delimiter[-1])
+        if dsucc is None:
+            raise ValueError("delimiter ends with the last Unicode character")
+        dsucc = delimiter[:-1] + dsucc
+        lp = len(prefix)
+        up = "AND o.key < :upper" if upper is not None else ""
+        pos = f"{self._strpos}(substr(w.k, :lp + 1), :delim)"
+        # The next seek from key k: past k itself, or past its whole common prefix.
+        nxt = f"CASE WHEN {pos} > 0 THEN substr(w.k, 1, :lp + {pos} - 1) || :dsucc ELSE w.k END"
+        sql = f"""
+            WITH RECURSIVE walk(k, n) AS (
+                SELECT (SELECT MIN(o.key) FROM objects o
+                        WHERE o.bucket_id = :b AND o.key {">=" if lo_incl else ">"} :lo {up}
+                          AND o.status = 'committed'), 1
+                UNION ALL
+                SELECT (SELECT MIN(o.key) FROM objects o
+                        WHERE o.bucket_id = :b AND o.key >= ({nxt}) AND o.key <> w.k {up}
+                          AND o.status = 'committed'), w.n + 1
+                FROM walk w WHERE w.k IS NOT NULL AND w.n < :limit
+            )
+            SELECT k FROM walk WHERE k IS NOT NULL ORDER BY n
+        """
+        params: dict[str, Any] = {
+            "b": bucket_id,
+            "lo": lo,
+            "lp": lp,
+            "delim": delimiter,
+            "dsucc": dsucc,
+            "limit": limit,
+        }
+        if upper is not None:
+            params["upper"] = upper
+        return list((await s.execute(text(sql), params)).scalars())
+
+    async def delete_objects(self, bucket_id: int, keys: Sequence[str]) -> list[str]:
+        """Delete each key's versions; returns the keys that existed."""
+        found: list[str] = []
+        async with self.db.transaction() as s:
+            for i in range(0, len(keys), 500):
+                chunk = list(keys[i : i + 500])
+                existing = await s.execute(
+                    select(ObjectRow.key).where(ObjectRow.bucket_id == bucket_id, ObjectRow.key.in_(chunk))
+                )
+                found.extend(set(existing.scalars()))
+                await s.execute(delete(ObjectRow).where(ObjectRow.bucket_id == bucket_id, ObjectRow.key.in_(chunk)))
+        return found
+
+    async def set_tags(self, bucket_id: int, key: str, tags: dict[str, Any]) -> bool:
+        async with self.db.transaction() as s:
+            version = await latest_version(s, bucket_id, key)
+            res = await s.execute(
+                update(ObjectRow)
+                .where(ObjectRow.bucket_id == bucket_id, ObjectRow.key == key, ObjectRow.version == version)
+                .values(tags=tags)
+            )
+            return bool(res.rowcount)
+
+    async def copy_object(
+        self,
+        source: ObjectInfo,
+        bucket_id: int,
+        key: str,
+        meta: ObjectMeta,
+        wrapped_keys: Sequence[bytes] | None,
+    ) -> ObjectInfo:
+        """A new object sharing the source's pieces (retain lists keep a piece any segment names)."""
+        segments = await self.get_segments(source.id, None)
+        if wrapped_keys is not None and len(wrapped_keys) != len(segments):
+            from satellite.errors import InvalidArgument
+
+            raise InvalidArgument(f"segment_keys has {len(wrapped_keys)} keys for {len(segments)} segments")
+        copies = [
+            SegmentIn(
+                part_number=seg.part_number,
+                index=seg.index,
+                plain_size=seg.plain_size,
+                encrypted_size=seg.encrypted_size,
+                layout=seg.layout,
+                wrapped_key=seg.wrapped_key if wrapped_keys is None else wrapped_keys[i],
+                nonce=seg.nonce,
+                inline_data=seg.inline_data,
+                root_piece_id=seg.root_piece_id,
+                scheme=seg.scheme,
+                piece_size=seg.piece_size,
+                pieces=tuple(_piece_in(p) for p in seg.pieces),
+            )
+            for i, seg in enumerate(segments)
+        ]
+        async with self.db.transaction() as s:
+            # The source may have been replaced or deleted since it was read: copy nothing then.
+            still = await s.execute(select(ObjectRow.id).where(ObjectRow.id == source.id))
+            if still.first() is None:
+                raise NoSuchKey(f"the copy source {source.key!r} changed during the copy; retry")
+            row = await replace_object(s, bucket_id, key, meta, len(copies))
+            await insert_segments(s, copies, object_id=row.id, upload_id=None)
+            return object_info(row)
+
+    async def record_bad_piece(
+        self, node_id: str, piece_id: str, segment_id: int | None, number: int | None, reason: str
+    ) -> None:
+        async with self.db.transaction() as s:
+            s.add(
+                BadPieceReport(
+                    node_id=node_id,
+                    piece_id=piece_id,
+                    segment_id=segment_id,
+                    piece_number=number,
+                    reason=reason[:255],
+                    reported_at=dt.datetime.now(dt.UTC),
+                )
+            )
+
+
+def _piece_in(p: PieceOut):  # type: ignore[no-untyped-def]
+    from satellite.metainfo.types import PieceIn
+
+    return PieceIn(p.number, p.node_id, p.piece_id, p.root, p.size)

@@ -1,0 +1,189 @@
+"""Pending multipart uploads and their parts (the multipart half of ``MetabaseStore``).
+
+Parts' segments are stored as segments of the upload (``upload_id`` set) from the moment
+the part is committed. Complete re-points the listed parts' segments at the new object in
+one ``UPDATE`` and deletes the upload, whose cascade drops what was not listed; nothing is
+copied, whatever the object's size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, select, tuple_, update
+
+from satellite.db.engine import Database
+from satellite.db.models import SegmentRow, Upload, UploadPart
+from satellite.errors import EntityTooSmall, InvalidArgument, InvalidPart, InvalidPartOrder, NoSuchUpload
+from satellite.metainfo.types import ObjectInfo, ObjectMeta, PartInfo, SegmentIn, UploadInfo
+from satellite.metainfo.util import successor
+
+__all__ = ["MultipartRepository", "multipart_etag"]
+
+
+def _norm_etag(etag: str) -> str:
+    return etag.strip().strip('"').lower()
+
+
+def multipart_etag(part_etags: Sequence[str]) -> str:
+    """S3's ETag of a multipart object: MD5 of the concatenated binary part MD5s, then ``-N``."""
+    digest = hashlib.md5(usedforsecurity=False)
+    for e in part_etags:
+        try:
+            digest.update(bytes.fromhex(_norm_etag(e)))
+        except ValueError:
+            digest.update(_norm_etag(e).encode())
+    return f"{digest.hexdigest()}-{len(part_etags)}"
+
+
+def _upload(u: Upload) -> UploadInfo:
+    return UploadInfo(
+        u.id, u.bucket_id, u.key, u.content_type, u.user_metadata, u.tags, u.checksum_algorithm, u.created_at
+    )
+
+
+def _part(p: UploadPart) -> PartInfo:
+    return PartInfo(p.part_number, p.size, p.etag, p.checksums, p.created_at)
+
+
+class MultipartRepository:
+    db: Database
+
+    async def create_upload(
+        self, upload_id: str, bucket_id: int, key: str, meta: ObjectMeta, checksum_algorithm: str | None
+    ) -> UploadInfo:
+        row = Upload(
+            id=upload_id,
+            bucket_id=bucket_id,
+            key=key,
+            content_type=meta.content_type,
+            user_metadata=meta.user_metadata,
+            tags=meta.tags,
+            checksum_algorithm=checksum_algorithm,
+            created_at=dt.datetime.now(dt.UTC),
+        )
+        async with self.db.transaction() as s:
+            s.add(row)
+        return _upload(row)
+
+    async def get_upload(self, upload_id: str) -> UploadInfo | None:
+        async with self.db.read() as s:
+            row = await s.get(Upload, upload_id)
+        return None if row is None else _upload(row)
+
+    async def commit_part(self, upload_id: str, part: PartInfo, segments: Sequence[SegmentIn]) -> None:
+        from satellite.db.metabase import insert_segments
+
+        async with self.db.transaction() as s:
+            if await s.get(Upload, upload_id) is None:
+                raise NoSuchUpload(f"no multipart upload {upload_id!r} (completed or aborted?)")
+            # Re-uploading a part replaces it; the old part's pieces are left for GC.
+            await s.execute(
+                delete(SegmentRow).where(SegmentRow.upload_id == upload_id, SegmentRow.part_number == part.part_number)
+            )
+            await s.execute(
+                delete(UploadPart).where(UploadPart.upload_id == upload_id, UploadPart.part_number == part.part_number)
+            )
+            s.add(
+                UploadPart(
+                    upload_id=upload_id,
+                    part_number=part.part_number,
+                    size=part.size,
+                    etag=part.etag,
+                    checksums=part.checksums,
+                    created_at=part.created_at,
+                )
+            )
+            await insert_segments(s, segments, object_id=None, upload_id=upload_id)
+
+    async def list_parts(self, upload_id: str, marker: int, limit: int) -> list[PartInfo]:
+        async with self.db.read() as s:
+            rows = await s.execute(
+                select(UploadPart)
+                .where(UploadPart.upload_id == upload_id, UploadPart.part_number > marker)
+                .order_by(UploadPart.part_number)
+                .limit(limit)
+            )
+            return [_part(p) for p in rows.scalars()]
+
+    async def list_uploads(
+        self, bucket_id: int, prefix: str, key_marker: str, upload_id_marker: str, limit: int
+    ) -> list[UploadInfo]:
+        q = select(Upload).where(Upload.bucket_id == bucket_id)
+        if prefix:
+            q = q.where(Upload.key >= prefix)
+            upper = successor(prefix)
+            if upper is not None:
+                q = q.where(Upload.key < upper)
+        if key_marker:
+            if upload_id_marker:
+                q = q.where(tuple_(Upload.key, Upload.id) > tuple_(key_marker, upload_id_marker))
+            else:
+                q = q.where(Upload.key > key_marker)
+        async with self.db.read() as s:
+            rows = await s.execute(q.order_by(Upload.key, Upload.id).limit(limit))
+            return [_upload(u) for u in rows.scalars()]
+
+    async def complete_upload(
+        self,
+        upload: UploadInfo,
+        parts: Sequence[tuple[int, str]],
+        meta_checksums: dict[str, Any],
+        min_part_size: int,
+    ) -> ObjectInfo:
+        from satellite.db.metabase import object_info, replace_object
+
+        if not parts:
+            raise InvalidArgument("a multipart upload is completed with at least one part")
+        numbers = [n for n, _ in parts]
+        if any(b <= a for a, b in itertools.pairwise(numbers)):
+            raise InvalidPartOrder("the list of parts was not in ascending order")
+        async with self.db.transaction() as s:
+            if await s.get(Upload, upload.upload_id) is None:
+                raise NoSuchUpload(f"no multipart upload {upload.upload_id!r} (completed or aborted?)")
+            stored = {
+                p.part_number: p
+                for p in (await s.execute(select(UploadPart).where(UploadPart.upload_id == upload.upload_id))).scalars()
+            }
+            for n, etag in parts:
+                p = stored.get(n)
+                if p is None or _norm_etag(p.etag) != _norm_etag(etag):
+                    raise InvalidPart(f"part {n} was not uploaded or its ETag does not match; upload it again")
+            for n, _ in parts[:-1]:
+                if stored[n].size < min_part_size:
+                    raise EntityTooSmall(
+                        f"part {n} is {stored[n].size} bytes; every part but the last must be at least "
+                        f"{min_part_size} bytes"
+                    )
+            count = (
+                await s.execute(
+                    select(func.count())
+                    .select_from(SegmentRow)
+                    .where(SegmentRow.upload_id == upload.upload_id, SegmentRow.part_number.in_(numbers))
+                )
+            ).scalar_one()
+            meta = ObjectMeta(
+                size=sum(stored[n].size for n in numbers),
+                etag=multipart_etag([stored[n].etag for n in numbers]),
+                content_type=upload.content_type,
+                user_metadata=upload.user_metadata,
+                checksums=meta_checksums,
+                tags=upload.tags,
+            )
+            row = await replace_object(s, upload.bucket_id, upload.key, meta, int(count))
+            await s.execute(
+                update(SegmentRow)
+                .where(SegmentRow.upload_id == upload.upload_id, SegmentRow.part_number.in_(numbers))
+                .values(object_id=row.id, upload_id=None)
+            )
+            await s.execute(delete(Upload).where(Upload.id == upload.upload_id))
+            return object_info(row)
+
+    async def abort_upload(self, upload_id: str) -> bool:
+        async with self.db.transaction() as s:
+            res = await s.execute(delete(Upload).where(Upload.id == upload_id))
+            return bool(res.rowcount)

@@ -1,0 +1,149 @@
+"""The satellite's domain errors. They carry no HTTP: ``satellite.api.errors`` maps them, once."""
+
+from __future__ import annotations
+
+from common.errors import GeoshardError
+
+__all__ = [
+    "AccessDenied",
+    "BucketAlreadyExists",
+    "BucketAlreadyOwnedByYou",
+    "BucketNotEmpty",
+    "CopyNeedsReupload",
+    "EntityTooSmall",
+    "InvalidArgument",
+    "InvalidPart",
+    "InvalidPartOrder",
+    "InvalidRange",
+    "InvalidReceipt",
+    "InvalidToken",
+    "NoSuchAccessKey",
+    "NoSuchBucket",
+    "NoSuchKey",
+    "NoSuchPolicy",
+    "NoSuchTenant",
+    "NoSuchUpload",
+    "NodeRejected",
+    "NotEnoughNodes",
+    "NotFound",
+    "PolicyExists",
+    "PolicyInUse",
+    "SatelliteError",
+    "TenantExists",
+    "TooFewPieces",
+    "UnknownPolicy",
+]
+
+
+class SatelliteError(GeoshardError):
+    """Base of the errors the metainfo and contact APIs report to their callers."""
+
+
+class InvalidArgument(SatelliteError):
+    """A request is malformed or asks for something impossible."""
+
+
+class NotFound(SatelliteError):
+    pass
+
+
+class NoSuchBucket(NotFound):
+    pass
+
+
+class NoSuchKey(NotFound):
+    pass
+
+
+class NoSuchUpload(NotFound):
+    pass
+
+
+class NoSuchAccessKey(NotFound):
+    pass
+
+
+class NoSuchPolicy(NotFound):
+    """An admin named a policy that does not exist."""
+
+
+class NoSuchTenant(NotFound):
+    pass
+
+
+class UnknownPolicy(SatelliteError):
+    """A bucket was created with a LocationConstraint naming no policy (S3 InvalidLocationConstraint)."""
+
+
+class AccessDenied(SatelliteError):
+    """The tenant does not own what it asked to touch."""
+
+
+class BucketAlreadyExists(SatelliteError):
+    pass
+
+
+class BucketAlreadyOwnedByYou(SatelliteError):
+    pass
+
+
+class BucketNotEmpty(SatelliteError):
+    pass
+
+
+class PolicyInUse(SatelliteError):
+    pass
+
+
+class TenantExists(SatelliteError):
+    pass
+
+
+class PolicyExists(SatelliteError):
+    pass
+
+
+class InvalidToken(SatelliteError):
+    """A segment token is forged, expired, or for another bucket, key or upload."""
+
+
+class InvalidReceipt(SatelliteError):
+    """A piece receipt does not verify or does not match what was ordered and computed."""
+
+
+class TooFewPieces(SatelliteError):
+    """Fewer than the scheme's success threshold of pieces landed."""
+
+
+class InvalidPart(SatelliteError):
+    pass
+
+
+class InvalidPartOrder(SatelliteError):
+    pass
+
+
+class EntityTooSmall(SatelliteError):
+    pass
+
+
+class InvalidRange(SatelliteError):
+    def __init__(self, message: str, *, size: int) -> None:
+        super().__init__(message)
+        self.size = size
+
+
+class CopyNeedsReupload(SatelliteError):
+    """The destination's policy does not allow every source piece: copy through the pipeline."""
+
+
+class NotEnoughNodes(SatelliteError):
+    """Placement failed: too few eligible nodes under the bucket's policy (503 at the gateway)."""
+
+    def __init__(self, message: str, *, policy: str) -> None:
+        super().__init__(message)
+        self.policy = policy
+
+
+class NodeRejected(SatelliteError):
+    """A check-in was refused (bad signature, someone else's id)."""

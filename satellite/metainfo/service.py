@@ -1,0 +1,409 @@
+"""Buckets and objects for gateways: placement and orders out, verified commits in.
+
+Every call names the tenant the gateway authenticated. A tenant touches only its own
+buckets: another tenant's bucket is ``AccessDenied`` (creating a taken name is
+``BucketAlreadyExists``, as S3 says).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import re
+from typing import Any
+
+from common.messages import Action
+from satellite.errors import (
+    AccessDenied,
+    CopyNeedsReupload,
+    InvalidArgument,
+    InvalidRange,
+    NoSuchBucket,
+    NoSuchKey,
+    NotEnoughNodes,
+)
+from satellite.metainfo.segments import SegmentChecker, field_bytes
+from satellite.metainfo.store import MetabaseStore
+from satellite.metainfo.types import BucketInfo, ListEntry, ObjectInfo, ObjectMeta, SegmentIn, SegmentOut, b64
+from satellite.metainfo.util import successor
+from satellite.nodeselection import NodeCandidate, PlacementError, SelectionConfig, in_policy, select_nodes
+from satellite.orders import OrderSigner, SegmentToken, TokenPiece, derive_piece_id
+from satellite.overlay.service import OverlayService
+
+__all__ = ["MetainfoService", "parse_meta"]
+
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+MAX_KEY_BYTES = 1024
+MAX_LIST = 1000
+
+
+def check_key(key: Any) -> str:
+    if not isinstance(key, str) or not key or len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise InvalidArgument("object keys are 1 to 1024 bytes of UTF-8")
+    return key
+
+
+def parse_meta(d: Any, *, size_required: bool = True) -> ObjectMeta:
+    if not isinstance(d, dict):
+        raise InvalidArgument("'meta' must be a JSON object")
+    size = d.get("size", 0 if not size_required else None)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise InvalidArgument("meta.size must be a non-negative integer")
+    out: dict[str, Any] = {}
+    for name in ("metadata", "checksums", "tags"):
+        v = d.get(name) or {}
+        if not isinstance(v, dict):
+            raise InvalidArgument(f"meta.{name} must be a JSON object")
+        out[name] = v
+    etag, ctype = d.get("etag", ""), d.get("content_type", "")
+    if not isinstance(etag, str) or not isinstance(ctype, str):
+        raise InvalidArgument("meta.etag and meta.content_type must be strings")
+    return ObjectMeta(size, etag, ctype, out["metadata"], out["checksums"], out["tags"])
+
+
+class MetainfoService:
+    def __init__(
+        self,
+        store: MetabaseStore,
+        overlay: OverlayService,
+        signer: OrderSigner,
+        *,
+        selection: SelectionConfig,
+        inline_threshold: int,
+        max_segment_size: int,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.overlay = overlay
+        self.signer = signer
+        self.selection = selection
+        self.max_segment_size = max_segment_size
+        self.checker = SegmentChecker(signer, inline_threshold=inline_threshold)
+        self.rng = rng or random.SystemRandom()
+
+    # --- buckets ------------------------------------------------------------------------
+
+    async def bucket(self, tenant_id: str, name: str) -> BucketInfo:
+        """The tenant's bucket ``name``, or NoSuchBucket / AccessDenied."""
+        if not isinstance(name, str) or not name:
+            raise InvalidArgument("a bucket name is required")
+        b = await self.store.get_bucket(name)
+        if b is None:
+            raise NoSuchBucket(f"no bucket named {name!r}")
+        if b.tenant_id != tenant_id:
+            raise AccessDenied(f"bucket {name!r} belongs to another tenant")
+        return b
+
+    async def create_bucket(self, tenant_id: str, name: str, policy: str | None) -> BucketInfo:
+        if not isinstance(name, str) or not _BUCKET_NAME.match(name) or ".." in name:
+            raise InvalidArgument(f"invalid bucket name {name!r}")
+        return await self.store.create_bucket(tenant_id, name, policy or None)
+
+    async def list_buckets(self, tenant_id: str) -> list[BucketInfo]:
+        return await self.store.list_buckets(tenant_id)
+
+    async def delete_bucket(self, tenant_id: str, name: str) -> None:
+        await self.store.delete_bucket(await self.bucket(tenant_id, name))
+
+    # --- placement ----------------------------------------------------------------------
+
+    async def begin_segment(
+        self,
+        tenant_id: str,
+        bucket_name: str,
+        key: str,
+        piece_size: int,
+        *,
+        upload_id: str = "",
+        part_number: int = 0,
+    ) -> dict[str, Any]:
+        """Place ``total`` pieces under the bucket's policy; a token and one PUT order per piece."""
+        bucket = await self.bucket(tenant_id, bucket_name)
+        check_key(key)
+        if isinstance(piece_size, bool) or not isinstance(piece_size, int) or not piece_size > 0:
+            raise InvalidArgument("piece_size must be a positive integer")
+        if piece_size > self.max_segment_size:
+            raise InvalidArgument(f"piece_size {piece_size} exceeds {self.max_segment_size}")
+        return await self._place(bucket, key, piece_size, upload_id, part_number)
+
+    async def _place(
+        self, bucket: BucketInfo, key: str, piece_size: int, upload_id: str, part_number: int
+    ) -> dict[str, Any]:
+        policy = bucket.policy
+        candidates = await self.overlay.candidates()
+        try:
+            chosen: list[NodeCandidate] = select_nodes(
+                candidates,
+                policy,
+                policy.scheme.total,
+                now=dt.datetime.now(dt.UTC).timestamp(),
+                config=self.selection,
+                rng=self.rng,  # type: ignore[arg-type]
+            )
+        except PlacementError as e:
+            raise NotEnoughNodes(str(e), policy=policy.name) from None
+        root = self.signer.new_root_piece_id()
+        limits = []
+        token_pieces = []
+        for number, node in enumerate(chosen):
+            order = self.signer.order_limit(node.id, derive_piece_id(root, node.id, number), Action.PUT, piece_size)
+            token_pieces.append(TokenPiece(number, node.id, order.message.serial))
+            limits.append(
+                {
+                    "number": number,
+                    "node_id": node.id,
+                    "address": node.address,
+                    "order_limit": order.to_json(),
+                }
+            )
+        token = SegmentToken(
+            bucket_id=bucket.id,
+            key=key,
+            upload_id=upload_id,
+            part_number=part_number,
+            scheme=policy.scheme,
+            root_piece_id=root,
+            max_piece_size=piece_size,
+            pieces=tuple(token_pieces),
+            expires=int(dt.datetime.now(dt.UTC).timestamp()) + self.signer.token_ttl,
+        )
+        return {"token": self.signer.seal(token), "scheme": policy.scheme.to_dict(), "limits": limits}
+
+    def check_segments(
+        self, raw: Any, *, bucket_id: int, key: str, upload_id: str = "", part_number: int = 0
+    ) -> list[SegmentIn]:
+        if not isinstance(raw, list):
+            raise InvalidArgument("'segments' must be a list")
+        return [
+            self.checker.check(s, bucket_id=bucket_id, key=key, upload_id=upload_id, part_number=part_number, index=i)
+            for i, s in enumerate(raw)
+        ]
+
+    # --- objects ------------------------------------------------------------------------
+
+    async def commit_object(self, tenant_id: str, bucket_name: str, key: str, meta: Any, segments: Any) -> ObjectInfo:
+        bucket = await self.bucket(tenant_id, bucket_name)
+        check_key(key)
+        parsed_meta = parse_meta(meta)
+        checked = self.check_segments(segments, bucket_id=bucket.id, key=key)
+        plain = sum(s.plain_size for s in checked)
+        if plain != parsed_meta.size:
+            raise InvalidArgument(f"segments hold {plain} plaintext bytes but meta.size is {parsed_meta.size}")
+        return await self.store.commit_object(bucket.id, key, parsed_meta, checked)
+
+    async def object(self, tenant_id: str, bucket_name: str, key: str) -> tuple[BucketInfo, ObjectInfo]:
+        bucket = await self.bucket(tenant_id, bucket_name)
+        info = await self.store.get_object(bucket.id, check_key(key))
+        if info is None:
+            raise NoSuchKey(f"no object {key!r} in bucket {bucket_name!r}")
+        return bucket, info
+
+    async def get_object(
+        self,
+        tenant_id: str,
+        bucket_name: str,
+        key: str,
+        *,
+        range_start: int | None = None,
+        range_end: int | None = None,
+        suffix_length: int | None = None,
+    ) -> dict[str, Any]:
+        """Metadata, the segments covering the (resolved) range and GET orders for their pieces."""
+        _, info = await self.object(tenant_id, bucket_name, key)
+        rng = resolve_range(info.size, range_start, range_end, suffix_length)
+        segments = await self.store.get_segments(info.id, rng) if info.size else []
+        now = dt.datetime.now(dt.UTC)
+        out = []
+        for seg in segments:
+            pieces = []
+            for p in seg.pieces:
+                if p.disqualified or (now - p.last_contact).total_seconds() > self.overlay.online_window:
+                    continue
+                order = self.signer.order_limit(p.node_id, p.piece_id, Action.GET, p.size)
+                pieces.append(
+                    {
+                        "number": p.number,
+                        "node_id": p.node_id,
+                        "address": p.address,
+                        "root": b64(p.root),
+                        "size": p.size,
+                        "order_limit": order.to_json(),
+                    }
+                )
+            out.append(segment_json(seg, pieces))
+        return {"object": info.to_json(), "range": list(rng) if rng else None, "segments": out}
+
+    async def list_objects(
+        self,
+        tenant_id: str,
+        bucket_name: str,
+        *,
+        prefix: str = "",
+        delimiter: str = "",
+        start_after: str = "",
+        max_keys: int = MAX_LIST,
+    ) -> dict[str, Any]:
+        """One page in key order. ``next`` is where the following page starts (opaque to S3 clients)."""
+        bucket = await self.bucket(tenant_id, bucket_name)
+        if not all(isinstance(v, str) for v in (prefix, delimiter, start_after)):
+            raise InvalidArgument("prefix, delimiter and start_after must be strings")
+        if isinstance(max_keys, bool) or not isinstance(max_keys, int) or max_keys < 0:
+            raise InvalidArgument("max_keys must be a non-negative integer")
+        max_keys = min(max_keys, MAX_LIST)
+        if max_keys == 0:
+            return {"objects": [], "prefixes": [], "truncated": False, "next": None}
+        start, inclusive = start_after, False
+        if delimiter and start_after.startswith(prefix):
+            # A marker inside a common prefix resumes after that whole prefix (S3 never repeats it).
+            cut = start_after.find(delimiter, len(prefix))
+            if cut >= 0:
+                start, inclusive = start_after[:cut] + (successor(delimiter) or delimiter), True
+        entries = await self.store.list_objects(
+            bucket.id,
+            prefix=prefix,
+            delimiter=delimiter,
+            start=start,
+            start_inclusive=inclusive,
+            limit=max_keys + 1,
+        )
+        truncated = len(entries) > max_keys
+        page: list[ListEntry] = entries[:max_keys]
+        return {
+            "objects": [e.info.to_json() for e in page if e.info is not None],
+            "prefixes": [e.key for e in page if e.info is None],
+            "truncated": truncated,
+            "next": page[-1].key if truncated and page else None,
+        }
+
+    async def delete_object(self, tenant_id: str, bucket_name: str, key: str) -> bool:
+        bucket = await self.bucket(tenant_id, bucket_name)
+        return bool(await self.store.delete_objects(bucket.id, [check_key(key)]))
+
+    async def delete_objects(self, tenant_id: str, bucket_name: str, keys: Any) -> list[str]:
+        bucket = await self.bucket(tenant_id, bucket_name)
+        if not isinstance(keys, list) or len(keys) > 1000:
+            raise InvalidArgument("'keys' must be a list of at most 1000 keys")
+        return await self.store.delete_objects(bucket.id, [check_key(k) for k in keys])
+
+    async def put_tags(self, tenant_id: str, bucket_name: str, key: str, tags: Any) -> None:
+        if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+            raise InvalidArgument("'tags' must be an object of strings")
+        bucket = await self.bucket(tenant_id, bucket_name)
+        if not await self.store.set_tags(bucket.id, check_key(key), tags):
+            raise NoSuchKey(f"no object {key!r} in bucket {bucket_name!r}")
+
+    async def copy_object(
+        self,
+        source_tenant_id: str,
+        source_bucket: str,
+        source_key: str,
+        tenant_id: str,
+        bucket_name: str,
+        key: str,
+        *,
+        meta: Any = None,
+        segment_keys: Any = None,
+    ) -> ObjectInfo:
+        """Copy by sharing pieces when the destination's policy allows every one of them.
+
+        ``meta`` None copies the source's metadata (and tags); ``segment_keys`` (base64, one per
+        segment) replaces the wrapped keys when the gateway re-wrapped them for the destination.
+        """
+        _, src = await self.object(source_tenant_id, source_bucket, source_key)
+        dst = await self.bucket(tenant_id, bucket_name)
+        check_key(key)
+        new_meta = (
+            ObjectMeta(src.size, src.etag, src.content_type, src.user_metadata, src.checksums, src.tags)
+            if meta is None
+            else parse_meta({**meta, "size": src.size, "etag": src.etag}, size_required=False)
+        )
+        keys = None
+        if segment_keys is not None:
+            if not isinstance(segment_keys, list):
+                raise InvalidArgument("'segment_keys' must be a list")
+            keys = [field_bytes({"k": k}, "k") or b"" for k in segment_keys]
+        segments = await self.store.get_segments(src.id, None)
+        await self._check_copy_placement(segments, dst)
+        return await self.store.copy_object(src, dst.id, key, new_meta, keys)
+
+    async def _check_copy_placement(self, segments: list[SegmentOut], dst: BucketInfo) -> None:
+        node_ids = sorted({p.node_id for s in segments for p in s.pieces})
+        nodes = await self.overlay.nodes(node_ids)
+        scheme = dst.policy.scheme
+        for seg in segments:
+            if seg.inline_data is not None:
+                continue
+            if seg.scheme != (scheme.k, scheme.repair, scheme.success, scheme.total):
+                raise CopyNeedsReupload(f"the destination's policy {dst.policy.name!r} uses another scheme")
+            for p in seg.pieces:
+                n = nodes.get(p.node_id)
+                cand = NodeCandidate(
+                    id=p.node_id,
+                    address="",
+                    country=n.country if n else "",
+                    region=n.region if n else "",
+                    net="",
+                    free_bytes=0,
+                    vetted=True,
+                    last_contact=0.0,
+                )
+                if n is None or not in_policy(cand, dst.policy):
+                    raise CopyNeedsReupload(
+                        f"a source piece is outside policy {dst.policy.name!r}; copy through the pipeline"
+                    )
+
+    async def report_bad_piece(
+        self,
+        tenant_id: str,
+        node_id: Any,
+        piece_id: Any,
+        reason: Any,
+        segment_id: Any = None,
+        number: Any = None,
+    ) -> None:
+        """A gateway saw a share of this piece fail its Merkle check (evidence for audits)."""
+        if not all(isinstance(v, str) and v for v in (node_id, piece_id)):
+            raise InvalidArgument("node_id and piece_id are required")
+        await self.store.record_bad_piece(
+            node_id,
+            piece_id,
+            segment_id if isinstance(segment_id, int) else None,
+            number if isinstance(number, int) else None,
+            f"tenant {tenant_id}: {reason}",
+        )
+
+
+def resolve_range(size: int, start: int | None, end: int | None, suffix: int | None) -> tuple[int, int] | None:
+    """An HTTP byte range resolved against ``size`` (inclusive ends), as S3 does; None = all."""
+    for v in (start, end, suffix):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+            raise InvalidArgument("range values must be non-negative integers")
+    if suffix is not None:
+        if start is not None or end is not None:
+            raise InvalidArgument("a suffix range has no start or end")
+        if suffix == 0 or size == 0:
+            raise InvalidRange("the requested range is not satisfiable", size=size)
+        return (max(0, size - suffix), size - 1)
+    if start is None:
+        if end is not None:
+            raise InvalidArgument("a range with an end needs a start")
+        return None
+    if start >= size or (end is not None and end < start):
+        raise InvalidRange("the requested range is not satisfiable", size=size)
+    return (start, size - 1 if end is None or end >= size else end)
+
+
+def segment_json(seg: SegmentOut, pieces: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": seg.id,
+        "part_number": seg.part_number,
+        "index": seg.index,
+        "plain_offset": seg.plain_offset,
+        "plain_size": seg.plain_size,
+        "encrypted_size": seg.encrypted_size,
+        "layout": seg.layout,
+        "wrapped_key": b64(seg.wrapped_key),
+        "nonce": b64(seg.nonce),
+        "inline_data": b64(seg.inline_data),
+        "pieces": pieces,
+    }

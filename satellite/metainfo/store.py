@@ -1,0 +1,76 @@
+"""The storage the metainfo service needs, declared here and implemented by ``satellite.db``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from satellite.metainfo.types import (
+    BucketInfo,
+    ListEntry,
+    ObjectInfo,
+    ObjectMeta,
+    PartInfo,
+    SegmentIn,
+    SegmentOut,
+    UploadInfo,
+)
+
+__all__ = ["MetabaseStore"]
+
+
+class MetabaseStore(Protocol):
+    # buckets
+    async def get_bucket(self, name: str) -> BucketInfo | None: ...
+    async def create_bucket(self, tenant_id: str, name: str, policy: str | None) -> BucketInfo: ...
+    async def list_buckets(self, tenant_id: str) -> list[BucketInfo]: ...
+    async def delete_bucket(self, bucket: BucketInfo) -> None: ...
+    # objects
+    async def commit_object(
+        self, bucket_id: int, key: str, meta: ObjectMeta, segments: Sequence[SegmentIn]
+    ) -> ObjectInfo: ...
+    async def get_object(self, bucket_id: int, key: str) -> ObjectInfo | None: ...
+    async def get_segments(
+        self, object_id: int, plain_range: tuple[int, int] | None, *, with_pieces: bool = True
+    ) -> list[SegmentOut]: ...
+    async def list_objects(
+        self,
+        bucket_id: int,
+        *,
+        prefix: str,
+        delimiter: str,
+        start: str,
+        start_inclusive: bool,
+        limit: int,
+    ) -> list[ListEntry]: ...
+    async def delete_objects(self, bucket_id: int, keys: Sequence[str]) -> list[str]: ...
+    async def set_tags(self, bucket_id: int, key: str, tags: dict[str, Any]) -> bool: ...
+    async def copy_object(
+        self,
+        source: ObjectInfo,
+        bucket_id: int,
+        key: str,
+        meta: ObjectMeta,
+        wrapped_keys: Sequence[bytes] | None,
+    ) -> ObjectInfo: ...
+    async def record_bad_piece(
+        self, node_id: str, piece_id: str, segment_id: int | None, number: int | None, reason: str
+    ) -> None: ...
+    # multipart
+    async def create_upload(
+        self, upload_id: str, bucket_id: int, key: str, meta: ObjectMeta, checksum_algorithm: str | None
+    ) -> UploadInfo: ...
+    async def get_upload(self, upload_id: str) -> UploadInfo | None: ...
+    async def commit_part(self, upload_id: str, part: PartInfo, segments: Sequence[SegmentIn]) -> None: ...
+    async def list_parts(self, upload_id: str, marker: int, limit: int) -> list[PartInfo]: ...
+    async def list_uploads(
+        self, bucket_id: int, prefix: str, key_marker: str, upload_id_marker: str, limit: int
+    ) -> list[UploadInfo]: ...
+    async def complete_upload(
+        self,
+        upload: UploadInfo,
+        parts: Sequence[tuple[int, str]],
+        meta_checksums: dict[str, Any],
+        min_part_size: int,
+    ) -> ObjectInfo: ...
+    async def abort_upload(self, upload_id: str) -> bool: ...

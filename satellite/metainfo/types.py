@@ -1,0 +1,195 @@
+"""Plain values passed between the metainfo service, its store and the API."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from satellite.nodeselection import PlacementPolicy
+
+__all__ = [
+    "BucketInfo",
+    "ListEntry",
+    "ObjectInfo",
+    "ObjectMeta",
+    "PartInfo",
+    "PieceIn",
+    "PieceOut",
+    "SegmentIn",
+    "SegmentOut",
+    "UploadInfo",
+    "b64",
+]
+
+
+def b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode("ascii")
+
+
+def iso(t: dt.datetime) -> str:
+    return t.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class BucketInfo:
+    id: int
+    name: str
+    tenant_id: str
+    policy: PlacementPolicy
+    created_at: dt.datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "policy": self.policy.name, "created": iso(self.created_at)}
+
+
+@dataclass(frozen=True)
+class ObjectMeta:
+    """What the gateway tells the satellite about an object; stored, never interpreted."""
+
+    size: int
+    etag: str
+    content_type: str = ""
+    user_metadata: dict[str, Any] = field(default_factory=dict)
+    checksums: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    id: int
+    key: str
+    version: int
+    size: int
+    etag: str
+    content_type: str
+    user_metadata: dict[str, Any]
+    checksums: dict[str, Any]
+    tags: dict[str, Any]
+    segment_count: int
+    created_at: dt.datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "version": self.version,
+            "size": self.size,
+            "etag": self.etag,
+            "content_type": self.content_type,
+            "metadata": self.user_metadata,
+            "checksums": self.checksums,
+            "tags": self.tags,
+            "segment_count": self.segment_count,
+            "created": iso(self.created_at),
+        }
+
+
+@dataclass(frozen=True)
+class PieceIn:
+    number: int
+    node_id: str
+    piece_id: str
+    root: bytes
+    size: int
+
+
+@dataclass(frozen=True)
+class SegmentIn:
+    """A verified segment ready to store: inline bytes, or a layout with accepted pieces."""
+
+    part_number: int
+    index: int
+    plain_size: int
+    encrypted_size: int
+    layout: dict[str, Any] | None
+    wrapped_key: bytes
+    nonce: bytes
+    inline_data: bytes | None
+    root_piece_id: str | None = None
+    scheme: tuple[int, int, int, int] = (0, 0, 0, 0)
+    piece_size: int = 0
+    pieces: tuple[PieceIn, ...] = ()
+
+
+@dataclass(frozen=True)
+class PieceOut:
+    number: int
+    node_id: str
+    piece_id: str
+    root: bytes
+    size: int
+    address: str
+    last_contact: dt.datetime
+    disqualified: bool
+
+
+@dataclass
+class SegmentOut:
+    id: int
+    part_number: int
+    index: int
+    plain_offset: int
+    plain_size: int
+    encrypted_size: int
+    layout: dict[str, Any] | None
+    wrapped_key: bytes
+    nonce: bytes
+    inline_data: bytes | None
+    root_piece_id: str | None
+    scheme: tuple[int, int, int, int]
+    piece_size: int
+    pieces: list[PieceOut] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ListEntry:
+    """One LIST result: an object, or a common prefix (``info`` is None)."""
+
+    key: str
+    info: ObjectInfo | None
+
+    @property
+    def is_prefix(self) -> bool:
+        return self.info is None
+
+
+@dataclass(frozen=True)
+class UploadInfo:
+    upload_id: str
+    bucket_id: int
+    key: str
+    content_type: str
+    user_metadata: dict[str, Any]
+    tags: dict[str, Any]
+    checksum_algorithm: str | None
+    created_at: dt.datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "upload_id": self.upload_id,
+            "key": self.key,
+            "content_type": self.content_type,
+            "metadata": self.user_metadata,
+            "tags": self.tags,
+            "checksum_algorithm": self.checksum_algorithm,
+            "created": iso(self.created_at),
+        }
+
+
+@dataclass(frozen=True)
+class PartInfo:
+    part_number: int
+    size: int
+    etag: str
+    checksums: dict[str, Any]
+    created_at: dt.datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "part_number": self.part_number,
+            "size": self.size,
+            "etag": self.etag,
+            "checksums": self.checksums,
+            "created": iso(self.created_at),
+        }
