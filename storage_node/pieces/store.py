@@ -54,7 +54,7 @@ __all__ = ["PieceReader", "PieceStore", "PieceWriter", "SpaceUsage", "scan_usage
 log = logging.getLogger(__name__)
 
 _SUFFIX = ".gsp"
-_WRITE_BUFFER = 1 << 20  # coalesce small network chunks into few large write() calls
+_WRITE_BUFFER = 1 << 20  # bytes per hand-off to the writer thread: few, large writev() calls
 
 
 @dataclass(frozen=True)
@@ -315,31 +315,49 @@ class PieceWriter:
         self.written = 0
         self._reserved = header_len + size
         self._merkle = StreamingMerkle(leaf_size)
-        self._buf = bytearray()
+        self._batch: list[bytes | bytearray | memoryview] = []
+        self._batch_bytes = 0
+        self._inflight: asyncio.Future[None] | None = None
         self._done = False
         self._tmp = store.tmp / f"{piece_id[:16]}-{secrets.token_hex(8)}.part"
         self._fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         os.lseek(self._fd, header_len, os.SEEK_SET)
 
-    def write(self, chunk: bytes | bytearray | memoryview) -> None:
-        """Append bytes; refuses the first byte past the declared size."""
+    async def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        """Append bytes; refuses the first byte past the declared size.
+
+        Chunks are batched; each full batch is hashed and written by a worker thread
+        while the event loop goes on reading the next batch from the socket (blake3 and
+        ``write`` release the GIL, so the two overlap on two cores). At most one batch is
+        in the worker and one filling, so memory per upload stays near two batches.
+        """
         n = len(chunk)
         if self.written + n > self.size:
-            raise BodyTooLarge(
-                f"upload sent more than the {self.size} bytes it declared"
-            )
+            raise BodyTooLarge(f"upload sent more than the {self.size} bytes it declared")
         self.written += n
-        self._merkle.update(chunk)
-        self._buf += chunk
-        if len(self._buf) >= _WRITE_BUFFER:
-            self._flush()
+        self._batch.append(chunk)
+        self._batch_bytes += n
+        if self._batch_bytes >= _WRITE_BUFFER:
+            await self._drain()
+            batch, self._batch, self._batch_bytes = self._batch, [], 0
+            self._inflight = asyncio.ensure_future(asyncio.to_thread(self._process, batch))
 
-    def _flush(self) -> None:
-        mv = memoryview(self._buf)
-        while mv:
-            mv = mv[os.write(self._fd, mv) :]
-        mv.release()
-        self._buf.clear()
+    async def _drain(self) -> None:
+        if self._inflight is not None:
+            inflight, self._inflight = self._inflight, None
+            await inflight
+
+    def _process(self, batch: list[bytes | bytearray | memoryview]) -> None:
+        for c in batch:
+            self._merkle.update(c)
+        views = [memoryview(c) for c in batch]
+        while views:
+            done = os.writev(self._fd, views)
+            while views and done >= len(views[0]):
+                done -= len(views[0])
+                views.pop(0)
+            if done:
+                views[0] = views[0][done:]
 
     async def commit(self) -> PieceHeader:
         """Finish the tree, write the header, make the piece durable and visible."""
@@ -347,7 +365,9 @@ class PieceWriter:
             raise IncompleteBody(
                 f"upload ended after {self.written} of the {self.size} bytes it declared"
             )
-        self._flush()
+        await self._drain()
+        batch, self._batch, self._batch_bytes = self._batch, [], 0
+        await asyncio.to_thread(self._process, batch)
         tree = self._merkle.tree()
         header = PieceHeader(
             size=self.size,
@@ -383,11 +403,14 @@ class PieceWriter:
             self._tmp.unlink(missing_ok=True)
         _fsync_dir(dest.parent)
 
-    def abort(self) -> None:
+    async def abort(self) -> None:
         """Drop the upload: no partial file remains and its reservation is released."""
         if self._done:
             return
         self._done = True
+        if self._inflight is not None:  # never close the fd under a running write
+            await asyncio.gather(self._inflight, return_exceptions=True)
+            self._inflight = None
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1

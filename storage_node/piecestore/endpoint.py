@@ -130,15 +130,15 @@ class PiecestoreEndpoint:
                 received += len(chunk)
                 if received > limit:  # aiohttp stops at Content-Length; this guards the order too
                     raise BodyTooLarge(f"upload exceeds its limit of {limit} bytes")
-                writer.write(chunk)
+                await writer.write(chunk)
             header = await writer.commit()
         except (HttpProcessingError, ConnectionError, asyncio.IncompleteReadError) as exc:
-            writer.abort()
+            await writer.abort()
             raise IncompleteBody(
                 f"upload of piece {piece_id} ended after {writer.written} of {size} bytes ({exc})"
             ) from None
         except BaseException:
-            writer.abort()
+            await asyncio.shield(writer.abort())
             raise
         if order.piece_expires:
             self.db.expirations.set(piece_id, order.piece_expires)
