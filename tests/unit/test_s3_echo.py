@@ -9,11 +9,13 @@ the harness itself answers like S3.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from ssl import SSLContext
 from typing import Any
 
 import boto3
@@ -29,6 +31,7 @@ from gateway.s3 import errors
 from gateway.s3.auth import authenticate
 from gateway.s3.body import BodyReader, defer_continue
 from gateway.s3.credentials import AuthConfig
+from gateway.s3.errors import S3Error
 from gateway.s3.router import RouterConfig, route
 
 ACCESS_KEY = "AKIDGEOSHARDTEST"
@@ -46,6 +49,8 @@ class EchoState:
     def __init__(self) -> None:
         self.clock: Callable[[], float] = time.time
         self.block_sizes: list[int] = []
+        self.body_errors: list[str] = []
+        self.completed = 0
 
 
 STATE = web.AppKey("state", EchoState)
@@ -64,12 +69,21 @@ async def _echo(request: web.Request) -> web.StreamResponse:
         "payload": auth.payload.name,
     }
     if request.method in ("PUT", "POST"):
-        reader = BodyReader(request, auth, block_size=64 * 1024, hash_threshold=32 * 1024)
+        max_size = int(request.headers.get("x-test-max-size", 5 * 1024**3))
+        reader = BodyReader(request, auth, max_size=max_size, block_size=64 * 1024, hash_threshold=32 * 1024)
         digest, size = hashlib.sha256(), 0
-        async for block in reader:
-            state.block_sizes.append(len(block))
-            digest.update(block)
-            size += len(block)
+        try:
+            async for block in reader:
+                state.block_sizes.append(len(block))
+                digest.update(block)
+                size += len(block)
+        except S3Error as e:
+            state.body_errors.append(e.code)
+            raise
+        except asyncio.CancelledError:  # the client went away and aiohttp cancelled us
+            state.body_errors.append("cancelled")
+            raise
+        state.completed += 1
         out.update(
             size=size,
             sha256=digest.hexdigest(),
@@ -85,19 +99,31 @@ async def _echo(request: web.Request) -> web.StreamResponse:
 
 
 @contextlib.asynccontextmanager
-async def echo_server() -> AsyncIterator[tuple[str, EchoState]]:
-    """The echo app on 127.0.0.1:<free port>; yields (endpoint URL, its mutable state)."""
+async def echo_server(ssl: SSLContext | None = None) -> AsyncIterator[tuple[str, EchoState]]:
+    """The echo app on 127.0.0.1:<free port> (HTTPS with ``ssl``); yields (endpoint URL,
+    its mutable state)."""
     app = web.Application()
     errors.install(app)
     state = EchoState()
     app[STATE] = state
     app.router.add_route("*", "/{tail:.*}", _echo, expect_handler=defer_continue)
     server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
+    await server.start_server(ssl=ssl)
     try:
-        yield f"http://127.0.0.1:{server.port}", state
+        yield f"{'https' if ssl else 'http'}://127.0.0.1:{server.port}", state
     finally:
         await server.close()
+
+
+class _FixedPayloadAuth(botocore.auth.S3SigV4Auth):
+    """botocore's S3 SigV4 signer with a chosen ``x-amz-content-sha256``."""
+
+    def __init__(self, credentials: Credentials, service: str, region: str, payload: str) -> None:
+        super().__init__(credentials, service, region)
+        self._payload = payload
+
+    def payload(self, request: AWSRequest) -> str:
+        return self._payload
 
 
 def sign(
@@ -111,12 +137,17 @@ def sign(
     credentials: Credentials = CREDS,
     region: str = "us-east-1",
     auth_path: str | None = None,
+    payload: str | None = None,
 ) -> AWSRequest:
     """Sign a request with botocore's own signer: ``v4`` (S3SigV4Auth), ``v4-query``
     (S3SigV4QueryAuth), ``v2`` (HmacV1Auth) or ``v2-query`` (HmacV1QueryAuth). ``auth_path``
-    is the path-style path SigV2 signs for a virtual-host URL, as botocore passes it."""
+    is the path-style path SigV2 signs for a virtual-host URL, as botocore passes it;
+    ``payload`` replaces the body hash botocore would put in ``x-amz-content-sha256``
+    (``UNSIGNED-PAYLOAD``, a ``STREAMING-*`` mode, or a wrong digest)."""
     req = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}), auth_path=auth_path)
-    if signer == "v4":
+    if signer == "v4" and payload is not None:
+        _FixedPayloadAuth(credentials, "s3", region, payload).add_auth(req)
+    elif signer == "v4":
         botocore.auth.S3SigV4Auth(credentials, "s3", region).add_auth(req)
     elif signer == "v4-query":
         botocore.auth.S3SigV4QueryAuth(credentials, "s3", region, expires=expires).add_auth(req)
