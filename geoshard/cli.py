@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "geoshard.devnet",
     "storage_node.cli",
     "satellite.cli",
+    "satellite.admin.cli",
 )
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from common.identity import Identity
+from satellite.admin.api import AdminServices, create_admin_app
+from satellite.admin.repository import AdminRepository
 from satellite.api.contact import ContactEndpoint
 from satellite.api.errors import error_middleware
 from satellite.api.metainfo import MetainfoEndpoint, bearer_auth
@@ -74,9 +76,20 @@ class Satellite:
         )
         self.multipart = MultipartService(self.metainfo, self.metabase)
         self.api_app = self._api_app()
-        # The admin API (a separate aiohttp app on admin_host:admin_port, never the public port)
-        # is built by satellite.admin and registered in services() below when it exists.
+        # The admin API: a separate aiohttp app on admin_host:admin_port, never the public port;
+        # without an admin token it is not served at all rather than served open.
         self.admin_app: web.Application | None = None
+        if config.admin_token:
+            self.admin_app = create_admin_app(
+                AdminServices(
+                    tenancy=self.tenancy,
+                    nodes=self.nodes,
+                    repo=AdminRepository(db),
+                    selection=self.metainfo.selection,
+                    token=config.admin_token,
+                    on_nodes_changed=self.overlay.invalidate,
+                )
+            )
         self._runners: list[web.AppRunner] = []
         self.api_url = ""
         self.admin_url = ""

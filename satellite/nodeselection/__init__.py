@@ -10,7 +10,7 @@ policy and eligibility) and how to choose among those (``selector``).
 from .errors import PlacementError, PolicyError
 from .filter import Ineligible, NodeCandidate, SelectionConfig, in_policy, is_eligible
 from .groups import COUNTRY_GROUPS, expand_countries
-from .policy import PlacementPolicy
+from .policy import PlacementPolicy, normalize_region
 from .selector import new_node_quota, select_nodes
 
 __all__ = [
@@ -25,5 +25,6 @@ __all__ = [
     "in_policy",
     "is_eligible",
     "new_node_quota",
+    "normalize_region",
     "select_nodes",
 ]

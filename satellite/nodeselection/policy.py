@@ -21,7 +21,7 @@ from erasure.scheme import RedundancyScheme
 from .errors import PolicyError
 from .groups import COUNTRY_GROUPS, expand_countries
 
-__all__ = ["PlacementPolicy"]
+__all__ = ["PlacementPolicy", "normalize_region"]
 
 # Policy names travel in S3 LocationConstraint, CLI arguments and URLs: keep them plain.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
@@ -33,6 +33,14 @@ def _countries(value: Iterable[str], what: str) -> frozenset[str]:
     if isinstance(value, str):
         raise PolicyError(f"{what} must be a list of country codes or groups, not the string {value!r}")
     return expand_countries(value)
+
+
+def normalize_region(value: str) -> str:
+    """A region name as policies and node overrides store it (lower case), or :class:`PolicyError`."""
+    region = value.strip().lower()
+    if not _REGION.match(region):
+        raise PolicyError(f"invalid region name {value!r}: letters, digits, '.', '_' and '-'")
+    return region
 
 
 def _regions(value: Iterable[str]) -> frozenset[str]:

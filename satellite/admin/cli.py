@@ -1,0 +1,390 @@
+"""``geoshard admin``: the admin API from a shell, as tables for people or ``--json`` for scripts.
+
+Where to connect comes from ``--url``/``--token``, else ``GEOSHARD_ADMIN_URL`` and
+``GEOSHARD_ADMIN_TOKEN``, else (on the satellite's own machine) ``--satellite-config``,
+which reads the admin address and token from the satellite's config file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .client import AdminClient, AdminClientError
+
+__all__ = ["register"]
+
+Handler = Callable[[AdminClient, argparse.Namespace], Any]
+P = AdminClient.path
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
+    if not rows:
+        return "(none)"
+    cells = [[_cell(r.get(key)) for key, _ in columns] for r in rows]
+    widths = [max(len(title), *(len(c[i]) for c in cells)) for i, (_, title) in enumerate(columns)]
+    lines = ["  ".join(title.ljust(w) for (_, title), w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ",".join(map(str, value)) or "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
+    return str(value)
+
+
+def _fields(data: dict[str, Any], skip: Sequence[str] = ()) -> str:
+    width = max((len(k) for k in data if k not in skip), default=0)
+    return "\n".join(f"{k.ljust(width)}  {_cell(v)}" for k, v in data.items() if k not in skip)
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    raise AssertionError("unreachable")
+
+
+def _policy_row(p: dict[str, Any]) -> dict[str, Any]:
+    s = p["scheme"]
+    return {**p, "scheme": f"{s['k']}/{s['repair']}/{s['success']}/{s['total']}"}
+
+
+_POLICY_COLS = [
+    ("name", "NAME"),
+    ("scheme", "SCHEME"),
+    ("allowed_countries", "COUNTRIES"),
+    ("allowed_regions", "REGIONS"),
+    ("excluded_countries", "EXCLUDED"),
+    ("min_countries", "MIN"),
+]
+_TENANT_COLS = [("name", "NAME"), ("id", "ID"), ("default_policy", "DEFAULT POLICY"), ("created_at", "CREATED")]
+_KEY_COLS = [("access_key_id", "ACCESS KEY"), ("status", "STATUS"), ("created_at", "CREATED")]
+_BUCKET_COLS = [("name", "BUCKET"), ("tenant", "TENANT"), ("policy", "POLICY"), ("created_at", "CREATED")]
+
+
+def _node_row(n: dict[str, Any]) -> dict[str, Any]:
+    state = (
+        "disqualified"
+        if n["disqualified"]
+        else "suspended"
+        if n["suspended"]
+        else ("online" if n["online"] else "offline")
+    )
+    return {
+        **n,
+        "short": n["id"][:12],
+        "state": state,
+        "free_h": _bytes(n["free"]),
+        "where": f"{n['country']}/{n['region'] or '-'}"
+        + ("*" if n["override"]["country"] or n["override"]["region"] else ""),
+    }
+
+
+_NODE_COLS = [
+    ("short", "NODE"),
+    ("where", "COUNTRY/REGION"),
+    ("state", "STATE"),
+    ("vetted", "VETTED"),
+    ("placement", "PLACEMENT"),
+    ("free_h", "FREE"),
+    ("address", "ADDRESS"),
+]
+
+
+# --- handlers: each returns (json, text) ------------------------------------------------
+
+
+def policy_create(c: AdminClient, a: argparse.Namespace) -> Any:
+    body = {
+        "name": a.name,
+        "scheme": a.scheme,
+        "allowed_countries": _split(a.countries),
+        "allowed_regions": _split(a.regions),
+        "excluded_countries": _split(a.exclude),
+        "min_countries": a.min_countries,
+    }
+    p = c.call("POST", "/v1/policies", body)
+    return p, "created policy\n" + _fields(_policy_row(p))
+
+
+def policy_list(c: AdminClient, a: argparse.Namespace) -> Any:
+    r = c.call("GET", "/v1/policies")
+    return r, _table([_policy_row(p) for p in r["policies"]], _POLICY_COLS)
+
+
+def policy_show(c: AdminClient, a: argparse.Namespace) -> Any:
+    p = c.call("GET", P("v1", "policies", a.name))
+    return p, _fields(_policy_row(p))
+
+
+def policy_delete(c: AdminClient, a: argparse.Namespace) -> Any:
+    r = c.call("DELETE", P("v1", "policies", a.name))
+    return r, f"deleted policy {a.name}"
+
+
+def tenant_create(c: AdminClient, a: argparse.Namespace) -> Any:
+    t = c.call("POST", "/v1/tenants", {"name": a.name, "default_policy": a.default_policy})
+    return t, "created tenant\n" + _fields(t)
+
+
+def tenant_list(c: AdminClient, a: argparse.Namespace) -> Any:
+    r = c.call("GET", "/v1/tenants")
+    return r, _table(r["tenants"], _TENANT_COLS)
+
+
+def tenant_show(c: AdminClient, a: argparse.Namespace) -> Any:
+    t = c.call("GET", P("v1", "tenants", a.tenant))
+    text = _fields(t, skip=("keys", "buckets"))
+    text += "\n\nkeys\n" + _table(t["keys"], _KEY_COLS)
+    text += "\n\nbuckets\n" + _table(
+        t["buckets"], [("name", "BUCKET"), ("policy", "POLICY"), ("created_at", "CREATED")]
+    )
+    return t, text
+
+
+def tenant_set_default_policy(c: AdminClient, a: argparse.Namespace) -> Any:
+    policy = None if a.policy.lower() == "none" else a.policy
+    t = c.call("PUT", P("v1", "tenants", a.tenant, "default-policy"), {"policy": policy})
+    return t, f"tenant {t['name']}: default policy {t['default_policy'] or 'none'}"
+
+
+def key_create(c: AdminClient, a: argparse.Namespace) -> Any:
+    k = c.call("POST", P("v1", "tenants", a.tenant, "keys"))
+    return k, (
+        f"access key id      {k['access_key_id']}\nsecret access key  {k['secret_access_key']}\n"
+        f"tenant             {k['tenant']}\n\nThe secret is shown only now: store it."
+    )
+
+
+def key_list(c: AdminClient, a: argparse.Namespace) -> Any:
+    r = c.call("GET", P("v1", "tenants", a.tenant, "keys"))
+    return r, _table(r["keys"], _KEY_COLS)
+
+
+def key_revoke(c: AdminClient, a: argparse.Namespace) -> Any:
+    r = c.call("DELETE", P("v1", "keys", a.key))
+    return r, f"revoked {a.key}"
+
+
+def node_list(c: AdminClient, a: argparse.Namespace) -> Any:
+    r = c.call("GET", "/v1/nodes")
+    return r, _table([_node_row(n) for n in r["nodes"]], _NODE_COLS)
+
+
+def _node_text(n: dict[str, Any]) -> str:
+    return _fields(n)
+
+
+def node_show(c: AdminClient, a: argparse.Namespace) -> Any:
+    n = c.call("GET", P("v1", "nodes", a.node))
+    return n, _node_text(n)
+
+
+def node_set_location(c: AdminClient, a: argparse.Namespace) -> Any:
+    if a.clear and (a.country or a.region):
+        raise AdminClientError(0, "Usage", "--clear removes both overrides; do not combine it with --country/--region")
+    if not a.clear and not (a.country or a.region):
+        raise AdminClientError(0, "Usage", "give --country and/or --region, or --clear")
+    n = c.call("PUT", P("v1", "nodes", a.node, "location"), {"country": a.country, "region": a.region})
+    return n, f"node {n['id'][:12]}: {n['country']}/{n['region'] or '-'} (placement: {n['placement']})"
+
+
+def node_disqualify(c: AdminClient, a: argparse.Namespace) -> Any:
+    n = c.call("POST", P("v1", "nodes", a.node, "disqualify"), {"reason": a.reason})
+    return n, f"node {n['id'][:12]} disqualified: {n['disqualification_reason']}"
+
+
+def node_reinstate(c: AdminClient, a: argparse.Namespace) -> Any:
+    n = c.call("POST", P("v1", "nodes", a.node, "reinstate"))
+    return n, f"node {n['id'][:12]} reinstated (placement: {n['placement']})"
+
+
+def bucket_list(c: AdminClient, a: argparse.Namespace) -> Any:
+    r = c.call("GET", "/v1/buckets", query={"tenant": a.tenant} if a.tenant else None)
+    return r, _table(r["buckets"], _BUCKET_COLS)
+
+
+def bucket_show(c: AdminClient, a: argparse.Namespace) -> Any:
+    b = c.call("GET", P("v1", "buckets", a.bucket))
+    return b, _fields(b)
+
+
+def bucket_set_policy(c: AdminClient, a: argparse.Namespace) -> Any:
+    b = c.call("PUT", P("v1", "buckets", a.bucket, "policy"), {"policy": a.policy})
+    return b, f"bucket {b['name']}: policy {b['policy']}\n{b['note']}"
+
+
+def report(c: AdminClient, a: argparse.Namespace) -> Any:
+    r = c.call("GET", P("v1", "buckets", a.bucket, "report"))
+    pol = _policy_row(r["policy"])
+    weak = r["below_repair_threshold"]
+    out = r["out_of_policy"]
+    lines = [
+        f"bucket {r['bucket']} (tenant {r['tenant']}), policy {pol['name']} {pol['scheme']}",
+        f"objects {r['objects']}, pending uploads {r['pending_uploads']}, segments "
+        f"{r['segments']['remote']} remote + {r['segments']['inline']} inline, pieces {r['pieces']}",
+        "",
+        "pieces per country\n"
+        + _table([{"k": k, "v": v} for k, v in r["pieces_by_country"].items()], [("k", "COUNTRY"), ("v", "PIECES")]),
+        "",
+        "pieces per region\n"
+        + _table([{"k": k, "v": v} for k, v in r["pieces_by_region"].items()], [("k", "REGION"), ("v", "PIECES")]),
+        "",
+        f"pieces out of policy: {out['pieces']}",
+    ]
+    if out["nodes"]:
+        lines.append(
+            _table(
+                out["nodes"], [("node_id", "NODE"), ("country", "COUNTRY"), ("region", "REGION"), ("pieces", "PIECES")]
+            )
+        )
+    lines.append(f"\nsegments below repair threshold: {weak['segments']} ({weak['lost']} below k: lost)")
+    if weak["listed"]:
+        lines.append(
+            _table(
+                weak["listed"],
+                [
+                    ("object", "OBJECT"),
+                    ("part", "PART"),
+                    ("index", "SEGMENT"),
+                    ("healthy", "HEALTHY"),
+                    ("repair_threshold", "REPAIR AT"),
+                    ("k", "K"),
+                ],
+            )
+        )
+        if weak["truncated"]:
+            lines.append(f"(first {len(weak['listed'])} listed)")
+    lines.append("\nCOMPLIANT" if r["compliant"] else "\nNOT COMPLIANT: pieces are stored outside the policy")
+    return r, "\n".join(lines)
+
+
+# --- parser -----------------------------------------------------------------------------
+
+
+def _connection_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument("--url", default=default, help="admin API URL (env GEOSHARD_ADMIN_URL)")
+    parser.add_argument("--token", default=default, help="admin token (env GEOSHARD_ADMIN_TOKEN)")
+    parser.add_argument(
+        "--satellite-config",
+        default=default,
+        metavar="PATH",
+        help="read the admin address and token from the satellite's config file",
+    )
+    parser.add_argument("--json", action="store_true", default=default, help="print the API's JSON")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    admin = sub.add_parser(
+        "admin",
+        help="administer a satellite: policies, tenants, keys, nodes, reports",
+        description="Administer a satellite through its admin API. Connects with --url/--token, else "
+        "GEOSHARD_ADMIN_URL and GEOSHARD_ADMIN_TOKEN, else --satellite-config (the satellite's config file).",
+    )
+    _connection_options(admin, None)
+    # The same options after the sub-command; SUPPRESS keeps a leaf from resetting them.
+    common = argparse.ArgumentParser(add_help=False)
+    _connection_options(common, argparse.SUPPRESS)
+    groups = admin.add_subparsers(dest="admin_group", metavar="AREA", required=True)
+
+    def leaf(group: Any, name: str, handler: Handler, help_: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = group.add_parser(name, help=help_, parents=[common])
+        p.set_defaults(func=_run, admin_handler=handler)
+        return p
+
+    g = groups.add_parser("policy", help="placement policies").add_subparsers(metavar="ACTION", required=True)
+    p = leaf(g, "create", policy_create, "create a placement policy")
+    p.add_argument("name")
+    p.add_argument("--countries", help="allowed countries or groups, comma-separated (DE,FR or EU)")
+    p.add_argument("--regions", help="allowed regions, comma-separated")
+    p.add_argument("--exclude", help="excluded countries or groups, comma-separated")
+    p.add_argument("--scheme", required=True, help="k/repair/success/total, e.g. 4/6/8/10")
+    p.add_argument("--min-countries", type=int, default=1)
+    leaf(g, "list", policy_list, "list policies")
+    leaf(g, "show", policy_show, "show a policy and who uses it").add_argument("name")
+    leaf(g, "delete", policy_delete, "delete a policy nothing uses").add_argument("name")
+
+    g = groups.add_parser("tenant", help="tenants").add_subparsers(metavar="ACTION", required=True)
+    p = leaf(g, "create", tenant_create, "create a tenant")
+    p.add_argument("name")
+    p.add_argument("--default-policy")
+    leaf(g, "list", tenant_list, "list tenants")
+    leaf(g, "show", tenant_show, "show a tenant, its keys and buckets").add_argument("tenant", help="id or name")
+    p = leaf(g, "set-default-policy", tenant_set_default_policy, "set a tenant's default policy")
+    p.add_argument("tenant", help="id or name")
+    p.add_argument("policy", help="a policy name, or 'none' to clear")
+
+    g = groups.add_parser("key", help="S3 access keys").add_subparsers(metavar="ACTION", required=True)
+    leaf(g, "create", key_create, "create an access key (the secret is shown once)").add_argument(
+        "--tenant", required=True, help="id or name"
+    )
+    leaf(g, "list", key_list, "list a tenant's keys").add_argument("--tenant", required=True, help="id or name")
+    leaf(g, "revoke", key_revoke, "revoke an access key").add_argument("key")
+
+    g = groups.add_parser("node", help="storage nodes").add_subparsers(metavar="ACTION", required=True)
+    leaf(g, "list", node_list, "list nodes")
+    leaf(g, "show", node_show, "show a node").add_argument("node", help="node id or a unique prefix")
+    p = leaf(g, "set-location", node_set_location, "override a node's country/region")
+    p.add_argument("node")
+    p.add_argument("--country")
+    p.add_argument("--region")
+    p.add_argument("--clear", action="store_true", help="remove the overrides: the node's claim applies")
+    p = leaf(g, "disqualify", node_disqualify, "disqualify a node")
+    p.add_argument("node")
+    p.add_argument("--reason")
+    leaf(g, "reinstate", node_reinstate, "reinstate a node").add_argument("node")
+
+    g = groups.add_parser("bucket", help="buckets").add_subparsers(metavar="ACTION", required=True)
+    leaf(g, "list", bucket_list, "list buckets").add_argument("--tenant", help="only this tenant's (id or name)")
+    leaf(g, "show", bucket_show, "show a bucket").add_argument("bucket")
+    p = leaf(g, "set-policy", bucket_set_policy, "set a bucket's placement policy")
+    p.add_argument("bucket")
+    p.add_argument("policy")
+
+    leaf(groups, "report", report, "compliance report of a bucket").add_argument("bucket")
+
+
+def _connection(a: argparse.Namespace) -> tuple[str, str]:
+    url = a.url or os.environ.get("GEOSHARD_ADMIN_URL", "")
+    token = a.token or os.environ.get("GEOSHARD_ADMIN_TOKEN", "")
+    if a.satellite_config and not (url and token):
+        with open(a.satellite_config) as f:
+            cfg = json.load(f)
+        host = cfg.get("admin_host", "127.0.0.1")
+        host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        url = url or f"http://{host}:{cfg.get('admin_port', 7778)}"
+        token = token or cfg.get("admin_token", "")
+    return url, token
+
+
+def _run(a: argparse.Namespace) -> int:
+    try:
+        client = AdminClient(*_connection(a))
+        data, text = a.admin_handler(client, a)
+    except AdminClientError as exc:
+        if a.json:
+            print(json.dumps({"error": {"code": exc.code, "message": exc.message, "status": exc.status}}))
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2 if exc.code == "Usage" else 1
+    except OSError as exc:  # an unreadable --satellite-config
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(data, indent=2) if a.json else text)
+    return 0
