@@ -63,6 +63,7 @@ __all__ = [
     "UploadConfig",
     "UploadResult",
     "encrypt_inline",
+    "max_piece_size",
 ]
 
 DEFAULT_SEGMENT_SIZE = 64 * 2**20
@@ -113,6 +114,16 @@ def encrypt_inline(bucket_key: bytes, plaintext: bytes) -> SegmentUpload:
     )
 
 
+def max_piece_size(plain_size: int) -> int:
+    """A piece size no scheme exceeds for this segment: ``k = 1`` puts all of it in one piece.
+
+    Larger ``k`` splits the ciphertext ``k`` ways and never has more tags (its encryption
+    blocks are at least as large), so its pieces are smaller.
+    """
+    one = RedundancyScheme(1, 1, 1, 1)
+    return SegmentLayout.for_segment(one, plain_size).piece_size
+
+
 @dataclass
 class _Encoded:
     index: int
@@ -124,9 +135,10 @@ class _Encoded:
 class ObjectUploader:
     """Uploads one object (or one multipart part) through the pipeline.
 
-    ``scheme`` is the bucket policy's redundancy scheme, used to size pieces before the
-    satellite answers; if begin-segment places with another (the policy changed
-    meanwhile), the upload fails rather than commit pieces the satellite did not plan.
+    ``scheme`` is the bucket policy's redundancy scheme if known, used to size pieces
+    before the satellite answers; ``None`` learns it from the first begin-segment (and
+    :attr:`scheme` then holds it for the caller to remember). If the satellite places with
+    another scheme (the policy changed), the segment is placed and encoded again for it.
     """
 
     def __init__(
@@ -134,7 +146,7 @@ class ObjectUploader:
         pieces: PieceClient,
         placer: SegmentPlacer,
         bucket_key: bytes,
-        scheme: RedundancyScheme,
+        scheme: RedundancyScheme | None,
         *,
         config: UploadConfig | None = None,
         hashers: Sequence[Hasher] = (),
@@ -153,7 +165,6 @@ class ObjectUploader:
         segments: list[SegmentUpload] = []
         size = 0
         uploading: asyncio.Task[SegmentUpload] | None = None
-        begin: asyncio.Task[BegunSegment] | None = None
         index = 0
         try:
             async for plain, ended in self._cut(body):
@@ -161,26 +172,50 @@ class ObjectUploader:
                 if index == 0 and ended and self.allow_inline and self._fits_inline(len(plain)):
                     segments.append(await asyncio.to_thread(self._inline, plain))
                     break
-                layout = self._layout(len(plain))
-                begin = asyncio.create_task(self.placer.begin_segment(index, layout.piece_size))
-                encoded = await asyncio.to_thread(self._encode, index, plain)
+                encoded, begun = await self._prepare(index, plain)
                 del plain  # the pieces are all we keep of this segment from here on
                 if uploading is not None:
                     segments.append(await uploading)
                     uploading = None
-                uploading = asyncio.create_task(self._land(encoded, begin))
-                begin = None
+                uploading = asyncio.create_task(self._land(encoded, begun))
                 index += 1
             if uploading is not None:
                 segments.append(await uploading)
                 uploading = None
         finally:
-            for task in (uploading, begin):
-                if task is not None and not task.done():
-                    task.cancel()
-                    with contextlib.suppress(BaseException):
-                        await task
+            if uploading is not None and not uploading.done():
+                uploading.cancel()
+                with contextlib.suppress(BaseException):
+                    await uploading
         return UploadResult(segments, size)
+
+    async def _prepare(self, index: int, plain: bytes) -> tuple[_Encoded, BegunSegment]:
+        """Begin segment ``index`` at the satellite while it is hashed and encoded."""
+        scheme = self.scheme
+        if scheme is None:
+            # The scheme is still unknown (first segment of a bucket this gateway has not
+            # written to): order pieces as large as any scheme makes them, learn it, encode.
+            begun = await self.placer.begin_segment(index, max_piece_size(len(plain)))
+            self.scheme = begun.scheme
+            return await asyncio.to_thread(self._encode, index, plain, begun.scheme), begun
+        begin = asyncio.create_task(self.placer.begin_segment(index, self._layout(len(plain), scheme).piece_size))
+        try:
+            encoded = await asyncio.to_thread(self._encode, index, plain, scheme)
+            begun = await begin
+        finally:
+            if not begin.done():
+                begin.cancel()
+                with contextlib.suppress(BaseException):
+                    await begin
+        if begun.scheme != scheme:
+            # The bucket's policy changed since its scheme was learned: place and encode again.
+            self.scheme = begun.scheme
+            layout = self._layout(len(plain), begun.scheme)
+            begun = await self.placer.begin_segment(index, layout.piece_size)
+            if begun.scheme != layout.scheme:
+                raise PipelineError(f"segment {index}: the bucket's redundancy scheme keeps changing; retry")
+            encoded = await asyncio.to_thread(self._encode, index, plain, begun.scheme, hashed=True)
+        return encoded, begun
 
     # --- stages ------------------------------------------------------------------------
 
@@ -212,8 +247,8 @@ class ObjectUploader:
     def _fits_inline(self, plain_size: int) -> bool:
         return plain_size + TAG_SIZE <= self.config.inline_threshold
 
-    def _layout(self, plain_size: int) -> SegmentLayout:
-        return SegmentLayout.for_segment(self.scheme, plain_size, share_size=self.config.share_size)
+    def _layout(self, plain_size: int, scheme: RedundancyScheme) -> SegmentLayout:
+        return SegmentLayout.for_segment(scheme, plain_size, share_size=self.config.share_size)
 
     def _hash(self, data: bytes) -> None:
         for h in self.hashers:
@@ -223,20 +258,15 @@ class ObjectUploader:
         self._hash(plain)
         return encrypt_inline(self.bucket_key, plain)
 
-    def _encode(self, index: int, plain: bytes) -> _Encoded:
-        self._hash(plain)
+    def _encode(self, index: int, plain: bytes, scheme: RedundancyScheme, *, hashed: bool = False) -> _Encoded:
+        if not hashed:
+            self._hash(plain)
         key, segment_id = new_segment_key(), os.urandom(SEGMENT_ID_SIZE)
-        encoded = encode_segment(plain, self.scheme, key, segment_id, share_size=self.config.share_size)
+        encoded = encode_segment(plain, scheme, key, segment_id, share_size=self.config.share_size)
         return _Encoded(index, segment_id, wrap_key(self.bucket_key, key), encoded)
 
-    async def _land(self, enc: _Encoded, begin: asyncio.Task[BegunSegment]) -> SegmentUpload:
-        begun = await begin
+    async def _land(self, enc: _Encoded, begun: BegunSegment) -> SegmentUpload:
         layout = enc.encoded.layout
-        if begun.scheme != layout.scheme:
-            raise PipelineError(
-                f"segment {enc.index}: the satellite placed it with scheme {begun.scheme}, "
-                f"but the bucket's scheme was {layout.scheme} when the upload started; retry"
-            )
         scheme = begun.scheme
         targets = [t for t in begun.targets if 0 <= t.piece_num < scheme.total]
         pieces, roots, share = enc.encoded.pieces, enc.encoded.roots, layout.share_size

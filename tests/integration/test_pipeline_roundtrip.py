@@ -92,3 +92,21 @@ async def test_empty_range_reads_nothing(tmp_path):
     async with network(tmp_path) as net:
         result = await uploader(net).upload(chunks(data))
         assert await downloader(net).read(net.sources(result.segments), 5, 0) == b""
+
+
+async def test_unknown_scheme_is_learned_and_a_changed_one_is_re_placed(tmp_path):
+    from erasure import RedundancyScheme
+
+    data = os.urandom(2 * SEGMENT + 3)
+    async with network(tmp_path) as net:
+        cfg = UploadConfig(segment_size=SEGMENT)
+        learner = ObjectUploader(net.client, net, net.bucket_key, None, config=cfg)
+        result = await learner.upload(chunks(data))
+        assert learner.scheme == net.scheme and net.begun == 3
+        assert await downloader(net).read(net.sources(result.segments), 0, len(data)) == data
+        # A stale scheme (the policy changed): each mismatching begin is placed again.
+        stale = ObjectUploader(net.client, net, net.bucket_key, RedundancyScheme(3, 3, 4, 6), config=cfg)
+        result = await stale.upload(chunks(data))
+        assert stale.scheme == net.scheme
+        assert all(s.layout is not None and s.layout.scheme == net.scheme for s in result.segments)
+        assert await downloader(net).read(net.sources(result.segments), 0, len(data)) == data
