@@ -18,7 +18,7 @@ __all__ = ["BloomFilter"]
 
 
 class BloomFilter:
-    __slots__ = ("bits", "hash_count", "_m")
+    __slots__ = ("_m", "bits", "hash_count")
 
     def __init__(self, bits: bytearray | bytes, hash_count: int) -> None:
         if not bits:

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from common.errors import SignatureError
 
-__all__ = ["Identity", "verify_signature", "is_peer_id"]
+__all__ = ["Identity", "is_peer_id", "verify_signature"]
 
 _ID_LEN = 64  # hex characters of a 32-byte Ed25519 public key
 

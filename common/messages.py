@@ -34,19 +34,19 @@ from common.identity import Identity, is_peer_id, verify_signature
 __all__ = [
     "SIGNING_PREFIX",
     "Action",
-    "Message",
-    "OrderLimit",
-    "PieceReceipt",
     "AuditChallenge",
     "AuditProof",
     "CheckIn",
+    "Message",
+    "OrderLimit",
+    "PieceReceipt",
     "RetainList",
     "Signed",
     "canonical_bytes",
-    "encode_message",
     "decode_message",
-    "new_serial",
+    "encode_message",
     "is_piece_id",
+    "new_serial",
     "now",
 ]
 
@@ -72,7 +72,7 @@ def is_piece_id(value: object) -> bool:
     return all(c in "0123456789abcdef" for c in value)
 
 
-class Action(str, enum.Enum):
+class Action(str, enum.Enum):  # noqa: UP042 - str() and format() of members must stay as they are
     """What an order limit allows its bearer to do with one piece on one node."""
 
     PUT = "PUT"
