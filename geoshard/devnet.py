@@ -96,7 +96,7 @@ def _prepare_satellite(opts: DevnetOptions) -> Path:
     from satellite.config import load_config, save_config
 
     sat_dir = opts.data / "satellite"
-    cfg_path = sat_dir / "config.json"
+    cfg_path = sat_dir / "satellite.json"
     if not cfg_path.exists():
         _run_cli("satellite", "init", "--data", str(sat_dir))
     cfg = load_config(cfg_path)
@@ -157,27 +157,36 @@ def _setup_tenant(
     admin_url: str, admin_token: str, state_path: Path, locations: list[tuple[str, str]]
 ) -> dict[str, str]:
     """Policies, tenant and key, once; later runs reuse what ``state_path`` remembers."""
-    from satellite.admin.client import AdminClient, AdminError
+    from satellite.admin.client import AdminClient, AdminClientError
 
     if state_path.exists():
-        return json.loads(state_path.read_text())
+        return dict(json.loads(state_path.read_text()))
     eu_nodes = sum(1 for _, r in locations if r == "eu")
     na_nodes = sum(1 for _, r in locations if r == "na")
     client = AdminClient(admin_url, admin_token)
     policies = [
-        ("global", {"scheme": scaled_scheme(len(locations)), "min_countries": 2}),
-        ("eu", {"regions": ["eu"], "scheme": scaled_scheme(eu_nodes), "min_countries": 2}),
-        ("na", {"regions": ["na"], "scheme": scaled_scheme(na_nodes), "min_countries": 1}),
+        {"name": "global", "scheme": scaled_scheme(len(locations)), "min_countries": 2},
+        {"name": "eu", "allowed_regions": ["eu"], "scheme": scaled_scheme(eu_nodes), "min_countries": 2},
+        {"name": "na", "allowed_regions": ["na"], "scheme": scaled_scheme(na_nodes), "min_countries": 1},
     ]
-    for name, spec in policies:
+    for body in policies:
         try:
-            client.create_policy(name, **spec)
-        except AdminError as e:
-            if e.status != 409:
+            client.call("POST", "/v1/policies", body)
+        except AdminClientError as e:
+            if e.status != 409:  # already there from an interrupted first run
                 raise
-    tenant = client.create_tenant("devnet", default_policy="global")
-    key = client.create_key(tenant["id"])
-    state = {"tenant_id": tenant["id"], "access_key_id": key["access_key_id"], "secret_key": key["secret_key"]}
+    try:
+        tenant = client.call("POST", "/v1/tenants", {"name": "devnet", "default_policy": "global"})
+    except AdminClientError as e:
+        if e.status != 409:
+            raise
+        tenant = client.call("GET", client.path("v1", "tenants", "devnet"))
+    key = client.call("POST", client.path("v1", "tenants", tenant["id"], "keys"))
+    state = {
+        "tenant_id": tenant["id"],
+        "access_key_id": key["access_key_id"],
+        "secret_key": key["secret_access_key"],
+    }
     fd = os.open(state_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(state, f)
@@ -210,7 +219,7 @@ def run_devnet(opts: DevnetOptions) -> int:
             host, port = _node_host(opts, i), opts.node_port_base + i
             child = Child(f"node{i:02d}-{country}", [*_geoshard(), "node", "run", "--config", str(cfg)],
                           logs / f"node{i:02d}.log", ready=http_ready(f"http://{host}:{port}/v1/info"))
-            sup.start(child, ready_timeout=0)
+            sup.start(child, wait=False)  # nodes start side by side; wait for all below
             children.append(child)
         sup.wait_ready(children, timeout=60)
         print(f"started {len(children)} storage nodes in {len({c for c, _ in locations})} countries", flush=True)

@@ -66,7 +66,7 @@ class Supervisor:
         self.children: list[Child] = []
         self.stop_grace = stop_grace
 
-    def start(self, child: Child, *, ready_timeout: float = 30.0) -> None:
+    def start(self, child: Child, *, ready_timeout: float = 30.0, wait: bool = True) -> None:
         child.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(child.log_path, "ab")  # noqa: SIM115 - the child owns it from here on
         env = dict(os.environ)
@@ -80,7 +80,7 @@ class Supervisor:
         )
         log.close()
         self.children.append(child)
-        if child.ready is not None:
+        if wait and child.ready is not None:
             self.wait_ready([child], timeout=ready_timeout)
 
     def wait_ready(self, children: Sequence[Child], *, timeout: float = 30.0) -> None:

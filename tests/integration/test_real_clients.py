@@ -199,7 +199,7 @@ def test_boto3_over_https_through_a_second_gateway(devnet: Devnet, tmp_path: Pat
 
     cert, key = ensure_self_signed(tmp_path / "tls")
     port = free_port()
-    sat_cfg = devnet.data / "satellite" / "config.json"
+    sat_cfg = devnet.data / "satellite" / "satellite.json"
     import json
 
     cfg = json.loads(sat_cfg.read_text())
