@@ -1,0 +1,197 @@
+"""Small, pure HTTP rules of S3 that GET/HEAD/PUT/Copy handlers apply.
+
+* :func:`parse_range`: ``Range: bytes=a-b | a- | -n`` against an object size. As on AWS,
+  a header that is not a single well-formed byte range (several ranges, another unit,
+  garbage) is ignored and the whole object is served; a well-formed range that starts at
+  or past the end (or a zero-length suffix) is ``InvalidRange`` (416) with
+  ``Content-Range: bytes */size``.
+* :func:`check_conditions`: ``If-Match``, ``If-None-Match``, ``If-Modified-Since``,
+  ``If-Unmodified-Since`` with RFC 7232's precedence, which is AWS's: ``If-Match`` true
+  makes ``If-Unmodified-Since`` irrelevant; ``If-None-Match`` false means 304 on GET/HEAD
+  (412 on writes) whatever ``If-Modified-Since`` says; ``If-Modified-Since`` is only
+  looked at when there is no ``If-None-Match``. The copy-source variant
+  (``x-amz-copy-source-if-*``) answers 412 ``PreconditionFailed`` where GET answers 304.
+* :func:`user_metadata` (``x-amz-meta-*``, at most 2 KB → ``MetadataTooLarge``),
+  :func:`http_date`/:func:`parse_http_date`, and :func:`apply_overrides` for the
+  ``response-*`` query parameters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+
+from gateway.s3.errors import S3Error
+
+__all__ = [
+    "MAX_METADATA_BYTES",
+    "ByteRange",
+    "apply_overrides",
+    "check_conditions",
+    "check_copy_source_conditions",
+    "http_date",
+    "parse_http_date",
+    "parse_range",
+    "user_metadata",
+]
+
+MAX_METADATA_BYTES = 2048
+_RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    """An inclusive byte range ``[start, end]`` of an object of ``size`` bytes."""
+
+    start: int
+    end: int
+    size: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+    @property
+    def content_range(self) -> str:
+        return f"bytes {self.start}-{self.end}/{self.size}"
+
+
+def parse_range(header: str | None, size: int) -> ByteRange | None:
+    """The range to serve (206), ``None`` for the whole object (200), or ``InvalidRange``."""
+    if header is None:
+        return None
+    m = _RANGE_RE.match(header)
+    if m is None:
+        return None  # several ranges or bad syntax: AWS ignores the header
+    first, last = m.group(1), m.group(2)
+    if not first and not last:
+        return None
+    if not first:  # suffix: the last n bytes
+        n = int(last)
+        if n == 0:
+            raise _unsatisfiable(header, size)
+        return ByteRange(max(0, size - n), size - 1, size) if size else _empty_suffix(header, size)
+    start = int(first)
+    end = int(last) if last else size - 1
+    if last and end < start:
+        return None  # RFC 7233: syntactically invalid, ignored
+    if start >= size:
+        raise _unsatisfiable(header, size)
+    return ByteRange(start, min(end, size - 1), size)
+
+
+def _empty_suffix(header: str, size: int) -> ByteRange:
+    raise _unsatisfiable(header, size)
+
+
+def _unsatisfiable(header: str, size: int) -> S3Error:
+    return S3Error(
+        "InvalidRange",
+        headers={"Content-Range": f"bytes */{size}"},
+        RangeRequested=header,
+        ActualObjectSize=size,
+    )
+
+
+# --- dates ----------------------------------------------------------------------------
+
+
+def http_date(ts: datetime) -> str:
+    """RFC 7231 date (``Last-Modified``, ``Expires``): ``Wed, 12 Oct 2009 17:50:00 GMT``."""
+    return format_datetime(ts.astimezone(UTC).replace(microsecond=0), usegmt=True)
+
+
+def parse_http_date(value: str | None) -> datetime | None:
+    """An HTTP date, or ``None`` if absent or unparseable (conditions then do not apply)."""
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# --- conditional requests -------------------------------------------------------------
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    bare = etag.strip('"')
+    for candidate in header.split(","):
+        c = candidate.strip()
+        if c == "*" or c.removeprefix("W/").strip('"') == bare:
+            return True
+    return False
+
+
+def _evaluate(headers: Mapping[str, str], prefix: str, etag: str, last_modified: datetime) -> str | None:
+    """'412' or '304' or None, per RFC 7232 §6."""
+    modified = last_modified.astimezone(UTC).replace(microsecond=0)
+    if_match = headers.get(prefix + "if-match")
+    if if_match is not None:
+        if not _etag_matches(if_match, etag):
+            return "412"
+    else:
+        since = parse_http_date(headers.get(prefix + "if-unmodified-since"))
+        if since is not None and modified > since:
+            return "412"
+    if_none = headers.get(prefix + "if-none-match")
+    if if_none is not None:
+        if _etag_matches(if_none, etag):
+            return "304"
+    else:
+        since = parse_http_date(headers.get(prefix + "if-modified-since"))
+        if since is not None and modified <= since:
+            return "304"
+    return None
+
+
+def check_conditions(headers: Mapping[str, str], etag: str, last_modified: datetime, *, method: str = "GET") -> None:
+    """Raise ``PreconditionFailed`` (412) or ``NotModified`` (304, GET/HEAD only; 412 for
+    other methods) if the request's conditions do not hold for this object."""
+    outcome = _evaluate(headers, "", etag, last_modified)
+    if outcome == "304" and method in ("GET", "HEAD"):
+        raise S3Error("NotModified", headers={"ETag": etag, "Last-Modified": http_date(last_modified)})
+    if outcome is not None:
+        raise S3Error("PreconditionFailed", Condition=_failed_condition(headers, ""))
+
+
+def check_copy_source_conditions(headers: Mapping[str, str], etag: str, last_modified: datetime) -> None:
+    """``x-amz-copy-source-if-*`` against the source object: any failure is 412."""
+    if _evaluate(headers, "x-amz-copy-source-", etag, last_modified) is not None:
+        raise S3Error("PreconditionFailed", Condition=_failed_condition(headers, "x-amz-copy-source-"))
+
+
+def _failed_condition(headers: Mapping[str, str], prefix: str) -> str:
+    for name in ("If-Match", "If-Unmodified-Since", "If-None-Match", "If-Modified-Since"):
+        if (prefix + name.lower()) in headers:
+            return prefix + name if prefix else name
+    return ""
+
+
+# --- metadata and overrides -----------------------------------------------------------
+
+
+def user_metadata(headers: Mapping[str, str]) -> dict[str, str]:
+    """``x-amz-meta-*`` headers as ``{name: value}`` (names lower-cased, without the prefix).
+
+    AWS counts the UTF-8 bytes of names and values and refuses more than 2 KB."""
+    meta: dict[str, str] = {}
+    for name, value in headers.items():
+        lname = name.lower()
+        if lname.startswith("x-amz-meta-"):
+            key = lname[len("x-amz-meta-") :]
+            meta[key] = f"{meta[key]},{value}" if key in meta else value
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in meta.items())
+    if size > MAX_METADATA_BYTES:
+        raise S3Error("MetadataTooLarge", Size=size, MaxSizeAllowed=MAX_METADATA_BYTES)
+    return meta
+
+
+def apply_overrides(headers: dict[str, str], overrides: Mapping[str, str]) -> dict[str, str]:
+    """The GET response headers with the ``response-*`` overrides of the request applied
+    (``Endpoint.response_overrides`` maps header name to value)."""
+    return {**headers, **overrides}
