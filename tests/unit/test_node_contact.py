@@ -82,9 +82,10 @@ async def test_checkin_backs_off_exponentially_while_the_satellite_fails(tmp_pat
         await _until(lambda: node.peer.contact.state.successes == 1)
         times = [t for t, _ in stand_in.seen]
         gaps = [b - a for a, b in itertools.pairwise(times)]
-        # 0.05, 0.1, 0.2, then capped at 0.3
+        # 0.05, 0.1, 0.2, then capped at 0.3: each gap at least its backoff (which proves
+        # the doubling); the upper bound is loose because CI machines are shared
         for gap, expected in zip(gaps, [0.05, 0.1, 0.2, 0.3], strict=True):
-            assert expected * 0.9 <= gap <= expected + 0.25, gaps
+            assert expected * 0.9 <= gap <= expected + 1.0, gaps
         st = node.peer.contact.state
         assert st.consecutive_failures == 0 and st.last_error is None and st.next_delay == 5
 
