@@ -429,9 +429,7 @@ def _object_operation(
         if method == "GET" and "tagging" in query:
             return Operation.GET_OBJECT_TAGGING, {}
         extra: dict[str, object] = {
-            "response_overrides": {
-                header: query[name] for name, header in RESPONSE_OVERRIDES.items() if name in query
-            }
+            "response_overrides": {header: query[name] for name, header in RESPONSE_OVERRIDES.items() if name in query}
         }
         if "partNumber" in query:
             extra["part_number"] = _part_number(query)
