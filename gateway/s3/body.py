@@ -232,8 +232,8 @@ class BodyReader:
         self.expected.verify(self.hasher, trailer_value)
 
     async def read_all(self, limit: int) -> bytes:
-        """The whole (verified) body, for small XML documents; over ``limit`` bytes is
-        ``MalformedXML``'s cousin ``InvalidRequest`` before anything is read."""
+        """The whole (verified) body, for small XML documents; a declared length over
+        ``limit`` is ``InvalidRequest`` before anything is read."""
         if self.length > limit:
             raise S3Error("InvalidRequest", f"The request body may be at most {limit} bytes.")
         return b"".join([block async for block in self])

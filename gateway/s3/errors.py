@@ -221,18 +221,6 @@ def map_domain_error(exc: BaseException) -> S3Error | None:
     return None
 
 
-def _client_disconnect(exc: BaseException) -> S3Error:
-    return S3Error("IncompleteBody")
-
-
-def _request_timeout(exc: BaseException) -> S3Error:
-    return S3Error("RequestTimeout")
-
-
-register_domain_error(ConnectionResetError, _client_disconnect)
-register_domain_error(TimeoutError, _request_timeout)
-
-
 # --- request ids and the error middleware ----------------------------------------------
 
 REQUEST_ID_KEY: web.RequestKey[str] = web.RequestKey("s3.request_id", str)
