@@ -15,10 +15,11 @@ and ``||``, plus SQLite's ``instr`` or PostgreSQL's ``strpos`` (chosen per diale
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import Row, Text, delete, func, insert, select, text, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,6 +60,36 @@ from satellite.metainfo.util import successor
 __all__ = ["MetabaseRepository", "successor"]
 
 _COMMIT_RETRIES = 5
+
+
+# Listing selects ObjectInfo's fields as plain columns rather than ORM entities, and takes the
+# three JSON columns as text (SQLite; asyncpg decodes them itself), decoding them here with a
+# fast path for the usual "{}": on a 1,000-key page the ORM and 3,000 json.loads calls were
+# two thirds of the CPU.
+_LIST_COLUMNS = (
+    ObjectRow.id,
+    ObjectRow.key,
+    ObjectRow.version,
+    ObjectRow.size,
+    ObjectRow.etag,
+    ObjectRow.content_type,
+    type_coerce(ObjectRow.user_metadata, Text),
+    type_coerce(ObjectRow.checksums, Text),
+    type_coerce(ObjectRow.tags, Text),
+    ObjectRow.segment_count,
+    ObjectRow.created_at,
+)
+
+
+def _json_dict(raw: str | dict[str, Any] | None) -> dict[str, Any]:
+    if isinstance(raw, dict):  # asyncpg decodes json itself
+        return raw
+    return {} if raw is None or raw == "{}" else dict(json.loads(raw))
+
+
+def _listed_info(r: Row[Any]) -> ObjectInfo:
+    meta, checksums, tags = _json_dict(r[6]), _json_dict(r[7]), _json_dict(r[8])
+    return ObjectInfo(r[0], r[1], r[2], r[3], r[4], r[5], meta, checksums, tags, r[9], r[10])
 
 
 def object_info(o: ObjectRow) -> ObjectInfo:
@@ -333,29 +364,29 @@ class MetabaseRepository(MultipartRepository):
         lo, lo_incl = (start, start_inclusive) if start > prefix else (prefix, True)
         async with self.db.read() as s:
             if not delimiter:
-                q = select(ObjectRow).where(
+                q = select(*_LIST_COLUMNS).where(
                     ObjectRow.bucket_id == bucket_id,
                     ObjectRow.key >= lo if lo_incl else ObjectRow.key > lo,
                     ObjectRow.status == ObjectStatus.COMMITTED,
                 )
                 if upper is not None:
                     q = q.where(ObjectRow.key < upper)
-                rows = (await s.execute(q.order_by(ObjectRow.key, ObjectRow.version.desc()).limit(limit))).scalars()
-                return [ListEntry(r.key, object_info(r)) for r in rows]
+                rows = await s.execute(q.order_by(ObjectRow.key, ObjectRow.version.desc()).limit(limit))
+                return [ListEntry(r[1], _listed_info(r)) for r in rows]
             keys = await self._skip_scan(s, bucket_id, prefix, delimiter, lo, lo_incl, upper, limit)
             plain = [k for k in keys if delimiter not in k[len(prefix) :]]
             infos: dict[str, ObjectInfo] = {}
             for i in range(0, len(plain), 500):
                 rows = await s.execute(
-                    select(ObjectRow).where(
+                    select(*_LIST_COLUMNS).where(
                         ObjectRow.bucket_id == bucket_id,
                         ObjectRow.key.in_(plain[i : i + 500]),
                         ObjectRow.status == ObjectStatus.COMMITTED,
                     )
                 )
-                for r in rows.scalars():
-                    if r.key not in infos or infos[r.key].version < r.version:
-                        infos[r.key] = object_info(r)
+                for r in rows:
+                    if r[1] not in infos or infos[r[1]].version < r[2]:
+                        infos[r[1]] = _listed_info(r)
         out: list[ListEntry] = []
         for k in keys:
             rest = k[len(prefix) :]
