@@ -1,0 +1,118 @@
+"""``geoshard gateway``: ``init`` makes a master key (and a config), ``run`` serves S3.
+
+``run`` takes ``--config PATH`` (flat TOML, see :class:`~gateway.config.GatewayConfig`)
+and/or flags; a flag overrides the file. It prints one line with the endpoint once the
+port is bound, so scripts (and devnet) can find a port chosen by the OS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from gateway.config import ConfigError, GatewayConfig, create_master_key, load_master_key
+
+__all__ = ["config_from_args", "register"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    gw = subparsers.add_parser("gateway", help="run the S3 gateway", description="Run the S3 gateway.")
+    sub = gw.add_subparsers(dest="gateway_command", metavar="SUBCOMMAND", required=True)
+
+    init = sub.add_parser("init", help="create the master key (mode 0600) and optionally a config")
+    init.add_argument("--master-key-file", required=True, type=Path)
+    init.add_argument("--config", type=Path, help="also write a config file here")
+    init.add_argument("--satellite", default="", help="satellite API URL for the config")
+    init.add_argument("--satellite-token", default="", help="gateway token for the config")
+    init.add_argument("--port", type=int, default=9000)
+    init.set_defaults(func=cmd_init)
+
+    run = sub.add_parser("run", help="serve the S3 API")
+    run.add_argument("--config", type=Path, help="TOML config (flags below override it)")
+    run.add_argument("--satellite", dest="satellite_url", help="satellite API URL, e.g. http://127.0.0.1:7777")
+    run.add_argument("--satellite-token", dest="satellite_token", help="the satellite's gateway token")
+    run.add_argument("--host", help="interface to listen on (default 0.0.0.0)")
+    run.add_argument("--port", type=int, help="port to listen on (default 9000)")
+    run.add_argument("--master-key-file", dest="master_key_file", help="32-byte master key, mode 0600")
+    run.add_argument("--tls-cert", dest="tls_cert", help="PEM certificate: serve HTTPS")
+    run.add_argument("--tls-key", dest="tls_key", help="PEM private key of --tls-cert")
+    run.add_argument("--base-domain", dest="base_domains", action="append",
+                     help="domain for virtual-host addressing (bucket.DOMAIN); repeatable")  # fmt: skip
+    run.add_argument("--segment-size", dest="segment_size", type=int, help="bytes per segment (default 64 MiB)")
+    run.add_argument("--log-level", default="INFO")
+    run.set_defaults(func=cmd_run)
+
+
+_OVERRIDES = ("satellite_url", "satellite_token", "host", "port", "master_key_file", "tls_cert", "tls_key",
+              "base_domains", "segment_size")  # fmt: skip
+
+
+def config_from_args(args: argparse.Namespace) -> GatewayConfig:
+    overrides: dict[str, Any] = {k: getattr(args, k) for k in _OVERRIDES if getattr(args, k, None) is not None}
+    if args.config is not None:
+        return GatewayConfig.load(args.config, **overrides)
+    missing = [f"--{k.replace('_url', '').replace('_', '-')}" for k in ("satellite_url", "satellite_token",
+                                                                        "master_key_file") if k not in overrides]
+    if missing:
+        raise ConfigError(f"give --config, or {' '.join(missing)}")
+    return GatewayConfig(**overrides)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    try:
+        create_master_key(args.master_key_file)
+    except FileExistsError:
+        print(f"geoshard gateway init: {args.master_key_file} exists; keeping it", file=sys.stderr)
+    if args.config is not None:
+        lines = [
+            f'satellite_url = "{args.satellite}"',
+            f'satellite_token = "{args.satellite_token}"',
+            f'master_key_file = "{Path(args.master_key_file).resolve()}"',
+            f"port = {args.port}",
+        ]
+        args.config.write_text("# Geoshard gateway configuration (geoshard gateway init)\n" + "\n".join(lines) + "\n")
+    print(f"master key at {args.master_key_file} (mode 0600): back it up — without it no object can be read")
+    return 0
+
+
+async def _serve(config: GatewayConfig) -> None:
+    from gateway.peer import GatewayPeer
+
+    peer = GatewayPeer(config)
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    if main is not None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, main.cancel)
+    runner = asyncio.create_task(peer.run())
+    started = asyncio.create_task(peer.started.wait())
+    await asyncio.wait({runner, started}, return_when=asyncio.FIRST_COMPLETED)
+    if started.done():
+        print(f"geoshard gateway serving S3 at {peer.url}", flush=True)
+    else:
+        started.cancel()
+    await runner
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = config_from_args(args)
+        load_master_key(config.master_key_file)
+    except (ConfigError, OSError, TypeError) as e:
+        print(f"geoshard gateway run: error: {e}", file=sys.stderr)
+        return 2
+    loop_factory: Any = None
+    with contextlib.suppress(ImportError):
+        import uvloop  # more requests and bytes per second per core
+
+        loop_factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=loop_factory) as runner, contextlib.suppress(asyncio.CancelledError):
+        runner.run(_serve(config))
+    return 0

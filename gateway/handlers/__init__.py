@@ -1,0 +1,71 @@
+"""The S3 operations, one module per area, and the one ``match`` that dispatches to them.
+
+Every request reaches :func:`dispatch` already parsed into a typed
+:class:`~gateway.s3.router.Endpoint` and authenticated; handlers raise
+:class:`~gateway.s3.errors.S3Error` or let domain errors (the satellite client's, the
+pipeline's) propagate to the one error table (registered in :mod:`.domain_errors`).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.handlers import bucket, copy, delete, list, multipart, object_get, object_put, tagging
+from gateway.handlers.common import Call
+from gateway.s3.credentials import AuthResult
+from gateway.s3.router import Operation
+
+__all__ = ["dispatch"]
+
+
+async def dispatch(call: Call, auth: AuthResult) -> web.StreamResponse:
+    match call.endpoint.operation:
+        case Operation.LIST_BUCKETS:
+            return await bucket.list_buckets(call)
+        case Operation.CREATE_BUCKET:
+            return await bucket.create_bucket(call, auth)
+        case Operation.HEAD_BUCKET:
+            return await bucket.head_bucket(call)
+        case Operation.DELETE_BUCKET:
+            return await bucket.delete_bucket(call)
+        case Operation.GET_BUCKET_LOCATION:
+            return await bucket.get_bucket_location(call)
+        case Operation.GET_BUCKET_VERSIONING:
+            return await bucket.get_bucket_versioning(call)
+        case Operation.LIST_OBJECTS:
+            return await list.list_objects(call)
+        case Operation.LIST_OBJECTS_V2:
+            return await list.list_objects_v2(call)
+        case Operation.LIST_MULTIPART_UPLOADS:
+            return await multipart.list_multipart_uploads(call)
+        case Operation.DELETE_OBJECTS:
+            return await delete.delete_objects(call, auth)
+        case Operation.PUT_OBJECT:
+            return await object_put.put_object(call, auth)
+        case Operation.COPY_OBJECT:
+            return await copy.copy_object(call)
+        case Operation.GET_OBJECT:
+            return await object_get.get_object(call)
+        case Operation.HEAD_OBJECT:
+            return await object_get.head_object(call)
+        case Operation.DELETE_OBJECT:
+            return await delete.delete_object(call)
+        case Operation.CREATE_MULTIPART_UPLOAD:
+            return await multipart.create_multipart_upload(call)
+        case Operation.UPLOAD_PART:
+            return await multipart.upload_part(call, auth)
+        case Operation.UPLOAD_PART_COPY:
+            return await multipart.upload_part_copy(call)
+        case Operation.COMPLETE_MULTIPART_UPLOAD:
+            return await multipart.complete_multipart_upload(call, auth)
+        case Operation.ABORT_MULTIPART_UPLOAD:
+            return await multipart.abort_multipart_upload(call)
+        case Operation.LIST_PARTS:
+            return await multipart.list_parts(call)
+        case Operation.GET_OBJECT_TAGGING:
+            return await tagging.get_object_tagging(call)
+        case Operation.PUT_OBJECT_TAGGING:
+            return await tagging.put_object_tagging(call, auth)
+        case Operation.DELETE_OBJECT_TAGGING:
+            return await tagging.delete_object_tagging(call)
+    raise RuntimeError(f"no handler for {call.endpoint.operation}")

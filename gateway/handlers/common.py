@@ -1,0 +1,261 @@
+"""What every handler shares: the gateway's services, the satellite adapters, metadata.
+
+:class:`GatewayServices` is built once by :mod:`gateway.peer` and stored on the aiohttp
+application; a handler receives it with the typed :class:`~gateway.s3.router.Endpoint`
+and the authenticated tenant as a :class:`Call`. The satellite adapters turn the
+satellite client's JSON into the pipeline's types (:class:`SatellitePlacer`,
+:class:`SatelliteReporter`, :func:`segment_sources`) and back (:func:`segment_json`).
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from common.messages import OrderLimit, Signed
+from erasure import RedundancyScheme, SegmentLayout, derive_bucket_key
+from gateway.config import GatewayConfig
+from gateway.pipeline import (
+    BegunSegment,
+    DownloadConfig,
+    ObjectDownloader,
+    ObjectUploader,
+    PieceClient,
+    PieceSource,
+    PieceTarget,
+    SegmentSource,
+    SegmentUpload,
+    UploadConfig,
+)
+from gateway.s3.credentials import AuthConfig
+from gateway.s3.router import Endpoint, RouterConfig
+from gateway.satellite_client import NoSuchAccessKey, SatelliteClient
+
+__all__ = [
+    "SERVICES",
+    "Call",
+    "GatewayServices",
+    "SatellitePlacer",
+    "SatelliteReporter",
+    "b64",
+    "metadata_from_headers",
+    "quote_etag",
+    "segment_json",
+    "segment_sources",
+    "unb64",
+]
+
+STANDARD_HEADERS = ("Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires")
+META_PREFIX = "x-amz-meta-"
+MAX_METADATA_BYTES = 2048  # AWS's limit on user-defined metadata
+
+
+def quote_etag(etag: str) -> str:
+    """ETags go on the wire quoted; the satellite stores some without quotes."""
+    return etag if etag.startswith('"') else f'"{etag}"'
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def unb64(text: str | None) -> bytes:
+    return base64.b64decode(text) if text else b""
+
+
+@dataclass
+class GatewayServices:
+    """The long-lived parts of a gateway process; one per application."""
+
+    config: GatewayConfig
+    satellite: SatelliteClient
+    pieces: PieceClient
+    master_key: bytes = field(repr=False)
+    router: RouterConfig = field(default_factory=RouterConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    # Redundancy schemes learned per (tenant, bucket), so later uploads overlap begin-segment
+    # with encoding; a stale entry costs one re-placement (see ObjectUploader).
+    schemes: dict[tuple[str, str], RedundancyScheme] = field(default_factory=dict)
+    _credentials: dict[str, tuple[float, tuple[str, str] | None]] = field(default_factory=dict)
+
+    def bucket_key(self, tenant_id: str, bucket: str) -> bytes:
+        return derive_bucket_key(self.master_key, tenant_id, bucket)
+
+    async def lookup_credentials(self, access_key_id: str) -> tuple[str, str] | None:
+        """``(secret, tenant_id)`` of an active key, cached briefly: every request needs it."""
+        ttl = self.config.credential_cache_ttl
+        hit = self._credentials.get(access_key_id)
+        if hit is not None and time.monotonic() - hit[0] < ttl:
+            return hit[1]
+        try:
+            answer = await self.satellite.get_access_key(access_key_id)
+        except NoSuchAccessKey:
+            value = None
+        else:
+            active = answer.get("status", "active") == "active"
+            value = (str(answer["secret_access_key"]), str(answer["tenant_id"])) if active else None
+        if ttl > 0:
+            self._credentials[access_key_id] = (time.monotonic(), value)
+        return value
+
+    def uploader(self, placer: SatellitePlacer, tenant_id: str, bucket: str, *, allow_inline: bool = True
+                 ) -> ObjectUploader:  # fmt: skip
+        cfg = UploadConfig(segment_size=self.config.segment_size, inline_threshold=self.config.inline_threshold)
+        return ObjectUploader(
+            self.pieces, placer, self.bucket_key(tenant_id, bucket), self.schemes.get((tenant_id, bucket)),
+            config=cfg, allow_inline=allow_inline,
+        )  # fmt: skip
+
+    def learn_scheme(self, tenant_id: str, bucket: str, uploader: ObjectUploader) -> None:
+        if uploader.scheme is not None:
+            self.schemes[(tenant_id, bucket)] = uploader.scheme
+
+    def downloader(self, tenant_id: str, bucket: str) -> ObjectDownloader:
+        cfg = DownloadConfig(window=self.config.download_window, spare_after=self.config.spare_after)
+        reporter = SatelliteReporter(self.satellite, tenant_id)
+        return ObjectDownloader(self.pieces, self.bucket_key(tenant_id, bucket), config=cfg, reporter=reporter)
+
+
+SERVICES: web.AppKey[GatewayServices] = web.AppKey("gateway.services", GatewayServices)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One authenticated S3 request as the handlers see it."""
+
+    request: web.Request
+    endpoint: Endpoint
+    tenant_id: str
+    services: GatewayServices
+
+    @property
+    def sat(self) -> SatelliteClient:
+        return self.services.satellite
+
+    @property
+    def bucket(self) -> str:
+        if self.endpoint.bucket is None:  # the router guarantees it for bucket operations
+            raise RuntimeError(f"{self.endpoint.operation} routed without a bucket")
+        return self.endpoint.bucket
+
+    @property
+    def key(self) -> str:
+        if self.endpoint.key is None:
+            raise RuntimeError(f"{self.endpoint.operation} routed without a key")
+        return self.endpoint.key
+
+
+# --- satellite adapters ------------------------------------------------------------------
+
+
+def _begun(answer: Mapping[str, Any]) -> BegunSegment:
+    targets = [
+        PieceTarget(int(lim["number"]), str(lim["node_id"]), str(lim["address"]),
+                    Signed.from_json(lim["order_limit"], OrderLimit))
+        for lim in answer["limits"]
+    ]  # fmt: skip
+    return BegunSegment(str(answer["token"]), RedundancyScheme.from_dict(answer["scheme"]), targets)
+
+
+@dataclass(frozen=True)
+class SatellitePlacer:
+    """Begins the segments of one object (``upload_id`` empty) or one multipart part."""
+
+    sat: SatelliteClient
+    tenant_id: str
+    bucket: str
+    key: str
+    upload_id: str = ""
+    part_number: int = 0
+
+    async def begin_segment(self, index: int, max_piece_size: int) -> BegunSegment:
+        if self.upload_id:
+            answer = await self.sat.begin_part_segment(
+                self.tenant_id, self.bucket, self.key, self.upload_id, self.part_number, max_piece_size
+            )
+        else:
+            answer = await self.sat.begin_segment(self.tenant_id, self.bucket, self.key, max_piece_size)
+        return _begun(answer)
+
+
+@dataclass(frozen=True)
+class SatelliteReporter:
+    sat: SatelliteClient
+    tenant_id: str
+
+    async def report_bad_piece(self, source: PieceSource, segment: SegmentSource, reason: str) -> None:
+        await self.sat.report_bad_piece(
+            self.tenant_id, source.node_id, source.piece_id, reason,
+            segment_id=segment.index, piece_number=source.piece_num,
+        )  # fmt: skip
+
+
+def segment_json(seg: SegmentUpload) -> dict[str, Any]:
+    """A landed segment as commit-object / commit-part take it (docs/satellite.md)."""
+    out: dict[str, Any] = {
+        "plain_size": seg.plain_size,
+        "wrapped_key": b64(seg.wrapped_key),
+        "nonce": b64(seg.segment_id),
+    }
+    if seg.inline_data is not None:
+        out["inline_data"] = b64(seg.inline_data)
+        return out
+    if seg.layout is None or seg.token is None:
+        raise ValueError(f"segment {seg.index} is neither inline nor placed")
+    out["token"] = seg.token
+    out["layout"] = seg.layout.to_dict()
+    out["pieces"] = [{"number": p.piece_num, "root": b64(p.root), "receipt": p.receipt.to_json()} for p in seg.pieces]
+    return out
+
+
+def segment_sources(segments: list[dict[str, Any]]) -> list[SegmentSource]:
+    """Get-object's segments as the downloader reads them (offsets within the object)."""
+    out = []
+    for i, s in enumerate(segments):
+        layout = SegmentLayout.from_dict(s["layout"]) if s.get("layout") and not s.get("inline_data") else None
+        pieces = [
+            PieceSource(int(p["number"]), str(p["node_id"]), str(p["address"]),
+                        Signed.from_json(p["order_limit"], OrderLimit), unb64(p["root"]))
+            for p in s.get("pieces") or ()
+        ]  # fmt: skip
+        out.append(
+            SegmentSource(
+                index=int(s.get("id", i)),
+                offset=int(s["plain_offset"]),
+                plain_size=int(s["plain_size"]),
+                segment_id=unb64(s["nonce"]),
+                wrapped_key=unb64(s["wrapped_key"]),
+                inline_data=unb64(s["inline_data"]) if s.get("inline_data") else None,
+                layout=layout,
+                pieces=pieces,
+            )
+        )
+    return out
+
+
+# --- object metadata ------------------------------------------------------------------------
+
+
+def metadata_from_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """User metadata (``x-amz-meta-*``, names lower-cased as AWS does) and the standard
+    headers stored with an object."""
+    from gateway.s3.errors import S3Error
+
+    meta: dict[str, str] = {}
+    user_bytes = 0
+    for name, value in headers.items():
+        lower = name.lower()
+        if lower.startswith(META_PREFIX):
+            meta[lower] = value
+            user_bytes += len(lower) - len(META_PREFIX) + len(value.encode())
+    if user_bytes > MAX_METADATA_BYTES:
+        raise S3Error("MetadataTooLarge", Size=user_bytes, MaxSizeAllowed=MAX_METADATA_BYTES)
+    for name in STANDARD_HEADERS:
+        if name in headers:
+            meta[name] = headers[name]
+    return meta

@@ -1,0 +1,108 @@
+"""CopyObject: share the source's pieces when the satellite allows, else stream a copy.
+
+Segment keys are wrapped under a per-bucket key, so a copy into another bucket re-wraps
+each segment key for the destination (the gateway alone can: the satellite never sees a
+key in the clear) and the satellite then points the new object at the same pieces. When
+the destination's policy cannot hold those pieces (another scheme, or nodes outside its
+regions) the satellite answers ``CopyNeedsReupload`` and the bytes go through the
+download and upload pipelines, placed afresh under the destination's policy.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from erasure import unwrap_key, wrap_key
+from gateway.handlers.bucket import xml_response
+from gateway.handlers.common import (
+    Call,
+    SatellitePlacer,
+    b64,
+    metadata_from_headers,
+    quote_etag,
+    segment_json,
+    segment_sources,
+    unb64,
+)
+from gateway.handlers.multipart import Md5Stream
+from gateway.handlers.object_get import check_conditions
+from gateway.handlers.object_put import DEFAULT_CONTENT_TYPE, upload_body
+from gateway.s3 import xml
+from gateway.s3.errors import S3Error
+from gateway.satellite_client import CopyNeedsReupload
+
+__all__ = ["copy_object"]
+
+
+def _new_meta(call: Call, src: dict[str, Any]) -> dict[str, Any] | None:
+    """None keeps the source's metadata (the COPY directive); REPLACE takes this request's."""
+    headers = call.request.headers
+    directive = headers.get("x-amz-metadata-directive", "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise S3Error("InvalidArgument", "Unknown metadata directive.", ArgumentName="x-amz-metadata-directive",
+                      ArgumentValue=directive)  # fmt: skip
+    tagging = headers.get("x-amz-tagging-directive", "COPY").upper()
+    if directive == "COPY" and tagging == "COPY":
+        return None
+    meta: dict[str, Any] = {
+        "content_type": src.get("content_type", ""),
+        "metadata": src.get("metadata") or {},
+        "checksums": src.get("checksums") or {},
+        "tags": src.get("tags") or {},
+    }
+    if directive == "REPLACE":
+        meta["content_type"] = headers.get("Content-Type", DEFAULT_CONTENT_TYPE)
+        meta["metadata"] = metadata_from_headers(headers)
+    if tagging == "REPLACE":
+        meta["tags"] = xml.parse_tagging_header(headers.get("x-amz-tagging", ""))
+    return meta
+
+
+async def copy_object(call: Call) -> web.Response:
+    src = call.endpoint.copy_source
+    if src is None:
+        raise RuntimeError("CopyObject routed without a copy source")
+    answer = await call.sat.get_object(call.tenant_id, src.bucket, src.key)
+    obj = answer["object"]
+    modified = datetime.fromisoformat(str(obj["created"])).replace(microsecond=0)
+    check_conditions(call.request.headers, quote_etag(str(obj["etag"])), modified, prefix="x-amz-copy-source-")
+    meta = _new_meta(call, obj)
+    if (src.bucket, src.key) == (call.bucket, call.key) and meta is None:
+        raise S3Error(
+            "InvalidRequest",
+            "This copy request is illegal because it is trying to copy an object to itself without changing the "
+            "object's metadata, storage class, website redirect location or encryption attributes.",
+        )
+    segments = answer.get("segments") or []
+    keys = None
+    if src.bucket != call.bucket:
+        old = call.services.bucket_key(call.tenant_id, src.bucket)
+        new = call.services.bucket_key(call.tenant_id, call.bucket)
+        keys = [b64(wrap_key(new, unwrap_key(old, unb64(s["wrapped_key"])))) for s in segments]
+    try:
+        copied = await call.sat.copy_object(call.tenant_id, src.bucket, src.key, call.tenant_id, call.bucket, call.key,
+                                            meta=meta, segment_keys=keys)  # fmt: skip
+        etag = quote_etag(str(copied["etag"]))
+    except CopyNeedsReupload:
+        etag, copied = await _stream_copy(call, answer, meta if meta is not None else {
+            "content_type": obj.get("content_type", ""), "metadata": obj.get("metadata") or {},
+            "checksums": obj.get("checksums") or {}, "tags": obj.get("tags") or {},
+        })  # fmt: skip
+    return xml_response(xml.copy_object_result(etag, datetime.fromisoformat(str(copied["created"]))))
+
+
+async def _stream_copy(call: Call, answer: dict[str, Any], meta: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    size = int(answer["object"]["size"])
+    src = call.endpoint.copy_source
+    if src is None:
+        raise RuntimeError("CopyObject routed without a copy source")
+    downloader = call.services.downloader(call.tenant_id, src.bucket)
+    body = Md5Stream(downloader.stream(segment_sources(answer.get("segments") or []), 0, size))
+    result = await upload_body(call, body, SatellitePlacer(call.sat, call.tenant_id, call.bucket, call.key))
+    full = {**meta, "size": result.size, "etag": body.etag}
+    committed = await call.sat.commit_object(call.tenant_id, call.bucket, call.key, full,
+                                             [segment_json(s) for s in result.segments])  # fmt: skip
+    return body.etag, committed

@@ -1,0 +1,69 @@
+"""How the satellite client's and the pipeline's errors become S3 errors.
+
+Registered once into the single table of :mod:`gateway.s3.errors`. Placement failures are
+503 ``ServiceUnavailable`` with the satellite's message, which names the policy; errors
+that mean the gateway or the satellite is broken (a refused token or receipt, a
+mis-configured gateway token) are ``InternalError`` for the client and logged here.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+
+from gateway import satellite_client as sc
+from gateway.pipeline import NotEnoughPieces, PipelineDataError
+from gateway.s3.errors import S3Error, register_domain_error
+
+__all__ = ["register"]
+
+log = logging.getLogger(__name__)
+
+_SAME_CODE = (
+    sc.NoSuchBucket, sc.NoSuchKey, sc.NoSuchUpload, sc.InvalidLocationConstraint, sc.AccessDenied,
+    sc.BucketAlreadyExists, sc.BucketAlreadyOwnedByYou, sc.BucketNotEmpty, sc.InvalidPart,
+    sc.InvalidPartOrder, sc.EntityTooSmall,
+)  # fmt: skip
+
+
+def _same(exc: BaseException) -> S3Error:
+    code = getattr(exc, "code", "InternalError")
+    return S3Error(code)
+
+
+def _invalid_argument(exc: BaseException) -> S3Error:
+    return S3Error("InvalidArgument", str(exc) or None)
+
+
+def _invalid_range(exc: BaseException) -> S3Error:
+    size = exc.size if isinstance(exc, sc.InvalidRange) else 0
+    return S3Error("InvalidRange", headers={"Content-Range": f"bytes */{size}"}, ActualObjectSize=size)
+
+
+def _unavailable(exc: BaseException) -> S3Error:
+    log.warning("service unavailable: %s", exc)
+    message = str(exc) or "Service is unable to handle request."
+    policy = exc.body.get("policy") if isinstance(exc, sc.SatelliteError) else None
+    if policy and str(policy) not in message:
+        message = f"{message} (residency policy {policy!r})"
+    return S3Error("ServiceUnavailable", message)
+
+
+def _internal(exc: BaseException) -> S3Error:
+    log.error("internal error talking to the satellite or nodes: %r", exc)
+    return S3Error("InternalError")
+
+
+def register() -> None:
+    for cls in _SAME_CODE:
+        register_domain_error(cls, _same)
+    register_domain_error(sc.NoSuchAccessKey, lambda e: S3Error("InvalidAccessKeyId"))
+    register_domain_error(sc.InvalidArgument, _invalid_argument)
+    register_domain_error(sc.InvalidRange, _invalid_range)
+    register_domain_error(sc.NotEnoughNodes, _unavailable)
+    register_domain_error(sc.TooFewPieces, _unavailable)
+    register_domain_error(NotEnoughPieces, _unavailable)
+    register_domain_error(aiohttp.ClientConnectionError, _unavailable)
+    register_domain_error(sc.SatelliteError, _internal)
+    register_domain_error(PipelineDataError, _internal)

@@ -1,0 +1,58 @@
+"""PutObject: the verified body streams through the upload pipeline; commit only at the end.
+
+The body reader raises at the end of the body for a short body or a digest mismatch, and
+the pipeline raises when too few pieces land; either way the exception leaves the handler
+before ``commit_object``, so the key keeps its previous version and nothing new is
+visible (the landed pieces become garbage for the nodes' retain lists).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable
+from typing import Any
+
+from aiohttp import web
+
+from gateway.handlers.common import Call, SatellitePlacer, metadata_from_headers, segment_json
+from gateway.pipeline import UploadResult
+from gateway.s3 import xml
+from gateway.s3.body import BodyReader
+from gateway.s3.credentials import AuthResult
+
+__all__ = ["DEFAULT_CONTENT_TYPE", "put_object", "upload_body"]
+
+DEFAULT_CONTENT_TYPE = "binary/octet-stream"
+
+
+async def upload_body(call: Call, reader: AsyncIterable[bytes], placer: SatellitePlacer, *, allow_inline: bool = True
+                      ) -> UploadResult:  # fmt: skip
+    """Stream ``reader`` through the pipeline (PutObject and UploadPart)."""
+    uploader = call.services.uploader(placer, call.tenant_id, call.bucket, allow_inline=allow_inline)
+    result = await uploader.upload(reader)
+    call.services.learn_scheme(call.tenant_id, call.bucket, uploader)
+    return result
+
+
+def checksum_headers(checksums: dict[str, Any]) -> dict[str, str]:
+    return {f"x-amz-checksum-{name.lower()}": str(value) for name, value in checksums.items()}
+
+
+async def put_object(call: Call, auth: AuthResult) -> web.Response:
+    headers = call.request.headers
+    reader = BodyReader(call.request, auth)  # length and integrity claims checked before any byte
+    metadata = metadata_from_headers(headers)
+    tags = xml.parse_tagging_header(headers["x-amz-tagging"]) if "x-amz-tagging" in headers else {}
+    placer = SatellitePlacer(call.sat, call.tenant_id, call.bucket, call.key)
+    result = await upload_body(call, reader, placer)
+    checksums = {alg.value: value for alg, value in reader.checksums.items()}
+    meta = {
+        "size": result.size,
+        "etag": reader.etag,
+        "content_type": headers.get("Content-Type", DEFAULT_CONTENT_TYPE),
+        "metadata": metadata,
+        "checksums": checksums,
+        "tags": tags,
+    }
+    segments = [segment_json(s) for s in result.segments]
+    await call.sat.commit_object(call.tenant_id, call.bucket, call.key, meta, segments)
+    return web.Response(headers={"ETag": reader.etag, **checksum_headers(checksums)})

@@ -1,0 +1,129 @@
+"""Wires the gateway process: every service is built here and nowhere else.
+
+Services are ``(name, run, close)``: the piece client's HTTP session, the satellite
+client, and the S3 HTTP(S) server. :meth:`GatewayPeer.run` runs them in one
+``asyncio.TaskGroup`` and closes them in reverse order, so the server stops taking
+requests before the sessions under it close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from gateway.app import create_app
+from gateway.config import GatewayConfig, load_master_key
+from gateway.handlers.common import GatewayServices
+from gateway.pipeline import PieceClient, PieceClientConfig
+from gateway.s3.credentials import AuthConfig
+from gateway.s3.router import RouterConfig
+from gateway.satellite_client import SatelliteClient
+
+__all__ = ["GatewayPeer", "Service"]
+
+log = logging.getLogger(__name__)
+
+
+async def _nothing() -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    run: Callable[[], Awaitable[None]]
+    close: Callable[[], Awaitable[None]] = _nothing
+
+
+class GatewayPeer:
+    """One gateway process. ``start()`` binds the port (``url`` is then known); ``run()`` serves."""
+
+    def __init__(self, config: GatewayConfig, master_key: bytes | None = None) -> None:
+        self.config = config
+        key = master_key if master_key is not None else load_master_key(config.master_key_file)
+        piece_cfg = PieceClientConfig(base_timeout=config.piece_timeout)
+        self.session = PieceClient.new_session(piece_cfg)
+        self.satellite = SatelliteClient(config.satellite_url, config.satellite_token)
+        self.services_state = GatewayServices(
+            config=config,
+            satellite=self.satellite,
+            pieces=PieceClient(self.session, piece_cfg),
+            master_key=key,
+            router=RouterConfig(base_domains=tuple(config.base_domains)),
+            auth=AuthConfig(),
+        )
+        self.app = create_app(self.services_state)
+        self._runner: web.AppRunner | None = None
+        self.port = config.port
+        self.started = asyncio.Event()
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.config.tls_cert else "http"
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.config.host in ("0.0.0.0", "::", "") else self.config.host
+        return f"{self.scheme}://{host}:{self.port}"
+
+    def _ssl(self) -> ssl.SSLContext | None:
+        if not self.config.tls_cert:
+            return None
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(self.config.tls_cert, self.config.tls_key)
+        return ctx
+
+    async def start(self) -> None:
+        # Large socket reads cut per-chunk overhead for multi-MiB uploads.
+        self._runner = web.AppRunner(self.app, access_log=None, read_bufsize=2**20)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.host, self.config.port, ssl_context=self._ssl(), backlog=1024)
+        await site.start()
+        server = site._server
+        if server is not None and getattr(server, "sockets", None):
+            self.port = server.sockets[0].getsockname()[1]
+        log.info("S3 gateway on %s (satellite %s)", self.url, self.config.satellite_url)
+        self.started.set()
+
+    async def _serve(self) -> None:
+        await self.start()
+        await asyncio.Event().wait()
+
+    async def _close_http(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _close_session(self) -> None:
+        await self.session.close()
+
+    def services(self) -> list[Service]:
+        return [
+            Service("piece-session", _nothing, self._close_session),
+            Service("satellite-client", _nothing, self.satellite.close),
+            Service("s3", self._serve, self._close_http),
+        ]
+
+    async def run(self) -> None:
+        services = self.services()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for s in services:
+                    tg.create_task(s.run(), name=f"gateway/{s.name}")
+        finally:
+            await self._close(services)
+
+    async def close(self) -> None:
+        await self._close(self.services())
+
+    @staticmethod
+    async def _close(services: list[Service]) -> None:
+        for s in reversed(services):
+            with contextlib.suppress(Exception):
+                await s.close()
