@@ -7,6 +7,10 @@ for aiohttp on this machine: it discards uploads and serves downloads from memor
 hashing, writing to disk, fsync + link + directory fsync, and reading pieces back — so the
 ratio node/bare is the cost of being a storage node rather than a socket. Target ≥ 0.7.
 
+For uploads a third figure separates the disk from the node: the same pieces written
+durably (write, fsync, link, directory fsync) by plain threads with no HTTP, so
+``put_*_vs_disk_ratio`` shows how close the node gets to what the disk allows.
+
     python bench/piecestore.py [--quick] [--json PATH]
 """
 
@@ -131,6 +135,39 @@ class Client:
             raise RuntimeError(f"GET returned {got} of {length} bytes")
 
 
+def _disk_rate(base: Path, payload: bytes, count: int, concurrency: int) -> float:
+    """MB/s of writing the same pieces durably with no HTTP at all: write, fsync, link into
+    place, fsync the directory — the floor under what any durable piece store can do."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    base.mkdir(parents=True, exist_ok=True)
+
+    def one(i: int) -> None:
+        tmp, final = base / f"{i}.part", base / f"{i}.piece"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            mv = memoryview(payload)
+            while mv:
+                mv = mv[os.write(fd, mv) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.link(tmp, final)
+        tmp.unlink()
+        dfd = os.open(base, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, range(count)))
+    secs = time.perf_counter() - t0
+    subprocess.run(["rm", "-rf", str(base)], check=False)
+    return count * len(payload) / secs / 1e6
+
+
 async def _timed(jobs: list, concurrency: int) -> float:
     sem = asyncio.Semaphore(concurrency)
 
@@ -196,15 +233,25 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                     figures[f"{op}_{label}_bare_mb_s"] = round(best["bare"], 1)
                     figures[f"{op}_{label}_node_mb_s"] = round(best["node"], 1)
                     figures[f"{op}_{label}_ratio"] = round(ratio, 3)
+                    extra = ""
+                    if op == "put":
+                        disk = 0.0
+                        for _round in range(args.rounds):
+                            disk = max(disk, await asyncio.to_thread(
+                                _disk_rate, tmp / "disk", payload, count, args.concurrency))
+                        figures[f"put_{label}_disk_mb_s"] = round(disk, 1)
+                        figures[f"put_{label}_vs_disk_ratio"] = round(best["node"] / disk, 3)
+                        extra = f"  | durable disk writes {disk:8.1f} MB/s, node/disk {best['node'] / disk:.2f}"
                     print(f"{op.upper():4} {label:>6} x{count:<4} c={args.concurrency}  "
                           f"bare {best['bare']:8.1f} MB/s  node {best['node']:8.1f} MB/s  "
-                          f"ratio {ratio:.2f}", flush=True)
+                          f"ratio {ratio:.2f}{extra}", flush=True)
         figures["node_rss_peak_mb"] = round(rss_peak / 1e6, 1)
         figures["node_rss_growth_mb"] = round((rss_peak - rss_base) / 1e6, 1)
         print(f"node RSS: {rss_base / 1e6:.0f} MB at start, {rss_peak / 1e6:.0f} MB peak "
               f"(largest piece {sizes[-1] // MiB} MiB x concurrency {args.concurrency})")
         for op in ("put", "get"):
-            ratios = [v for k, v in figures.items() if k.startswith(op) and k.endswith("_ratio")]
+            ratios = [v for k, v in figures.items()
+                      if k.startswith(op) and k.endswith("_ratio") and "_vs_disk_" not in k]
             figures[f"{op}_min_ratio"] = min(ratios)
         print(f"min ratio: PUT {figures['put_min_ratio']:.2f}, GET {figures['get_min_ratio']:.2f} "
               "(target >= 0.70)")

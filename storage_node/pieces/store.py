@@ -367,7 +367,15 @@ class PieceWriter:
             )
         await self._drain()
         batch, self._batch, self._batch_bytes = self._batch, [], 0
-        await asyncio.to_thread(self._process, batch)
+        # One hand-off for the last bytes, the tree, the header and the fsyncs: each trip
+        # to a worker thread costs a GIL round with the event loop.
+        header = await asyncio.to_thread(self._finish, batch, self.store.path(self.piece_id))
+        self._done = True
+        self.store._committed(self._reserved, self.header_len + self.size)
+        return header
+
+    def _finish(self, batch: list[bytes | bytearray | memoryview], dest: Path) -> PieceHeader:
+        self._process(batch)
         tree = self._merkle.tree()
         header = PieceHeader(
             size=self.size,
@@ -380,15 +388,11 @@ class PieceWriter:
         )
         blob = bytearray(header.encode_fixed())
         for level in tree.levels if self.leaves else []:
-            for h in level:
-                blob += h
+            blob += b"".join(level)
         if len(blob) != self.header_len:  # the shape is fixed by the leaf count
             raise AssertionError(f"header is {len(blob)} bytes, expected {self.header_len}")
         os.pwrite(self._fd, blob, 0)
-        dest = self.store.path(self.piece_id)
-        await asyncio.to_thread(self._durable, dest)
-        self._done = True
-        self.store._committed(self._reserved, self.header_len + self.size)
+        self._durable(dest)
         return header
 
     def _durable(self, dest: Path) -> None:
