@@ -226,6 +226,8 @@ def run_devnet(opts: DevnetOptions) -> int:
 
         state = _setup_tenant(admin_url, sat_cfg.admin_token, opts.data / "devnet-tenant.json", locations)
         gw_dir = opts.data / "gateway"
+        if not (gw_dir / "master.key").exists():
+            _run_cli("gateway", "init", "--master-key-file", str(gw_dir / "master.key"))
         scheme = "https" if opts.tls else "http"
         endpoint = f"{scheme}://{opts.host}:{opts.gateway_port}"
         gw_args = [
