@@ -121,6 +121,7 @@ async def _client_worker(spec: dict[str, Any]) -> dict[str, Any]:
             await c.commit_object(tenant, bucket, job[0], job[1], job[2])
 
         await run_all(prepared[:warm], commit)  # connections opened, caches warm
+        print("start", flush=True)  # the satellite process starts its CPU clock
         t0 = time.perf_counter()
         await run_all(prepared[warm:], commit)
         elapsed = time.perf_counter() - t0
@@ -215,18 +216,29 @@ async def stop_satellite(sat: Any) -> None:
 # --- commits --------------------------------------------------------------------------------
 
 
-async def commit_api(sat: Any, tenant: str, bucket: str, key_paths: list[Path], n: int) -> float:
+async def commit_api(sat: Any, tenant: str, bucket: str, key_paths: list[Path], n: int) -> tuple[float, float]:
+    """Commits per second, and the satellite process's CPU milliseconds per commit."""
     spec = {"url": sat.api_url, "token": sat.config.gateway_token, "tenant": tenant, "bucket": bucket,
             "node_keys": [str(p) for p in key_paths], "commits": n, "key_prefix": "api"}  # fmt: skip
     proc = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--client-worker",
         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
     )  # fmt: skip
-    out, _ = await proc.communicate(json.dumps(spec).encode())
-    if proc.returncode != 0:
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(json.dumps(spec).encode())
+    proc.stdin.close()
+    cpu0 = None
+    last = b""
+    while line := await proc.stdout.readline():
+        if line.strip() == b"start":
+            cpu0 = time.process_time()
+        elif line.strip():
+            last = line
+    cpu = time.process_time() - (cpu0 or 0.0)
+    if await proc.wait() != 0 or cpu0 is None:
         raise RuntimeError(f"client worker failed with {proc.returncode}")
-    result = json.loads(out.decode().strip().splitlines()[-1])
-    return float(result["commits"]) / float(result["elapsed"])
+    result = json.loads(last)
+    return float(result["commits"]) / float(result["elapsed"]), cpu * 1000 / n
 
 
 async def commit_bare(db: Database, bucket_id: int, node_ids: list[str], n: int) -> float:
@@ -394,13 +406,14 @@ async def bench_backend(name: str, quick: bool, tmp: Path) -> dict[str, float]:
         sat, tenant, key_paths = await start_satellite(db, tmp / name)
         commits = 400 if quick else 3000
         await sat.metainfo.create_bucket(tenant, "commits", "")
-        api = await commit_api(sat, tenant, "commits", key_paths, commits)
+        api, api_cpu_ms = await commit_api(sat, tenant, "commits", key_paths, commits)
         bucket = await sat.metainfo.bucket(tenant, "commits")
         node_ids = [c.id for c in await sat.overlay.candidates()]
         bare = await commit_bare(db, bucket.id, node_ids, commits)
         figures[f"{name}_commit_api_per_s"] = api
         figures[f"{name}_commit_bare_per_s"] = bare
         figures[f"{name}_commit_api_vs_bare_ratio"] = api / bare
+        figures[f"{name}_commit_api_satellite_cpu_ms"] = api_cpu_ms
 
         label = "100k" if quick else "1m"
         keys = log_keys(10 if quick else 100)
