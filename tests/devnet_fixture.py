@@ -59,7 +59,14 @@ class Devnet:
         return int(self.endpoint.rsplit(":", 1)[1])
 
     def client_env(self) -> dict[str, str]:
+        """The environment a user gets from ``. devnet.env``, on top of this one.
+
+        A CA bundle inherited from the machine is dropped on a plain-HTTP devnet, as a
+        user's shell would not have one pointed at it: rclone refuses to start with a
+        custom bundle on an HTTP endpoint.
+        """
         env = dict(os.environ)
+        env.pop("AWS_CA_BUNDLE", None)
         env.update(self.env)
         return env
 

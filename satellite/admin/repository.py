@@ -25,6 +25,7 @@ from satellite.db.models import (
     SegmentRow,
     Tenant,
     Upload,
+    policy_named,
 )
 from satellite.errors import InvalidArgument, NoSuchBucket, NoSuchPolicy, NoSuchTenant, NotFound
 from satellite.nodeselection import NodeCandidate
@@ -87,7 +88,7 @@ class AdminRepository:
     async def policy_users(self, name: str) -> tuple[list[str], list[str]]:
         """The buckets using policy ``name`` and the tenants having it as default (names)."""
         async with self.db.read() as s:
-            pid = (await s.execute(select(PlacementPolicyRow.id).where(PlacementPolicyRow.name == name))).scalar()
+            pid = (await s.execute(select(PlacementPolicyRow.id).where(policy_named(name)))).scalar()
             if pid is None:
                 raise NoSuchPolicy(f"no placement policy named {name!r}")
             buckets = (
@@ -133,7 +134,7 @@ class AdminRepository:
 
     async def set_bucket_policy(self, bucket: str, policy: str) -> None:
         async with self.db.transaction() as s:
-            pid = (await s.execute(select(PlacementPolicyRow.id).where(PlacementPolicyRow.name == policy))).scalar()
+            pid = (await s.execute(select(PlacementPolicyRow.id).where(policy_named(policy)))).scalar()
             if pid is None:
                 raise NoSuchPolicy(f"no placement policy named {policy!r}")
             res = await s.execute(update(Bucket).where(Bucket.name == bucket).values(policy_id=pid))

@@ -35,6 +35,7 @@ from satellite.db.models import (
     SegmentRow,
     Tenant,
     Upload,
+    policy_named,
 )
 from satellite.db.multipart import MultipartRepository
 from satellite.db.tenancy import policy_from_row
@@ -237,7 +238,7 @@ class MetabaseRepository(MultipartRepository):
             async with self.db.transaction() as s:
                 if policy:
                     prow = (
-                        await s.execute(select(PlacementPolicyRow).where(PlacementPolicyRow.name == policy))
+                        await s.execute(select(PlacementPolicyRow).where(policy_named(policy)))
                     ).scalar()
                     if prow is None:
                         raise UnknownPolicy(f"no placement policy named {policy!r}")

@@ -32,6 +32,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from satellite.nodeselection.policy import policy_key
+
 __all__ = [
     "AccessKey",
     "BadPieceReport",
@@ -159,6 +161,11 @@ class PlacementPolicyRow(Base):
     success: Mapped[int] = mapped_column(Integer)
     total: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime]
+
+
+def policy_named(name: str) -> Any:
+    """The WHERE clause for the policy called ``name`` (names are case-insensitive)."""
+    return PlacementPolicyRow.name == policy_key(name)
 
 
 class Tenant(Base):

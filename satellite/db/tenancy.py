@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from erasure.scheme import RedundancyScheme
 from satellite.db.engine import Database
-from satellite.db.models import AccessKey, Bucket, PlacementPolicyRow, Tenant
+from satellite.db.models import AccessKey, Bucket, PlacementPolicyRow, Tenant, policy_named
 from satellite.errors import (
     NoSuchAccessKey,
     NoSuchPolicy,
@@ -62,7 +62,7 @@ class TenancyRepository:
 
     async def get_policy(self, name: str) -> PlacementPolicy:
         async with self.db.read() as s:
-            row = (await s.execute(select(PlacementPolicyRow).where(PlacementPolicyRow.name == name))).scalar()
+            row = (await s.execute(select(PlacementPolicyRow).where(policy_named(name)))).scalar()
         if row is None:
             raise NoSuchPolicy(f"no placement policy named {name!r}")
         return policy_from_row(row)
@@ -74,7 +74,7 @@ class TenancyRepository:
 
     async def delete_policy(self, name: str) -> None:
         async with self.db.transaction() as s:
-            pid = (await s.execute(select(PlacementPolicyRow.id).where(PlacementPolicyRow.name == name))).scalar()
+            pid = (await s.execute(select(PlacementPolicyRow.id).where(policy_named(name)))).scalar()
             if pid is None:
                 raise NoSuchPolicy(f"no placement policy named {name!r}")
             used = await s.execute(
@@ -92,7 +92,7 @@ class TenancyRepository:
     async def _policy_id(self, s: object, name: str | None) -> int | None:
         if name is None:
             return None
-        pid = (await s.execute(select(PlacementPolicyRow.id).where(PlacementPolicyRow.name == name))).scalar()  # type: ignore[attr-defined]
+        pid = (await s.execute(select(PlacementPolicyRow.id).where(policy_named(name)))).scalar()  # type: ignore[attr-defined]
         if pid is None:
             raise NoSuchPolicy(f"no placement policy named {name!r}")
         return int(pid)

@@ -53,6 +53,12 @@ def _regions(value: Iterable[str]) -> frozenset[str]:
     return regions
 
 
+def policy_key(name: str) -> str:
+    """Policy names are case-insensitive, like S3 region names: s3cmd, for one, sends a
+    bucket location of ``eu`` as ``EU``. Stored and looked up in lower case."""
+    return name.lower()
+
+
 @dataclass(frozen=True, slots=True)
 class PlacementPolicy:
     """A named residency rule and redundancy scheme; validated and normalised on construction."""
@@ -74,6 +80,7 @@ class PlacementPolicy:
             raise PolicyError(f"policy {self.name!r}: scheme must be a RedundancyScheme")
         # Frozen: normalise through object.__setattr__, once, here.
         set_ = object.__setattr__
+        set_(self, "name", policy_key(self.name))
         set_(self, "allowed_countries", _countries(self.allowed_countries, "allowed countries"))
         set_(self, "excluded_countries", _countries(self.excluded_countries, "excluded countries"))
         set_(self, "allowed_regions", _regions(self.allowed_regions))

@@ -176,7 +176,6 @@ def test_minio_sdk_round_trip(devnet: Devnet) -> None:
         access_key=devnet.env["AWS_ACCESS_KEY_ID"],
         secret_key=devnet.env["AWS_SECRET_ACCESS_KEY"],
         secure=False,
-        region="us-east-1",
     )
     bucket = _bucket("minio")
     client.make_bucket(bucket, location="eu")

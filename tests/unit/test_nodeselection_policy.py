@@ -221,3 +221,13 @@ def test_online_and_space_boundaries() -> None:
 def test_selection_config_validation(kw: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         SelectionConfig(**kw)
+
+
+def test_policy_names_are_case_insensitive_like_s3_locations() -> None:
+    # s3cmd sends a bucket location of "eu" as "EU"; both must name the same policy.
+    from erasure import RedundancyScheme
+    from satellite.nodeselection.policy import PlacementPolicy, policy_key
+
+    policy = PlacementPolicy("EU-Strict", RedundancyScheme(2, 3, 4, 5))
+    assert policy.name == "eu-strict"
+    assert policy_key("EU-STRICT") == policy.name
