@@ -39,6 +39,8 @@ __all__ = [
     "BadPieceReport",
     "Base",
     "Bucket",
+    "ExitStatus",
+    "GracefulExit",
     "KeyStatus",
     "Node",
     "ObjectRow",
@@ -46,6 +48,7 @@ __all__ = [
     "OrderSerial",
     "PieceRow",
     "PlacementPolicyRow",
+    "RetainListSent",
     "SegmentRow",
     "Tenant",
     "UTCDateTime",
@@ -322,3 +325,41 @@ class BadPieceReport(Base):
     piece_number: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(255), default="")
     reported_at: Mapped[dt.datetime]
+
+
+class RetainListSent(Base):
+    """The last retain list garbage collection built for a node: when, how big, whether it arrived."""
+
+    __tablename__ = "gc_retain_lists"
+
+    node_id: Mapped[str] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"), primary_key=True)
+    attempted_at: Mapped[dt.datetime] = mapped_column(index=True)  # the chore visits the oldest first
+    sent_at: Mapped[dt.datetime | None]  # last list the node accepted (202)
+    created_before: Mapped[dt.datetime | None]  # of that list
+    piece_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    filter_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(String(255), default="")
+
+
+class ExitStatus:
+    EXITING = "exiting"
+    EXITED = "exited"
+    FAILED = "failed"
+
+
+class GracefulExit(Base):
+    """A node's graceful exit: requested by the node, finished when it holds no piece we reference."""
+
+    __tablename__ = "graceful_exits"
+
+    node_id: Mapped[str] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    initiated_at: Mapped[dt.datetime]
+    finished_at: Mapped[dt.datetime | None]
+    reason: Mapped[str] = mapped_column(String(255), default="")  # why it failed
+    pieces_at_start: Mapped[int] = mapped_column(BigInteger, default=0)
+    pieces_transferred: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_transferred: Mapped[int] = mapped_column(BigInteger, default=0)
+    pieces_failed: Mapped[int] = mapped_column(BigInteger, default=0)  # the exiting node's fault
+    last_progress_at: Mapped[dt.datetime | None]
+
