@@ -36,6 +36,7 @@ from satellite.nodeselection.policy import policy_key
 
 __all__ = [
     "AccessKey",
+    "AuditResult",
     "BadPieceReport",
     "Base",
     "Bucket",
@@ -46,8 +47,10 @@ __all__ = [
     "ObjectRow",
     "ObjectStatus",
     "OrderSerial",
+    "PendingAudit",
     "PieceRow",
     "PlacementPolicyRow",
+    "Reputation",
     "RetainListSent",
     "SegmentRow",
     "Tenant",
@@ -136,6 +139,9 @@ class Node(Base):
     disqualified_at: Mapped[dt.datetime | None]
     disqualification_reason: Mapped[str | None] = mapped_column(String(255))
     suspended_at: Mapped[dt.datetime | None]
+    suspension_reason: Mapped[str | None] = mapped_column(String(255))
+    # Set while a timed-out audit waits to be retried (a PendingAudit row): no new pieces.
+    contained_at: Mapped[dt.datetime | None]
     exit_initiated_at: Mapped[dt.datetime | None]
     exit_finished_at: Mapped[dt.datetime | None]
 
@@ -363,3 +369,54 @@ class GracefulExit(Base):
     pieces_failed: Mapped[int] = mapped_column(BigInteger, default=0)  # the exiting node's fault
     last_progress_at: Mapped[dt.datetime | None]
 
+
+class Reputation(Base):
+    """A node's beta-model scores (``satellite.reputation``); no row yet = the initial values."""
+
+    __tablename__ = "reputations"
+
+    node_id: Mapped[str] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"), primary_key=True)
+    audit_alpha: Mapped[float]
+    audit_beta: Mapped[float]
+    unknown_alpha: Mapped[float]
+    unknown_beta: Mapped[float]
+    online_score: Mapped[float] = mapped_column(default=1.0)
+    failure_count: Mapped[int] = mapped_column(Integer, default=0)
+    offline_count: Mapped[int] = mapped_column(Integer, default=0)
+    unknown_count: Mapped[int] = mapped_column(Integer, default=0)
+    timeout_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime]
+
+
+class AuditResult(Base):
+    """One audit's outcome, kept for operators and admins to see why a score moved."""
+
+    __tablename__ = "audit_results"
+    __table_args__ = (Index(None, "node_id", "audited_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    node_id: Mapped[str] = mapped_column(String(64))
+    segment_id: Mapped[int | None] = mapped_column(BigInteger)  # no FK: the object may be gone
+    piece_number: Mapped[int | None] = mapped_column(Integer)
+    piece_id: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    audited_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+class PendingAudit(Base):
+    """Containment: a challenge that timed out, retried as-is until answered or missed 3 times."""
+
+    __tablename__ = "pending_audits"
+
+    node_id: Mapped[str] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"), primary_key=True)
+    segment_id: Mapped[int] = mapped_column(BigInteger)
+    piece_number: Mapped[int] = mapped_column(Integer)
+    piece_id: Mapped[str] = mapped_column(String(64))
+    merkle_root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    piece_size: Mapped[int] = mapped_column(BigInteger)
+    share_size: Mapped[int] = mapped_column(Integer)
+    leaf_indexes: Mapped[list[int]] = mapped_column(JSON)
+    misses: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime]
+    last_attempt_at: Mapped[dt.datetime]
