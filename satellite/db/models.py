@@ -50,6 +50,7 @@ __all__ = [
     "PendingAudit",
     "PieceRow",
     "PlacementPolicyRow",
+    "RepairJob",
     "Reputation",
     "RetainListSent",
     "SegmentRow",
@@ -420,3 +421,26 @@ class PendingAudit(Base):
     misses: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime]
     last_attempt_at: Mapped[dt.datetime]
+
+
+class RepairJob(Base):
+    """A segment the repair checker found at risk (or out of policy), waiting for a repairer.
+
+    ``margin`` is healthy pieces minus ``k``: how many more losses the segment survives.
+    Workers take the smallest margin first. A claim (``claimed_at``/``claimed_by``) older
+    than the repairer's claim timeout is taken again, so a crashed worker's job is retried.
+    """
+
+    __tablename__ = "repair_queue"
+    __table_args__ = (Index(None, "margin", "healthy", "inserted_at"),)
+
+    segment_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # no FK: a deleted object ends the job
+    healthy: Mapped[int] = mapped_column(Integer)
+    margin: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_at: Mapped[dt.datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str] = mapped_column(String(500), default="")
+    inserted_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
