@@ -111,6 +111,18 @@ def _prepare_satellite(opts: DevnetOptions) -> Path:
     cfg.new_node_fraction = 1.0
     cfg.min_free_bytes = 0
     cfg.node_cache_ttl = 1.0
+    # Audits every second, a score that a cheater sinks below 0.96 within tens of audits,
+    # and three audits to vet a node: a test sees disqualification in seconds.
+    cfg.audit_interval = 1.0
+    cfg.audit_timeout = 3.0
+    cfg.audit_lambda = 0.98
+    cfg.audit_initial_alpha = 50.0
+    cfg.unknown_lambda = 0.8
+    cfg.unknown_initial_alpha = 5.0
+    cfg.suspension_grace = 120
+    cfg.online_score_window = 600
+    cfg.online_min_audits = 5
+    cfg.vetting_audits = 3
     save_config(cfg, cfg_path)
     return cfg_path
 

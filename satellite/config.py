@@ -34,6 +34,29 @@ class SatelliteConfig:
     inline_threshold: int = 4096  # max encrypted bytes of an inline segment
     max_segment_size: int = 64 * 1024**2 + 1024**2
     node_cache_ttl: float = 10.0  # seconds placement reuses one snapshot of the node table
+    # Audits (satellite/audit) and reputation (satellite/reputation): Storj's values.
+    audit_interval: float = 30.0  # seconds between passes of the audit chore
+    audit_concurrency: int = 5  # challenges in flight at once
+    audit_timeout: float = 10.0  # seconds a node has to answer; then it is contained
+    audit_leaves: int = 3  # leaves (shares) asked per challenge
+    audit_reservoir_size: int = 100  # pieces drawn, weighted by bytes, per scan of the pieces table
+    audit_scan_batch: int = 5000  # pieces read per step of that scan
+    audit_max_misses: int = 3  # timeouts of one contained challenge that count as a failure
+    audit_lambda: float = 0.999  # forgetting factor of the audit score
+    audit_weight: float = 1.0
+    audit_initial_alpha: float = 1000.0
+    audit_initial_beta: float = 0.0
+    audit_dq_threshold: float = 0.96  # audit score at or below this disqualifies
+    unknown_lambda: float = 0.95
+    unknown_weight: float = 1.0
+    unknown_initial_alpha: float = 20.0
+    unknown_initial_beta: float = 0.0
+    unknown_suspend_threshold: float = 0.6  # unknown-audit score at or below this suspends
+    suspension_grace: int = 7 * 86400  # seconds suspended (unknown audits) before disqualification
+    online_score_window: int = 30 * 86400  # seconds of audit history the online score covers
+    online_min_audits: int = 10  # audits in the window before the online score can suspend
+    online_suspend_threshold: float = 0.6
+    vetting_audits: int = 100  # successful audits that vet a new node
     extra: dict[str, Any] = field(default_factory=dict)  # sections other services add
 
     @classmethod
@@ -50,6 +73,15 @@ class SatelliteConfig:
             "segment_token_ttl": 60,
             "order_ttl": 60,
             "node_cache_ttl": 0.0,
+            "audit_interval": 0.2,
+            "audit_timeout": 2.0,
+            "audit_lambda": 0.98,
+            "audit_initial_alpha": 50.0,
+            "unknown_lambda": 0.8,
+            "unknown_initial_alpha": 5.0,
+            "suspension_grace": 60,
+            "online_min_audits": 5,
+            "vetting_audits": 3,
         }
         base.update(overrides)
         return cls(data_dir=data_dir, **base)
