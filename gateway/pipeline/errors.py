@@ -15,6 +15,13 @@ Whole-segment failures are :class:`NotEnoughPieces` (an upload landed fewer than
 from __future__ import annotations
 
 from common.errors import GeoshardError
+from common.piece_client import (  # per-piece errors: the piece client's, shared with the repairer
+    BadReceipt,
+    BadShare,
+    NodeRefused,
+    NodeUnavailable,
+    PieceTransferError,
+)
 
 __all__ = [
     "BadReceipt",
@@ -30,40 +37,6 @@ __all__ = [
 
 class PipelineError(GeoshardError):
     """Base of every error raised by :mod:`gateway.pipeline`."""
-
-
-class PieceTransferError(PipelineError):
-    """A transfer of one piece with one node failed."""
-
-    def __init__(self, node_id: str, piece_num: int, piece_id: str, message: str) -> None:
-        self.node_id = node_id
-        self.piece_num = piece_num
-        self.piece_id = piece_id
-        self.detail = message
-        super().__init__(f"piece {piece_num} ({piece_id[:12]}…) on node {node_id[:12]}…: {message}")
-
-
-class NodeUnavailable(PieceTransferError):
-    """The node could not be reached, dropped the connection or exceeded its time."""
-
-
-class NodeRefused(PieceTransferError):
-    """The node answered with an error; ``status`` and ``code`` are what it sent."""
-
-    def __init__(
-        self, node_id: str, piece_num: int, piece_id: str, status: int, code: str, message: str
-    ) -> None:
-        self.status = status
-        self.code = code
-        super().__init__(node_id, piece_num, piece_id, f"HTTP {status} {code}: {message}")
-
-
-class BadShare(PieceTransferError):
-    """Bytes a node served do not match the piece's Merkle root: never decoded, reported."""
-
-
-class BadReceipt(PieceTransferError):
-    """A node's upload receipt is unsigned, signed by someone else, or names other bytes."""
 
 
 class NotEnoughPieces(PipelineError):

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from common.messages import OrderLimit, PieceReceipt, Signed
+# Piece-level values belong to the piece client, shared with the satellite's repairer.
+from common.piece_client import PieceSource, PieceTarget, UploadedPiece
 from erasure import RedundancyScheme, SegmentLayout
 
 __all__ = [
@@ -27,20 +28,6 @@ __all__ = [
     "SegmentUpload",
     "UploadedPiece",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class PieceTarget:
-    """Where piece ``piece_num`` of a begun segment goes, with the satellite's PUT order."""
-
-    piece_num: int
-    node_id: str
-    address: str
-    order: Signed[OrderLimit]
-
-    @property
-    def piece_id(self) -> str:
-        return self.order.message.piece_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,18 +45,6 @@ class SegmentPlacer(Protocol):
     async def begin_segment(self, index: int, max_piece_size: int) -> BegunSegment:
         """Place segment ``index`` whose pieces are at most ``max_piece_size`` bytes."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class UploadedPiece:
-    """A piece that landed: the node's signed receipt names the root we computed."""
-
-    piece_num: int
-    node_id: str
-    piece_id: str
-    size: int
-    root: bytes
-    receipt: Signed[PieceReceipt]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,21 +68,6 @@ class SegmentUpload:
     @property
     def is_inline(self) -> bool:
         return self.inline_data is not None
-
-
-@dataclass(frozen=True, slots=True)
-class PieceSource:
-    """One stored piece of a segment and the satellite's GET order to read it."""
-
-    piece_num: int
-    node_id: str
-    address: str
-    order: Signed[OrderLimit]
-    root: bytes
-
-    @property
-    def piece_id(self) -> str:
-        return self.order.message.piece_id
 
 
 @dataclass(frozen=True, slots=True)
