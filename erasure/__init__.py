@@ -47,6 +47,7 @@ from .segment import (
     encode_segment,
     piece_root,
     piece_tree,
+    rebuild_pieces,
     verify_piece,
     verify_piece_range,
 )
@@ -86,6 +87,7 @@ __all__ = [
     "new_segment_key",
     "piece_root",
     "piece_tree",
+    "rebuild_pieces",
     "root_from_range",
     "unwrap_key",
     "verify_piece",

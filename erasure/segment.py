@@ -67,6 +67,7 @@ __all__ = [
     "encode_segment",
     "piece_root",
     "piece_tree",
+    "rebuild_pieces",
     "verify_piece",
     "verify_piece_range",
 ]
@@ -333,6 +334,27 @@ def _choose(layout: SegmentLayout, pieces: Mapping[int, Buffer], length: int) ->
         raise NotEnoughPiecesError(len(pieces), k)
     # Lowest numbers first: primary pieces need no arithmetic to decode.
     return {num: pieces[num] for num in sorted(pieces)[:k]}
+
+
+def rebuild_pieces(
+    layout: SegmentLayout, pieces: Mapping[int, Buffer], numbers: Sequence[int]
+) -> dict[int, Buffer]:
+    """Pieces ``numbers`` of a segment, rebuilt from any ``k`` of its whole pieces.
+
+    Repair works on ciphertext only: decoding ``k`` pieces gives the ``k`` primary blocks
+    (pieces ``0..k-1`` of a systematic code), and encoding those again gives every piece,
+    byte for byte what the uploader made, so no key is needed and each rebuilt piece's
+    Merkle root equals the one stored at upload. Callers verify the pieces they pass in.
+    """
+    n = layout.scheme.total
+    bad = [num for num in numbers if not (isinstance(num, int) and 0 <= num < n)]
+    if bad:
+        raise PieceError(f"piece numbers {bad} are outside [0, {n})")
+    chosen = _choose(layout, pieces, layout.piece_size)
+    backend = get_backend(layout.backend)
+    primary = backend.decode(layout.scheme.k, n, chosen)
+    coded = backend.encode(layout.scheme.k, n, primary)
+    return {num: coded[num] for num in numbers}
 
 
 def _check_roots(
