@@ -14,7 +14,6 @@ import asyncio
 import base64
 import datetime as dt
 import hashlib
-import hmac
 import io
 import ipaddress
 import ssl
@@ -35,9 +34,8 @@ from cryptography.x509.oid import NameOID
 from gateway.s3.body import BodyReader
 from gateway.s3.credentials import AuthResult, AuthScheme
 from gateway.s3.errors import S3Error
+from tests.s3_requests import head, raw_exchange, signed_chunks, unsigned_trailer_body
 from tests.unit.test_s3_echo import SECRET, boto_client, echo_of, echo_server, send, sign
-
-_EMPTY = hashlib.sha256(b"").hexdigest()
 
 
 def _code(body: bytes) -> str:
@@ -113,11 +111,6 @@ async def test_boto3_put_over_https_streams_unsigned_trailer_with_bounded_blocks
 # --- hand-framed aws-chunked bodies ----------------------------------------------------
 
 
-def _unsigned_trailer_body(chunks: list[bytes], trailer: str) -> bytes:
-    out = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks)
-    return out + b"0\r\n" + trailer.encode() + b"\r\n\r\n"
-
-
 def _streaming_request(url: str, body: bytes, mode: str, decoded: int, extra: dict[str, str] | None = None):
     headers = {
         "Content-Encoding": "aws-chunked",
@@ -130,7 +123,7 @@ def _streaming_request(url: str, body: bytes, mode: str, decoded: int, extra: di
 async def test_unsigned_trailer_with_the_right_crc_is_accepted():
     data = b"hello world" * 100
     async with echo_server() as (url, _):
-        body = _unsigned_trailer_body([data[:500], data[500:]], f"x-amz-checksum-crc32:{_crc32_b64(data)}")
+        body = unsigned_trailer_body([data[:500], data[500:]], f"x-amz-checksum-crc32:{_crc32_b64(data)}")
         req = _streaming_request(
             url + "/bucket/k", body, "STREAMING-UNSIGNED-PAYLOAD-TRAILER", len(data),
             {"X-Amz-Trailer": "x-amz-checksum-crc32"},
@@ -143,7 +136,7 @@ async def test_unsigned_trailer_with_the_right_crc_is_accepted():
 async def test_trailing_checksum_mismatch_is_bad_digest():
     data = b"hello world"
     async with echo_server() as (url, _):
-        body = _unsigned_trailer_body([data], f"x-amz-checksum-crc32:{_crc32_b64(b'other')}")
+        body = unsigned_trailer_body([data], f"x-amz-checksum-crc32:{_crc32_b64(b'other')}")
         req = _streaming_request(
             url + "/bucket/k", body, "STREAMING-UNSIGNED-PAYLOAD-TRAILER", len(data),
             {"X-Amz-Trailer": "x-amz-checksum-crc32"},
@@ -158,7 +151,7 @@ async def test_declared_trailer_that_never_comes_is_rejected():
     data = b"hello"
     async with echo_server() as (url, _):
         req = _streaming_request(
-            url + "/bucket/k", _unsigned_trailer_body([data], "")[:-2], "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+            url + "/bucket/k", unsigned_trailer_body([data], "")[:-2], "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
             len(data), {"X-Amz-Trailer": "x-amz-checksum-crc32"},
         )  # fmt: skip
         status, _, raw = await send(req)
@@ -197,27 +190,6 @@ def _aws_chunked_example(corrupt: bool = False) -> tuple[dict[str, str], bytes]:
     return headers, body
 
 
-async def _raw_exchange(url: str, head: bytes, body: bytes = b"", *, half_close: bool = False) -> bytes:
-    host, port = url.split("//")[1].split(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
-    writer.write(head + body)
-    if half_close:
-        writer.write_eof()
-    await writer.drain()
-    try:
-        chunks = []
-        while chunk := await asyncio.wait_for(reader.read(65536), 5):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        writer.close()
-
-
-def _head(method: str, target: str, headers: dict[str, str]) -> bytes:
-    lines = [f"{method} {target} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items()), "Connection: close"]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
 async def test_aws_documented_signed_chunked_upload_is_decoded():
     async with echo_server() as (url, state):
         state.clock = lambda: 1369353600.0
@@ -233,39 +205,14 @@ async def test_aws_documented_signed_chunked_upload_is_decoded():
         echo.lookup = with_aws_key
         try:
             headers, body = _aws_chunked_example()
-            answer = await _raw_exchange(url, _head("PUT", "/examplebucket/chunkObject.txt", headers), body)
+            answer = await raw_exchange(url, head("PUT", "/examplebucket/chunkObject.txt", headers), body)
             assert answer.startswith(b"HTTP/1.1 200"), answer[:600]
             assert hashlib.sha256(b"a" * 66560).hexdigest().encode() in answer
             headers, body = _aws_chunked_example(corrupt=True)
-            answer = await _raw_exchange(url, _head("PUT", "/examplebucket/chunkObject.txt", headers), body)
+            answer = await raw_exchange(url, head("PUT", "/examplebucket/chunkObject.txt", headers), body)
             assert answer.startswith(b"HTTP/1.1 403") and b"<Code>SignatureDoesNotMatch</Code>" in answer
         finally:
             echo.lookup = echo_lookup
-
-
-def _signing_key(date: str) -> bytes:
-    k = hmac.new(("AWS4" + SECRET).encode(), date.encode(), hashlib.sha256).digest()
-    for part in ("us-east-1", "s3", "aws4_request"):
-        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
-    return k
-
-
-def _signed_chunks(seed: str, amz_date: str, chunks: list[bytes], trailer: str | None) -> bytes:
-    """aws-chunked body with chunk (and trailer) signatures, from AWS's specification."""
-    key, scope = _signing_key(amz_date[:8]), f"{amz_date[:8]}/us-east-1/s3/aws4_request"
-    prev, out = seed, bytearray()
-    for chunk in [*chunks, b""]:
-        sts = f"AWS4-HMAC-SHA256-PAYLOAD\n{amz_date}\n{scope}\n{prev}\n{_EMPTY}\n{hashlib.sha256(chunk).hexdigest()}"
-        prev = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
-        out += b"%x;chunk-signature=%s\r\n" % (len(chunk), prev.encode())
-        if chunk:
-            out += chunk + b"\r\n"
-    if trailer is not None:
-        digest = hashlib.sha256(trailer.encode() + b"\n").hexdigest()
-        sts = f"AWS4-HMAC-SHA256-TRAILER\n{amz_date}\n{scope}\n{prev}\n{digest}"
-        tsig = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
-        out += f"{trailer}\r\nx-amz-trailer-signature:{tsig}\r\n".encode()
-    return bytes(out + b"\r\n")
 
 
 async def _signed_streaming_put(url: str, data: bytes, chunks: list[bytes], trailer: str | None, tweak=None):
@@ -273,7 +220,7 @@ async def _signed_streaming_put(url: str, data: bytes, chunks: list[bytes], trai
     extra = {"X-Amz-Trailer": "x-amz-checksum-crc32"} if trailer is not None else {}
     req = _streaming_request(url + "/bucket/k", b"", mode, len(data), extra)
     seed = req.headers["Authorization"].rsplit("Signature=", 1)[1]
-    body = _signed_chunks(seed, req.context["timestamp"], chunks, trailer)
+    body = signed_chunks(SECRET, seed, req.context["timestamp"], chunks, trailer)
     if tweak is not None:
         body = tweak(body)
     req.data = body
@@ -324,7 +271,7 @@ async def test_signed_trailer_with_a_bad_trailer_signature_is_rejected():
 
 async def test_aws_chunked_body_shorter_than_decoded_length_is_incomplete_body():
     async with echo_server() as (url, _):
-        body = _unsigned_trailer_body([b"x" * 50], "")[:-2]
+        body = unsigned_trailer_body([b"x" * 50], "")[:-2]
         req = _streaming_request(url + "/bucket/k", body, "STREAMING-UNSIGNED-PAYLOAD-TRAILER", 100)
         status, _, raw = await send(req)
         assert (status, _code(raw)) == (400, "IncompleteBody")
@@ -332,7 +279,7 @@ async def test_aws_chunked_body_shorter_than_decoded_length_is_incomplete_body()
 
 async def test_aws_chunked_body_longer_than_decoded_length_is_rejected():
     async with echo_server() as (url, _):
-        body = _unsigned_trailer_body([b"x" * 50, b"y" * 50], "")[:-2]
+        body = unsigned_trailer_body([b"x" * 50, b"y" * 50], "")[:-2]
         req = _streaming_request(url + "/bucket/k", body, "STREAMING-UNSIGNED-PAYLOAD-TRAILER", 60)
         status, _, raw = await send(req)
         assert (status, _code(raw)) == (400, "InvalidRequest")
@@ -399,13 +346,13 @@ def _raw_signed_head(url: str, body_len: int | None, extra: dict[str, str] | Non
     hdrs["Host"] = url.split("//")[1]
     if body_len is None:
         hdrs.pop("Content-Length", None)
-    return _head("PUT", "/bucket/k", hdrs)
+    return head("PUT", "/bucket/k", hdrs)
 
 
 async def test_missing_content_length_is_411_missing_content_length():
     async with echo_server() as (url, _):
         head = _raw_signed_head(url, None, {"Transfer-Encoding": "chunked"})
-        answer = await _raw_exchange(url, head, b"5\r\nhello\r\n0\r\n\r\n")
+        answer = await raw_exchange(url, head, b"5\r\nhello\r\n0\r\n\r\n")
         assert answer.startswith(b"HTTP/1.1 411") and b"<Code>MissingContentLength</Code>" in answer
 
 
@@ -423,7 +370,7 @@ async def test_body_shorter_than_content_length_is_incomplete_body():
 
 async def test_client_that_disconnects_mid_body_never_completes_the_read():
     async with echo_server() as (url, state):
-        await _raw_exchange(url, _raw_signed_head(url, 100), b"x" * 50, half_close=True)
+        await raw_exchange(url, _raw_signed_head(url, 100), b"x" * 50, half_close=True)
         for _ in range(100):
             if state.body_errors:
                 break
@@ -436,7 +383,7 @@ async def test_bytes_beyond_content_length_never_reach_the_reader():
     # the rest as a next (here malformed) request, which it answers 400 and closes.
     async with echo_server() as (url, state):
         head = _raw_signed_head(url, 5).replace(b"Connection: close\r\n", b"")
-        answer = await _raw_exchange(url, head, b"helloEXTRA-BYTES")
+        answer = await raw_exchange(url, head, b"helloEXTRA-BYTES")
         assert b"400 Bad Request" in answer
         assert sum(state.block_sizes) <= 5
 

@@ -25,7 +25,6 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from yarl import URL
 
 from gateway.s3 import errors
 from gateway.s3.auth import authenticate
@@ -33,6 +32,7 @@ from gateway.s3.body import BodyReader, defer_continue
 from gateway.s3.credentials import AuthConfig
 from gateway.s3.errors import S3Error
 from gateway.s3.router import RouterConfig, route
+from tests import s3_requests
 
 ACCESS_KEY = "AKIDGEOSHARDTEST"
 SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
@@ -115,65 +115,12 @@ async def echo_server(ssl: SSLContext | None = None) -> AsyncIterator[tuple[str,
         await server.close()
 
 
-class _FixedPayloadAuth(botocore.auth.S3SigV4Auth):
-    """botocore's S3 SigV4 signer with a chosen ``x-amz-content-sha256``."""
-
-    def __init__(self, credentials: Credentials, service: str, region: str, payload: str) -> None:
-        super().__init__(credentials, service, region)
-        self._payload = payload
-
-    def payload(self, request: AWSRequest) -> str:
-        return self._payload
+def sign(*args: Any, credentials: Credentials = CREDS, **kwargs: Any) -> AWSRequest:
+    """:func:`tests.s3_requests.sign` with this harness's credentials by default."""
+    return s3_requests.sign(*args, credentials=credentials, **kwargs)
 
 
-def sign(
-    signer: str,
-    method: str,
-    url: str,
-    body: bytes = b"",
-    headers: dict[str, str] | None = None,
-    *,
-    expires: int = 3600,
-    credentials: Credentials = CREDS,
-    region: str = "us-east-1",
-    auth_path: str | None = None,
-    payload: str | None = None,
-) -> AWSRequest:
-    """Sign a request with botocore's own signer: ``v4`` (S3SigV4Auth), ``v4-query``
-    (S3SigV4QueryAuth), ``v2`` (HmacV1Auth) or ``v2-query`` (HmacV1QueryAuth). ``auth_path``
-    is the path-style path SigV2 signs for a virtual-host URL, as botocore passes it;
-    ``payload`` replaces the body hash botocore would put in ``x-amz-content-sha256``
-    (``UNSIGNED-PAYLOAD``, a ``STREAMING-*`` mode, or a wrong digest)."""
-    req = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}), auth_path=auth_path)
-    if signer == "v4" and payload is not None:
-        _FixedPayloadAuth(credentials, "s3", region, payload).add_auth(req)
-    elif signer == "v4":
-        botocore.auth.S3SigV4Auth(credentials, "s3", region).add_auth(req)
-    elif signer == "v4-query":
-        botocore.auth.S3SigV4QueryAuth(credentials, "s3", region, expires=expires).add_auth(req)
-    elif signer == "v2":
-        botocore.auth.HmacV1Auth(credentials).add_auth(req)
-    elif signer == "v2-query":
-        botocore.auth.HmacV1QueryAuth(credentials, expires=expires).add_auth(req)
-    else:
-        raise ValueError(signer)
-    return req
-
-
-async def send(req: AWSRequest) -> tuple[int, dict[str, str], bytes]:
-    """Send a signed AWSRequest exactly as signed (URL not re-encoded, no added Content-Type)."""
-    prepared = req.prepare()
-    async with (
-        ClientSession() as session,
-        session.request(
-            prepared.method,
-            URL(prepared.url, encoded=True),
-            headers=dict(prepared.headers.items()),
-            data=prepared.body or None,
-            skip_auto_headers=("Content-Type",),
-        ) as resp,
-    ):
-        return resp.status, dict(resp.headers), await resp.read()
+send = s3_requests.send
 
 
 def boto_client(endpoint: str, **config: Any) -> Any:
