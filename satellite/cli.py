@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
 import sys
 from pathlib import Path
+from typing import Any
 
 from common.identity import Identity
 from satellite.config import SatelliteConfig, load_config, save_config
@@ -32,6 +34,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     mig.set_defaults(func=_migrate)
     run = cmds.add_parser("run", help="run the satellite")
     run.add_argument("--config", required=True)
+    run.add_argument(
+        "--api-workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="public-API processes (default: config api_workers; 0 = one per CPU on PostgreSQL, 1 on SQLite)",
+    )
     run.set_defaults(func=_run)
 
 
@@ -73,18 +82,40 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from satellite.peer import Satellite
+    from satellite.peer import Role, Satellite
+    from satellite.process import WorkerStartError, run_until_signal
 
     logging.basicConfig(level=os.environ.get("GEOSHARD_LOG", "INFO"))
     config = load_config(args.config)
+    if args.api_workers is not None:
+        if args.api_workers < 0:
+            print("error: --api-workers must be 0 (automatic) or more", file=sys.stderr)
+            return 2
+        config.api_workers = args.api_workers
+    workers = config.resolved_api_workers
+    # One worker: one process serves everything. More: a MAIN process (admin API, chores)
+    # supervises that many API worker processes sharing the port (satellite/process.py).
+    role = Role.MAIN if workers > 1 else Role.ALL
+
+    def announce(sat: Satellite) -> None:
+        # One machine-readable line, so scripts and tests can find a port chosen by the OS.
+        admin = f"admin {sat.admin_url}" if sat.admin_url else "no admin API"
+        print(f"geoshard satellite {sat.identity.id} serving at {sat.api_url} ({admin}; {workers} API processes)",
+              flush=True)  # fmt: skip
 
     async def main() -> None:
-        sat = await Satellite.create(config, config_path=args.config)
-        await sat.run()
+        sat = await Satellite.create(config, config_path=args.config, role=role, api_workers=workers)
+        await run_until_signal(sat, announce=announce)
 
+    loop_factory: Any = None
+    with contextlib.suppress(ImportError):
+        import uvloop  # aiohttp and asyncpg spend less CPU per request on uvloop
+
+        loop_factory = uvloop.new_event_loop
     try:
-        asyncio.run(main())
-    except SchemaBehindError as e:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(main())
+    except (SchemaBehindError, WorkerStartError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -20,6 +20,9 @@ class SatelliteConfig:
     port: int = 7777
     admin_host: str = "127.0.0.1"
     admin_port: int = 7778
+    # Public-API worker processes (satellite/process.py): 0 = one per CPU on PostgreSQL, 1 on SQLite.
+    api_workers: int = 0
+    db_pool_size: int = 10  # connections each process keeps open (as many again on overflow)
     gateway_token: str = ""
     admin_token: str = ""
     identity_path: str = ""  # empty: identity.pem under data_dir
@@ -92,6 +95,15 @@ class SatelliteConfig:
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{os.path.join(self.data_dir, 'satellite.db')}"
+
+    @property
+    def resolved_api_workers(self) -> int:
+        """``api_workers``, or its default: one per CPU on PostgreSQL, one process on SQLite."""
+        if self.api_workers > 0:
+            return self.api_workers
+        if self.resolved_database_url.startswith("sqlite"):
+            return 1
+        return os.cpu_count() or 1
 
     @property
     def resolved_identity_path(self) -> str:

@@ -1,10 +1,27 @@
 """The satellite process, wired in one place: every service is built here and run as
-``{name, run, close}`` in one TaskGroup, closed in reverse order (storj ``satellite/peer.go``)."""
+``{name, run, close}`` in one TaskGroup, closed in reverse order (storj ``satellite/peer.go``).
+
+**Roles.** The public API is stateless over the database (segment tokens are signed with the
+satellite's identity, which every process loads), so it can run in several processes; the
+admin API and background chores must run exactly once. Each process is built with a
+:class:`Role` that says which of the three it serves:
+
+- ``ALL``: one process serves everything (SQLite's default; what tests build in-process).
+- ``MAIN``: the supervising process of ``geoshard satellite run --api-workers N`` (N ≥ 2): the
+  admin API, the background chores, and the pool of API worker processes
+  (``satellite.process``); it serves no public API itself.
+- ``API``: one API worker: the public API only, on a socket shared with its siblings through
+  ``SO_REUSEPORT``; no admin API, no chores.
+
+Background work of later issues (audit, repair, gc, payouts) registers in :meth:`Satellite.chores`,
+which only ``ALL`` and ``MAIN`` processes run.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,9 +44,10 @@ from satellite.nodeselection import SelectionConfig
 from satellite.orders import OrderSigner
 from satellite.overlay.geoip import GeoIPDatabase
 from satellite.overlay.service import OverlayService
+from satellite.process import ApiWorkerPool
 from satellite.tenancy import SecretBox, TenancyService
 
-__all__ = ["Satellite", "Service"]
+__all__ = ["Role", "Satellite", "Service"]
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +59,42 @@ class Service:
     close: Callable[[], Awaitable[None]]
 
 
+class Role(enum.StrEnum):
+    ALL = "all"  # public API, admin API and chores in one process
+    MAIN = "main"  # admin API, chores and the API worker pool; no public API of its own
+    API = "api"  # public API only
+
+    @property
+    def serves_api(self) -> bool:
+        return self is not Role.MAIN
+
+    @property
+    def runs_background(self) -> bool:
+        """The admin API and the chores: exactly one process of a satellite runs them."""
+        return self is not Role.API
+
+
 class Satellite:
     """Build with :meth:`create` (it checks the schema), then :meth:`start` or :meth:`run`."""
 
-    def __init__(self, config: SatelliteConfig, db: Database, identity: Identity, *, config_path: str = "CONFIG"):
+    def __init__(
+        self,
+        config: SatelliteConfig,
+        db: Database,
+        identity: Identity,
+        *,
+        config_path: str = "CONFIG",
+        role: Role = Role.ALL,
+        api_workers: int = 1,
+    ):
         self.config = config
         self.db = db
         self.identity = identity
         self.config_path = config_path
+        self.role = role
+        # MAIN: the API worker processes it supervises (it serves no public API itself).
+        self.api_pool = ApiWorkerPool(config, api_workers) if role is Role.MAIN else None
+        self.started = asyncio.Event()  # set once every listener of this role is up
         self.geoip = GeoIPDatabase(config.geoip_database) if config.geoip_database else None
         self.nodes = NodeRepository(db)
         self.metabase = MetabaseRepository(db)
@@ -79,7 +125,7 @@ class Satellite:
         # The admin API: a separate aiohttp app on admin_host:admin_port, never the public port;
         # without an admin token it is not served at all rather than served open.
         self.admin_app: web.Application | None = None
-        if config.admin_token:
+        if config.admin_token and role.runs_background:
             self.admin_app = create_admin_app(
                 AdminServices(
                     tenancy=self.tenancy,
@@ -95,14 +141,17 @@ class Satellite:
         self.admin_url = ""
 
     @classmethod
-    async def create(cls, config: SatelliteConfig, *, config_path: str = "CONFIG") -> Satellite:
-        db = create_database(config.resolved_database_url)
+    async def create(
+        cls, config: SatelliteConfig, *, config_path: str = "CONFIG", role: Role = Role.ALL, api_workers: int = 1
+    ) -> Satellite:
+        db = create_database(config.resolved_database_url, pool_size=config.db_pool_size)
         try:
             await check_schema(db, config_path=config_path)
         except BaseException:
             await db.close()
             raise
-        return cls(config, db, Identity.load(config.resolved_identity_path), config_path=config_path)
+        identity = Identity.load(config.resolved_identity_path)
+        return cls(config, db, identity, config_path=config_path, role=role, api_workers=api_workers)
 
     def _api_app(self) -> web.Application:
         app = web.Application(
@@ -113,25 +162,43 @@ class Satellite:
         app.add_routes(MetainfoEndpoint(self.metainfo, self.multipart, self.tenancy).routes())
         return app
 
-    async def _serve(self, app: web.Application, host: str, port: int) -> str:
-        runner = web.AppRunner(app, access_log=None)
+    async def _serve(self, app: web.Application, host: str, port: int, *, reuse_port: bool = False) -> str:
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
         await site.start()
         self._runners.append(runner)
         sock = site._server.sockets[0]  # type: ignore[union-attr]
         return f"http://{host}:{sock.getsockname()[1]}"
 
     async def start(self) -> None:
-        """Bind the listeners (port 0 = any free port; see ``api_url``)."""
-        self.api_url = await self._serve(self.api_app, self.config.host, self.config.port)
+        """Bind the listeners this role serves (port 0 = any free port; see ``api_url``).
+
+        An ``API`` worker binds the configured port with ``SO_REUSEPORT`` beside its siblings
+        (the ``MAIN`` process holds the port and passes the number it got for port 0).
+        """
         if self.admin_app is not None:
             self.admin_url = await self._serve(self.admin_app, self.config.admin_host, self.config.admin_port)
-        log.info("satellite %s listening on %s", self.identity.id[:16], self.api_url)
+        if self.role.serves_api:
+            self.api_url = await self._serve(
+                self.api_app, self.config.host, self.config.port, reuse_port=self.role is Role.API
+            )
+        elif self.api_pool is not None:
+            await self.api_pool.start()
+            self.api_url = f"http://{self.config.host}:{self.api_pool.port}"
+        log.info("satellite %s (%s) listening on %s", self.identity.id[:16], self.role, self.api_url)
+
+    def chores(self) -> list[Service]:
+        """Background work that must run exactly once per satellite (only in ``ALL`` or ``MAIN``).
+
+        Durability workers (audit, repair checker and repairer, gc, payouts) register here.
+        """
+        return []
 
     def services(self) -> list[Service]:
         async def serve_forever() -> None:
             await self.start()
+            self.started.set()
             await asyncio.Event().wait()
 
         async def stop_http() -> None:
@@ -147,8 +214,12 @@ class Satellite:
             if self.geoip is not None:
                 self.geoip.close()
 
-        # Background workers of later issues (audit, repair, gc, payouts) register here.
-        return [Service("database", noop, close_db), Service("api", serve_forever, stop_http)]
+        services = [Service("database", noop, close_db), Service("http", serve_forever, stop_http)]
+        if self.api_pool is not None:
+            services.append(Service("api-workers", self.api_pool.run, self.api_pool.close))
+        if self.role.runs_background:
+            services.extend(self.chores())
+        return services
 
     async def run(self) -> None:
         services = self.services()
