@@ -36,7 +36,7 @@ class GatewayConfig:
     base_domains: tuple[str, ...] = ()
     region: str = "us-east-1"  # what GetBucketLocation-less clients sign for; any is accepted
     segment_size: int = 64 * 2**20
-    inline_threshold: int = 4096
+    inline_threshold: int = 4096 + 16  # encrypted bytes: a 4 KiB object and its GCM tag
     download_window: int = 8 * 2**20
     spare_after: float = 1.0
     piece_timeout: float = 10.0

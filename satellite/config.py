@@ -34,7 +34,7 @@ class SatelliteConfig:
     min_free_bytes: int = 5 * 1024**3
     segment_token_ttl: int = 3600  # seconds a begun segment may take to commit
     order_ttl: int = 3600  # seconds an order limit is valid on a node
-    inline_threshold: int = 4096  # max encrypted bytes of an inline segment
+    inline_threshold: int = 4096 + 16  # max encrypted bytes of an inline segment: 4 KiB of plaintext and its GCM tag
     max_segment_size: int = 64 * 1024**2 + 1024**2
     node_cache_ttl: float = 10.0  # seconds placement reuses one snapshot of the node table
     # Audits (satellite/audit) and reputation (satellite/reputation): Storj's values.

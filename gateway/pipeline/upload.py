@@ -20,7 +20,7 @@ once with **long-tail cancellation** (:func:`common.fanout.long_tail`): as soon 
 
 Hashing (MD5 for the ETag, any requested ``x-amz-checksum-*``) runs on the same thread as
 the encoding, segment by segment and in order, so the event loop never hashes a large
-buffer. Objects whose ciphertext fits the **inline threshold** (4 KiB) become one inline
+buffer. Objects whose ciphertext fits the **inline threshold** (4 KiB and its tag) become one inline
 segment: encrypted as a single block and stored by the satellite, no pieces.
 
 The uploader never commits. It returns :class:`SegmentUpload` values and the caller
@@ -67,7 +67,7 @@ __all__ = [
 ]
 
 DEFAULT_SEGMENT_SIZE = 64 * 2**20
-DEFAULT_INLINE_THRESHOLD = 4096
+DEFAULT_INLINE_THRESHOLD = 4096 + TAG_SIZE  # 4 KiB of plaintext and its tag (the satellite agrees)
 SEGMENT_ID_SIZE = 16
 # An inline segment is one encryption block; any block size above the threshold keeps it one.
 INLINE_BLOCK_SIZE = 1 << 20
