@@ -98,7 +98,7 @@ def _limit(*rates: float) -> float:
 def measure(quick: bool = False) -> dict[str, float]:
     """Every figure of this benchmark as ``{name: number}`` (see the module docstring)."""
     size = (16 if quick else 64) * MiB
-    rounds = 2 if quick else 3
+    rounds = 2 if quick else 4
     datas = [os.urandom(size) for _ in THREADS]  # one distinct segment per thread
     key, sid = new_segment_key(), b"bench-segment-id"
     aes, nonce = AESGCM(key), bytes(12)
@@ -135,8 +135,8 @@ def measure(quick: bool = False) -> dict[str, float]:
                 e = encs[i]
                 decode_segment(e.layout, key, sid, {j: e.pieces[j] for j in last_k}, roots=e.roots)
 
-            # 29/80 costs ~5 s per pass here: one round keeps the full run to a few minutes.
-            for _ in range(1 if k > 20 and not quick else rounds):
+            # 29/80 costs ~5 s per pass here: two rounds keep the full run to a few minutes.
+            for _ in range(min(rounds, 2) if k > 20 else rounds):
                 for t in THREADS:
                     best.time(f"aes_gcm_encrypt_t{t}", aes_enc, t, size)
                     best.time(f"aes_gcm_decrypt_t{t}", aes_dec, t, size)
