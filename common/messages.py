@@ -37,6 +37,7 @@ __all__ = [
     "AuditChallenge",
     "AuditProof",
     "CheckIn",
+    "ExitRequest",
     "Message",
     "OrderLimit",
     "PieceReceipt",
@@ -306,6 +307,26 @@ class RetainList(Message):
             raise MessageError("hash_count must be 1-32")
         if not self.bloom:
             raise MessageError("bloom filter must not be empty")
+
+
+@_register
+@dataclass(frozen=True)
+class ExitRequest(Message):
+    """A node asks its satellite to ``begin`` its graceful exit, or for its exit ``status``."""
+
+    TYPE: ClassVar[str] = "exit_request"
+    ACTIONS: ClassVar[tuple[str, ...]] = ("begin", "status")
+
+    node_id: str
+    satellite_id: str
+    action: str
+    timestamp: int
+
+    def validate(self) -> None:
+        _check_peer("node_id", self.node_id)
+        _check_peer("satellite_id", self.satellite_id)
+        if self.action not in self.ACTIONS:
+            raise MessageError(f"action must be one of {', '.join(self.ACTIONS)}, got {self.action!r}")
 
 
 # --- canonical encoding -------------------------------------------------------------

@@ -60,6 +60,19 @@ class SatelliteConfig:
     online_min_audits: int = 10  # audits in the window before the online score can suspend
     online_suspend_threshold: float = 0.6
     vetting_audits: int = 100  # successful audits that vet a new node
+    # Garbage collection (satellite/gc): one retain list per node per interval.
+    gc_interval: float = 86400.0  # seconds between two retain lists to one node (Storj: ~daily)
+    gc_false_positive_rate: float = 0.1  # garbage that survives one list, as a fraction
+    gc_batch_size: int = 10_000  # piece ids read per query while building a filter
+    gc_clock_skew: int = 900  # seconds a node's clock may lag ours (check-ins refuse more)
+    gc_timeout: float = 60.0  # seconds to send one retain list
+    # Graceful exit (satellite/gracefulexit): pieces copied from the exiting node to new ones.
+    exit_interval: float = 60.0  # seconds between passes of the exit chore
+    exit_batch_size: int = 100  # pieces per exiting node per pass
+    exit_concurrency: int = 8  # transfers in flight per pass
+    exit_max_offline: int = 7 * 86400  # an exiting node silent this long fails its exit (Storj)
+    exit_max_failure_percent: float = 10.0  # failed transfers above this share fail the exit (Storj)
+    exit_min_failures: int = 10  # ...once at least this many have failed
     extra: dict[str, Any] = field(default_factory=dict)  # sections other services add
 
     @classmethod
@@ -85,6 +98,12 @@ class SatelliteConfig:
             "suspension_grace": 60,
             "online_min_audits": 5,
             "vetting_audits": 3,
+            "gc_interval": 1.0,
+            "gc_clock_skew": 0,
+            "gc_timeout": 5.0,
+            "exit_interval": 0.5,
+            "exit_max_offline": 30,
+            "exit_min_failures": 3,
         }
         base.update(overrides)
         return cls(data_dir=data_dir, **base)

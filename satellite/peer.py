@@ -36,9 +36,13 @@ from satellite.api.errors import error_middleware
 from satellite.api.metainfo import MetainfoEndpoint, bearer_auth
 from satellite.config import SatelliteConfig
 from satellite.db import Database, check_schema, create_database
+from satellite.db.gc import GCRepository
+from satellite.db.gracefulexit import GracefulExitRepository
 from satellite.db.metabase import MetabaseRepository
 from satellite.db.nodes import NodeRepository
 from satellite.db.tenancy import TenancyRepository
+from satellite.gc import RetainSender, gc_config
+from satellite.gracefulexit import ExitChore, GracefulExitEndpoint, GracefulExitService, exit_config
 from satellite.metainfo import MetainfoService, MultipartService
 from satellite.nodeselection import SelectionConfig
 from satellite.orders import OrderSigner
@@ -121,6 +125,15 @@ class Satellite:
             max_segment_size=config.max_segment_size,
         )
         self.multipart = MultipartService(self.metainfo, self.metabase)
+        # Garbage collection and graceful exit (satellite/gc, satellite/gracefulexit).
+        self.gc = RetainSender(GCRepository(db), identity, gc_config(config))
+        exits = GracefulExitRepository(db)
+        self.graceful_exit = GracefulExitService(
+            exits, satellite_id=identity.id, on_nodes_changed=self.overlay.invalidate
+        )
+        self.exit_chore = ExitChore(
+            exits, self.signer, self.overlay.candidates, self.metainfo.selection, exit_config(config)
+        )
         self.api_app = self._api_app()
         # The admin API: a separate aiohttp app on admin_host:admin_port, never the public port;
         # without an admin token it is not served at all rather than served open.
@@ -159,6 +172,7 @@ class Satellite:
             client_max_size=64 * 1024**2,
         )
         app.add_routes(ContactEndpoint(self.overlay).routes())
+        app.add_routes(GracefulExitEndpoint(self.graceful_exit).routes())
         app.add_routes(MetainfoEndpoint(self.metainfo, self.multipart, self.tenancy).routes())
         return app
 
@@ -193,7 +207,10 @@ class Satellite:
 
         Durability workers (audit, repair checker and repairer, gc, payouts) register here.
         """
-        return []
+        return [
+            Service("gc", self.gc.run, self.gc.close),
+            Service("graceful-exit", self.exit_chore.run, self.exit_chore.close),
+        ]
 
     def services(self) -> list[Service]:
         async def serve_forever() -> None:

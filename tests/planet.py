@@ -27,7 +27,7 @@ from erasure import RedundancyScheme
 from gateway.config import GatewayConfig
 from gateway.peer import GatewayPeer
 from satellite.config import SatelliteConfig
-from satellite.db import create_database, upgrade_schema
+from satellite.db import Database, create_database, upgrade_schema
 from satellite.db.engine import sqlite_url
 from satellite.nodeselection.policy import PlacementPolicy
 from satellite.peer import Satellite
@@ -93,13 +93,23 @@ async def _wait_for_nodes(sat: Satellite, count: int, timeout: float = 15.0) -> 
 
 @contextlib.asynccontextmanager
 async def planet(
-    tmp_path: Path, *, nodes: int = 6, scheme: str = "2/3/4/5", segment_size: int = 256 * 1024, **gateway: Any
+    tmp_path: Path,
+    *,
+    nodes: int = 6,
+    scheme: str = "2/3/4/5",
+    segment_size: int = 256 * 1024,
+    database: Database | None = None,
+    satellite_config: dict[str, Any] | None = None,
+    **gateway: Any,
 ) -> AsyncIterator[Planet]:
+    """``database``: a migrated database to use (the caller closes it); default a fresh SQLite file.
+    ``satellite_config``: overrides of ``SatelliteConfig.for_tests``."""
     sat_dir = tmp_path / "satellite"
     sat_dir.mkdir(parents=True)
-    db = create_database(sqlite_url(str(sat_dir / "satellite.db")))
-    await upgrade_schema(db)
-    sat = Satellite(SatelliteConfig.for_tests(str(sat_dir)), db, Identity.generate())
+    db = database or create_database(sqlite_url(str(sat_dir / "satellite.db")))
+    if database is None:
+        await upgrade_schema(db)
+    sat = Satellite(SatelliteConfig.for_tests(str(sat_dir), **(satellite_config or {})), db, Identity.generate())
     await sat.start()
     tasks: list[asyncio.Task[None]] = []
     gw: GatewayPeer | None = None
@@ -139,4 +149,8 @@ async def planet(
                 await t
         for runner in sat._runners:
             await runner.cleanup()
-        await db.close()
+        for chore in sat.chores():  # tests step chores by hand; close what they opened
+            with contextlib.suppress(Exception):
+                await chore.close()
+        if database is None:
+            await db.close()
