@@ -13,6 +13,7 @@ import base64
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -33,6 +34,7 @@ from gateway.pipeline import (
     UploadConfig,
 )
 from gateway.s3.credentials import AuthConfig
+from gateway.s3.http import user_metadata
 from gateway.s3.router import Endpoint, RouterConfig
 from gateway.satellite_client import NoSuchAccessKey, SatelliteClient
 
@@ -43,6 +45,7 @@ __all__ = [
     "SatellitePlacer",
     "SatelliteReporter",
     "b64",
+    "created_at",
     "metadata_from_headers",
     "quote_etag",
     "segment_json",
@@ -52,7 +55,6 @@ __all__ = [
 
 STANDARD_HEADERS = ("Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires")
 META_PREFIX = "x-amz-meta-"
-MAX_METADATA_BYTES = 2048  # AWS's limit on user-defined metadata
 
 
 def quote_etag(etag: str) -> str:
@@ -241,20 +243,16 @@ def segment_sources(segments: list[dict[str, Any]]) -> list[SegmentSource]:
 # --- object metadata ------------------------------------------------------------------------
 
 
-def metadata_from_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """User metadata (``x-amz-meta-*``, names lower-cased as AWS does) and the standard
-    headers stored with an object."""
-    from gateway.s3.errors import S3Error
+def created_at(obj: Mapping[str, Any]) -> datetime:
+    """An object's ``created`` time (ISO 8601 from the satellite; UTC when it names no zone)."""
+    t = datetime.fromisoformat(str(obj["created"]))
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
-    meta: dict[str, str] = {}
-    user_bytes = 0
-    for name, value in headers.items():
-        lower = name.lower()
-        if lower.startswith(META_PREFIX):
-            meta[lower] = value
-            user_bytes += len(lower) - len(META_PREFIX) + len(value.encode())
-    if user_bytes > MAX_METADATA_BYTES:
-        raise S3Error("MetadataTooLarge", Size=user_bytes, MaxSizeAllowed=MAX_METADATA_BYTES)
+
+def metadata_from_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """What an object stores of its request's headers: user metadata (``x-amz-meta-*``,
+    names lower-cased as AWS does, at most 2 KB) and the standard headers."""
+    meta = {META_PREFIX + name: value for name, value in user_metadata(headers).items()}
     for name in STANDARD_HEADERS:
         if name in headers:
             meta[name] = headers[name]

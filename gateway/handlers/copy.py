@@ -21,6 +21,7 @@ from gateway.handlers.common import (
     Call,
     SatellitePlacer,
     b64,
+    created_at,
     metadata_from_headers,
     quote_etag,
     segment_json,
@@ -28,10 +29,10 @@ from gateway.handlers.common import (
     unb64,
 )
 from gateway.handlers.multipart import Md5Stream
-from gateway.handlers.object_get import check_conditions
 from gateway.handlers.object_put import DEFAULT_CONTENT_TYPE, upload_body
 from gateway.s3 import xml
 from gateway.s3.errors import S3Error
+from gateway.s3.http import check_copy_source_conditions
 from gateway.satellite_client import CopyNeedsReupload
 
 __all__ = ["copy_object"]
@@ -67,8 +68,7 @@ async def copy_object(call: Call) -> web.Response:
         raise RuntimeError("CopyObject routed without a copy source")
     answer = await call.sat.get_object(call.tenant_id, src.bucket, src.key)
     obj = answer["object"]
-    modified = datetime.fromisoformat(str(obj["created"])).replace(microsecond=0)
-    check_conditions(call.request.headers, quote_etag(str(obj["etag"])), modified, prefix="x-amz-copy-source-")
+    check_copy_source_conditions(call.request.headers, quote_etag(str(obj["etag"])), created_at(obj))
     meta = _new_meta(call, obj)
     if (src.bucket, src.key) == (call.bucket, call.key) and meta is None:
         raise S3Error(

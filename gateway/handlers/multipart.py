@@ -17,17 +17,18 @@ from gateway.handlers.bucket import xml_response
 from gateway.handlers.common import (
     Call,
     SatellitePlacer,
+    created_at,
     metadata_from_headers,
     quote_etag,
     segment_json,
     segment_sources,
 )
-from gateway.handlers.object_get import check_conditions
 from gateway.handlers.object_put import DEFAULT_CONTENT_TYPE, checksum_headers, upload_body
 from gateway.s3 import xml
 from gateway.s3.body import BodyReader
 from gateway.s3.credentials import AuthResult
 from gateway.s3.errors import S3Error
+from gateway.s3.http import check_copy_source_conditions
 from gateway.s3.router import ListQuery
 
 __all__ = [
@@ -109,8 +110,7 @@ async def upload_part_copy(call: Call) -> web.Response:
     first, last = src.range if src.range is not None else (None, None)
     answer = await call.sat.get_object(call.tenant_id, src.bucket, src.key, range_start=first, range_end=last)
     obj = answer["object"]
-    check_conditions(call.request.headers, quote_etag(str(obj["etag"])),
-                     datetime.fromisoformat(str(obj["created"])).replace(microsecond=0), prefix="x-amz-copy-source-")
+    check_copy_source_conditions(call.request.headers, quote_etag(str(obj["etag"])), created_at(obj))
     size = int(obj["size"])
     rng = answer.get("range")
     if src.range is not None and (rng is None or int(rng[1]) != last):

@@ -12,87 +12,24 @@ the client sees a short body, never wrong bytes.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 from aiohttp import web
 
-from gateway.handlers.common import STANDARD_HEADERS, Call, quote_etag, segment_sources
+from gateway.handlers.common import STANDARD_HEADERS, Call, created_at, quote_etag, segment_sources
 from gateway.handlers.object_put import checksum_headers
-from gateway.s3.errors import S3Error
+from gateway.s3.http import check_conditions, http_date, parse_range_spec
 
-__all__ = ["get_object", "head_object", "object_headers", "parse_range"]
+__all__ = ["get_object", "head_object", "object_headers"]
 
 log = logging.getLogger(__name__)
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-
-
-def parse_range(value: str | None) -> tuple[int | None, int | None, int | None] | None:
-    """``bytes=a-b`` / ``a-`` / ``-n`` → ``(start, end, suffix)``; anything else is ignored, as S3 does."""
-    if not value:
-        return None
-    m = _RANGE.match(value.strip())
-    if not m or (not m.group(1) and not m.group(2)):
-        return None
-    if not m.group(1):
-        return None, None, int(m.group(2))
-    start = int(m.group(1))
-    end = int(m.group(2)) if m.group(2) else None
-    if end is not None and end < start:
-        return None  # syntactically invalid: RFC 7233 says ignore the header
-    return start, end, None
-
-
-def _http_date(created: str) -> tuple[datetime, str]:
-    t = datetime.fromisoformat(created).astimezone(UTC).replace(microsecond=0)
-    return t, format_datetime(t, usegmt=True)
-
-
-def _parse_http_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        t = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
-
-
-def _etag_matches(header: str, etag: str) -> bool:
-    wanted = [v.strip() for v in header.split(",")]
-    return "*" in wanted or etag in wanted or etag.strip('"') in (w.strip('"') for w in wanted)
-
-
-def check_conditions(headers: Mapping[str, str], etag: str, modified: datetime, *, prefix: str = "") -> None:
-    """Raise ``PreconditionFailed`` or ``NotModified`` as S3 does (``prefix`` is
-    ``x-amz-copy-source-`` for CopyObject's source conditionals, where both fail with 412)."""
-    if_match = headers.get(prefix + "If-Match")
-    if_none = headers.get(prefix + "If-None-Match")
-    since = _parse_http_date(headers.get(prefix + "If-Modified-Since"))
-    unmodified = _parse_http_date(headers.get(prefix + "If-Unmodified-Since"))
-    not_modified = "PreconditionFailed" if prefix else "NotModified"
-    if if_match is not None:
-        if not _etag_matches(if_match, etag):
-            raise S3Error("PreconditionFailed", Condition="If-Match")
-    elif unmodified is not None and modified > unmodified:
-        raise S3Error("PreconditionFailed", Condition="If-Unmodified-Since")
-    if if_none is not None:
-        if _etag_matches(if_none, etag):
-            raise S3Error(not_modified, headers={"ETag": etag}, Condition="If-None-Match")
-    elif since is not None and modified <= since:
-        raise S3Error(not_modified, headers={"ETag": etag}, Condition="If-Modified-Since")
-
-
 def object_headers(obj: Mapping[str, Any], call: Call) -> dict[str, str]:
     """The headers S3 returns with an object's data or HEAD."""
-    _, last_modified = _http_date(str(obj["created"]))
     headers = {
         "ETag": quote_etag(str(obj["etag"])),
-        "Last-Modified": last_modified,
+        "Last-Modified": http_date(created_at(obj)),
         "Content-Type": str(obj.get("content_type") or "binary/octet-stream"),
         "Accept-Ranges": "bytes",
     }
@@ -111,23 +48,23 @@ def object_headers(obj: Mapping[str, Any], call: Call) -> dict[str, str]:
 
 async def head_object(call: Call) -> web.Response:
     obj = await call.sat.head_object(call.tenant_id, call.bucket, call.key)
-    modified, _ = _http_date(str(obj["created"]))
-    check_conditions(call.request.headers, quote_etag(str(obj["etag"])), modified)
+    check_conditions(call.request.headers, quote_etag(str(obj["etag"])), created_at(obj), method="HEAD")
     headers = object_headers(obj, call)
     headers["Content-Length"] = str(obj["size"])
     return web.Response(headers=headers)
 
 
 async def get_object(call: Call) -> web.StreamResponse:
-    rng = parse_range(call.request.headers.get("Range"))
-    start, end, suffix = rng if rng is not None else (None, None, None)
+    # The satellite resolves the range against the size and returns only its segments.
+    spec = parse_range_spec(call.request.headers.get("Range"))
     answer = await call.sat.get_object(
-        call.tenant_id, call.bucket, call.key, range_start=start, range_end=end, suffix_length=suffix
-    )
+        call.tenant_id, call.bucket, call.key,
+        range_start=spec.start if spec else None, range_end=spec.end if spec else None,
+        suffix_length=spec.suffix if spec else None,
+    )  # fmt: skip
     obj = answer["object"]
     size = int(obj["size"])
-    modified, _ = _http_date(str(obj["created"]))
-    check_conditions(call.request.headers, quote_etag(str(obj["etag"])), modified)
+    check_conditions(call.request.headers, quote_etag(str(obj["etag"])), created_at(obj))
     headers = object_headers(obj, call)
     resolved = answer.get("range")
     if resolved is not None:

@@ -4,7 +4,9 @@
   a header that is not a single well-formed byte range (several ranges, another unit,
   garbage) is ignored and the whole object is served; a well-formed range that starts at
   or past the end (or a zero-length suffix) is ``InvalidRange`` (416) with
-  ``Content-Range: bytes */size``.
+  ``Content-Range: bytes */size``. :func:`parse_range_spec` is its first half, for a
+  handler that must name the range before it knows the size (GetObject asks the
+  satellite for the range's segments); :meth:`RangeSpec.resolve` is the second.
 * :func:`check_conditions`: ``If-Match``, ``If-None-Match``, ``If-Modified-Since``,
   ``If-Unmodified-Since`` with RFC 7232's precedence, which is AWS's: ``If-Match`` true
   makes ``If-Unmodified-Since`` irrelevant; ``If-None-Match`` false means 304 on GET/HEAD
@@ -29,12 +31,14 @@ from gateway.s3.errors import S3Error
 __all__ = [
     "MAX_METADATA_BYTES",
     "ByteRange",
+    "RangeSpec",
     "apply_overrides",
     "check_conditions",
     "check_copy_source_conditions",
     "http_date",
     "parse_http_date",
     "parse_range",
+    "parse_range_spec",
     "user_metadata",
 ]
 
@@ -59,8 +63,31 @@ class ByteRange:
         return f"bytes {self.start}-{self.end}/{self.size}"
 
 
-def parse_range(header: str | None, size: int) -> ByteRange | None:
-    """The range to serve (206), ``None`` for the whole object (200), or ``InvalidRange``."""
+@dataclass(frozen=True, slots=True)
+class RangeSpec:
+    """A well-formed ``bytes=`` range before the object size is known: ``start``/``end``
+    (``end`` None for ``a-``), or ``suffix`` (the last ``n`` bytes)."""
+
+    header: str
+    start: int | None = None
+    end: int | None = None
+    suffix: int | None = None
+
+    def resolve(self, size: int) -> ByteRange:
+        """The inclusive range within an object of ``size`` bytes, or ``InvalidRange``."""
+        if self.suffix is not None:
+            if self.suffix == 0 or size == 0:
+                raise _unsatisfiable(self.header, size)
+            return ByteRange(max(0, size - self.suffix), size - 1, size)
+        start = self.start or 0
+        if start >= size:
+            raise _unsatisfiable(self.header, size)
+        end = size - 1 if self.end is None else min(self.end, size - 1)
+        return ByteRange(start, end, size)
+
+
+def parse_range_spec(header: str | None) -> RangeSpec | None:
+    """The header's single byte range, or ``None`` when AWS would ignore the header."""
     if header is None:
         return None
     m = _RANGE_RE.match(header)
@@ -70,21 +97,18 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     if not first and not last:
         return None
     if not first:  # suffix: the last n bytes
-        n = int(last)
-        if n == 0:
-            raise _unsatisfiable(header, size)
-        return ByteRange(max(0, size - n), size - 1, size) if size else _empty_suffix(header, size)
+        return RangeSpec(header, suffix=int(last))
     start = int(first)
-    end = int(last) if last else size - 1
-    if last and end < start:
+    end = int(last) if last else None
+    if end is not None and end < start:
         return None  # RFC 7233: syntactically invalid, ignored
-    if start >= size:
-        raise _unsatisfiable(header, size)
-    return ByteRange(start, min(end, size - 1), size)
+    return RangeSpec(header, start, end)
 
 
-def _empty_suffix(header: str, size: int) -> ByteRange:
-    raise _unsatisfiable(header, size)
+def parse_range(header: str | None, size: int) -> ByteRange | None:
+    """The range to serve (206), ``None`` for the whole object (200), or ``InvalidRange``."""
+    spec = parse_range_spec(header)
+    return None if spec is None else spec.resolve(size)
 
 
 def _unsatisfiable(header: str, size: int) -> S3Error:
@@ -127,25 +151,25 @@ def _etag_matches(header: str, etag: str) -> bool:
     return False
 
 
-def _evaluate(headers: Mapping[str, str], prefix: str, etag: str, last_modified: datetime) -> str | None:
-    """'412' or '304' or None, per RFC 7232 §6."""
+def _evaluate(headers: Mapping[str, str], prefix: str, etag: str, last_modified: datetime) -> tuple[str, str] | None:
+    """``("412" | "304", failed header name)`` or None, per RFC 7232 §6."""
     modified = last_modified.astimezone(UTC).replace(microsecond=0)
     if_match = headers.get(prefix + "if-match")
     if if_match is not None:
         if not _etag_matches(if_match, etag):
-            return "412"
+            return "412", "If-Match"
     else:
         since = parse_http_date(headers.get(prefix + "if-unmodified-since"))
         if since is not None and modified > since:
-            return "412"
+            return "412", "If-Unmodified-Since"
     if_none = headers.get(prefix + "if-none-match")
     if if_none is not None:
         if _etag_matches(if_none, etag):
-            return "304"
+            return "304", "If-None-Match"
     else:
         since = parse_http_date(headers.get(prefix + "if-modified-since"))
         if since is not None and modified <= since:
-            return "304"
+            return "304", "If-Modified-Since"
     return None
 
 
@@ -153,23 +177,19 @@ def check_conditions(headers: Mapping[str, str], etag: str, last_modified: datet
     """Raise ``PreconditionFailed`` (412) or ``NotModified`` (304, GET/HEAD only; 412 for
     other methods) if the request's conditions do not hold for this object."""
     outcome = _evaluate(headers, "", etag, last_modified)
-    if outcome == "304" and method in ("GET", "HEAD"):
+    if outcome is None:
+        return
+    status, condition = outcome
+    if status == "304" and method in ("GET", "HEAD"):
         raise S3Error("NotModified", headers={"ETag": etag, "Last-Modified": http_date(last_modified)})
-    if outcome is not None:
-        raise S3Error("PreconditionFailed", Condition=_failed_condition(headers, ""))
+    raise S3Error("PreconditionFailed", Condition=condition)
 
 
 def check_copy_source_conditions(headers: Mapping[str, str], etag: str, last_modified: datetime) -> None:
     """``x-amz-copy-source-if-*`` against the source object: any failure is 412."""
-    if _evaluate(headers, "x-amz-copy-source-", etag, last_modified) is not None:
-        raise S3Error("PreconditionFailed", Condition=_failed_condition(headers, "x-amz-copy-source-"))
-
-
-def _failed_condition(headers: Mapping[str, str], prefix: str) -> str:
-    for name in ("If-Match", "If-Unmodified-Since", "If-None-Match", "If-Modified-Since"):
-        if (prefix + name.lower()) in headers:
-            return prefix + name if prefix else name
-    return ""
+    outcome = _evaluate(headers, "x-amz-copy-source-", etag, last_modified)
+    if outcome is not None:
+        raise S3Error("PreconditionFailed", Condition="x-amz-copy-source-" + outcome[1])
 
 
 # --- metadata and overrides -----------------------------------------------------------
