@@ -43,7 +43,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.s3.checksums import ChecksumAlgorithm, ExpectedChecksums, MultiHasher, parse_checksum_headers
 from gateway.s3.credentials import AuthResult, PayloadMode
-from gateway.s3.errors import S3Error
+from gateway.s3.errors import CONTINUE_DEFERRED, S3Error
 from gateway.s3.streaming import ChunkedDecoder
 
 __all__ = [
@@ -57,7 +57,6 @@ __all__ = [
 MAX_PUT_SIZE = 5 * 1024**3  # one PutObject or UploadPart, as on AWS
 MAX_OBJECT_SIZE = 5 * 1024**4
 
-_DEFERRED: web.RequestKey[bool] = web.RequestKey("s3.continue_deferred", bool)
 
 
 async def defer_continue(request: web.Request) -> None:
@@ -66,13 +65,13 @@ async def defer_continue(request: web.Request) -> None:
     if expect.lower() != "100-continue":
         raise web.HTTPExpectationFailed(text=f"Unknown Expect: {expect}")
     if request.version == HttpVersion11:
-        request[_DEFERRED] = True
+        request[CONTINUE_DEFERRED] = True
 
 
 async def send_continue(request: web.BaseRequest) -> None:
     """Send the postponed ``100 Continue`` (once; nothing if none was postponed)."""
-    if request.get(_DEFERRED):
-        request[_DEFERRED] = False
+    if request.get(CONTINUE_DEFERRED):
+        request[CONTINUE_DEFERRED] = False
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         request.writer.output_size = 0  # type: ignore[attr-defined]
 

@@ -38,6 +38,7 @@ from xml.sax.saxutils import escape
 from aiohttp import web
 
 __all__ = [
+    "CONTINUE_DEFERRED",
     "ERRORS",
     "REQUEST_ID_KEY",
     "ErrorSpec",
@@ -224,6 +225,8 @@ def map_domain_error(exc: BaseException) -> S3Error | None:
 # --- request ids and the error middleware ----------------------------------------------
 
 REQUEST_ID_KEY: web.RequestKey[str] = web.RequestKey("s3.request_id", str)
+# Set while a client's ``Expect: 100-continue`` is unanswered: it holds its body back.
+CONTINUE_DEFERRED: web.RequestKey[bool] = web.RequestKey("s3.continue_deferred", bool)
 _HOST_ID_KEY: web.RequestKey[str] = web.RequestKey("s3.host_id", str)
 
 
@@ -253,7 +256,12 @@ def error_response(err: S3Error, request: web.BaseRequest) -> web.Response:
         return web.Response(status=err.status, headers=headers)
     headers["Content-Type"] = "application/xml"
     body = err.to_xml(request_id(request), _host_id(request))
-    return web.Response(status=err.status, body=body, headers=headers)
+    resp = web.Response(status=err.status, body=body, headers=headers)
+    if request.get(CONTINUE_DEFERRED):
+        # The client never got "100 Continue", so it never sent the body its Content-Length
+        # announced. Keeping the connection would make its next request's bytes that body.
+        resp.force_close()
+    return resp
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
