@@ -73,6 +73,13 @@ class SatelliteConfig:
     exit_max_offline: int = 7 * 86400  # an exiting node silent this long fails its exit (Storj)
     exit_max_failure_percent: float = 10.0  # failed transfers above this share fail the exit (Storj)
     exit_min_failures: int = 10  # ...once at least this many have failed
+    # Repair (satellite/repair): checker passes over all segments, workers rebuild pieces.
+    repair_checker_interval: float = 30.0  # seconds between checker passes (Storj: 30 s)
+    repair_checker_batch: int = 1000  # segments per checker step
+    repair_interval: float = 300.0  # seconds an idle repairer waits before polling the queue (Storj: 5 min)
+    repair_workers: int = 5  # concurrent repairs (Storj: max 5)
+    repair_claim_timeout: float = 6 * 3600.0  # a claimed/failed job is retried after this (Storj: 6 h)
+    repair_job_timeout: float = 45 * 60.0  # one repair may take this long (Storj: 45 min)
     extra: dict[str, Any] = field(default_factory=dict)  # sections other services add
 
     @classmethod
@@ -104,6 +111,11 @@ class SatelliteConfig:
             "exit_interval": 0.5,
             "exit_max_offline": 30,
             "exit_min_failures": 3,
+            "repair_checker_interval": 0.5,
+            "repair_interval": 0.2,
+            "repair_workers": 2,
+            "repair_claim_timeout": 5.0,
+            "repair_job_timeout": 30.0,
         }
         base.update(overrides)
         return cls(data_dir=data_dir, **base)

@@ -49,6 +49,7 @@ from satellite.orders import OrderSigner
 from satellite.overlay.geoip import GeoIPDatabase
 from satellite.overlay.service import OverlayService
 from satellite.process import ApiWorkerPool
+from satellite.repair import RepairConfig, RepairQueue, RepairService
 from satellite.tenancy import SecretBox, TenancyService
 
 __all__ = ["Role", "Satellite", "Service"]
@@ -134,6 +135,10 @@ class Satellite:
         self.exit_chore = ExitChore(
             exits, self.signer, self.overlay.candidates, self.metainfo.selection, exit_config(config)
         )
+        # Repair (satellite/repair): the checker and the repair workers, one queue in the database.
+        self.repair = RepairService(
+            RepairQueue(db), self.nodes, self.signer, self.metainfo.selection, RepairConfig.from_satellite(config)
+        )
         self.api_app = self._api_app()
         # The admin API: a separate aiohttp app on admin_host:admin_port, never the public port;
         # without an admin token it is not served at all rather than served open.
@@ -210,6 +215,7 @@ class Satellite:
         return [
             Service("gc", self.gc.run, self.gc.close),
             Service("graceful-exit", self.exit_chore.run, self.exit_chore.close),
+            Service("repair", self.repair.run, self.repair.close),
         ]
 
     def services(self) -> list[Service]:

@@ -1,0 +1,133 @@
+"""The repair checker and the repair workers as the satellite runs them: loops on an interval.
+
+Both do one unit of work per step (a batch of segments, one job) and report their state,
+so tests step them directly; these loops only pace them. The checker sleeps
+``checker_interval`` between passes and runs a pass's batches back to back. Each of
+``workers`` repairers claims jobs until the queue is empty, then sleeps ``interval``.
+Several satellites' main processes may run workers on one PostgreSQL database: claims
+are exclusive (``FOR UPDATE SKIP LOCKED``), so no segment is repaired twice at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from common.piece_client import PieceClient, PieceClientConfig
+from satellite.nodeselection import SelectionConfig
+from satellite.orders import OrderSigner
+
+from .checker import CheckerStep, NodeSnapshot, RepairChecker
+from .queue import RepairQueue
+from .repairer import Repairer
+
+__all__ = ["RepairConfig", "RepairService"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RepairConfig:
+    checker_interval: float = 30.0
+    checker_batch: int = 1000
+    interval: float = 300.0
+    workers: int = 5
+    claim_timeout: float = 6 * 3600.0
+    job_timeout: float = 45 * 60.0
+
+    @classmethod
+    def from_satellite(cls, config: Any) -> RepairConfig:
+        return cls(
+            checker_interval=config.repair_checker_interval,
+            checker_batch=config.repair_checker_batch,
+            interval=config.repair_interval,
+            workers=config.repair_workers,
+            claim_timeout=config.repair_claim_timeout,
+            job_timeout=config.repair_job_timeout,
+        )
+
+
+class RepairService:
+    """The checker and ``workers`` repairers over one queue; ``run``/``close`` for peer.py."""
+
+    def __init__(
+        self,
+        queue: RepairQueue,
+        nodes: NodeSnapshot,
+        signer: OrderSigner,
+        selection: SelectionConfig,
+        config: RepairConfig,
+    ) -> None:
+        self.queue = queue
+        self.nodes = nodes
+        self.signer = signer
+        self.selection = selection
+        self.config = config
+        self.checker = RepairChecker(
+            queue, nodes, online_window=selection.online_window, batch_size=config.checker_batch
+        )
+        self.repairers: list[Repairer] = []
+        self._session: Any = None
+
+    def new_repairer(self, client: PieceClient) -> Repairer:
+        return Repairer(
+            self.queue,
+            self.nodes,
+            self.signer,
+            client,
+            selection=self.selection,
+            claim_timeout=self.config.claim_timeout,
+            job_timeout=self.config.job_timeout,
+        )
+
+    async def _check_forever(self) -> None:
+        while True:
+            try:
+                step = await self.checker.run_once()
+            except Exception:
+                log.exception("repair checker step failed")
+                step = CheckerStep.DONE
+            if step is CheckerStep.DONE:
+                await asyncio.sleep(self.config.checker_interval)
+
+    async def _repair_forever(self, repairer: Repairer) -> None:
+        while True:
+            try:
+                result = await repairer.run_once()
+            except Exception:
+                log.exception("repairer step failed")
+                result = None
+            if result is None:
+                await asyncio.sleep(self.config.interval)
+
+    async def run(self) -> None:
+        config = PieceClientConfig()
+        self._session = PieceClient.new_session(config)
+        client = PieceClient(self._session, config)
+        self.repairers = [self.new_repairer(client) for _ in range(self.config.workers)]
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._check_forever(), name="repair-checker")
+            for i, r in enumerate(self.repairers):
+                tg.create_task(self._repair_forever(r), name=f"repairer-{i}")
+
+    async def close(self) -> None:
+        if self._session is not None:
+            with contextlib.suppress(Exception):
+                await self._session.close()
+            self._session = None
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "checker": {
+                "cursor": self.checker.state.cursor,
+                "passes": self.checker.state.passes,
+                "last_pass": self.checker.state.last_pass,
+            },
+            "repairers": [
+                {"jobs": r.state.jobs, "by_outcome": r.state.by_outcome, "last_error": r.state.last_error}
+                for r in self.repairers
+            ],
+        }

@@ -1,0 +1,108 @@
+"""Which pieces of a segment count, and why the others do not: the rule checker and repairer share.
+
+A piece is **healthy** when its node is known, online (contacted within the online
+window), not disqualified, not exiting, and in the bucket's *current* policy by the node's
+effective (admin-overridden) location. Suspension does not make a piece unhealthy: a
+suspended node still serves downloads (DESIGN §5). The compliance report applies the same
+rule (``satellite/admin/report.py``), so "0 out of policy" there and "nothing to migrate"
+here mean the same thing.
+
+A segment needs repair when its healthy pieces fell to the repair threshold (``≤ repair``)
+or when any piece is out of policy (a policy change or a location override: migration).
+The reason names the more urgent of the two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from satellite.nodeselection import NodeCandidate, PlacementPolicy, in_policy
+
+__all__ = ["PieceState", "RepairReason", "SegmentHealth", "piece_state", "segment_health"]
+
+
+class PieceState(StrEnum):
+    HEALTHY = "healthy"
+    UNKNOWN_NODE = "unknown node"
+    DISQUALIFIED = "disqualified"
+    EXITING = "exiting"
+    OUT_OF_POLICY = "out of policy"
+    OFFLINE = "offline"
+
+
+class RepairReason(StrEnum):
+    LOST = "lost"  # fewer than k healthy pieces: repairable only if unhealthy nodes still serve
+    BELOW_THRESHOLD = "below_threshold"
+    OUT_OF_POLICY = "out_of_policy"
+
+
+def piece_state(node: NodeCandidate | None, policy: PlacementPolicy, *, now: float, online_window: float) -> PieceState:
+    """The state of a piece held by ``node`` (``None``: no such node row), most permanent first."""
+    if node is None:
+        return PieceState.UNKNOWN_NODE
+    if node.disqualified:
+        return PieceState.DISQUALIFIED
+    if node.exiting:
+        return PieceState.EXITING
+    if not in_policy(node, policy):
+        return PieceState.OUT_OF_POLICY
+    if now - node.last_contact > online_window:
+        return PieceState.OFFLINE
+    return PieceState.HEALTHY
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentHealth:
+    """Per piece number, its state; and the verdict."""
+
+    states: Mapping[int, PieceState]
+    k: int
+    repair_threshold: int
+
+    @property
+    def healthy(self) -> list[int]:
+        return sorted(num for num, st in self.states.items() if st is PieceState.HEALTHY)
+
+    @property
+    def unhealthy(self) -> list[int]:
+        return sorted(num for num, st in self.states.items() if st is not PieceState.HEALTHY)
+
+    @property
+    def out_of_policy(self) -> int:
+        return sum(st is PieceState.OUT_OF_POLICY for st in self.states.values())
+
+    @property
+    def margin(self) -> int:
+        """How many more pieces the segment can lose: healthy minus k (negative = lost)."""
+        return len(self.healthy) - self.k
+
+    @property
+    def reason(self) -> RepairReason | None:
+        """Why the segment needs repair, or ``None`` when it does not."""
+        healthy = len(self.healthy)
+        if healthy < self.k:
+            return RepairReason.LOST
+        if healthy <= self.repair_threshold:
+            return RepairReason.BELOW_THRESHOLD
+        if self.out_of_policy:
+            return RepairReason.OUT_OF_POLICY
+        return None
+
+
+def segment_health(
+    pieces: Sequence[tuple[int, str]],
+    nodes: Mapping[str, NodeCandidate],
+    policy: PlacementPolicy,
+    *,
+    k: int,
+    repair_threshold: int,
+    now: float,
+    online_window: float,
+) -> SegmentHealth:
+    """Classify ``pieces`` (``(number, node_id)``) against the node snapshot and the bucket's policy."""
+    states = {
+        num: piece_state(nodes.get(node_id), policy, now=now, online_window=online_window) for num, node_id in pieces
+    }
+    return SegmentHealth(states, k, repair_threshold)

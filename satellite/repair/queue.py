@@ -1,0 +1,370 @@
+"""The repair queue and the segment reads and writes repair needs, over the satellite database.
+
+**The queue** is the ``repair_queue`` table: one row per segment at risk, upserted by the
+checker (its health and reason refreshed, its claim left alone) and taken by repairers
+smallest ``margin`` first (healthy pieces minus ``k``: the segment closest to loss). A worker
+claims a row by stamping ``claimed_at``/``claimed_by`` in one ``UPDATE … WHERE segment_id =
+(SELECT … LIMIT 1)``. On PostgreSQL the inner select is ``FOR UPDATE SKIP LOCKED``, so
+concurrent repairers (in several processes) each skip the row another is claiming instead of
+waiting for it or taking it twice; on SQLite the statement runs in a ``BEGIN IMMEDIATE``
+transaction, which serialises claimers. A claim older than the claim timeout is taken
+again: that is how a crashed worker's job comes back, and how a failed job backs off (a
+failure releases ``claimed_by`` but keeps ``claimed_at``).
+
+**The swap** replaces a segment's piece rows in one transaction, and only if the rows are
+still exactly those the repairer started from (number, node, piece id): an object deleted
+or overwritten, or a segment changed by another worker meanwhile, turns the repair into a
+no-op, and the pieces it uploaded become garbage for the retain lists to collect. On
+PostgreSQL the segment row is locked ``FOR UPDATE`` first, so a concurrent delete waits for
+the swap or the swap sees the delete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from satellite.db.engine import Database
+from satellite.db.models import (
+    BadPieceReport,
+    Bucket,
+    ObjectRow,
+    PieceRow,
+    PlacementPolicyRow,
+    RepairJob,
+    SegmentRow,
+    Upload,
+)
+from satellite.db.tenancy import policy_from_row
+from satellite.nodeselection import PlacementPolicy
+
+__all__ = ["CheckedSegment", "ClaimedJob", "QueueEntry", "RepairQueue", "StoredPiece", "StoredSegment"]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedSegment:
+    """What the checker needs of a segment: its scheme, its bucket's policy, its pieces' nodes."""
+
+    id: int
+    policy_id: int
+    k: int
+    repair_threshold: int
+    pieces: list[tuple[int, str]]  # (number, node_id)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    segment_id: int
+    healthy: int
+    margin: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    segment_id: int
+    healthy: int
+    margin: int
+    reason: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPiece:
+    number: int
+    node_id: str
+    piece_id: str
+    root: bytes
+    size: int
+
+    @property
+    def key(self) -> tuple[int, str, str]:
+        return (self.number, self.node_id, self.piece_id)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSegment:
+    """A segment as the repairer needs it: layout, scheme, root piece id, policy, pieces."""
+
+    id: int
+    policy_id: int
+    layout: dict[str, Any]
+    root_piece_id: str
+    k: int
+    repair_threshold: int
+    success_threshold: int
+    total: int
+    piece_size: int
+    encrypted_size: int
+    pieces: list[StoredPiece]
+
+
+def _bucket_of_segment() -> Any:
+    """``segments`` joined to the bucket that owns them, through an object or a pending upload."""
+    seg = SegmentRow
+    return (
+        select(seg, Bucket.policy_id)
+        .outerjoin(ObjectRow, ObjectRow.id == seg.object_id)
+        .outerjoin(Upload, Upload.id == seg.upload_id)
+        .join(Bucket, Bucket.id == func.coalesce(ObjectRow.bucket_id, Upload.bucket_id))
+    )
+
+
+class RepairQueue:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @property
+    def _pg(self) -> bool:
+        return self.db.dialect == "postgresql"
+
+    # --- reads for the checker ------------------------------------------------------------
+
+    async def policies(self) -> dict[int, PlacementPolicy]:
+        async with self.db.read() as s:
+            rows = (await s.execute(select(PlacementPolicyRow))).scalars().all()
+        return {r.id: policy_from_row(r) for r in rows}
+
+    async def segment_batch(self, after_id: int, limit: int) -> tuple[list[CheckedSegment], int | None]:
+        """Up to ``limit`` remote segments with ids above ``after_id``, in id order, with their pieces.
+
+        Two queries per batch whatever its size: the segments (an index range), then their
+        pieces (a primary-key range). Returns the segments and the last id scanned, or
+        ``None`` when the scan reached the end.
+        """
+        seg = SegmentRow
+        query = (
+            select(seg.id, seg.k, seg.repair_threshold, Bucket.policy_id)
+            .outerjoin(ObjectRow, ObjectRow.id == seg.object_id)
+            .outerjoin(Upload, Upload.id == seg.upload_id)
+            .join(Bucket, Bucket.id == func.coalesce(ObjectRow.bucket_id, Upload.bucket_id))
+            .where(seg.id > after_id, seg.k > 0)
+            .order_by(seg.id)
+            .limit(limit)
+        )
+        async with self.db.read() as s:
+            rows = (await s.execute(query)).all()
+            if not rows:
+                return [], None
+            first, last = rows[0][0], rows[-1][0]
+            pieces = (
+                await s.execute(
+                    select(PieceRow.segment_id, PieceRow.number, PieceRow.node_id).where(
+                        PieceRow.segment_id >= first, PieceRow.segment_id <= last
+                    )
+                )
+            ).all()
+        by_segment: dict[int, list[tuple[int, str]]] = {}
+        for sid, num, node in pieces:
+            by_segment.setdefault(sid, []).append((num, node))
+        out = [CheckedSegment(sid, pid, k, rep, by_segment.get(sid, [])) for sid, k, rep, pid in rows]
+        return out, (last if len(rows) == limit else None)
+
+    # --- the queue ------------------------------------------------------------------------
+
+    def _insert(self) -> Any:
+        return (postgresql.insert if self._pg else sqlite.insert)(RepairJob)
+
+    async def push(self, entries: Sequence[QueueEntry], now: dt.datetime) -> None:
+        """Queue (or refresh) segments; a claim in progress is left as it is."""
+        if not entries:
+            return
+        stmt = self._insert().values(
+            [
+                {
+                    "segment_id": e.segment_id,
+                    "healthy": e.healthy,
+                    "margin": e.margin,
+                    "reason": e.reason,
+                    "attempts": 0,
+                    "last_error": "",
+                    "inserted_at": now,
+                    "updated_at": now,
+                }
+                for e in entries
+            ]
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[RepairJob.segment_id],
+            set_={
+                "healthy": stmt.excluded.healthy,
+                "margin": stmt.excluded.margin,
+                "reason": stmt.excluded.reason,
+                "updated_at": stmt.excluded.updated_at,
+            },
+        )
+        async with self.db.transaction() as s:
+            await s.execute(stmt)
+
+    async def forget_range(self, after_id: int, last_id: int | None, keep: Iterable[int]) -> int:
+        """Drop unclaimed jobs for segments in ``(after_id, last_id]`` other than ``keep``:
+        the checker just found them healthy, or they no longer exist."""
+        keep = list(keep)
+        cond = [RepairJob.segment_id > after_id, RepairJob.claimed_by.is_(None)]
+        if last_id is not None:
+            cond.append(RepairJob.segment_id <= last_id)
+        if keep:
+            cond.append(RepairJob.segment_id.not_in(keep))
+        async with self.db.transaction() as s:
+            res = await s.execute(delete(RepairJob).where(*cond))
+        return int(res.rowcount or 0)
+
+    async def claim(self, worker: str, now: dt.datetime, claim_timeout: float) -> ClaimedJob | None:
+        """Take the job closest to loss that nobody holds (or whose claim expired)."""
+        cutoff = now - dt.timedelta(seconds=claim_timeout)
+        pick = (
+            select(RepairJob.segment_id)
+            .where(or_(RepairJob.claimed_at.is_(None), RepairJob.claimed_at <= cutoff))
+            .order_by(RepairJob.margin, RepairJob.healthy, RepairJob.inserted_at, RepairJob.segment_id)
+            .limit(1)
+        )
+        if self._pg:
+            pick = pick.with_for_update(skip_locked=True)
+        stmt = (
+            update(RepairJob)
+            .where(RepairJob.segment_id == pick.scalar_subquery())
+            .values(claimed_at=now, claimed_by=worker, attempts=RepairJob.attempts + 1, updated_at=now)
+            .returning(RepairJob.segment_id, RepairJob.healthy, RepairJob.margin, RepairJob.reason, RepairJob.attempts)
+        )
+        async with self.db.transaction() as s:
+            row = (await s.execute(stmt)).first()
+        return None if row is None else ClaimedJob(*row)
+
+    async def fail(self, segment_id: int, worker: str, error: str, now: dt.datetime) -> None:
+        """Give a job back after a failed attempt; it is retried once its claim times out."""
+        async with self.db.transaction() as s:
+            await s.execute(
+                update(RepairJob)
+                .where(RepairJob.segment_id == segment_id, RepairJob.claimed_by == worker)
+                .values(claimed_by=None, last_error=error[:500], updated_at=now)
+            )
+
+    async def finish(self, segment_id: int, worker: str) -> None:
+        async with self.db.transaction() as s:
+            await self._finish(s, segment_id, worker)
+
+    @staticmethod
+    async def _finish(s: AsyncSession, segment_id: int, worker: str) -> None:
+        await s.execute(delete(RepairJob).where(RepairJob.segment_id == segment_id, RepairJob.claimed_by == worker))
+
+    async def jobs(self) -> list[RepairJob]:
+        async with self.db.read() as s:
+            return list(
+                (
+                    await s.execute(
+                        select(RepairJob).order_by(RepairJob.margin, RepairJob.healthy, RepairJob.inserted_at)
+                    )
+                ).scalars()
+            )
+
+    async def stats(self) -> dict[str, int]:
+        async with self.db.read() as s:
+            total, claimed, failing = (
+                await s.execute(
+                    select(
+                        func.count(),
+                        func.count(RepairJob.claimed_by),
+                        func.count().filter(RepairJob.last_error != ""),
+                    )
+                )
+            ).one()
+        return {"queued": int(total), "claimed": int(claimed), "with_errors": int(failing)}
+
+    # --- the repairer's reads and the swap ------------------------------------------------
+
+    async def load_segment(self, segment_id: int) -> StoredSegment | None:
+        async with self.db.read() as s:
+            row = (await s.execute(_bucket_of_segment().where(SegmentRow.id == segment_id))).first()
+            if row is None:
+                return None
+            seg, policy_id = row
+            pieces = (
+                await s.execute(select(PieceRow).where(PieceRow.segment_id == segment_id).order_by(PieceRow.number))
+            ).scalars()
+            stored = [StoredPiece(p.number, p.node_id, p.piece_id, p.merkle_root, p.size) for p in pieces]
+        if seg.layout is None or seg.root_piece_id is None or seg.k == 0:
+            return None  # inline: nothing to repair
+        return StoredSegment(
+            id=seg.id,
+            policy_id=policy_id,
+            layout=seg.layout,
+            root_piece_id=seg.root_piece_id,
+            k=seg.k,
+            repair_threshold=seg.repair_threshold,
+            success_threshold=seg.success_threshold,
+            total=seg.total,
+            piece_size=seg.piece_size,
+            encrypted_size=seg.encrypted_size,
+            pieces=stored,
+        )
+
+    async def swap(
+        self,
+        segment_id: int,
+        expected: Iterable[tuple[int, str, str]],
+        remove: Iterable[int],
+        add: Sequence[StoredPiece],
+        *,
+        worker: str,
+    ) -> bool:
+        """Replace piece rows atomically if the segment still has exactly ``expected``; the job
+        is finished in the same transaction. False: the segment changed or is gone (no-op)."""
+        remove = sorted(set(remove))
+        async with self.db.transaction() as s:
+            lock = select(SegmentRow.id).where(SegmentRow.id == segment_id)
+            if self._pg:
+                lock = lock.with_for_update()
+            if (await s.execute(lock)).first() is None:
+                await self._finish(s, segment_id, worker)
+                return False
+            current = (
+                await s.execute(
+                    select(PieceRow.number, PieceRow.node_id, PieceRow.piece_id).where(
+                        PieceRow.segment_id == segment_id
+                    )
+                )
+            ).all()
+            if {tuple(r) for r in current} != set(expected):
+                await self._finish(s, segment_id, worker)
+                return False
+            if remove:
+                await s.execute(
+                    delete(PieceRow).where(and_(PieceRow.segment_id == segment_id, PieceRow.number.in_(remove)))
+                )
+            if add:
+                await s.execute(
+                    insert(PieceRow),
+                    [
+                        {
+                            "segment_id": segment_id,
+                            "number": p.number,
+                            "node_id": p.node_id,
+                            "piece_id": p.piece_id,
+                            "merkle_root": p.root,
+                            "size": p.size,
+                        }
+                        for p in add
+                    ],
+                )
+            await self._finish(s, segment_id, worker)
+        return True
+
+    async def report_bad_piece(self, node_id: str, piece_id: str, segment_id: int, number: int, reason: str) -> None:
+        """Evidence for audits: a node served bytes that fail the piece's Merkle root."""
+        async with self.db.transaction() as s:
+            s.add(
+                BadPieceReport(
+                    node_id=node_id,
+                    piece_id=piece_id,
+                    segment_id=segment_id,
+                    piece_number=number,
+                    reason=reason[:255],
+                    reported_at=dt.datetime.now(dt.UTC),
+                )
+            )
