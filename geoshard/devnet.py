@@ -123,6 +123,14 @@ def _prepare_satellite(opts: DevnetOptions) -> Path:
     cfg.online_score_window = 600
     cfg.online_min_audits = 5
     cfg.vetting_audits = 3
+    # A retain list to every node every few seconds and exit passes every second. Pieces
+    # stay protected for max(segment_token_ttl, order_ttl) after upload (satellite/gc); the
+    # devnet's processes share one clock, so no skew margin on top.
+    cfg.gc_interval = 5.0
+    cfg.gc_clock_skew = 0
+    cfg.exit_interval = 1.0
+    cfg.exit_max_offline = 120
+    cfg.exit_min_failures = 3
     save_config(cfg, cfg_path)
     return cfg_path
 

@@ -152,6 +152,8 @@ class Satellite:
                     selection=self.metainfo.selection,
                     token=config.admin_token,
                     on_nodes_changed=self.overlay.invalidate,
+                    graceful_exit=self.graceful_exit,
+                    gc=self.gc.store,
                 )
             )
         self._runners: list[web.AppRunner] = []

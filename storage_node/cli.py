@@ -70,6 +70,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     status.add_argument("--json", action="store_true", help="print one JSON object")
     status.set_defaults(func=cmd_status)
 
+    leave = sub.add_parser("exit", help="leave the network gracefully: the satellite moves this node's pieces")
+    leave.add_argument("--config", required=True, type=Path)
+    leave.add_argument("--status", action="store_true", help="only show the exit's progress")
+    leave.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    leave.add_argument("--json", action="store_true", help="print one JSON object")
+    leave.set_defaults(func=cmd_exit)
+
 
 # --- init ------------------------------------------------------------------------------
 
@@ -303,4 +310,34 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"pieces       {st['piece_count']} ({format_size(st['pieces'])})")
     print(f"trash        {st['trash_count']} ({format_size(st['trash'])})")
     print(f"unsettled    {st['unsettled_orders']} orders, {format_size(st['unsettled_egress_bytes'])} egress")
+    return 0
+
+
+# --- exit ------------------------------------------------------------------------------
+
+
+def cmd_exit(args: argparse.Namespace) -> int:
+    from storage_node.gracefulexit import ExitUnavailable, format_exit, request_exit
+
+    try:
+        cfg = NodeConfig.load(args.config)
+        identity = Identity.load(cfg.identity_path)
+    except (ConfigError, OSError, ValueError) as e:
+        print(f"geoshard node exit: error: {e}", file=sys.stderr)
+        return 2
+    action = "status" if args.status else "begin"
+    if action == "begin" and not args.yes:
+        answer = input(
+            "A graceful exit cannot be undone: the satellite stops sending this node data and "
+            "moves all of its pieces away. Keep the node running until it completes. Exit? [y/N] "
+        )
+        if answer.strip().lower() not in ("y", "yes"):
+            print("not exiting")
+            return 1
+    try:
+        state = request_exit(identity, cfg.satellite_id, cfg.satellite_url, action)
+    except ExitUnavailable as e:
+        print(f"geoshard node exit: error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(state) if args.json else "\n".join(format_exit(state)))
     return 0

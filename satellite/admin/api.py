@@ -50,6 +50,8 @@ class AdminServices:
     token: str
     # Placement caches a snapshot of the node table; an admin change must not wait it out.
     on_nodes_changed: Callable[[], None] = field(default=lambda: None)
+    graceful_exit: Any = None  # satellite.gracefulexit.GracefulExitService: exit state and progress
+    gc: Any = None  # satellite.db.gc.GCRepository: the last retain list sent to a node
 
 
 ADMIN_SERVICES = web.AppKey("admin_services", AdminServices)
@@ -285,6 +287,20 @@ def node_json(n: Any, selection: SelectionConfig, now: float) -> dict[str, Any]:
     }
 
 
+def retain_json(r: Any) -> dict[str, Any] | None:
+    """The last retain list garbage collection sent the node (``None``: never tried)."""
+    if r is None:
+        return None
+    return {
+        "attempted_at": _iso(r.attempted_at),
+        "sent_at": _iso(r.sent_at),
+        "created_before": _iso(r.created_before),
+        "piece_count": r.piece_count,
+        "filter_bytes": r.filter_bytes,
+        "error": r.last_error,
+    }
+
+
 async def list_nodes(request: web.Request) -> web.Response:
     svc = request.app[ADMIN_SERVICES]
     now = time.time()
@@ -294,7 +310,12 @@ async def list_nodes(request: web.Request) -> web.Response:
 async def show_node(request: web.Request) -> web.Response:
     svc = request.app[ADMIN_SERVICES]
     node = await svc.repo.find_node(request.match_info["node"])
-    return web.json_response(node_json(node, svc.selection, time.time()))
+    out = node_json(node, svc.selection, time.time())
+    if svc.graceful_exit is not None:
+        out["graceful_exit"] = (await svc.graceful_exit.store.state(node.id)).to_json()
+    if svc.gc is not None:
+        out["retain_list"] = retain_json(await svc.gc.last(node.id))
+    return web.json_response(out)
 
 
 async def _changed_node(request: web.Request, node_id: str) -> web.Response:

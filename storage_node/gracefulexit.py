@@ -1,0 +1,72 @@
+"""``geoshard node exit``: ask the satellite to let this node leave, and watch the exit.
+
+The node sends a node-signed :class:`~common.messages.ExitRequest` to ``POST
+{satellite}/api/v1/nodes/exit``: ``begin`` starts the exit (the satellite stops placing
+pieces here and copies every piece this node holds to other nodes), ``status`` asks how
+far it is. The node must keep running (``geoshard node run``) until the status says
+``exited``: the satellite downloads each piece from it, and a node offline too long, or
+that fails too many transfers, fails its exit. Once exited, its held amount is
+releasable and the next retain list lets it delete everything.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from common.identity import Identity
+from common.messages import ExitRequest, Signed, now
+
+__all__ = ["EXIT_PATH", "ExitUnavailable", "format_exit", "request_exit"]
+
+EXIT_PATH = "/api/v1/nodes/exit"
+
+
+class ExitUnavailable(Exception):
+    """The satellite could not be asked, or refused; the message says why."""
+
+
+def request_exit(
+    identity: Identity, satellite_id: str, satellite_url: str, action: str, timeout: float = 10.0
+) -> dict[str, Any]:
+    """``action`` is ``begin`` or ``status``; the satellite's view of the exit."""
+    msg = ExitRequest(node_id=identity.id, satellite_id=satellite_id, action=action, timestamp=now())
+    req = urllib.request.Request(
+        satellite_url.rstrip("/") + EXIT_PATH,
+        data=Signed.sign(identity, msg).dumps().encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            state: dict[str, Any] = json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        try:
+            detail = json.loads(e.read()).get("message", "")
+        except ValueError:
+            detail = ""
+        raise ExitUnavailable(f"satellite answered {e.code}: {detail or e.reason}") from None
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        raise ExitUnavailable(f"cannot reach the satellite at {satellite_url}: {e}") from None
+    return state
+
+
+def format_exit(s: dict[str, Any]) -> list[str]:
+    status = s["status"]
+    if status == "none":
+        return ["exit         not requested (start one with `geoshard node exit --config …`)"]
+    start = s["pieces_at_start"]
+    moved = s["pieces_transferred"]
+    lines = [
+        f"exit         {status} (requested {s['initiated_at']})",
+        f"pieces       {s['pieces_remaining']} remaining of {start} at the start; "
+        f"{moved} moved ({s['bytes_transferred']} bytes), {s['pieces_failed']} failed",
+    ]
+    if status == "exiting":
+        lines.append("keep the node running (`geoshard node run`) until the exit completes")
+    elif status == "exited":
+        lines.append(f"finished     {s['finished_at']}: the held amount is releasable; the node may be shut down")
+    elif status == "failed":
+        lines.append(f"FAILED       {s['finished_at']}: {s['reason']}")
+    return lines
