@@ -18,7 +18,18 @@ import pytest
 from satellite.db import Database, create_database, upgrade_schema
 from satellite.db.engine import sqlite_url
 
-__all__ = ["NODE_PLACES", "PG_URL", "FakeNode", "db", "db_backend", "fresh_database", "postgres_available", "satellite"]
+__all__ = [
+    "NODE_PLACES",
+    "PG_URL",
+    "FakeNode",
+    "db",
+    "db_backend",
+    "drop_pg_database",
+    "fresh_database",
+    "fresh_pg_database",
+    "postgres_available",
+    "satellite",
+]
 
 PG_URL = os.environ.get("GEOSHARD_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 _pg_state: dict[str, str | None] = {}
@@ -67,6 +78,24 @@ async def fresh_database(backend: str, tmp_path: os.PathLike[str]) -> tuple[Data
         database = create_database(PG_URL, pg_schema=schema)
     await upgrade_schema(database)
     return database, schema
+
+
+async def fresh_pg_database() -> tuple[str, str]:
+    """A new, empty PostgreSQL database for a satellite in another process: (name, SQLAlchemy URL).
+
+    A schema (as :func:`fresh_database` makes) cannot be named in a URL, so processes that
+    read a config file get a database of their own; :func:`drop_pg_database` removes it.
+    """
+    reason = await postgres_available()
+    if reason is not None:
+        pytest.skip(reason)
+    name = f"t_{secrets.token_hex(6)}"
+    await _pg_admin(f'CREATE DATABASE "{name}"')
+    return name, PG_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def drop_pg_database(name: str) -> None:
+    await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def drop_database(database: Database, schema: str | None) -> None:
