@@ -5,7 +5,14 @@ fail with "database is locked" *without* waiting for the busy timeout (SQLite ca
 it upgrade its read snapshot). So every write transaction here begins with
 ``BEGIN IMMEDIATE``, which takes the write lock up front and does wait, and reads go
 through a second engine with plain deferred transactions, which in WAL mode never block on
-the writer. On PostgreSQL both factories share one engine.
+the writer. On PostgreSQL both factories share one engine (and one pool).
+
+The hot paths (commit, list) use Core connections (:meth:`Database.read_conn`,
+:meth:`Database.write_conn`) rather than ORM sessions: the session's unit of work and its
+begin/close bookkeeping cost more CPU than the statements they run. On PostgreSQL
+``read_conn`` is in autocommit, which saves the BEGIN and ROLLBACK round trips of a read and
+changes nothing else under READ COMMITTED (each statement takes its own snapshot anyway);
+it cannot stream a server-side cursor, which needs a transaction (use :meth:`Database.read`).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 __all__ = ["Database", "create_database", "sqlite_url"]
 
@@ -54,6 +61,7 @@ class Database:
     write_engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     write_sessions: async_sessionmaker[AsyncSession]
+    read_engine: AsyncEngine  # ``engine``, in autocommit on PostgreSQL
 
     @property
     def dialect(self) -> str:
@@ -64,6 +72,18 @@ class Database:
         """A session for reads; whatever it began is rolled back at the end."""
         async with self.sessions() as session:
             yield session
+
+    @contextlib.asynccontextmanager
+    async def read_conn(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection for reads, in autocommit on PostgreSQL (no server-side cursors)."""
+        async with self.read_engine.connect() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def write_conn(self) -> AsyncIterator[AsyncConnection]:
+        """A Core write transaction: committed when the block ends, rolled back if it raises."""
+        async with self.write_engine.begin() as conn:
+            yield conn
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -97,10 +117,12 @@ def create_database(url: str, *, pg_schema: str | None = None, pool_size: int = 
             connect_args=connect_args,
             pool_pre_ping=False,
         )
+    reads = read if read is not write else read.execution_options(isolation_level="AUTOCOMMIT")
     return Database(
         url=url,
         engine=read,
         write_engine=write,
         sessions=async_sessionmaker(read, expire_on_commit=False),
         write_sessions=async_sessionmaker(write, expire_on_commit=False),
+        read_engine=reads,
     )

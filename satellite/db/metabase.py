@@ -17,11 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any, cast
 
 from sqlalchemy import Row, Table, Text, bindparam, delete, func, insert, select, text, type_coerce, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from satellite.db.engine import Database
 from satellite.db.models import (
@@ -60,7 +61,19 @@ from satellite.metainfo.util import successor
 
 __all__ = ["MetabaseRepository", "successor"]
 
-_COMMIT_RETRIES = 5
+# Racing commits of one key each take the next version; the loser of a race retries. A unique
+# violation means another commit of the key *committed* that version, so every retry follows
+# progress and the retries needed are bounded by the commits racing at once (16 gateways
+# racing for one key have been seen to need more than 5).
+_COMMIT_RETRIES = 64
+_VERSION_CONFLICT = ("uq_objects_bucket_id_key_version", "objects.bucket_id, objects.key, objects.version")
+
+Conn = AsyncSession | AsyncConnection  # the statements below run on either
+
+
+def _version_race(e: IntegrityError) -> bool:
+    text_ = str(e.orig)
+    return any(name in text_ for name in _VERSION_CONFLICT)
 
 
 # Listing selects ObjectInfo's fields as plain columns rather than ORM entities, and takes the
@@ -110,7 +123,7 @@ def object_info(o: ObjectRow) -> ObjectInfo:
 
 
 async def insert_segments(
-    s: AsyncSession, segments: Sequence[SegmentIn], *, object_id: int | None, upload_id: str | None
+    s: Conn, segments: Sequence[SegmentIn], *, object_id: int | None, upload_id: str | None
 ) -> None:
     """Insert segments and their pieces: two statements, whatever the number of pieces."""
     if not segments:
@@ -155,7 +168,7 @@ async def insert_segments(
         await s.execute(_INSERT_PIECES, pieces)
 
 
-async def latest_version(s: AsyncSession, bucket_id: int, key: str) -> int:
+async def latest_version(s: Conn, bucket_id: int, key: str) -> int:
     v = await s.execute(
         select(func.max(ObjectRow.version)).where(ObjectRow.bucket_id == bucket_id, ObjectRow.key == key)
     )
@@ -186,7 +199,7 @@ _INSERT_SEGMENTS = insert(cast(Table, SegmentRow.__table__)).returning(
 _INSERT_PIECES = insert(cast(Table, PieceRow.__table__))
 
 
-async def replace_object(s: AsyncSession, bucket_id: int, key: str, meta: ObjectMeta, segment_count: int) -> ObjectRow:
+async def replace_object(s: Conn, bucket_id: int, key: str, meta: ObjectMeta, segment_count: int) -> ObjectRow:
     """Insert the next version of ``key`` and drop the older ones (pieces go to GC via retain lists).
 
     The next version is computed inside the INSERT (one round trip), and the DELETE runs only
@@ -212,6 +225,23 @@ async def replace_object(s: AsyncSession, bucket_id: int, key: str, meta: Object
     return ObjectRow(id=object_id, version=version, **values)
 
 
+_buckets = cast(Table, Bucket.__table__)
+_policies = cast(Table, PlacementPolicyRow.__table__)
+# A bucket and its policy as plain columns on a Core connection (the hot path's first query).
+_BUCKET_BY_NAME = (
+    select(_buckets.c.id, _buckets.c.name, _buckets.c.tenant_id, _buckets.c.created_at,
+           *(c.label(f"p_{c.name}") for c in _policies.c))
+    .join(_policies, _policies.c.id == _buckets.c.policy_id)
+    .where(_buckets.c.name == bindparam("name"))
+)  # fmt: skip
+
+
+def _bucket_info(r: Row[Any]) -> BucketInfo:
+    m = r._mapping
+    policy = policy_from_row(SimpleNamespace(**{k[2:]: v for k, v in m.items() if k.startswith("p_")}))  # type: ignore[arg-type]
+    return BucketInfo(m["id"], m["name"], m["tenant_id"], policy, m["created_at"])
+
+
 class MetabaseRepository(MultipartRepository):
     """Implements ``satellite.metainfo.store.MetabaseStore``."""
 
@@ -229,9 +259,9 @@ class MetabaseRepository(MultipartRepository):
         return BucketInfo(b.id, b.name, b.tenant_id, policy_from_row(p), b.created_at)
 
     async def get_bucket(self, name: str) -> BucketInfo | None:
-        async with self.db.read() as s:
-            row = (await s.execute(self._bucket_query().where(Bucket.name == name))).first()
-        return None if row is None else self._bucket(*row)
+        async with self.db.read_conn() as c:
+            row = (await c.execute(_BUCKET_BY_NAME, {"name": name})).first()
+        return None if row is None else _bucket_info(row)
 
     async def create_bucket(self, tenant_id: str, name: str, policy: str | None) -> BucketInfo:
         try:
@@ -288,13 +318,13 @@ class MetabaseRepository(MultipartRepository):
     ) -> ObjectInfo:
         for attempt in range(_COMMIT_RETRIES):
             try:
-                async with self.db.transaction() as s:
-                    row = await replace_object(s, bucket_id, key, meta, len(segments))
-                    await insert_segments(s, segments, object_id=row.id, upload_id=None)
+                async with self.db.write_conn() as c:
+                    row = await replace_object(c, bucket_id, key, meta, len(segments))
+                    await insert_segments(c, segments, object_id=row.id, upload_id=None)
                     return object_info(row)
-            except IntegrityError:
-                # Two commits of one key raced for the same version (PostgreSQL); take the next.
-                if attempt == _COMMIT_RETRIES - 1:
+            except IntegrityError as e:
+                # Commits of one key raced for the same version (PostgreSQL); take the next.
+                if not _version_race(e) or attempt == _COMMIT_RETRIES - 1:
                     raise
         raise AssertionError("unreachable")
 
@@ -389,7 +419,7 @@ class MetabaseRepository(MultipartRepository):
         """Up to ``limit`` entries after ``start`` in key order (see the module's docstring)."""
         upper = successor(prefix) if prefix else None
         lo, lo_incl = (start, start_inclusive) if start > prefix else (prefix, True)
-        async with self.db.read() as s:
+        async with self.db.read_conn() as s:
             if not delimiter:
                 q = select(*_LIST_COLUMNS).where(
                     ObjectRow.bucket_id == bucket_id,
@@ -426,7 +456,7 @@ class MetabaseRepository(MultipartRepository):
 
     async def _skip_scan(
         self,
-        s: AsyncSession,
+        s: Conn,
         bucket_id: int,
         prefix: str,
         delimiter: str,
