@@ -70,15 +70,25 @@ async def kill_node(net: Planet, node_id: str) -> None:
     from satellite.db.models import Node
 
     peer = net.node_of(node_id)
+    found = False
     for task in asyncio.all_tasks():
         frame = getattr(task.get_coro(), "cr_frame", None)
         if frame is not None and frame.f_locals.get("self") is peer and task.get_coro().__name__ == "run":
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            found = True
+    assert found, "the node's run task was not found"
     long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=10 * net.satellite.config.online_window)
-    async with net.satellite.db.transaction() as s:
-        await s.execute(update(Node).where(Node.id == node_id).values(last_contact_at=long_ago))
+    # A check-in the node sent just before it died may still be in the satellite's hands and
+    # land after our update: update again until one check-in interval passes without one.
+    for _ in range(5):
+        async with net.satellite.db.transaction() as s:
+            await s.execute(update(Node).where(Node.id == node_id).values(last_contact_at=long_ago))
+        await asyncio.sleep(2 * net.satellite.config.checkin_interval)
+        async with net.satellite.db.read() as s:
+            if (await s.get(Node, node_id)).last_contact_at == long_ago:  # type: ignore[union-attr]
+                break
     net.satellite.overlay.invalidate()
 
 
