@@ -131,6 +131,12 @@ def _prepare_satellite(opts: DevnetOptions) -> Path:
     cfg.exit_interval = 1.0
     cfg.exit_max_offline = 120
     cfg.exit_min_failures = 3
+    # Repair: a checker pass every two seconds, idle repairers poll every second, and a job
+    # whose worker died is retried after 30 s.
+    cfg.repair_checker_interval = 2.0
+    cfg.repair_interval = 1.0
+    cfg.repair_claim_timeout = 30.0
+    cfg.repair_job_timeout = 60.0
     save_config(cfg, cfg_path)
     return cfg_path
 
