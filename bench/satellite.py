@@ -20,11 +20,17 @@ positions through ``MetainfoService.list_objects`` and through the HTTP API
 (``SatelliteClient.list_objects``): without a delimiter over the whole bucket, and with
 ``delimiter="/"`` under one day's prefix. Median and p95 in milliseconds.
 
-    python bench/satellite.py [--quick] [--json PATH] [--backends sqlite,postgresql]
+**API workers.** On PostgreSQL the commits are timed a second time against a real
+``geoshard satellite run --api-workers N`` process tree (default N = 2: a MAIN process and two
+API workers sharing the port, over a fresh database of their own); ``*_satellite_cpu_ms`` is
+then the CPU of the whole tree per commit. The in-process satellite runs on uvloop, as
+``geoshard satellite run`` does.
+
+    python bench/satellite.py [--quick] [--json PATH] [--backends sqlite,postgresql] [--api-workers N]
 
 ``--quick`` commits fewer objects and lists a bucket of 100,000 objects instead of 1,000,000
-(the figure names say ``100k`` instead of ``1m``). Aims: ≥ 300 commits/s on PostgreSQL,
-a LIST page < 50 ms at 1M objects.
+(the figure names say ``100k`` instead of ``1m``); ``--api-workers 0`` skips the process-tree
+run. Aims: ≥ 300 commits/s on PostgreSQL, a LIST page < 50 ms at 1M objects.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -178,9 +185,6 @@ class Backend:
 
 async def start_satellite(db: Database, tmp: Path) -> tuple[Any, str, list[Path]]:
     """A satellite on loopback with twelve checked-in EU nodes, a tenant and a policy 4/6/8/10."""
-    import aiohttp
-
-    from common.messages import CheckIn, Signed, now
     from satellite.config import SatelliteConfig
     from satellite.peer import Satellite
 
@@ -188,6 +192,18 @@ async def start_satellite(db: Database, tmp: Path) -> tuple[Any, str, list[Path]
                                        segment_token_ttl=3600, order_ttl=3600)  # fmt: skip
     sat = Satellite(config, db, Identity.generate())
     await sat.start()
+    key_paths = await check_in_nodes(sat.api_url, tmp)
+    await sat.tenancy.create_policy(PlacementPolicy(name="bench", scheme=SCHEME, allowed_countries=frozenset({"EU"})))
+    tenant = await sat.tenancy.create_tenant("bench", default_policy="bench")
+    return sat, tenant.id, key_paths
+
+
+async def check_in_nodes(api_url: str, tmp: Path) -> list[Path]:
+    """Twelve EU node identities (saved under ``tmp``) check in with the satellite at ``api_url``."""
+    import aiohttp
+
+    from common.messages import CheckIn, Signed, now
+
     key_paths = []
     async with aiohttp.ClientSession() as http:
         for i in range(NODE_COUNT):
@@ -199,12 +215,10 @@ async def start_satellite(db: Database, tmp: Path) -> tuple[Any, str, list[Path]
                 node_id=node.id, address=f"http://10.{i + 1}.0.1:7000", country=("DE", "FR", "NL")[i % 3],
                 region="eu", capacity=10**13, used=0, free=10**13, version="bench", wallet="0x0", timestamp=now(),
             )  # fmt: skip
-            async with http.post(f"{sat.api_url}/api/v1/nodes/checkin", json=Signed.sign(node, checkin).to_json()) as r:
+            async with http.post(f"{api_url}/api/v1/nodes/checkin", json=Signed.sign(node, checkin).to_json()) as r:
                 if r.status != 200:
                     raise RuntimeError(f"check-in failed: {r.status} {await r.text()}")
-    await sat.tenancy.create_policy(PlacementPolicy(name="bench", scheme=SCHEME, allowed_countries=frozenset({"EU"})))
-    tenant = await sat.tenancy.create_tenant("bench", default_policy="bench")
-    return sat, tenant.id, key_paths
+    return key_paths
 
 
 async def stop_satellite(sat: Any) -> None:
@@ -216,9 +230,12 @@ async def stop_satellite(sat: Any) -> None:
 # --- commits --------------------------------------------------------------------------------
 
 
-async def commit_api(sat: Any, tenant: str, bucket: str, key_paths: list[Path], n: int) -> tuple[float, float]:
-    """Commits per second, and the satellite process's CPU milliseconds per commit."""
-    spec = {"url": sat.api_url, "token": sat.config.gateway_token, "tenant": tenant, "bucket": bucket,
+async def commit_api(
+    url: str, token: str, tenant: str, bucket: str, key_paths: list[Path], n: int,
+    cpu: Callable[[], float] = time.process_time,
+) -> tuple[float, float]:
+    """Commits per second, and the satellite's CPU milliseconds per commit (``cpu``: its CPU clock)."""
+    spec = {"url": url, "token": token, "tenant": tenant, "bucket": bucket,
             "node_keys": [str(p) for p in key_paths], "commits": n, "key_prefix": "api"}  # fmt: skip
     proc = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--client-worker",
@@ -231,14 +248,14 @@ async def commit_api(sat: Any, tenant: str, bucket: str, key_paths: list[Path], 
     last = b""
     while line := await proc.stdout.readline():
         if line.strip() == b"start":
-            cpu0 = time.process_time()
+            cpu0 = cpu()
         elif line.strip():
             last = line
-    cpu = time.process_time() - (cpu0 or 0.0)
+    used = cpu() - (cpu0 or 0.0)
     if await proc.wait() != 0 or cpu0 is None:
         raise RuntimeError(f"client worker failed with {proc.returncode}")
     result = json.loads(last)
-    return float(result["commits"]) / float(result["elapsed"]), cpu * 1000 / n
+    return float(result["commits"]) / float(result["elapsed"]), used * 1000 / n
 
 
 async def commit_bare(db: Database, bucket_id: int, node_ids: list[str], n: int) -> float:
@@ -279,6 +296,81 @@ async def commit_bare(db: Database, bucket_id: int, node_ids: list[str], n: int)
 
     await run(10**6, 2 * CONCURRENCY)  # warm the pool, as the API run is warmed
     return n / await run(0, n)
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of process ``pid`` and its live descendants."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for p in (root, *root.children(recursive=True)):
+        try:
+            t = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += t.user + t.system
+    return total
+
+
+async def bench_api_workers(workers: int, quick: bool, tmp: Path) -> dict[str, float]:
+    """Commits through ``geoshard satellite run --api-workers N`` over a fresh PostgreSQL database."""
+    from satellite.config import SatelliteConfig, save_config
+    from satellite.peer import Satellite
+    from satellite.tenancy import SecretBox
+
+    admin = Backend("postgresql", tmp)
+    name = f"bench_{secrets.token_hex(6)}"
+    await admin.pg(f'CREATE DATABASE "{name}"')
+    url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    data = tmp / f"workers{workers}"
+    config = SatelliteConfig.for_tests(str(data), database_url=url, node_cache_ttl=10.0, online_window=3600,
+                                       segment_token_ttl=3600, order_ttl=3600, api_workers=workers)  # fmt: skip
+    identity = Identity.load_or_create(config.resolved_identity_path)
+    SecretBox.load_or_create(config.resolved_secrets_key_path)
+    save_config(config, data / "satellite.json")
+    db = create_database(url)
+    proc = None
+    try:
+        await upgrade_schema(db)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "geoshard.cli", "satellite", "run", "--config", str(data / "satellite.json"),
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 120)).decode()
+        if "serving at " not in line:
+            raise RuntimeError(f"satellite run did not start: {line!r}")
+        api_url = line.split("serving at ", 1)[1].split()[0]
+        key_paths = await check_in_nodes(api_url, data)
+        sat = Satellite(config, db, identity)  # not started: sets up tenancy straight in the database
+        await sat.tenancy.create_policy(PlacementPolicy(name="bench", scheme=SCHEME,
+                                                        allowed_countries=frozenset({"EU"})))  # fmt: skip
+        tenant = (await sat.tenancy.create_tenant("bench", default_policy="bench")).id
+        await sat.metainfo.create_bucket(tenant, "commits", "")
+        import psutil
+
+        main_proc, main_marks = psutil.Process(proc.pid), []
+
+        def clock() -> float:
+            t = main_proc.cpu_times()
+            main_marks.append(t.user + t.system)
+            return tree_cpu(main_proc.pid)
+
+        n = 400 if quick else 3000
+        rate, cpu_ms = await commit_api(api_url, config.gateway_token, tenant, "commits", key_paths, n, cpu=clock)
+    finally:
+        if proc is not None and proc.returncode is None:
+            proc.terminate()
+            await proc.wait()
+        await db.close()
+        await admin.pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return {
+        f"postgresql_workers{workers}_commit_api_per_s": rate,
+        f"postgresql_workers{workers}_commit_api_satellite_cpu_ms": cpu_ms,
+        # of which the MAIN process (admin API and chores, no public API)
+        f"postgresql_workers{workers}_commit_main_cpu_ms": (main_marks[-1] - main_marks[0]) * 1000 / n,
+    }
 
 
 # --- LIST -----------------------------------------------------------------------------------
@@ -406,7 +498,7 @@ async def bench_backend(name: str, quick: bool, tmp: Path) -> dict[str, float]:
         sat, tenant, key_paths = await start_satellite(db, tmp / name)
         commits = 400 if quick else 3000
         await sat.metainfo.create_bucket(tenant, "commits", "")
-        api, api_cpu_ms = await commit_api(sat, tenant, "commits", key_paths, commits)
+        api, api_cpu_ms = await commit_api(sat.api_url, sat.config.gateway_token, tenant, "commits", key_paths, commits)
         bucket = await sat.metainfo.bucket(tenant, "commits")
         node_ids = [c.id for c in await sat.overlay.candidates()]
         bare = await commit_bare(db, bucket.id, node_ids, commits)
@@ -442,6 +534,13 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                 print(f"{k:44s} {v:12.2f}", flush=True)
             print(f"# {name}: {time.perf_counter() - t0:.1f} s", flush=True)
             figures.update(got)
+        if args.api_workers > 0 and "postgresql" in args.backends.split(","):
+            t0 = time.perf_counter()
+            got = await bench_api_workers(args.api_workers, args.quick, Path(tmp))
+            for k, v in got.items():
+                print(f"{k:44s} {v:12.2f}", flush=True)
+            print(f"# postgresql, {args.api_workers} API workers: {time.perf_counter() - t0:.1f} s", flush=True)
+            figures.update(got)
     return figures
 
 
@@ -450,6 +549,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer commits; LIST over 100k objects, not 1M")
     ap.add_argument("--json", type=Path, help="write the figures to this file as one flat JSON object")
     ap.add_argument("--backends", default="sqlite,postgresql")
+    ap.add_argument("--api-workers", type=int, default=2, help="also time a satellite run with N API workers (0: skip)")
     ap.add_argument("--client-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.client_worker:
@@ -457,7 +557,9 @@ def main() -> None:
         return
     print(f"# satellite bench: {CONCURRENCY} clients, 1 segment x {SCHEME.total} pieces per commit"
           f"{' (quick: LIST over 100k objects)' if args.quick else ''}", flush=True)  # fmt: skip
-    figures = asyncio.run(run(args))
+    import uvloop  # as `geoshard satellite run` serves
+
+    figures = uvloop.run(run(args))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
 
