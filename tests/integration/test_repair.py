@@ -33,7 +33,10 @@ async def test_segments_of_a_disqualified_node_are_repaired_onto_other_nodes(tmp
                 for p in rows:
                     counts[p.node_id] = counts.get(p.node_id, 0) + 1
             victim = max(counts, key=lambda n: counts[n])
-            await net.satellite.nodes.disqualify(victim, "test: lost data")
+            # Chaos (a), repair half: the node silently loses 10% of its pieces and is
+            # disqualified (through the admin API here; the audit chore does it in test_audit).
+            assert delete_pieces(net, victim, 0.1) >= 1
+            await _admin(net, "POST", f"/v1/nodes/{victim}/disqualify", {"reason": "lost 10% of its pieces"})
 
             results = await repair_all(net)
             at_risk = set()
