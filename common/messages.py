@@ -41,6 +41,7 @@ __all__ = [
     "Message",
     "OrderLimit",
     "PieceReceipt",
+    "ReputationRequest",
     "RetainList",
     "Signed",
     "canonical_bytes",
@@ -327,6 +328,22 @@ class ExitRequest(Message):
         _check_peer("satellite_id", self.satellite_id)
         if self.action not in self.ACTIONS:
             raise MessageError(f"action must be one of {', '.join(self.ACTIONS)}, got {self.action!r}")
+
+
+@_register
+@dataclass(frozen=True)
+class ReputationRequest(Message):
+    """A node asks its satellite for its own scores; signed by the node, recent by ``timestamp``."""
+
+    TYPE: ClassVar[str] = "reputation_request"
+
+    node_id: str
+    satellite_id: str
+    timestamp: int
+
+    def validate(self) -> None:
+        _check_peer("node_id", self.node_id)
+        _check_peer("satellite_id", self.satellite_id)
 
 
 # --- canonical encoding -------------------------------------------------------------

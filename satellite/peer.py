@@ -34,8 +34,11 @@ from satellite.admin.repository import AdminRepository
 from satellite.api.contact import ContactEndpoint
 from satellite.api.errors import error_middleware
 from satellite.api.metainfo import MetainfoEndpoint, bearer_auth
+from satellite.api.reputation import ReputationEndpoint
+from satellite.audit import AuditChore, AuditVerifier
 from satellite.config import SatelliteConfig
 from satellite.db import Database, check_schema, create_database
+from satellite.db.audits import AuditRepository
 from satellite.db.gc import GCRepository
 from satellite.db.gracefulexit import GracefulExitRepository
 from satellite.db.metabase import MetabaseRepository
@@ -50,6 +53,8 @@ from satellite.overlay.geoip import GeoIPDatabase
 from satellite.overlay.service import OverlayService
 from satellite.process import ApiWorkerPool
 from satellite.repair import RepairConfig, RepairQueue, RepairService
+from satellite.reputation import ReputationConfig
+from satellite.reputation.service import ReputationService
 from satellite.tenancy import SecretBox, TenancyService
 
 __all__ = ["Role", "Satellite", "Service"]
@@ -126,6 +131,20 @@ class Satellite:
             max_segment_size=config.max_segment_size,
         )
         self.multipart = MultipartService(self.metainfo, self.metabase)
+        # Audits and reputation: the chore runs only where chores run; every role answers nodes.
+        self.audits = AuditRepository(db, ReputationConfig.from_satellite(config))
+        self.reputation = ReputationService(self.audits, self.audits.config)
+        self.audit_chore = AuditChore(
+            self.audits,
+            AuditVerifier(identity, timeout=config.audit_timeout),
+            leaves=config.audit_leaves,
+            reservoir_size=config.audit_reservoir_size,
+            scan_batch=config.audit_scan_batch,
+            concurrency=config.audit_concurrency,
+            max_misses=config.audit_max_misses,
+            interval=config.audit_interval,
+            on_nodes_changed=self.overlay.invalidate,
+        )
         # Garbage collection and graceful exit (satellite/gc, satellite/gracefulexit).
         self.gc = RetainSender(GCRepository(db), identity, gc_config(config))
         exits = GracefulExitRepository(db)
@@ -152,6 +171,7 @@ class Satellite:
                     selection=self.metainfo.selection,
                     token=config.admin_token,
                     on_nodes_changed=self.overlay.invalidate,
+                    reputation=self.reputation,
                     graceful_exit=self.graceful_exit,
                     gc=self.gc.store,
                 )
@@ -179,6 +199,7 @@ class Satellite:
             client_max_size=64 * 1024**2,
         )
         app.add_routes(ContactEndpoint(self.overlay).routes())
+        app.add_routes(ReputationEndpoint(self.reputation, self.identity.id).routes())
         app.add_routes(GracefulExitEndpoint(self.graceful_exit).routes())
         app.add_routes(MetainfoEndpoint(self.metainfo, self.multipart, self.tenancy).routes())
         return app
@@ -215,6 +236,7 @@ class Satellite:
         Durability workers (audit, repair checker and repairer, gc, payouts) register here.
         """
         return [
+            Service("audit", self.audit_chore.run, self.audit_chore.close),
             Service("gc", self.gc.run, self.gc.close),
             Service("graceful-exit", self.exit_chore.run, self.exit_chore.close),
             Service("repair", self.repair.run, self.repair.close),

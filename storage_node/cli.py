@@ -29,6 +29,7 @@ from common.identity import Identity, is_peer_id
 from storage_node.config import ConfigError, NodeConfig, format_size, parse_size
 from storage_node.nodedb import NodeDB
 from storage_node.pieces.store import scan_usage
+from storage_node.reputation import ReputationUnavailable, fetch_reputation, format_reputation
 
 __all__ = ["InitError", "check_wallet", "parse_satellite", "register"]
 
@@ -299,6 +300,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"geoshard node status: error: {e}", file=sys.stderr)
         return 2
     st = node_status(cfg)
+    # Scores live on the satellite: ask it, but a status must still show the disk without it.
+    rep: dict[str, Any] | str
+    try:
+        rep = fetch_reputation(Identity.load(cfg.identity_path), cfg.satellite_id, cfg.satellite_url)
+    except (ReputationUnavailable, OSError, ValueError) as e:
+        rep = str(e)
+    st["reputation"] = rep if isinstance(rep, dict) else {"error": rep}
     if args.json:
         print(json.dumps(st))
         return 0
@@ -310,6 +318,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"pieces       {st['piece_count']} ({format_size(st['pieces'])})")
     print(f"trash        {st['trash_count']} ({format_size(st['trash'])})")
     print(f"unsettled    {st['unsettled_orders']} orders, {format_size(st['unsettled_egress_bytes'])} egress")
+    if isinstance(rep, dict):
+        print("\n".join(format_reputation(rep)))
+    else:
+        print(f"reputation   unavailable: {rep}")
     return 0
 
 

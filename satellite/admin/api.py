@@ -50,6 +50,7 @@ class AdminServices:
     token: str
     # Placement caches a snapshot of the node table; an admin change must not wait it out.
     on_nodes_changed: Callable[[], None] = field(default=lambda: None)
+    reputation: Any = None  # satellite.reputation.ReputationService: scores and audit history
     graceful_exit: Any = None  # satellite.gracefulexit.GracefulExitService: exit state and progress
     gc: Any = None  # satellite.db.gc.GCRepository: the last retain list sent to a node
 
@@ -311,11 +312,28 @@ async def show_node(request: web.Request) -> web.Response:
     svc = request.app[ADMIN_SERVICES]
     node = await svc.repo.find_node(request.match_info["node"])
     out = node_json(node, svc.selection, time.time())
+    if svc.reputation is not None:
+        out["reputation"] = await svc.reputation.report(node.id, recent=5)
     if svc.graceful_exit is not None:
         out["graceful_exit"] = (await svc.graceful_exit.store.state(node.id)).to_json()
     if svc.gc is not None:
         out["retain_list"] = retain_json(await svc.gc.last(node.id))
     return web.json_response(out)
+
+
+async def node_audits(request: web.Request) -> web.Response:
+    """Scores, flags with reasons and the last ``?limit=`` (default 50) audit outcomes."""
+    svc = request.app[ADMIN_SERVICES]
+    node = await svc.repo.find_node(request.match_info["node"])
+    if svc.reputation is None:
+        raise NotFound("this satellite process keeps no audit history")
+    try:
+        limit = int(request.query.get("limit", "50"))
+    except ValueError:
+        raise InvalidArgument("limit must be an integer") from None
+    if not 1 <= limit <= 1000:
+        raise InvalidArgument("limit must be 1-1000")
+    return web.json_response(await svc.reputation.report(node.id, recent=limit))
 
 
 async def _changed_node(request: web.Request, node_id: str) -> web.Response:
@@ -428,6 +446,7 @@ ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespons
     ("DELETE", "/v1/keys/{key}", revoke_key),
     ("GET", "/v1/nodes", list_nodes),
     ("GET", "/v1/nodes/{node}", show_node),
+    ("GET", "/v1/nodes/{node}/audits", node_audits),
     ("PUT", "/v1/nodes/{node}/location", set_node_location),
     ("POST", "/v1/nodes/{node}/disqualify", disqualify_node),
     ("POST", "/v1/nodes/{node}/reinstate", reinstate_node),

@@ -197,6 +197,26 @@ def node_show(c: AdminClient, a: argparse.Namespace) -> Any:
     return n, _node_text(n)
 
 
+def node_audits(c: AdminClient, a: argparse.Namespace) -> Any:
+    r = c.call("GET", P("v1", "nodes", a.node, "audits"), query={"limit": str(a.limit)})
+    sc, th, n = r["scores"], r["thresholds"], r["counts"]
+    lines = [
+        f"node {r['node_id'][:12]}: audit {sc['audit']:.4f} (disqualified at {th['audit_disqualify']}), "
+        f"unknown {sc['unknown']:.3f} (suspended at {th['unknown_suspend']}), online {sc['online']:.3f}",
+        f"audits {n['audits']}: {n['success']} ok, {n['failure']} failed, {n['offline']} offline, "
+        f"{n['unknown']} unknown, {n['timeout']} timed out; vetted: {'yes' if r['vetted'] else 'no'}"
+        + (f"; contained ({r['contained_misses']} miss(es))" if r["contained"] else ""),
+    ]
+    if r["disqualified"]:
+        lines.append(f"DISQUALIFIED {r['disqualified_at']}: {r['disqualification_reason']}")
+    if r["suspended"]:
+        lines.append(f"SUSPENDED {r['suspended_at']}: {r['suspension_reason']}")
+    lines += [f"warning: {w}" for w in r["warnings"]]
+    cols = [("at", "AT"), ("outcome", "OUTCOME"), ("piece", "PIECE"), ("reason", "REASON")]
+    rows = [{**x, "piece": f"{x['segment_id']}/{x['piece_number']}"} for x in r["recent_audits"]]
+    return r, "\n".join(lines) + ("\n\n" + _table(rows, cols) if rows else "\n(no audits yet)")
+
+
 def node_set_location(c: AdminClient, a: argparse.Namespace) -> Any:
     if a.clear and (a.country or a.region):
         raise AdminClientError(0, "Usage", "--clear removes both overrides; do not combine it with --country/--region")
@@ -341,6 +361,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     g = groups.add_parser("node", help="storage nodes").add_subparsers(metavar="ACTION", required=True)
     leaf(g, "list", node_list, "list nodes")
     leaf(g, "show", node_show, "show a node").add_argument("node", help="node id or a unique prefix")
+    p = leaf(g, "audits", node_audits, "a node's scores, flags with reasons, and recent audits")
+    p.add_argument("node", help="node id or a unique prefix")
+    p.add_argument("--limit", type=int, default=20, help="how many recent audits (default 20)")
     p = leaf(g, "set-location", node_set_location, "override a node's country/region")
     p.add_argument("node")
     p.add_argument("--country")

@@ -125,6 +125,13 @@ def openapi_spec() -> dict[str, Any]:
                 "parameters": _params("node"),
                 "get": _op("show a node (full id or a unique prefix)", errors=(400, 404)),
             },
+            "/v1/nodes/{node}/audits": {
+                "parameters": _params("node"),
+                "get": {
+                    **_op("a node's audit, unknown-audit and online scores, flags, recent audits", errors=(400, 404)),
+                    "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer"}}],
+                },
+            },
             "/v1/nodes/{node}/location": {
                 "parameters": _params("node"),
                 "put": _op(

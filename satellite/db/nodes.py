@@ -68,6 +68,7 @@ class NodeRepository:
             last_contact=n.last_contact_at.timestamp(),
             disqualified=n.disqualified_at is not None,
             suspended=n.suspended_at is not None,
+            contained=n.contained_at is not None,
             exiting=n.exit_initiated_at is not None,
             geoip_excluded=geoip_excluded(n.country, n.geoip_country, n.country_override is not None),
         )

@@ -54,12 +54,14 @@ async def test_audit_of_a_missing_piece_is_404(tmp_path):
         assert status == 404 and body["error"] == "PieceNotFound" and "not stored" in body["message"]
 
 
-async def test_audit_refuses_forged_expired_and_out_of_range_challenges(tmp_path):
+async def test_audit_refuses_forged_and_out_of_range_challenges(tmp_path):
     async with running_node(tmp_path) as node:
         pid = new_piece_id()
         await node.put(pid, os.urandom(4096), leaf_size=1024)
         assert (await _audit(node, _challenge(node, pid, (0,), signer=Identity.generate())))[0] == 401
-        assert (await _audit(node, _challenge(node, pid, (0,), expires_in=-1)))[0] == 410
+        # The satellite's clock rules an audit's expiry (it times the answer); a node whose
+        # clock runs an hour fast must still answer, not fail the audit.
+        assert (await _audit(node, _challenge(node, pid, (0,), expires_in=-3600)))[0] == 200
         status, body = await _audit(node, _challenge(node, pid, (4,)))
         assert status == 416 and "4 leaves" in body["message"]
 

@@ -1,0 +1,60 @@
+"""The node's view of its own reputation, on the satellite's public port.
+
+``POST /api/v1/nodes/reputation`` takes a node-signed
+:class:`~common.messages.ReputationRequest` (``{node_id, satellite_id, timestamp}``) and
+answers the node's scores, counts, flags with their reasons, warnings and its recent
+audits (``satellite.reputation.service``). Only the node itself may ask: the request must
+be signed by the key whose id it names, be addressed to this satellite (so it cannot be
+replayed to another) and be recent by the satellite's clock. A node whose clock is off is
+told by how much, since a wrong clock is worth knowing about in its own right.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from common.errors import MessageError, SignatureError
+from common.messages import ReputationRequest, Signed, now
+from satellite.errors import InvalidArgument, NodeRejected, NotFound
+from satellite.overlay.service import MAX_CLOCK_SKEW
+from satellite.reputation.service import ReputationService
+
+__all__ = ["REPUTATION_PATH", "ReputationEndpoint"]
+
+REPUTATION_PATH = "/api/v1/nodes/reputation"
+
+
+class ReputationEndpoint:
+    def __init__(self, service: ReputationService, satellite_id: str, *, recent: int = 20) -> None:
+        self.service = service
+        self.satellite_id = satellite_id
+        self.recent = recent
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post(REPUTATION_PATH, self.reputation)]
+
+    async def reputation(self, request: web.Request) -> web.Response:
+        try:
+            signed = Signed.loads(await request.read(), ReputationRequest)
+        except SignatureError as e:
+            raise NodeRejected(f"reputation request rejected: {e}") from None
+        except MessageError as e:
+            raise InvalidArgument(f"malformed reputation request: {e}") from None
+        msg = signed.message
+        try:
+            signed.verify(expected_signer=msg.node_id)
+        except SignatureError as e:
+            raise NodeRejected(f"a node may only ask for its own reputation: {e}") from None
+        if msg.satellite_id != self.satellite_id:
+            raise NodeRejected(f"reputation request is addressed to satellite {msg.satellite_id[:16]}…, not this one")
+        t = now()
+        if abs(t - msg.timestamp) > MAX_CLOCK_SKEW:
+            raise NodeRejected(
+                f"reputation request timestamp is {msg.timestamp - t:+d}s off the satellite's clock "
+                f"(allowed ±{MAX_CLOCK_SKEW}s): set the node's clock right (NTP)"
+            )
+        report = await self.service.report(msg.node_id, recent=self.recent)
+        if report is None:
+            raise NotFound(f"node {msg.node_id[:16]}… has never checked in with this satellite")
+        report["satellite_time"] = t
+        return web.json_response(report)

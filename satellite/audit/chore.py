@@ -1,0 +1,262 @@
+"""The audit chore: draw pieces by bytes, challenge their nodes, record what they answer.
+
+A *pass* reads the pieces table in keyset-paged batches into a weighted reservoir
+(:mod:`satellite.audit.selection`), then audits the reservoir's pieces, ``concurrency`` at a
+time and never two of one node at once. Each call of :meth:`AuditChore.step` does one unit
+of work — retry the contained challenges, read one batch, or audit one group — and says
+which (STYLE habit 4), so tests step it instead of sleeping; :meth:`run` steps it forever,
+resting ``interval`` seconds between passes.
+
+**Containment.** A node that accepts the connection but does not answer in time may be
+hiding a missing piece behind a slow disk, so a timeout is neither forgiven nor punished at
+once: the challenge (same piece, same leaf indexes) is stored as the node's pending audit
+and retried at the start of every pass. While it is pending the node gets no new pieces
+and no other audits. An answer settles it (success or failure); ``max_misses`` timeouts of
+the same challenge count as one failure. If the piece was deleted or repaired away
+meanwhile, the pending audit is dropped unjudged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from satellite.audit.selection import PieceRef, WeightedReservoir
+from satellite.audit.verifier import AuditReport, AuditTarget, AuditVerifier, pick_leaves
+from satellite.reputation import Decision, Outcome, ReputationState
+
+__all__ = [
+    "AuditChore",
+    "AuditChoreState",
+    "AuditDone",
+    "AuditStore",
+    "Containment",
+    "PendingTarget",
+    "StepKind",
+]
+
+log = logging.getLogger(__name__)
+
+
+class Containment(StrEnum):
+    """What an audit does to the node's pending (contained) challenge."""
+
+    KEEP = "keep"  # leave it as it is (or absent)
+    CONTAIN = "contain"  # a new timeout: store the challenge to retry
+    MISS = "miss"  # the retried challenge timed out again
+    RELEASE = "release"  # answered: delete it
+
+
+@dataclass(frozen=True)
+class PendingTarget:
+    target: AuditTarget
+    leaf_indexes: tuple[int, ...]
+    misses: int
+
+
+class AuditStore(Protocol):
+    """What the chore needs from the database (``satellite.db.audits.AuditRepository``)."""
+
+    async def scan(self, after: tuple[int, int] | None, limit: int) -> list[PieceRef]: ...
+    async def target(self, ref: PieceRef) -> AuditTarget | None: ...
+    async def pending(self) -> list[PendingTarget]: ...
+    async def still_stored(self, t: AuditTarget) -> bool: ...
+    async def release(self, node_id: str) -> None: ...
+    async def record(
+        self, t: AuditTarget, outcome: Outcome, reason: str, *, containment: Containment = ...,
+        leaf_indexes: tuple[int, ...] = ..., at: dt.datetime | None = ...,
+    ) -> tuple[ReputationState, Decision]: ...  # fmt: skip
+
+
+class StepKind(StrEnum):
+    REVERIFIED = "reverified"  # retried the contained challenges (start of a pass)
+    SCANNED = "scanned"  # read one batch of the pieces table
+    AUDITED = "audited"  # audited one group of pieces
+    IDLE = "idle"  # the pass is over (or there is nothing to audit): rest
+
+
+@dataclass(frozen=True)
+class AuditDone:
+    target: AuditTarget
+    outcome: Outcome  # as recorded (a third timeout is recorded as a failure)
+    reason: str
+    report: AuditReport
+    decision: Decision
+    state: ReputationState
+
+
+@dataclass
+class AuditChoreState:
+    """What the chore has done, for the admin API and for tests."""
+
+    passes: int = 0
+    scanned: int = 0
+    audited: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    last_step: StepKind = StepKind.IDLE
+    last_error: str | None = None
+
+
+class AuditChore:
+    def __init__(
+        self,
+        store: AuditStore,
+        verifier: AuditVerifier,
+        *,
+        leaves: int = 3,
+        reservoir_size: int = 100,
+        scan_batch: int = 5000,
+        concurrency: int = 5,
+        max_misses: int = 3,
+        interval: float = 30.0,
+        on_nodes_changed: Callable[[], None] = lambda: None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.verifier = verifier
+        self.leaves = leaves
+        self.reservoir_size = reservoir_size
+        self.scan_batch = scan_batch
+        self.concurrency = max(1, concurrency)
+        self.max_misses = max_misses
+        self.interval = interval
+        self.on_nodes_changed = on_nodes_changed
+        self.rng = rng
+        self.state = AuditChoreState()
+        self.last: list[AuditDone] = []  # what the last step audited
+        self._reservoir: WeightedReservoir | None = None
+        self._cursor: tuple[int, int] | None = None
+        self._queue: list[PieceRef] = []
+        self._in_pass = False
+
+    async def step(self) -> StepKind:
+        self.last = []
+        kind = await self._step()
+        self.state.last_step = kind
+        return kind
+
+    async def _step(self) -> StepKind:
+        if self._queue:
+            await self._audit_group()
+            return StepKind.AUDITED
+        if self._reservoir is None and self._in_pass:  # the queue is drained: the pass is over
+            self._in_pass = False
+            return StepKind.IDLE
+        if self._reservoir is None:  # a new pass: first settle the contained nodes
+            self._in_pass = True
+            self._reservoir = WeightedReservoir(self.reservoir_size, self.rng)
+            self._cursor = None
+            self.state.passes += 1
+            pending = await self.store.pending()
+            if pending:
+                await self._gather([self._reverify(p) for p in pending])
+                return StepKind.REVERIFIED
+        batch = await self.store.scan(self._cursor, self.scan_batch)
+        if batch:
+            self._reservoir.extend(batch)
+            self._cursor = (batch[-1].segment_id, batch[-1].number)
+            self.state.scanned += len(batch)
+            if len(batch) == self.scan_batch:
+                return StepKind.SCANNED
+        self._queue = self._reservoir.drain()
+        self._reservoir = None
+        if self._queue:
+            return StepKind.SCANNED
+        self._in_pass = False  # nothing to audit
+        return StepKind.IDLE
+
+    async def run_pass(self) -> list[AuditDone]:
+        """Step until the current pass is over; everything it audited (for tests and tools)."""
+        done: list[AuditDone] = []
+        while await self.step() is not StepKind.IDLE:
+            done.extend(self.last)
+        return done
+
+    async def _gather(self, coros: list) -> None:  # type: ignore[type-arg]
+        for r in await asyncio.gather(*coros, return_exceptions=True):
+            if isinstance(r, BaseException):
+                self.state.last_error = f"{type(r).__name__}: {r}"
+                log.error("audit failed to run: %s", self.state.last_error, exc_info=r)
+            elif r is not None:
+                self.last.append(r)
+
+    async def _audit_group(self) -> None:
+        group: list[PieceRef] = []
+        nodes: set[str] = set()
+        rest: list[PieceRef] = []
+        for ref in self._queue:
+            if len(group) < self.concurrency and ref.node_id not in nodes:
+                group.append(ref)
+                nodes.add(ref.node_id)
+            else:
+                rest.append(ref)
+        self._queue = rest
+        await self._gather([self._audit_ref(ref) for ref in group])
+
+    async def _audit_ref(self, ref: PieceRef) -> AuditDone | None:
+        t = await self.store.target(ref)
+        if t is None:  # deleted since the scan, or its node is contained / disqualified / gone
+            return None
+        indexes = pick_leaves(t.leaf_count, self.leaves)
+        report = await self.verifier.audit(t, indexes)
+        how = Containment.CONTAIN if report.outcome is Outcome.CONTAINED else Containment.KEEP
+        return await self._record(t, report, report.outcome, report.reason, how)
+
+    async def _reverify(self, p: PendingTarget) -> AuditDone | None:
+        t = p.target
+        if not await self.store.still_stored(t):
+            await self.store.release(t.node_id)
+            self.on_nodes_changed()
+            return None
+        report = await self.verifier.audit(t, p.leaf_indexes)
+        outcome, reason, how = report.outcome, report.reason, Containment.KEEP
+        if outcome in (Outcome.SUCCESS, Outcome.FAILURE):
+            how = Containment.RELEASE
+        elif outcome is Outcome.CONTAINED:
+            misses = p.misses + 1
+            if misses >= self.max_misses:
+                outcome, how = Outcome.FAILURE, Containment.RELEASE
+                reason = f"the same challenge timed out {misses} times in a row (last: {report.reason})"
+            else:
+                how = Containment.MISS
+                reason = f"contained: retried challenge timed out again ({misses} of {self.max_misses})"
+        return await self._record(t, report, outcome, reason, how)
+
+    async def _record(
+        self, t: AuditTarget, report: AuditReport, outcome: Outcome, reason: str, how: Containment
+    ) -> AuditDone:
+        state, decision = await self.store.record(
+            t, outcome, reason, containment=how, leaf_indexes=report.leaf_indexes
+        )
+        self.state.audited += 1
+        self.state.outcomes[outcome.value] += 1
+        if decision.disqualified:
+            log.warning("node %s disqualified: %s", t.node_id[:16], state.disqualification_reason)
+        elif decision.suspended:
+            log.warning("node %s suspended: %s", t.node_id[:16], state.suspension_reason)
+        if how in (Containment.CONTAIN, Containment.RELEASE) or decision != Decision():
+            self.on_nodes_changed()  # placement reads contained / vetted / suspended / disqualified
+        return AuditDone(t, outcome, reason, report, decision, state)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                kind = await self.step()
+            except Exception as e:  # a database hiccup must not end auditing for good
+                self.state.last_error = f"{type(e).__name__}: {e}"
+                log.exception("audit chore step failed")
+                kind = StepKind.IDLE
+            if kind is StepKind.IDLE:
+                await asyncio.sleep(self.interval)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.verifier.close()

@@ -1,0 +1,193 @@
+"""One audit: send a signed Merkle challenge to a node and judge its answer.
+
+The satellite picks ``leaves`` distinct leaf indexes of the piece with a CSPRNG, signs an
+:class:`~common.messages.AuditChallenge` with a fresh 32-byte nonce, and POSTs it to the
+node's ``/v1/audit``. The node answers with a node-signed
+:class:`~common.messages.AuditProof`: each asked leaf and its sibling path. We accept it
+only if it is signed by the audited node's own key, echoes our nonce, names the piece and
+the indexes we asked for, every leaf is one share long, and every path leads to the root
+the node signed at upload (``erasure.merkle.verify_proof`` with the leaf count that the
+piece size and the segment's share size imply). Bytes on the wire: a few hundred plus
+``leaves × (share + 32·log₂ shares)`` — never the piece.
+
+How an answer is classified (the reputation model turns these into scores):
+
+* **success** — a valid proof;
+* **failure** — evidence of lost data: 404 (piece missing), 416 (the node's piece is
+  shorter than what it signed for), a CorruptPiece 500, or a 200 whose body is garbage,
+  signed by another key, for another piece or nonce, or whose leaves do not hash to the root;
+* **offline** — no connection (refused, unreachable, connect timed out);
+* **contained** — connected but no answer within ``timeout``: the challenge is kept and
+  retried (the chore's containment);
+* **unknown** — any other answer (another 5xx, a refusal): it proves nothing either way.
+
+Clocks: expiries are the satellite's. The challenge carries one (the satellite's now +
+timeout) but the satellite enforces the deadline itself by how long it waits; nodes do not
+reject a challenge by their own clock (``storage_node.piecestore.verification``). Should a
+node still refuse one as expired (410), that is *unknown*, with a reason that names the
+node's clock, so the operator sees it on ``geoshard node status``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import secrets
+from dataclasses import dataclass
+
+import aiohttp
+
+from common.errors import MessageError, SignatureError
+from common.identity import Identity
+from common.messages import AuditChallenge, AuditProof, Signed, now
+from erasure.merkle import leaf_count, verify_proof
+from satellite.reputation import Outcome
+
+__all__ = ["AUDIT_PATH", "AuditReport", "AuditTarget", "AuditVerifier", "pick_leaves"]
+
+AUDIT_PATH = "/v1/audit"
+_SYSRAND = secrets.SystemRandom()
+
+
+@dataclass(frozen=True)
+class AuditTarget:
+    """One piece on one node, with what the satellite recorded at upload."""
+
+    node_id: str
+    address: str
+    segment_id: int
+    piece_number: int
+    piece_id: str
+    merkle_root: bytes
+    piece_size: int
+    share_size: int
+
+    @property
+    def leaf_count(self) -> int:
+        return leaf_count(self.piece_size, self.share_size)
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    outcome: Outcome
+    reason: str
+    leaf_indexes: tuple[int, ...]
+    request_bytes: int = 0  # bodies only; bench/audit.py measures whole HTTP exchanges
+    response_bytes: int = 0
+
+
+def pick_leaves(count: int, leaves: int) -> tuple[int, ...]:
+    """``leaves`` distinct indexes in ``[0, count)`` the node cannot predict (sorted)."""
+    return tuple(sorted(_SYSRAND.sample(range(count), min(leaves, count))))
+
+
+def _node_error(body: bytes) -> tuple[str, str]:
+    try:
+        data = json.loads(body)
+        return str(data.get("error", "")), str(data.get("message", ""))[:200]
+    except (ValueError, AttributeError):
+        return "", body[:120].decode("utf-8", "replace")
+
+
+class AuditVerifier:
+    """Signs challenges with the satellite's identity and judges proofs."""
+
+    def __init__(self, identity: Identity, *, timeout: float, connect_timeout: float | None = None) -> None:
+        self.identity = identity
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout if connect_timeout is not None else min(timeout, 5.0)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout, sock_connect=self.connect_timeout),
+                connector=aiohttp.TCPConnector(limit=0),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def challenge(self, target: AuditTarget, leaf_indexes: tuple[int, ...]) -> Signed[AuditChallenge]:
+        return Signed.sign(
+            self.identity,
+            AuditChallenge(
+                satellite_id=self.identity.id,
+                node_id=target.node_id,
+                piece_id=target.piece_id,
+                leaf_indexes=leaf_indexes,
+                nonce=secrets.token_bytes(32),
+                expires=now() + math.ceil(self.timeout) + 1,
+            ),
+        )
+
+    async def audit(self, target: AuditTarget, leaf_indexes: tuple[int, ...]) -> AuditReport:
+        signed = self.challenge(target, leaf_indexes)
+        body = signed.dumps().encode()
+        url = target.address.rstrip("/") + AUDIT_PATH
+
+        def report(outcome: Outcome, reason: str, got: int = 0) -> AuditReport:
+            return AuditReport(outcome, reason, leaf_indexes, len(body), got)
+
+        try:
+            async with self._client().post(url, data=body, headers={"Content-Type": "application/json"}) as r:
+                answer = await r.read()
+                status = r.status
+        except aiohttp.ConnectionTimeoutError:
+            return report(Outcome.OFFLINE, f"could not connect to {target.address} within {self.connect_timeout}s")
+        except aiohttp.ClientConnectorError as e:
+            return report(Outcome.OFFLINE, f"could not connect to {target.address}: {e.os_error or e}")
+        except TimeoutError:
+            return report(Outcome.CONTAINED, f"no answer within {self.timeout}s; the same challenge will be retried")
+        except aiohttp.ClientError as e:
+            return report(Outcome.UNKNOWN, f"connection failed mid-audit: {type(e).__name__}: {e}")
+        if status != 200:
+            code, message = _node_error(answer)
+            said = f"node answered {status} {code}: {message}".strip()
+            if status == 404:
+                return report(Outcome.FAILURE, f"piece missing — {said}", len(answer))
+            if status == 416 or code == "CorruptPiece":
+                return report(Outcome.FAILURE, f"piece damaged — {said}", len(answer))
+            if status == 410:
+                return report(
+                    Outcome.UNKNOWN,
+                    f"node refused the challenge as expired by its own clock (is the node's clock right?) — {said}",
+                    len(answer),
+                )
+            return report(Outcome.UNKNOWN, said, len(answer))
+        verdict = await asyncio.to_thread(self.judge, target, signed.message, answer)
+        return report(Outcome.SUCCESS if verdict is None else Outcome.FAILURE, verdict or "proof verified", len(answer))
+
+    @staticmethod
+    def judge(target: AuditTarget, challenge: AuditChallenge, answer: bytes) -> str | None:
+        """None for a valid proof, else why it is not one (pure; runs off the event loop)."""
+        try:
+            signed = Signed.loads(answer, AuditProof)
+        except (MessageError, SignatureError) as e:
+            return f"answer is not a signed audit proof: {e}"
+        if signed.signer != target.node_id:
+            return f"proof is signed by {signed.signer[:16]}…, not by the audited node {target.node_id[:16]}…"
+        try:
+            proof = signed.verify(target.node_id)
+        except SignatureError as e:
+            return f"proof signature is invalid: {e}"
+        if proof.node_id != target.node_id:
+            return f"proof names node {proof.node_id[:16]}…, not the audited node"
+        if proof.piece_id != target.piece_id:
+            return f"proof is for piece {proof.piece_id[:16]}…, not the audited piece {target.piece_id[:16]}…"
+        if proof.nonce != challenge.nonce:
+            return "proof does not echo the challenge's nonce (a replayed or precomputed answer)"
+        if proof.leaf_indexes != challenge.leaf_indexes:
+            return f"proof answers leaves {list(proof.leaf_indexes)}, not the asked {list(challenge.leaf_indexes)}"
+        n = target.leaf_count
+        for index, leaf, path in zip(proof.leaf_indexes, proof.leaves, proof.proofs, strict=True):
+            want = min(target.share_size, target.piece_size - index * target.share_size)
+            if len(leaf) != want:
+                return f"leaf {index} is {len(leaf)} bytes, not {want}"
+            if not verify_proof(target.merkle_root, index, leaf, path, n):
+                return f"leaf {index} does not verify against the piece's Merkle root (wrong data)"
+        return None

@@ -1,0 +1,77 @@
+"""The node's view of its own reputation: ask the satellite, show it with warnings.
+
+The satellite keeps the scores (``satellite.reputation``); the node asks for them with a
+node-signed :class:`~common.messages.ReputationRequest` at ``POST
+{satellite}/api/v1/nodes/reputation`` and shows the operator every score beside its
+threshold, why the node is suspended or disqualified if it is, and the last audits with
+their reasons — the warning Storj operators say they never got before disqualification.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from common.identity import Identity
+from common.messages import ReputationRequest, Signed, now
+
+__all__ = ["REPUTATION_PATH", "ReputationUnavailable", "fetch_reputation", "format_reputation"]
+
+REPUTATION_PATH = "/api/v1/nodes/reputation"
+
+
+class ReputationUnavailable(Exception):
+    """The satellite could not be asked, or refused; the message says why."""
+
+
+def fetch_reputation(
+    identity: Identity, satellite_id: str, satellite_url: str, timeout: float = 10.0
+) -> dict[str, Any]:
+    msg = ReputationRequest(node_id=identity.id, satellite_id=satellite_id, timestamp=now())
+    body = Signed.sign(identity, msg).dumps().encode()
+    req = urllib.request.Request(
+        satellite_url.rstrip("/") + REPUTATION_PATH, data=body, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            report: dict[str, Any] = json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        try:
+            detail = json.loads(e.read()).get("message", "")
+        except ValueError:
+            detail = ""
+        raise ReputationUnavailable(f"satellite answered {e.code}: {detail or e.reason}") from None
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        raise ReputationUnavailable(f"cannot reach the satellite at {satellite_url}: {e}") from None
+    skew = report.get("satellite_time", now()) - now()
+    if abs(skew) > 60:
+        report.setdefault("warnings", []).insert(
+            0, f"this machine's clock is {-skew:+d}s off the satellite's: set it right (NTP)"
+        )
+    return report
+
+
+def format_reputation(r: dict[str, Any]) -> list[str]:
+    sc, th, n = r["scores"], r["thresholds"], r["counts"]
+    lines = [
+        f"audit score  {sc['audit']:.4f} (disqualified at {th['audit_disqualify']})",
+        f"unknown      {sc['unknown']:.3f} (suspended at {th['unknown_suspend']})",
+        f"online       {sc['online']:.3f} (suspended below {th['online_suspend']})",
+        f"audits       {n['audits']}: {n['success']} ok, {n['failure']} failed, {n['offline']} offline, "
+        f"{n['unknown']} unknown, {n['timeout']} timed out",
+        "vetted       " + ("yes" if r["vetted"] else f"no ({r['audits_to_vetting']} more successful audits)"),
+    ]
+    if r["contained"]:
+        lines.append(f"contained    yes: an audit timed out and is being retried ({r['contained_misses']} miss(es))")
+    if r["disqualified"]:
+        lines.append(f"DISQUALIFIED {r['disqualified_at']}: {r['disqualification_reason']}")
+    if r["suspended"]:
+        lines.append(f"SUSPENDED    {r['suspended_at']}: {r['suspension_reason']}")
+    lines += [f"WARNING      {w}" for w in r.get("warnings", [])]
+    bad = [a for a in r.get("recent_audits", []) if a["outcome"] != "success"]
+    if bad:
+        lines.append("recent audits that did not pass:")
+        lines += [f"  {a['at']}  {a['outcome']:<9}  piece {a['piece_id'][:16]}…  {a['reason']}" for a in bad[:10]]
+    return lines
