@@ -127,6 +127,10 @@ def _prepare_satellite(opts: DevnetOptions) -> Path:
     # stay protected for max(segment_token_ttl, order_ttl) after upload (satellite/gc); the
     # devnet's processes share one clock, so no skew margin on top.
     cfg.gc_interval = 5.0
+    # Five minutes for a begun segment to commit and for an order to be used (production:
+    # an hour): garbage and graceful exits then settle within minutes on devnet.
+    cfg.segment_token_ttl = 300
+    cfg.order_ttl = 300
     cfg.gc_clock_skew = 0
     cfg.exit_interval = 1.0
     cfg.exit_max_offline = 120
