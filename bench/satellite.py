@@ -324,8 +324,12 @@ async def bench_api_workers(workers: int, quick: bool, tmp: Path) -> dict[str, f
     await admin.pg(f'CREATE DATABASE "{name}"')
     url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
     data = tmp / f"workers{workers}"
-    config = SatelliteConfig.for_tests(str(data), database_url=url, node_cache_ttl=10.0, online_window=3600,
-                                       segment_token_ttl=3600, order_ttl=3600, api_workers=workers)  # fmt: skip
+    # Production defaults but for placement (the bench's nodes are new) and long tokens; not
+    # for_tests(), whose chore intervals of a second would have the MAIN process poll all along.
+    config = SatelliteConfig(str(data), database_url=url, port=0, admin_port=0, gateway_token="bench-gateway",
+                             admin_token="bench-admin", new_node_fraction=1.0, min_free_bytes=0,
+                             online_window=3600, segment_token_ttl=3600, order_ttl=3600,
+                             api_workers=workers)  # fmt: skip
     identity = Identity.load_or_create(config.resolved_identity_path)
     SecretBox.load_or_create(config.resolved_secrets_key_path)
     save_config(config, data / "satellite.json")
