@@ -19,6 +19,7 @@ import json
 import os
 import shlex
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,11 +147,13 @@ def _prepare_satellite(opts: DevnetOptions) -> Path:
 
 
 def _prepare_node(opts: DevnetOptions, index: int, satellite: str, country: str, region: str) -> Path:
+    from storage_node.config import NodeConfig
+
     node_dir = opts.data / "nodes" / f"node{index:02d}"
     cfg = node_dir / "config.toml"
+    host = _node_host(opts, index)
+    port = opts.node_port_base + index
     if not cfg.exists():
-        host = _node_host(opts, index)
-        port = opts.node_port_base + index
         _run_cli(
             "node", "init",
             "--data", str(node_dir),
@@ -159,18 +162,44 @@ def _prepare_node(opts: DevnetOptions, index: int, satellite: str, country: str,
             "--region", region,
             "--wallet", _wallet(index),
             "--satellite", satellite,
-            "--listen-host", host,
-            "--port", str(port),
-            "--address", f"http://{host}:{port}",
         )
-        # Devnet timing: check in every few seconds so the satellite sees the network at once.
-        from storage_node.config import NodeConfig
-
-        node_cfg = NodeConfig.load(cfg)
-        node_cfg.checkin_interval = 5.0
-        node_cfg.checkin_retry_max = 5.0
-        node_cfg.save(cfg)
+    # Every start applies this run's ports, the satellite's included (a resumed devnet may be
+    # given others; the node reports its new address at its first check-in), and devnet timing: check-ins every few
+    # seconds so the satellite sees the network at once.
+    node_cfg = NodeConfig.load(cfg)
+    node_cfg.listen_host = host
+    node_cfg.port = port
+    node_cfg.address = f"http://{host}:{port}"
+    node_cfg.satellite_url = satellite.split("@", 1)[1]
+    node_cfg.checkin_interval = 5.0
+    node_cfg.checkin_retry_max = 5.0
+    node_cfg.save(cfg)
     return cfg
+
+
+def _wait_checked_in(
+    sup: Supervisor, admin_url: str, admin_token: str, addresses: set[str], *, settle: float, timeout: float = 60
+) -> None:
+    """Block until the satellite knows every node online at this run's address.
+
+    A node that is up is not yet usable: until its first check-in the satellite may still
+    hold the address of a previous run and would hand gateways orders for the old port.
+    """
+    from satellite.admin.client import AdminClient
+
+    client = AdminClient(admin_url, admin_token)
+    deadline = time.monotonic() + timeout
+    while True:
+        nodes = client.call("GET", "/v1/nodes")["nodes"]
+        known = {n["address"] for n in nodes if n["online"]}
+        if addresses <= known:
+            time.sleep(settle)  # the satellite's node cache catches up within its TTL
+            return
+        if time.monotonic() > deadline:
+            raise ChildDied(f"nodes not checked in after {timeout:.0f}s: {sorted(addresses - known)}")
+        for c in sup.dead_children():
+            raise ChildDied(f"{c.name} exited while the network was starting (log: {c.log_path})")
+        time.sleep(0.2)
 
 
 def _write_env(opts: DevnetOptions, values: dict[str, str]) -> Path:
@@ -252,6 +281,8 @@ def run_devnet(opts: DevnetOptions) -> int:
             sup.start(child, wait=False)  # nodes start side by side; wait for all below
             children.append(child)
         sup.wait_ready(children, timeout=60)
+        addresses = {f"http://{_node_host(opts, i)}:{opts.node_port_base + i}" for i in range(len(locations))}
+        _wait_checked_in(sup, admin_url, sat_cfg.admin_token, addresses, settle=sat_cfg.node_cache_ttl)
         print(f"started {len(children)} storage nodes in {len({c for c, _ in locations})} countries", flush=True)
 
         state = _setup_tenant(admin_url, sat_cfg.admin_token, opts.data / "devnet-tenant.json", locations)
