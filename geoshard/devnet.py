@@ -293,7 +293,7 @@ def run_devnet(opts: DevnetOptions) -> int:
         endpoint = f"{scheme}://{opts.host}:{opts.gateway_port}"
         gw_args = [
             *_geoshard(), "gateway", "run",
-            "--satellite", sat_url, "--satellite-token", sat_cfg.gateway_token,
+            "--satellite", sat_url, f"--satellite-token={sat_cfg.gateway_token}",
             "--host", opts.host, "--port", str(opts.gateway_port),
             "--master-key-file", str(gw_dir / "master.key"),
         ]

@@ -64,8 +64,9 @@ def _init(args: argparse.Namespace) -> int:
         database_url=args.database_url,
         port=args.port,
         admin_port=args.admin_port,
-        gateway_token=secrets.token_urlsafe(32),
-        admin_token=secrets.token_urlsafe(32),
+        # Hex: a token is passed on command lines, where a leading "-" reads as an option.
+        gateway_token=secrets.token_hex(32),
+        admin_token=secrets.token_hex(32),
     )
     ident = Identity.load_or_create(config.resolved_identity_path)
     SecretBox.load_or_create(config.resolved_secrets_key_path)

@@ -17,6 +17,8 @@ from satellite.repair import PieceState, RepairChecker, RepairQueue, RepairReaso
 from satellite.repair.queue import QueueEntry
 from tests.satellite_fixtures import db, db_backend  # noqa: F401  (pytest fixtures)
 
+# One fixed clock for the whole module: the checker is told this time, so how long the
+# suite takes before a test runs never makes its nodes look offline.
 NOW = dt.datetime.now(dt.UTC)
 
 
@@ -125,22 +127,22 @@ async def test_checker_queues_at_risk_and_out_of_policy_segments_in_small_batche
     await _populate(db, nodes, 25)
     q = RepairQueue(db)
     checker = RepairChecker(q, NodeRepository(db), online_window=60, batch_size=7)
-    counts = await checker.run_pass()
+    counts = await checker.run_pass(NOW.timestamp())
     assert counts["checked"] == 25 and counts["queued"] == 0 and checker.state.passes == 1
     # Node 4 moves to the US (override): every segment holds a piece out of policy.
     await NodeRepository(db).set_location_override(nodes[4].id, "US", "na")
-    counts = await checker.run_pass()
+    counts = await checker.run_pass(NOW.timestamp())
     assert counts["queued"] == 25 and counts["out_of_policy"] == 25
     assert {j.reason for j in await q.jobs()} == {"out_of_policy"}
     # Node 3 is disqualified too: 3 healthy left, at the repair threshold and closer to loss.
     await NodeRepository(db).disqualify(nodes[3].id, "test")
-    await checker.run_pass()
+    await checker.run_pass(NOW.timestamp())
     jobs = await q.jobs()
     assert len(jobs) == 25 and {(j.reason, j.healthy, j.margin) for j in jobs} == {("below_threshold", 3, 1)}
     # Both back: the next pass forgets every job (none is claimed).
     await NodeRepository(db).reinstate(nodes[3].id)
     await NodeRepository(db).set_location_override(nodes[4].id, None, None)
-    counts = await checker.run_pass()
+    counts = await checker.run_pass(NOW.timestamp())
     assert counts["forgotten"] == 25 and await q.jobs() == []
 
 
