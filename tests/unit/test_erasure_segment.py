@@ -142,10 +142,11 @@ def test_small_range_of_a_large_segment_reads_one_block_of_stripes() -> None:
     data = os.urandom(4 * 2**20)
     enc = encode_segment(data, S44, KEY, SID)
     lay = enc.layout
-    assert (lay.share_size, lay.block_stripes, lay.cipher_block_size) == (4096, 4, 65536)
+    # k = 4: 16 KiB shares, so one stripe is one 64 KiB encryption block (large_share_size)
+    assert (lay.share_size, lay.block_stripes, lay.cipher_block_size) == (16384, 1, 65536)
     plan, pieces, _ = _range_pieces(enc, 1_000_000, 100, [9, 2, 7, 5])
     assert plan.stripe_stop - plan.stripe_start == lay.block_stripes
-    assert plan.piece_length == 4 * 4096  # 16 KiB from each of k nodes, not 1.6 MiB
+    assert plan.piece_length == 16384  # 16 KiB from each of k nodes, not 1.6 MiB
     assert decode_range(lay, KEY, SID, 1_000_000, 100, pieces) == data[1_000_000:1_000_100]
 
 
@@ -155,10 +156,19 @@ def test_small_segments_use_the_smallest_sufficient_share_size() -> None:
     mid = encode_segment(_data(1000), S44, KEY, SID)
     assert mid.layout.share_size == 256 and mid.layout.stripes == 1  # ceil(1016 / 4) → 256
     big = encode_segment(_data(20_000), S44, KEY, SID)
-    assert big.layout.share_size == 4096
+    assert big.layout.share_size == 8192  # ceil(20016 / 4) → 8192, under the large size
     forced = encode_segment(_data(1000), S44, KEY, SID, share_size=4096)
     assert forced.layout.share_size == 4096
     assert decode_segment(forced.layout, KEY, SID, dict(enumerate(forced.pieces[:4]))) == forced_data(forced)
+
+
+def test_large_segments_get_4k_shares_or_more_when_k_is_small() -> None:
+    from erasure.segment import large_share_size
+
+    assert [large_share_size(k) for k in (1, 2, 4, 5, 9, 10, 29)] == [65536, 32768, 16384, 8192, 4096, 4096, 4096]
+    for scheme, share in ((S44, 16384), (RedundancyScheme(10, 12, 14, 16), 4096)):
+        lay = SegmentLayout.for_segment(scheme, 64 * 2**20)
+        assert lay.share_size == share and lay.cipher_block_size >= 65536
 
 
 def forced_data(enc) -> bytearray:  # type: ignore[no-untyped-def]
