@@ -9,14 +9,12 @@ requests before the sessions under it close.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import ssl
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from aiohttp import web
 
+from common.lifecycle import Service, close_services, nothing, run_services
 from gateway.app import create_app
 from gateway.config import GatewayConfig, load_master_key
 from gateway.handlers.common import GatewayServices
@@ -28,17 +26,6 @@ from gateway.satellite_client import SatelliteClient
 __all__ = ["GatewayPeer", "Service"]
 
 log = logging.getLogger(__name__)
-
-
-async def _nothing() -> None:
-    return None
-
-
-@dataclass(frozen=True)
-class Service:
-    name: str
-    run: Callable[[], Awaitable[None]]
-    close: Callable[[], Awaitable[None]] = _nothing
 
 
 class GatewayPeer:
@@ -105,25 +92,13 @@ class GatewayPeer:
 
     def services(self) -> list[Service]:
         return [
-            Service("piece-session", _nothing, self._close_session),
-            Service("satellite-client", _nothing, self.satellite.close),
+            Service("piece-session", nothing, self._close_session),
+            Service("satellite-client", nothing, self.satellite.close),
             Service("s3", self._serve, self._close_http),
         ]
 
     async def run(self) -> None:
-        services = self.services()
-        try:
-            async with asyncio.TaskGroup() as tg:
-                for s in services:
-                    tg.create_task(s.run(), name=f"gateway/{s.name}")
-        finally:
-            await self._close(services)
+        await run_services(self.services(), process="gateway")
 
     async def close(self) -> None:
-        await self._close(self.services())
-
-    @staticmethod
-    async def _close(services: list[Service]) -> None:
-        for s in reversed(services):
-            with contextlib.suppress(Exception):
-                await s.close()
+        await close_services(self.services())

@@ -20,15 +20,13 @@ which only ``ALL`` and ``MAIN`` processes run.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from aiohttp import web
 
 from common.identity import Identity
+from common.lifecycle import Service, close_services, run_services
 from satellite.admin.api import AdminServices, create_admin_app
 from satellite.admin.repository import AdminRepository
 from satellite.api.contact import ContactEndpoint
@@ -60,13 +58,6 @@ from satellite.tenancy import SecretBox, TenancyService
 __all__ = ["Role", "Satellite", "Service"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Service:
-    name: str
-    run: Callable[[], Awaitable[None]]
-    close: Callable[[], Awaitable[None]]
 
 
 class Role(enum.StrEnum):
@@ -269,16 +260,7 @@ class Satellite:
         return services
 
     async def run(self) -> None:
-        services = self.services()
-        try:
-            async with asyncio.TaskGroup() as tg:
-                for s in services:
-                    tg.create_task(s.run(), name=s.name)
-        finally:
-            for s in reversed(services):
-                with contextlib.suppress(Exception):
-                    await s.close()
+        await run_services(self.services(), process="satellite")
 
     async def close(self) -> None:
-        for s in reversed(self.services()):
-            await s.close()
+        await close_services(self.services())

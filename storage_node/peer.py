@@ -11,12 +11,11 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from aiohttp import web
 
 from common.identity import Identity
+from common.lifecycle import Service, nothing, run_services
 from storage_node.config import NodeConfig
 from storage_node.contact import CheckInService
 from storage_node.nodedb import NodeDB
@@ -32,17 +31,6 @@ try:
     VERSION = importlib.metadata.version("geoshard")
 except importlib.metadata.PackageNotFoundError:  # running from a source tree
     VERSION = "0.0.0"
-
-
-async def _nothing() -> None:
-    return None
-
-
-@dataclass(frozen=True)
-class Service:
-    name: str
-    run: Callable[[], Awaitable[None]]
-    close: Callable[[], Awaitable[None]] = _nothing
 
 
 class HttpServer:
@@ -95,7 +83,7 @@ class Peer:
         self.server = HttpServer(self.endpoint.app(), config.listen_host, config.port)
         self.contact = CheckInService(identity, config, self.store, lambda: self.address, VERSION)
         self.services: list[Service] = [
-            Service("db", _nothing, self._close_db),
+            Service("db", nothing, self._close_db),
             Service("piecestore", self.server.run, self.server.close),
             Service("retain", self.retain.run),
             Service("expiry", self.expiry.run),
@@ -126,14 +114,5 @@ class Peer:
 
     async def run(self) -> None:
         """Serve until cancelled; every service is closed on the way out."""
-        try:
-            await asyncio.to_thread(self.store.open)
-            async with asyncio.TaskGroup() as tg:
-                for s in self.services:
-                    tg.create_task(s.run(), name=f"storage-node/{s.name}")
-        finally:
-            for s in reversed(self.services):
-                try:
-                    await s.close()
-                except Exception:
-                    log.exception("closing %s failed", s.name)
+        await asyncio.to_thread(self.store.open)
+        await run_services(self.services, process="storage-node")
