@@ -7,9 +7,12 @@ suspended node still serves downloads (DESIGN §5). The compliance report applie
 rule (``satellite/admin/report.py``), so "0 out of policy" there and "nothing to migrate"
 here mean the same thing.
 
-A segment needs repair when its healthy pieces fell to the repair threshold (``≤ repair``)
-or when any piece is out of policy (a policy change or a location override: migration).
-The reason names the more urgent of the two.
+A segment needs repair when its healthy pieces fell to the repair threshold (``≤ repair``),
+when any piece is out of policy (a policy change or a location override: migration), or
+when any piece is on a disqualified node: such a node was caught losing data, so nothing it
+holds is counted on, and its pieces are replaced (or, where the segment still has
+``success`` healthy pieces, dropped) without waiting for further loss (issue 5: "every
+segment it held is repaired"). The reason names the most urgent.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class RepairReason(StrEnum):
     LOST = "lost"  # fewer than k healthy pieces: repairable only if unhealthy nodes still serve
     BELOW_THRESHOLD = "below_threshold"
     OUT_OF_POLICY = "out_of_policy"
+    DISQUALIFIED = "disqualified"  # holds a piece on a disqualified node
 
 
 def piece_state(node: NodeCandidate | None, policy: PlacementPolicy, *, now: float, online_window: float) -> PieceState:
@@ -74,6 +78,10 @@ class SegmentHealth:
         return sum(st is PieceState.OUT_OF_POLICY for st in self.states.values())
 
     @property
+    def disqualified(self) -> int:
+        return sum(st is PieceState.DISQUALIFIED for st in self.states.values())
+
+    @property
     def margin(self) -> int:
         """How many more pieces the segment can lose: healthy minus k (negative = lost)."""
         return len(self.healthy) - self.k
@@ -88,6 +96,8 @@ class SegmentHealth:
             return RepairReason.BELOW_THRESHOLD
         if self.out_of_policy:
             return RepairReason.OUT_OF_POLICY
+        if self.disqualified:
+            return RepairReason.DISQUALIFIED
         return None
 
 

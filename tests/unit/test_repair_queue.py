@@ -47,6 +47,9 @@ def test_health_counts_only_online_good_standing_in_policy_pieces() -> None:
     assert h.reason is RepairReason.OUT_OF_POLICY
     h = segment_health(four[:3], nodes4, eu, k=2, repair_threshold=3, now=time.time(), online_window=60)
     assert h.reason is RepairReason.BELOW_THRESHOLD
+    # A piece on a disqualified node is replaced even while the segment is above threshold.
+    h = segment_health([*four, (4, dq.id)], nodes4, eu, k=2, repair_threshold=3, now=time.time(), online_window=60)
+    assert len(h.healthy) == 4 and h.reason is RepairReason.DISQUALIFIED
 
 
 async def test_jobs_come_out_closest_to_loss_first_and_a_claim_expires(db) -> None:  # noqa: F811
