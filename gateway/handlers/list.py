@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.handlers.bucket import xml_response
-from gateway.handlers.common import Call
+from gateway.handlers.common import Call, quote_etag
 from gateway.s3 import xml
 from gateway.s3.errors import S3Error
 from gateway.s3.router import ListQuery
@@ -25,7 +25,9 @@ __all__ = ["list_objects", "list_objects_v2"]
 
 def _infos(objects: list[dict[str, Any]], owner: xml.Owner) -> list[xml.ObjectInfo]:
     return [
-        xml.ObjectInfo(o["key"], datetime.fromisoformat(o["created"]), o["etag"], int(o["size"]), owner=owner)
+        # Quoted as GET and HEAD send it (a multipart ETag is stored bare).
+        xml.ObjectInfo(o["key"], datetime.fromisoformat(o["created"]), quote_etag(o["etag"]), int(o["size"]),
+                       owner=owner)
         for o in objects
     ]
 

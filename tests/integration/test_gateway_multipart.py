@@ -36,6 +36,9 @@ async def test_multipart_upload_etag_list_and_abort(tmp_path):
         assert done["ETag"] == f'"{hashlib.md5(md5s).hexdigest()}-2"'
         got, body = await net.get(s3, Bucket="multi", Key="big")
         assert body == b"".join(parts_data) and got["ContentType"] == "video/mp4"
+        # LIST quotes the multipart ETag as GET, HEAD and Complete do (it is stored bare).
+        listed_objects = await net.s3(s3.list_objects_v2, Bucket="multi")
+        assert [o["ETag"] for o in listed_objects["Contents"]] == [done["ETag"]] == [got["ETag"]]
         # Abort: the upload disappears.
         up2 = await net.s3(s3.create_multipart_upload, Bucket="multi", Key="gone")
         await net.s3(s3.abort_multipart_upload, Bucket="multi", Key="gone", UploadId=up2["UploadId"])
