@@ -101,7 +101,10 @@ def scan_usage(data_dir: Path) -> SpaceUsage:
     for sub in ("blobs", "trash"):
         size = count = 0
         for _pid, entry in _iter_files(data_dir / sub):
-            size += entry.stat(follow_symlinks=False).st_size
+            try:
+                size += entry.stat(follow_symlinks=False).st_size
+            except FileNotFoundError:
+                continue  # a running node emptied its trash meanwhile (``geoshard node status``)
             count += 1
         totals.append((size, count))
     return SpaceUsage(totals[0][0], totals[0][1], totals[1][0], totals[1][1])
