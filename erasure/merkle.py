@@ -186,38 +186,47 @@ def verify_proof(
 
 
 class StreamingMerkle:
-    """Hashes leaves as bytes arrive, holding at most one partial leaf in memory."""
+    """Hashes leaves as bytes arrive, copying none of them.
 
-    __slots__ = ("_buf", "hashes", "leaf_size", "size")
+    Network chunks rarely fall on leaf boundaries; a leaf split across chunks is fed to a
+    running blake3 hasher piece by piece rather than gathered into a buffer first, so the
+    bytes are read once, by the hash, whatever the chunking.
+    """
+
+    __slots__ = ("_fill", "_partial", "hashes", "leaf_size", "size")
 
     def __init__(self, leaf_size: int) -> None:
         if leaf_size <= 0:
             raise ValueError("leaf_size must be positive")
         self.leaf_size = leaf_size
-        self._buf = bytearray()
+        self._partial = blake3.blake3(b"\x00")
+        self._fill = 0  # bytes of the current partial leaf already in ``_partial``
         self.hashes: list[bytes] = []
         self.size = 0
 
-    def update(self, data: bytes | memoryview) -> None:
+    def update(self, data: bytes | bytearray | memoryview) -> None:
         mv = memoryview(data)
-        self.size += len(mv)
+        n = len(mv)
+        self.size += n
         ls = self.leaf_size
-        if self._buf:
-            take = min(ls - len(self._buf), len(mv))
-            self._buf += mv[:take]
-            mv = mv[take:]
-            if len(self._buf) == ls:
-                self.hashes.append(leaf_hash(self._buf))
-                self._buf.clear()
-        whole = len(mv) - len(mv) % ls
-        for i in range(0, whole, ls):
+        pos = 0
+        if self._fill:
+            pos = min(ls - self._fill, n)
+            self._partial.update(mv[:pos])
+            self._fill += pos
+            if self._fill == ls:
+                self.hashes.append(self._partial.digest())
+                self._partial, self._fill = blake3.blake3(b"\x00"), 0
+        whole = pos + (n - pos) // ls * ls
+        for i in range(pos, whole, ls):
             self.hashes.append(leaf_hash(mv[i : i + ls]))
-        if whole < len(mv):
-            self._buf += mv[whole:]
+        if whole < n:
+            self._partial.update(mv[whole:])
+            self._fill = n - whole
 
     def tree(self) -> MerkleTree:
         """The finished tree (call once all bytes were given)."""
         hashes = list(self.hashes)
-        if self._buf:
-            hashes.append(leaf_hash(self._buf))
+        if self._fill:
+            hashes.append(self._partial.digest())
         return MerkleTree(hashes)

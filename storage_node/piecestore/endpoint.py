@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 PROTOCOL_VERSION = 1
 _UPLOAD_ACTIONS = (Action.PUT, Action.REPAIR_PUT)
 _DOWNLOAD_ACTIONS = (Action.GET, Action.REPAIR_GET, Action.AUDIT)
-_READ_CHUNK = 1 << 18
+_READ_CHUNK = 1 << 20  # per pread + socket write of a download: fewer, larger steps
 # Audit and retain bodies are read whole; a retain list for ~10 M pieces fits in this.
 _MAX_MESSAGE = 32 * 2**20
 
@@ -126,7 +126,16 @@ class PiecestoreEndpoint:
             self.db.orders.use_upload_serial(signed, size)
             limit = min(size, order.max_bytes)
             received = 0
-            async for chunk in request.content.iter_any():
+            content = request.content
+            while True:
+                # readchunk() hands over one buffered network chunk as it is; readany() and
+                # iter_any() first join all that is buffered into a new bytes object,
+                # copying every byte once more on the event loop.
+                chunk, _ = await content.readchunk()
+                if not chunk:
+                    if content.at_eof():
+                        break
+                    continue  # an empty end-of-HTTP-chunk marker, not the end of the body
                 received += len(chunk)
                 if received > limit:  # aiohttp stops at Content-Length; this guards the order too
                     raise BodyTooLarge(f"upload exceeds its limit of {limit} bytes")
