@@ -33,10 +33,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import numpy as np
 
 from common.errors import GeoshardError
 from common.messages import OrderLimit, PieceReceipt, Signed
 from erasure import SegmentLayout, verify_piece_range
+from erasure.segment import verify_share_rows
 
 __all__ = [
     "BadReceipt",
@@ -142,6 +144,9 @@ PROOF_HEADER = "Geoshard-Merkle-Proof"
 _HASH = 32
 # Below this many bytes, hashing on the event loop costs less than a thread hop.
 _INLINE_VERIFY = 256 * 1024
+# Socket reads of a piece download: aiohttp's 64 KiB default pauses and resumes the
+# transport every 128 KiB and hands the parser many small chunks.
+_READ_BUFSIZE = 1 << 20
 
 
 def order_header(signed: Signed[OrderLimit]) -> str:
@@ -167,6 +172,7 @@ class PieceClient:
     def __init__(self, session: aiohttp.ClientSession, config: PieceClientConfig | None = None) -> None:
         self.session = session
         self.config = config or PieceClientConfig()
+        self._order_headers: dict[bytes, str] = {}
 
     @classmethod
     def new_session(cls, config: PieceClientConfig | None = None) -> aiohttp.ClientSession:
@@ -177,7 +183,18 @@ class PieceClient:
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=None, connect=cfg.connect_timeout),
             auto_decompress=False,
+            read_bufsize=_READ_BUFSIZE,
         )
+
+    def _order_header(self, order: Signed[OrderLimit]) -> str:
+        # A GET order is sent once per window of a segment: encode it once.
+        cache = self._order_headers
+        value = cache.get(order.signature)
+        if value is None:
+            if len(cache) >= 4096:
+                cache.clear()
+            value = cache[order.signature] = order_header(order)
+        return value
 
     def _deadline(self, nbytes: int) -> float:
         return self.config.base_timeout + nbytes / self.config.min_rate
@@ -244,7 +261,7 @@ class PieceClient:
         offset, length = stripe_start * s, (stripe_stop - stripe_start) * s
         url = f"{source.address.rstrip('/')}/v1/pieces/{source.piece_id}"
         params = {"offset": str(offset), "length": str(length), "proof": "1"}
-        headers = {ORDER_HEADER: order_header(source.order)}
+        headers = {ORDER_HEADER: self._order_header(source.order)}
         try:
             async with asyncio.timeout(self._deadline(length)):
                 async with self.session.get(url, params=params, headers=headers) as resp:
@@ -267,13 +284,7 @@ class PieceClient:
 
         if len(data) != length:
             raise bad(f"served {len(data)} bytes for a range of {length}")
-        try:
-            raw = base64.b64decode(proof_text, validate=True)
-        except (binascii.Error, ValueError):
-            raise bad("the Merkle proof header is not base64") from None
-        if len(raw) % _HASH:
-            raise bad("the Merkle proof is not a whole number of hashes")
-        proof = [raw[i : i + _HASH] for i in range(0, len(raw), _HASH)]
+        proof = self._proof(proof_text, bad)
         if length > _INLINE_VERIFY:
             ok = await asyncio.to_thread(verify_piece_range, layout, source.root, stripe_start, data, proof)
         else:
@@ -282,7 +293,69 @@ class PieceClient:
             raise bad(f"stripes [{stripe_start}, {stripe_stop}) do not match the piece's Merkle root")
         return data
 
+    async def download_into(
+        self, source: PieceSource, layout: SegmentLayout, stripe_start: int, stripe_stop: int, rows: np.ndarray
+    ) -> None:
+        """:meth:`download`, written straight into ``rows`` (``(stripes, share_size)`` bytes).
+
+        The rows may be strided — a reader passes column ``j`` of a stripe buffer, so the
+        primary pieces land as the stripes' ciphertext in order and need neither a join of
+        the response's chunks nor a transpose. The shares are verified where they land;
+        on any error ``rows`` holds garbage.
+        """
+        s = layout.share_size
+        count = stripe_stop - stripe_start
+        if rows.shape != (count, s) or rows.dtype != np.uint8:
+            raise ValueError(f"rows of shape {rows.shape} for {count} shares of {s} bytes")
+        length = count * s
+
+        def bad(why: str) -> BadShare:
+            return BadShare(source.node_id, source.piece_num, source.piece_id, why)
+
+        url = f"{source.address.rstrip('/')}/v1/pieces/{source.piece_id}"
+        params = {"offset": str(stripe_start * s), "length": str(length), "proof": "1"}
+        headers = {ORDER_HEADER: self._order_header(source.order)}
+        try:
+            async with asyncio.timeout(self._deadline(length)):
+                async with self.session.get(url, params=params, headers=headers) as resp:
+                    if resp.status != 200:
+                        await self._json(resp, source.node_id, source.piece_num, source.piece_id)
+                    proof_text = resp.headers.get(PROOF_HEADER, "")
+                    if resp.content_length != length:
+                        raise bad(f"answers {resp.content_length} bytes for a range of {length}")
+                    pos = 0
+                    # iter_chunks hands over the parser's chunks one by one; iter_any
+                    # would join whatever is buffered into a new bytes first.
+                    async for chunk, _ in resp.content.iter_chunks():
+                        if pos + len(chunk) > length:
+                            raise bad(f"served more than the {length} bytes of its range")
+                        _scatter(rows, pos, chunk)
+                        pos += len(chunk)
+        except PieceTransferError:
+            raise
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise NodeUnavailable(source.node_id, source.piece_num, source.piece_id, _describe(exc)) from None
+        if pos != length:
+            raise bad(f"served {pos} bytes for a range of {length}")
+        proof = self._proof(proof_text, bad)
+        if length > _INLINE_VERIFY:
+            ok = await asyncio.to_thread(verify_share_rows, layout, source.root, stripe_start, rows, proof)
+        else:
+            ok = verify_share_rows(layout, source.root, stripe_start, rows, proof)
+        if not ok:
+            raise bad(f"stripes [{stripe_start}, {stripe_stop}) do not match the piece's Merkle root")
+
     # --- helpers -----------------------------------------------------------------------
+
+    @staticmethod
+    def _proof(text: str, bad: Any) -> list[bytes]:
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise bad("the Merkle proof header is not base64") from None
+        if len(raw) % _HASH:
+            raise bad("the Merkle proof is not a whole number of hashes")
+        return [raw[i : i + _HASH] for i in range(0, len(raw), _HASH)]
 
     @staticmethod
     async def _json(resp: aiohttp.ClientResponse, node_id: str, num: int, piece_id: str) -> Any:
@@ -298,6 +371,26 @@ class PieceClient:
                 message = str(body.get("message", message))
             raise NodeRefused(node_id, num, piece_id, resp.status, code, message)
         return body
+
+
+def _scatter(rows: np.ndarray, pos: int, chunk: bytes) -> None:
+    """Copy ``chunk``, bytes ``[pos, pos + len(chunk))`` of the rows read in order, into them:
+    a partial row, whole rows in one numpy assignment, a partial row."""
+    s = rows.shape[1]
+    src = np.frombuffer(chunk, dtype=np.uint8)
+    n, i = len(src), 0
+    r, o = divmod(pos, s)
+    if o:
+        i = min(s - o, n)
+        rows[r, o : o + i] = src[:i]
+        r += 1
+    whole = (n - i) // s
+    if whole:
+        rows[r : r + whole] = src[i : i + whole * s].reshape(whole, s)
+        i += whole * s
+        r += whole
+    if i < n:
+        rows[r, : n - i] = src[i:]
 
 
 def _describe(exc: BaseException) -> str:

@@ -54,7 +54,7 @@ import numpy as np
 from . import crypto
 from .errors import CorruptPieceError, LayoutError, NotEnoughPiecesError, PieceError
 from .fec import DEFAULT_BACKEND, get_backend
-from .merkle import EMPTY_ROOT, MerkleTree, verify_range
+from .merkle import EMPTY_ROOT, MerkleTree, root_from_range, verify_range
 from .scheme import RedundancyScheme
 
 __all__ = [
@@ -67,14 +67,18 @@ __all__ = [
     "RangePlan",
     "SegmentLayout",
     "decode_range",
+    "decode_range_view",
     "decode_segment",
+    "decrypt_stripes",
     "encode_segment",
     "large_share_size",
     "piece_root",
     "piece_tree",
     "rebuild_pieces",
+    "stripe_buffer",
     "verify_piece",
     "verify_piece_range",
+    "verify_share_rows",
 ]
 
 LAYOUT_VERSION = 1
@@ -324,6 +328,31 @@ def verify_piece_range(
     return verify_range(root, stripe_start, data, s, proof, layout.stripes)
 
 
+def verify_share_rows(
+    layout: SegmentLayout, root: bytes, stripe_start: int, rows: np.ndarray, proof: Sequence[bytes]
+) -> bool:
+    """:func:`verify_piece_range` for shares held as the rows of a ``(stripes, S)`` array.
+
+    The rows need not be adjacent in memory: a reader gathers the ``k`` primary pieces'
+    shares straight into a :func:`stripe_buffer`, where piece ``j``'s shares are the
+    strided column ``buf[:, j, :]``, and checks them there, so no piece is copied to be
+    hashed. Each row (one share, one Merkle leaf) is contiguous.
+    """
+    s = layout.share_size
+    if rows.ndim != 2 or rows.shape[0] == 0 or rows.shape[1] != s or rows.dtype != np.uint8:
+        return False
+    b3 = blake3.blake3
+    hashes = []
+    for row in rows:
+        h = b3(b"\x00")  # merkle.leaf_hash's domain byte, fed without copying the leaf
+        h.update(row)
+        hashes.append(h.digest())
+    try:
+        return root_from_range(stripe_start, hashes, proof, layout.stripes) == root
+    except ValueError:
+        return False
+
+
 # Encode / decode -----------------------------------------------------------------------
 
 
@@ -404,11 +433,24 @@ def _check_roots(
         raise CorruptPieceError(corrupt)
 
 
+def stripe_buffer(layout: SegmentLayout, stripes: int) -> np.ndarray:
+    """An uninitialised ``(stripes, k, S)`` array: the ciphertext of ``stripes`` stripes.
+
+    Piece ``j``'s shares of those stripes are the column ``buf[:, j, :]``; a reader that
+    writes the ``k`` primary pieces there as they arrive holds the stripes' ciphertext in
+    order without any transpose (``buf.reshape(-1)``, for :func:`decrypt_stripes`).
+    """
+    return np.empty((stripes, layout.scheme.k, layout.share_size), dtype=np.uint8)
+
+
 def _decode_stripes(layout: SegmentLayout, chosen: Mapping[int, Buffer], stripes: int) -> np.ndarray:
     """The ciphertext of ``stripes`` consecutive stripes from ``k`` pieces' matching bytes."""
     k, s = layout.scheme.k, layout.share_size
-    primary = get_backend(layout.backend).decode(k, layout.scheme.total, chosen)
-    out = np.empty((stripes, k, s), dtype=np.uint8)
+    if sorted(chosen) == list(range(k)):  # the primary pieces: nothing to decode
+        primary: Sequence[Buffer] = [chosen[j] for j in range(k)]
+    else:
+        primary = get_backend(layout.backend).decode(k, layout.scheme.total, chosen)
+    out = stripe_buffer(layout, stripes)
     for j, block in enumerate(primary):  # k strided copies, each over every stripe at once
         out[:, j, :] = np.frombuffer(block, dtype=np.uint8).reshape(stripes, s)
     return out.reshape(-1)
@@ -462,15 +504,51 @@ def decode_range(
     of piece ``j``, where ``plan = layout.stripe_range(offset, length)``. With ``roots``,
     ``proofs[j]`` must be the Merkle range proof of piece ``j``'s leaves for those stripes.
     """
+    view = decode_range_view(layout, segment_key, segment_id, offset, length, pieces, roots=roots, proofs=proofs)
+    return bytes(view)
+
+
+def decode_range_view(
+    layout: SegmentLayout,
+    segment_key: bytes,
+    segment_id: bytes,
+    offset: int,
+    length: int,
+    pieces: Mapping[int, Buffer],
+    *,
+    roots: Sequence[bytes] | Mapping[int, bytes] | None = None,
+    proofs: Mapping[int, Sequence[bytes]] | None = None,
+) -> memoryview:
+    """:func:`decode_range` as a view into the decrypted window (a streaming reader sends it
+    as it is, sparing a copy of every byte); the view owns its buffer."""
     plan = layout.stripe_range(offset, length)
     if length == 0:
-        return b""
+        return memoryview(b"")
     if roots is not None and proofs is None:
         raise ValueError("verifying a stripe range needs a Merkle range proof per piece")
     chosen = _choose(layout, pieces, plan.piece_length)
     if roots is not None:
         _check_roots(layout, chosen, roots, plan.stripe_start, proofs)
     cipher = _decode_stripes(layout, chosen, plan.stripe_stop - plan.stripe_start)
+    return decrypt_stripes(layout, segment_key, segment_id, offset, length, cipher)
+
+
+def decrypt_stripes(
+    layout: SegmentLayout, segment_key: bytes, segment_id: bytes, offset: int, length: int, cipher: Buffer | np.ndarray
+) -> memoryview:
+    """Plaintext ``[offset, offset + length)`` from the ciphertext of its whole stripe range,
+    in stripe order (what :func:`stripe_buffer` holds once the primary pieces are in it).
+
+    Returns a view of the decrypted blocks, cut to the range; nothing is copied after the
+    decryption. Tampered ciphertext raises :class:`DecryptionError`.
+    """
+    plan = layout.stripe_range(offset, length)
+    if length == 0:
+        return memoryview(b"")
+    flat = memoryview(cipher.reshape(-1) if isinstance(cipher, np.ndarray) else cipher).cast("B")
+    want = (plan.stripe_stop - plan.stripe_start) * layout.stripe_size
+    if len(flat) != want:
+        raise PieceError(f"stripes [{plan.stripe_start}, {plan.stripe_stop}) are {want} bytes, got {len(flat)}")
     # The range's first block starts at its first stripe; the last block may stop short of
     # the last stripe (padding), so cut the ciphertext at the end of that block.
     cipher_len = min(plan.stop_block * layout.cipher_block_size, layout.cipher_size) - (
@@ -479,9 +557,9 @@ def decode_range(
     plain = crypto.decrypt_blocks(
         segment_key,
         segment_id,
-        memoryview(cipher)[:cipher_len],
+        flat[:cipher_len],
         first_block=plan.first_block,
         total_blocks=layout.blocks,
         plain_block_size=layout.plain_block_size,
     )
-    return bytes(plain[plan.slice_start : plan.slice_start + length])
+    return plain[plan.slice_start : plan.slice_start + length]

@@ -6,10 +6,16 @@ part of the range is read in **windows** of whole encryption blocks (``window`` 
 plaintext, 8 MiB by default): a window maps to a stripe range (see
 :mod:`erasure.segment`), so a ranged GET fetches only the stripes it needs, and memory
 stays at a couple of windows however large the object. The next window is fetched while
-the current one is sent to the client.
+the current one is sent to the client (``prefetch`` windows ahead).
 
 A window asks ``k`` nodes for its stripes, preferring the **systematic** pieces
-``0 … k-1``: when they all answer, decoding is a transpose, not arithmetic. A node that
+``0 … k-1``: when they all answer there is nothing to decode. Each primary piece's bytes
+are written as they arrive into its column of one stripe buffer
+(:func:`erasure.segment.stripe_buffer`), so the buffer *is* the window's ciphertext in
+order: no join of the response's chunks, no transpose. The shares are Merkle-checked in
+place, the blocks decrypted (both in threads), and the plaintext goes to the client as a
+view of the decrypted buffer. Only when a parity piece stands in are the pieces copied
+out and decoded. A node that
 fails (unreachable, refuses, serves a bad share) is replaced at once by the next piece; a
 node that lags — no answer from anyone for ``spare_after`` seconds — gets a **spare**
 request raced against it, and whichever ``k`` finish first win; the rest are cancelled
@@ -28,7 +34,10 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from erasure import DecryptionError, ErasureError, SegmentLayout, decode_range, decrypt_blocks, unwrap_key
+import numpy as np
+
+from erasure import DecryptionError, ErasureError, SegmentLayout, decrypt_blocks, unwrap_key
+from erasure.segment import decode_range_view, decrypt_stripes, stripe_buffer
 
 from .errors import BadShare, NotEnoughPieces, PieceTransferError, PipelineDataError
 from .piece_client import PieceClient
@@ -44,6 +53,7 @@ log = logging.getLogger(__name__)
 class DownloadConfig:
     window: int = 8 * 2**20
     spare_after: float = 1.0
+    prefetch: int = 2  # windows fetched and decrypted ahead of the one being sent
     report_timeout: float = 5.0
 
 
@@ -78,36 +88,39 @@ class ObjectDownloader:
         self.reporter = reporter
         self._reports: set[asyncio.Task[None]] = set()
 
-    async def stream(self, segments: Sequence[SegmentSource], offset: int, length: int) -> AsyncIterator[bytes]:
-        """Yield the plaintext of object bytes ``[offset, offset + length)`` in order."""
+    async def stream(
+        self, segments: Sequence[SegmentSource], offset: int, length: int
+    ) -> AsyncIterator[bytes | memoryview]:
+        """Yield the plaintext of object bytes ``[offset, offset + length)`` in order.
+
+        Chunks are views of buffers that are never reused: a caller may hold on to them.
+        """
         windows = self._windows(segments, offset, length)
-        current: asyncio.Task[bytes] | None = None
-        ahead: asyncio.Task[bytes] | None = None
+        pending: deque[asyncio.Task[bytes | memoryview]] = deque()
+        depth = 1 + max(0, self.config.prefetch)
         try:
-            first = next(windows, None)
-            if first is None:
-                return
-            current = asyncio.create_task(self._read(first))
             for w in windows:
-                ahead = asyncio.create_task(self._read(w))
-                data = await current
-                current, ahead = ahead, None
+                pending.append(asyncio.create_task(self._read(w)))
+                if len(pending) >= depth:
+                    data = await pending.popleft()
+                    yield data
+                    del data
+            while pending:
+                data = await pending.popleft()
                 yield data
                 del data
-            data = await current
-            current = None
-            yield data
         finally:
-            for t in (current, ahead):
-                if t is not None and not t.done():
+            for t in pending:
+                if not t.done():
                     t.cancel()
-                    with contextlib.suppress(BaseException):
-                        await t
+            for t in pending:
+                with contextlib.suppress(BaseException):
+                    await t
             await self.drain_reports()
 
     async def read(self, segments: Sequence[SegmentSource], offset: int, length: int) -> bytes:
         """The whole range at once (tests, copies of small objects)."""
-        return b"".join([chunk async for chunk in self.stream(segments, offset, length)])
+        return b"".join([bytes(chunk) async for chunk in self.stream(segments, offset, length)])
 
     async def drain_reports(self) -> None:
         """Wait for bad-piece reports still in flight (they never fail the read)."""
@@ -140,16 +153,24 @@ class ObjectDownloader:
 
     # --- reading -------------------------------------------------------------------------
 
-    async def _read(self, w: _Window) -> bytes:
+    async def _read(self, w: _Window) -> bytes | memoryview:
         seg = w.segment
         if seg.inline_data is not None or seg.layout is None:
             return self._inline(w)
         layout = seg.layout
         plan = layout.stripe_range(w.offset, w.length)
-        shares = await self._fetch(w, layout, plan.stripe_start, plan.stripe_stop)
+        k = layout.scheme.k
+        buf = stripe_buffer(layout, plan.stripe_stop - plan.stripe_start)
+        shares = await self._fetch(w, layout, plan.stripe_start, plan.stripe_stop, buf)
         try:
+            if sorted(shares) == list(range(k)):  # the primaries filled ``buf`` in place
+                return await asyncio.to_thread(
+                    decrypt_stripes, layout, w.state.key, seg.segment_id, w.offset, w.length, buf
+                )
+            # A parity piece stands in: decode from contiguous copies of the k pieces.
+            pieces = {j: np.ascontiguousarray(rows).reshape(-1) for j, rows in shares.items()}
             return await asyncio.to_thread(
-                decode_range, layout, w.state.key, seg.segment_id, w.offset, w.length, shares
+                decode_range_view, layout, w.state.key, seg.segment_id, w.offset, w.length, pieces
             )
         except ErasureError as exc:
             raise PipelineDataError(f"segment {seg.index}: {exc}") from None
@@ -167,19 +188,27 @@ class ObjectDownloader:
             raise PipelineDataError(f"inline segment {seg.index}: {exc}") from None
         return bytes(plain[w.offset : w.offset + w.length])
 
-    async def _fetch(self, w: _Window, layout: SegmentLayout, s0: int, s1: int) -> dict[int, bytes]:
-        """``k`` verified share ranges, systematic pieces first, spares for failures and laggards."""
+    async def _fetch(
+        self, w: _Window, layout: SegmentLayout, s0: int, s1: int, buf: np.ndarray
+    ) -> dict[int, np.ndarray]:
+        """``k`` verified share ranges, systematic pieces first, spares for failures and laggards.
+
+        Primary piece ``j`` is written into ``buf[:, j, :]``, a parity piece into rows of its
+        own; the answer maps each piece number that arrived whole and verified to its rows.
+        """
         k = layout.scheme.k
         candidates = deque(sorted((p for p in w.segment.pieces if p.piece_num not in w.state.bad),
                                   key=lambda p: p.piece_num))
-        running: dict[asyncio.Task[bytes], PieceSource] = {}
-        got: dict[int, bytes] = {}
+        running: dict[asyncio.Task[None], tuple[PieceSource, np.ndarray]] = {}
+        got: dict[int, np.ndarray] = {}
         failures: list[PieceTransferError] = []
 
         def launch() -> None:
             src = candidates.popleft()
-            task = asyncio.create_task(self.pieces.download(src, layout, s0, s1))
-            running[task] = src
+            j = src.piece_num
+            rows = buf[:, j, :] if j < k else np.empty((s1 - s0, layout.share_size), dtype=np.uint8)
+            task = asyncio.create_task(self.pieces.download_into(src, layout, s0, s1, rows))
+            running[task] = (src, rows)
 
         try:
             while len(got) < k:
@@ -197,10 +226,10 @@ class ObjectDownloader:
                         launch()
                     continue
                 for task in done:
-                    src = running.pop(task)
+                    src, rows = running.pop(task)
                     exc = task.exception()
                     if exc is None:
-                        got[src.piece_num] = task.result()
+                        got[src.piece_num] = rows
                     elif isinstance(exc, PieceTransferError):
                         failures.append(exc)
                         # Windows overlap, so two may catch the same node: report it once.
