@@ -236,6 +236,29 @@ _BUCKET_BY_NAME = (
 )  # fmt: skip
 
 
+# The GET path's reads as Core statements on a connection, not ORM sessions: for a small
+# (inline) object the session's setup, identity map and row objects were most of the
+# satellite's CPU per request.
+_OBJECT_BY_KEY = (
+    select(*_LIST_COLUMNS)
+    .where(
+        ObjectRow.bucket_id == bindparam("bucket_id"),
+        ObjectRow.key == bindparam("key"),
+        ObjectRow.status == ObjectStatus.COMMITTED,
+    )
+    .order_by(ObjectRow.version.desc())
+    .limit(1)
+)
+_segments = cast(Table, SegmentRow.__table__)
+_SEGMENTS_OF_OBJECT = (
+    select(_segments)
+    .where(_segments.c.object_id == bindparam("object_id"))
+    .order_by(_segments.c.part_number, _segments.c.index)
+)
+_pieces = cast(Table, PieceRow.__table__)
+_nodes = cast(Table, Node.__table__)
+
+
 def _bucket_info(r: Row[Any]) -> BucketInfo:
     m = r._mapping
     policy = policy_from_row(SimpleNamespace(**{k[2:]: v for k, v in m.items() if k.startswith("p_")}))  # type: ignore[arg-type]
@@ -329,37 +352,16 @@ class MetabaseRepository(MultipartRepository):
         raise AssertionError("unreachable")
 
     async def get_object(self, bucket_id: int, key: str) -> ObjectInfo | None:
-        async with self.db.read() as s:
-            row = (
-                await s.execute(
-                    select(ObjectRow)
-                    .where(
-                        ObjectRow.bucket_id == bucket_id,
-                        ObjectRow.key == key,
-                        ObjectRow.status == ObjectStatus.COMMITTED,
-                    )
-                    .order_by(ObjectRow.version.desc())
-                    .limit(1)
-                )
-            ).scalar()
-        return None if row is None else object_info(row)
+        async with self.db.read_conn() as c:
+            row = (await c.execute(_OBJECT_BY_KEY, {"bucket_id": bucket_id, "key": key})).first()
+        return None if row is None else _listed_info(row)
 
     async def get_segments(
         self, object_id: int, plain_range: tuple[int, int] | None, *, with_pieces: bool = True
     ) -> list[SegmentOut]:
         """The object's segments in order with plaintext offsets; only those meeting the range."""
-        async with self.db.read() as s:
-            rows = (
-                (
-                    await s.execute(
-                        select(SegmentRow)
-                        .where(SegmentRow.object_id == object_id)
-                        .order_by(SegmentRow.part_number, SegmentRow.index)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+        async with self.db.read_conn() as c:
+            rows = (await c.execute(_SEGMENTS_OF_OBJECT, {"object_id": object_id})).all()
             out: list[SegmentOut] = []
             offset = 0
             for r in rows:
@@ -383,26 +385,20 @@ class MetabaseRepository(MultipartRepository):
                         piece_size=r.piece_size,
                     )
                 )
+            # An inline object (the usual small GET) has no pieces: no second query.
             if with_pieces and any(seg.root_piece_id for seg in out):
                 by_id = {seg.id: seg for seg in out}
-                pieces = await s.execute(
-                    select(PieceRow, Node.address, Node.last_contact_at, Node.disqualified_at)
-                    .join(Node, Node.id == PieceRow.node_id)
-                    .where(PieceRow.segment_id.in_(list(by_id)))
-                    .order_by(PieceRow.segment_id, PieceRow.number)
-                )
-                for p, address, contact, dq in pieces:
-                    by_id[p.segment_id].pieces.append(
-                        PieceOut(
-                            p.number,
-                            p.node_id,
-                            p.piece_id,
-                            p.merkle_root,
-                            p.size,
-                            address,
-                            contact,
-                            dq is not None,
-                        )
+                pieces = await c.execute(
+                    select(_pieces.c.segment_id, _pieces.c.number, _pieces.c.node_id, _pieces.c.piece_id,
+                           _pieces.c.merkle_root, _pieces.c.size, _nodes.c.address, _nodes.c.last_contact_at,
+                           _nodes.c.disqualified_at)
+                    .join(_nodes, _nodes.c.id == _pieces.c.node_id)
+                    .where(_pieces.c.segment_id.in_(list(by_id)))
+                    .order_by(_pieces.c.segment_id, _pieces.c.number)
+                )  # fmt: skip
+                for seg_id, number, node_id, piece_id, root, size, address, contact, dq in pieces:
+                    by_id[seg_id].pieces.append(
+                        PieceOut(number, node_id, piece_id, root, size, address, contact, dq is not None)
                     )
         return out
 
