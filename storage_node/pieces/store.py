@@ -244,14 +244,20 @@ class PieceStore:
     def trash(self, piece_id: str) -> bool:
         """Move a piece to the trash, stamping the time of the move; False if absent."""
         src, dst = self.path(piece_id), self.trash_path(piece_id)
+        # The grace period runs from the move, not from the upload: stamp the file *before*
+        # moving it. Stamped after, the trash chore's thread could find it in the trash with
+        # its upload time, delete it at once (no grace, no restore) and make this raise.
+        t = time.time()
+        try:
+            replaced: int | None = dst.stat().st_size  # a copy trashed before: it is overwritten
+        except FileNotFoundError:
+            replaced = None
         try:
             size = src.stat().st_size
+            os.utime(src, (t, t))
+            os.replace(src, dst)
         except FileNotFoundError:
-            return False
-        replaced = dst.stat().st_size if dst.exists() else None
-        os.replace(src, dst)
-        t = time.time()
-        os.utime(dst, (t, t))  # the grace period runs from the move, not from the upload
+            return False  # deleted meanwhile (TTL expiry)
         self._adjust(pieces=-size, count=-1, trash=size - (replaced or 0),
                      trash_count=1 if replaced is None else 0)
         return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import time
 
 from common.identity import Identity
 from common.messages import Action, AuditChallenge, AuditProof, PieceReceipt, RetainList, Signed, now
@@ -174,3 +175,28 @@ async def test_used_space_survives_a_restart(tmp_path):
     async with running_node(tmp_path, satellite) as node:
         assert node.peer.store.usage() == used
         assert used.used == sum(files_on_disk(tmp_path).values())
+
+
+async def test_a_piece_moved_to_the_trash_is_never_emptied_before_its_grace_period(tmp_path, monkeypatch):
+    """The trash chore runs in its own thread: it may look at the trash right after the retain
+    chore moved a piece there. The piece must already carry the time of the move (not its
+    upload's), or it is deleted at once with no grace period and the move fails."""
+    async with running_node(tmp_path, trash_grace=3600, chore_interval=3600) as node:
+        store = node.peer.store
+        pid = new_piece_id()
+        assert (await node.put(pid, os.urandom(3000)))[0] == 200
+        uploaded_long_ago = time.time() - 7200  # older than the grace period
+        os.utime(store.path(pid), (uploaded_long_ago, uploaded_long_ago))
+
+        real_replace, emptied = os.replace, []
+
+        def replace_then_trash_chore(src, dst):  # the chore's thread wins the race right after the move
+            real_replace(src, dst)
+            emptied.append(store.empty_trash(time.time() - 3600))
+
+        monkeypatch.setattr(os, "replace", replace_then_trash_chore)
+        assert store.trash(pid)
+        monkeypatch.undo()
+        assert emptied == [0] and store.trash_path(pid).exists()
+        assert store.restore(pid) and (await node.get(pid))[0] == 200
+        assert store.usage().used == node.used_on_disk()
