@@ -68,7 +68,7 @@ from common.piece_client import (
 from erasure import SegmentLayout
 from satellite.config import SatelliteConfig
 from satellite.nodeselection import NodeCandidate, PlacementError, SelectionConfig, select_nodes
-from satellite.orders import OrderSigner, derive_piece_id
+from satellite.orders import OrderSigner, fresh_piece_id
 
 from .service import EXITED, FAILED, ExitNode, ExitPiece, ExitStore
 
@@ -236,7 +236,7 @@ class ExitChore:
             log.warning("exit of %s: piece %s failed: %s", node.id[:16], piece.piece_id[:12], e)
             await self.store.drop_piece(node.id, piece)
             return TransferOutcome.FAILED
-        new_id = derive_piece_id(piece.root_piece_id, target.id, piece.number)
+        new_id = fresh_piece_id()
         put = self.signer.order_limit(target.id, new_id, Action.REPAIR_PUT, piece.size)
         try:
             await self.client.upload(PieceTarget(piece.number, target.id, target.address, put), data,

@@ -32,7 +32,7 @@ from common.messages import Action, OrderLimit, Signed, new_serial, now
 from erasure.scheme import RedundancyScheme
 from satellite.errors import InvalidToken
 
-__all__ = ["OrderSigner", "SegmentToken", "TokenPiece", "derive_piece_id"]
+__all__ = ["OrderSigner", "SegmentToken", "TokenPiece", "derive_piece_id", "fresh_piece_id"]
 
 _PIECE_ID_CONTEXT = b"geoshard piece id"
 _TOKEN_PREFIX = b"geoshard segment token\n"
@@ -41,6 +41,17 @@ _TOKEN_PREFIX = b"geoshard segment token\n"
 def derive_piece_id(root_piece_id: str, node_id: str, number: int) -> str:
     msg = _PIECE_ID_CONTEXT + bytes.fromhex(node_id) + number.to_bytes(2, "big")
     return hmac.new(bytes.fromhex(root_piece_id), msg, hashlib.sha256).hexdigest()
+
+
+def fresh_piece_id() -> str:
+    """A random piece id, for pieces placed after the upload (repair, graceful exit).
+
+    Derived ids are the same for the same (segment, node, number): a repair retried after
+    a crash that placed a piece on the same node again would collide with the orphan the
+    crashed attempt left there (409 PieceExists) until garbage collection removed it. A
+    fresh id per attempt never collides; the orphan is collected as any other.
+    """
+    return secrets.token_hex(32)
 
 
 @dataclass(frozen=True)

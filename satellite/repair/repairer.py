@@ -51,7 +51,7 @@ from common.messages import Action
 from common.piece_client import BadShare, PieceClient, PieceSource, PieceTarget, PieceTransferError, UploadedPiece
 from erasure import SegmentLayout, piece_root, rebuild_pieces
 from satellite.nodeselection import NodeCandidate, PlacementError, PlacementPolicy, SelectionConfig, select_nodes
-from satellite.orders import OrderSigner, derive_piece_id
+from satellite.orders import OrderSigner, fresh_piece_id
 
 from .checker import NodeSnapshot
 from .health import PieceState, SegmentHealth, segment_health
@@ -393,7 +393,7 @@ class Repairer:
         result: RepairResult,
     ) -> list[UploadedPiece]:
         async def one(num: int, node: NodeCandidate) -> UploadedPiece:
-            piece_id = derive_piece_id(seg.root_piece_id, node.id, num)
+            piece_id = fresh_piece_id()
             order = self.signer.order_limit(node.id, piece_id, Action.REPAIR_PUT, layout.piece_size)
             target = PieceTarget(num, node.id, node.address, order)
             return await self.client.upload(target, rebuilt[num], layout.share_size, roots[num])
