@@ -27,9 +27,9 @@ from satellite.db.models import (
     Upload,
     policy_named,
 )
+from satellite.db.nodes import node_candidate
 from satellite.errors import InvalidArgument, NoSuchBucket, NoSuchPolicy, NoSuchTenant, NotFound
 from satellite.nodeselection import NodeCandidate
-from satellite.overlay.service import geoip_excluded
 
 from .report import SegmentPieces
 
@@ -61,25 +61,6 @@ class BucketRow:
             "policy": self.policy,
             "created_at": self.created_at.astimezone(dt.UTC).isoformat(),
         }
-
-
-def node_candidate(n: Node) -> NodeCandidate:
-    """A node row as placement and the compliance report see it (effective location)."""
-    return NodeCandidate(
-        id=n.id,
-        address=n.address,
-        country=n.effective_country,
-        region=n.effective_region,
-        net=n.last_net,
-        free_bytes=n.free,
-        vetted=n.vetted_at is not None,
-        last_contact=n.last_contact_at.timestamp(),
-        disqualified=n.disqualified_at is not None,
-        suspended=n.suspended_at is not None,
-        contained=n.contained_at is not None,
-        exiting=n.exit_initiated_at is not None and n.exit_finished_at is None,
-        geoip_excluded=geoip_excluded(n.country, n.geoip_country, n.country_override is not None),
-    )
 
 
 class AdminRepository:

@@ -13,7 +13,26 @@ from satellite.errors import NotFound
 from satellite.nodeselection import NodeCandidate
 from satellite.overlay.service import CheckInRecord, NodeInfo, geoip_excluded
 
-__all__ = ["NodeRepository"]
+__all__ = ["NodeRepository", "node_candidate"]
+
+
+def node_candidate(n: Node) -> NodeCandidate:
+    """A node row as placement, repair and the compliance report see it (effective location)."""
+    return NodeCandidate(
+        id=n.id,
+        address=n.address,
+        country=n.effective_country,
+        region=n.effective_region,
+        net=n.last_net,
+        free_bytes=n.free,
+        vetted=n.vetted_at is not None,
+        last_contact=n.last_contact_at.timestamp(),
+        disqualified=n.disqualified_at is not None,
+        suspended=n.suspended_at is not None,
+        contained=n.contained_at is not None,
+        exiting=n.exit_initiated_at is not None and n.exit_finished_at is None,
+        geoip_excluded=geoip_excluded(n.country, n.geoip_country, n.country_override is not None),
+    )
 
 
 class NodeRepository:
@@ -53,25 +72,7 @@ class NodeRepository:
     async def candidates(self) -> list[NodeCandidate]:
         async with self.db.read() as s:
             rows = (await s.execute(select(Node).where(Node.exit_finished_at.is_(None)))).scalars().all()
-        return [self._candidate(n) for n in rows]
-
-    @staticmethod
-    def _candidate(n: Node) -> NodeCandidate:
-        return NodeCandidate(
-            id=n.id,
-            address=n.address,
-            country=n.effective_country,
-            region=n.effective_region,
-            net=n.last_net,
-            free_bytes=n.free,
-            vetted=n.vetted_at is not None,
-            last_contact=n.last_contact_at.timestamp(),
-            disqualified=n.disqualified_at is not None,
-            suspended=n.suspended_at is not None,
-            contained=n.contained_at is not None,
-            exiting=n.exit_initiated_at is not None,
-            geoip_excluded=geoip_excluded(n.country, n.geoip_country, n.country_override is not None),
-        )
+        return [node_candidate(n) for n in rows]
 
     async def nodes(self, ids: list[str]) -> dict[str, NodeInfo]:
         if not ids:

@@ -17,10 +17,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from common.errors import MessageError, SignatureError
-from common.messages import ExitRequest, Signed, now
-from satellite.errors import InvalidArgument, NodeRejected, NotFound
+from common.messages import ExitRequest, now
+from satellite.errors import NodeRejected, NotFound
 from satellite.nodeselection import PlacementPolicy
+from satellite.overlay.service import verify_node_signed
 
 __all__ = [
     "EXITED",
@@ -127,22 +127,7 @@ class GracefulExitService:
 
     def verify(self, envelope: Any) -> ExitRequest:
         """The request, if signed by the node it names, for this satellite, and recent."""
-        try:
-            signed = Signed.from_json(envelope, ExitRequest)
-        except SignatureError as e:
-            raise NodeRejected(f"exit request rejected: {e}") from None
-        except MessageError as e:
-            raise InvalidArgument(f"malformed exit request: {e}") from None
-        msg = signed.message
-        if signed.signer != msg.node_id:
-            raise NodeRejected(
-                f"exit request for node {msg.node_id[:16]}… is signed by {signed.signer[:16]}…: "
-                "only a node may ask about its own exit"
-            )
-        try:
-            signed.verify(expected_signer=msg.node_id)
-        except SignatureError as e:
-            raise NodeRejected(f"exit request rejected: {e}") from None
+        msg = verify_node_signed(envelope, ExitRequest, "exit request", "only a node may ask about its own exit")
         if msg.satellite_id != self.satellite_id:
             raise NodeRejected(f"exit request is for satellite {msg.satellite_id[:16]}…, not this one")
         skew = abs(now() - msg.timestamp)

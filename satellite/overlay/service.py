@@ -14,15 +14,15 @@ import datetime as dt
 import ipaddress
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from common.errors import MessageError, SignatureError
-from common.messages import CheckIn, Signed, now
+from common.messages import CheckIn, ExitRequest, ReputationRequest, Signed, now
 from satellite.errors import InvalidArgument, NodeRejected
 from satellite.nodeselection import NodeCandidate
 from satellite.overlay.geoip import GeoIPDatabase, decide, host_of
 
-__all__ = ["CheckInRecord", "NodeInfo", "NodeStore", "OverlayService", "network_of"]
+__all__ = ["CheckInRecord", "NodeInfo", "NodeStore", "OverlayService", "network_of", "verify_node_signed"]
 
 MAX_CLOCK_SKEW = 15 * 60
 
@@ -74,6 +74,33 @@ class NodeStore(Protocol):
     async def nodes(self, ids: list[str]) -> dict[str, NodeInfo]: ...
 
 
+M = TypeVar("M", CheckIn, ExitRequest, ReputationRequest)
+
+
+def verify_node_signed(envelope: Any, expected: type[M], what: str, only_own: str) -> M:
+    """The message of ``envelope`` if the node it names signed it; typed errors otherwise.
+
+    Check-ins and exit requests are about the node that sends them: a valid signature by
+    another node is refused as firmly as a forged one.
+    """
+    try:
+        signed = Signed.from_json(envelope, expected)
+    except SignatureError as e:
+        raise NodeRejected(f"{what} rejected: {e}") from None
+    except MessageError as e:
+        raise InvalidArgument(f"malformed {what}: {e}") from None
+    msg = signed.message
+    if signed.signer != msg.node_id:
+        raise NodeRejected(
+            f"{what} for node {msg.node_id[:16]}… is signed by {signed.signer[:16]}…: {only_own}"
+        )
+    try:
+        signed.verify(expected_signer=msg.node_id)
+    except SignatureError as e:
+        raise NodeRejected(f"{what} rejected: {e}") from None
+    return msg
+
+
 class OverlayService:
     """Check-ins, online state and the snapshot of nodes that placement chooses from."""
 
@@ -98,22 +125,7 @@ class OverlayService:
 
     async def check_in(self, envelope: Any, peer_ip: str | None) -> dict[str, Any]:
         """Verify a ``Signed[CheckIn]`` JSON envelope and record it; the answer for the node."""
-        try:
-            signed = Signed.from_json(envelope, CheckIn)
-        except SignatureError as e:
-            raise NodeRejected(f"check-in rejected: {e}") from None
-        except MessageError as e:
-            raise InvalidArgument(f"malformed check-in: {e}") from None
-        msg = signed.message
-        if signed.signer != msg.node_id:
-            raise NodeRejected(
-                f"check-in for node {msg.node_id[:16]}… is signed by {signed.signer[:16]}…: "
-                "a node may only check in for itself"
-            )
-        try:
-            signed.verify(expected_signer=msg.node_id)
-        except SignatureError as e:
-            raise NodeRejected(f"check-in rejected: {e}") from None
+        msg = verify_node_signed(envelope, CheckIn, "check-in", "a node may only check in for itself")
         skew = abs(now() - msg.timestamp)
         if skew > MAX_CLOCK_SKEW:
             raise NodeRejected(f"check-in timestamp is {skew}s away from the satellite's clock")
