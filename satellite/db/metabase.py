@@ -562,16 +562,7 @@ class MetabaseRepository(MultipartRepository):
         self, node_id: str, piece_id: str, segment_id: int | None, number: int | None, reason: str
     ) -> None:
         async with self.db.transaction() as s:
-            s.add(
-                BadPieceReport(
-                    node_id=node_id,
-                    piece_id=piece_id,
-                    segment_id=segment_id,
-                    piece_number=number,
-                    reason=reason[:255],
-                    reported_at=dt.datetime.now(dt.UTC),
-                )
-            )
+            s.add(BadPieceReport.now(node_id, piece_id, segment_id, number, reason))
 
 
 def _piece_in(p: PieceOut):  # type: ignore[no-untyped-def]

@@ -333,6 +333,20 @@ class BadPieceReport(Base):
     reason: Mapped[str] = mapped_column(String(255), default="")
     reported_at: Mapped[dt.datetime]
 
+    @classmethod
+    def now(
+        cls, node_id: str, piece_id: str, segment_id: int | None, number: int | None, reason: str
+    ) -> BadPieceReport:
+        """A report stamped now, its reason cut to the column's 255 characters."""
+        return cls(
+            node_id=node_id,
+            piece_id=piece_id,
+            segment_id=segment_id,
+            piece_number=number,
+            reason=reason[:255],
+            reported_at=dt.datetime.now(dt.UTC),
+        )
+
 
 class RetainListSent(Base):
     """The last retain list garbage collection built for a node: when, how big, whether it arrived."""

@@ -358,13 +358,4 @@ class RepairQueue:
     async def report_bad_piece(self, node_id: str, piece_id: str, segment_id: int, number: int, reason: str) -> None:
         """Evidence for audits: a node served bytes that fail the piece's Merkle root."""
         async with self.db.transaction() as s:
-            s.add(
-                BadPieceReport(
-                    node_id=node_id,
-                    piece_id=piece_id,
-                    segment_id=segment_id,
-                    piece_number=number,
-                    reason=reason[:255],
-                    reported_at=dt.datetime.now(dt.UTC),
-                )
-            )
+            s.add(BadPieceReport.now(node_id, piece_id, segment_id, number, reason))
