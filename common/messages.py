@@ -26,6 +26,7 @@ import time
 import types
 import typing
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar, Generic, TypeVar
 
 from common.errors import MessageError, OrderError, SignatureError
@@ -359,19 +360,32 @@ def _encode_value(value: Any) -> Any:
     return value
 
 
+_FIELDS: dict[type, tuple[dataclasses.Field[Any], ...]] = {}
+
+
+def _fields(cls: type) -> tuple[dataclasses.Field[Any], ...]:
+    """``dataclasses.fields`` of a message class, looked up once (it is on every hot path)."""
+    found = _FIELDS.get(cls)
+    if found is None:
+        found = _FIELDS[cls] = dataclasses.fields(cls)
+    return found
+
+
 def encode_message(msg: Message) -> dict[str, Any]:
     """The JSON-ready form of ``msg`` including its ``type`` and ``v`` envelope."""
     out: dict[str, Any] = {"type": msg.TYPE, "v": msg.VERSION}
-    for f in dataclasses.fields(msg):  # type: ignore[arg-type]
+    for f in _fields(type(msg)):
         out[f.name] = _encode_value(getattr(msg, f.name))
     return out
 
 
+def _canonical(encoded: dict[str, Any]) -> bytes:
+    return json.dumps(encoded, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
 def canonical_bytes(msg: Message) -> bytes:
     """The one byte string that is signed for ``msg``."""
-    return json.dumps(
-        encode_message(msg), sort_keys=True, separators=(",", ":"), ensure_ascii=True
-    ).encode("ascii")
+    return _canonical(encode_message(msg))
 
 
 def _decode_value(tp: Any, value: Any, name: str) -> Any:
@@ -428,7 +442,7 @@ def decode_message(data: Any, expected: type[M]) -> M:
     hints = _HINTS.get(expected)
     if hints is None:
         hints = _HINTS[expected] = typing.get_type_hints(expected)
-    fields = {f.name: f for f in dataclasses.fields(expected)}  # type: ignore[arg-type]
+    fields = {f.name: f for f in _fields(expected)}
     unknown = set(data) - set(fields) - {"type", "v"}
     if unknown:
         raise MessageError(f"{expected.TYPE}: unknown fields {sorted(unknown)}")
@@ -458,7 +472,15 @@ class Signed(Generic[M]):
     @classmethod
     def sign(cls, identity: Identity, message: M) -> Signed[M]:
         message.validate()
-        return cls(message, identity.id, identity.sign(SIGNING_PREFIX + canonical_bytes(message)))
+        encoded = encode_message(message)
+        signed = cls(message, identity.id, identity.sign(SIGNING_PREFIX + _canonical(encoded)))
+        signed.__dict__["encoded"] = encoded  # what cached_property would compute again
+        return signed
+
+    @cached_property
+    def encoded(self) -> dict[str, Any]:
+        """The message's JSON form (computed once: signing, verifying and sending share it)."""
+        return encode_message(self.message)
 
     def verify(self, expected_signer: str | None = None) -> M:
         """Return the message if the signature is valid (and by ``expected_signer`` if given)."""
@@ -466,12 +488,12 @@ class Signed(Generic[M]):
             raise SignatureError(
                 f"{self.message.TYPE} is signed by {self.signer[:16]}…, expected {expected_signer[:16]}…"
             )
-        verify_signature(self.signer, self.signature, SIGNING_PREFIX + canonical_bytes(self.message))
+        verify_signature(self.signer, self.signature, SIGNING_PREFIX + _canonical(self.encoded))
         return self.message
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "message": encode_message(self.message),
+            "message": dict(self.encoded),  # a copy: callers may edit what they are given
             "signer": self.signer,
             "signature": base64.b64encode(self.signature).decode("ascii"),
         }
