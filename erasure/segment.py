@@ -43,8 +43,9 @@ these functions through ``asyncio.to_thread``.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,15 +96,17 @@ def _is_pow2(x: int) -> bool:
 
 
 def large_share_size(k: int, target_block_size: int = TARGET_BLOCK_SIZE) -> int:
-    """The share size of a large segment: 4 KiB, or more when ``k`` is small.
+    """The share size of a large segment: the smallest power of two, at least 4 KiB, whose
+    stripe of ``k`` shares fills a target block — so one stripe is one encryption block.
 
-    A share is one Merkle leaf, and hashing a leaf is one blake3 call that holds the GIL;
-    with 4 KiB shares and k = 4, a 64 MiB segment is ~41,000 calls that two encoding
-    threads take turns at. The largest power of two with ``k`` shares in one target block
-    (16 KiB for k = 4) cuts those calls 4x and lets two threads encode ~1.3x faster
-    (docs/erasure.md). From k = 9 up it is 4 KiB, the default, so audits stay small.
+    A share is one Merkle leaf, and hashing a leaf is one blake3 call that holds the GIL:
+    with 4 KiB shares a 64 MiB 4/10 segment is ~41,000 calls, and two encoding threads
+    take turns at them. Rounding the share *up* to fill the block (16 KiB for k = 4, 8 KiB
+    for k = 9–16) rather than down and then putting two stripes in a block keeps every
+    encryption block the size it was — what a ranged read fetches does not change — and
+    halves the leaves (docs/erasure.md). From k = 17 on it is 4 KiB.
     """
-    by_block = 1 << max(0, (target_block_size // k).bit_length() - 1)
+    by_block = 1 << max(0, (-(-target_block_size // k) - 1).bit_length())
     return min(MAX_SHARE_SIZE, max(DEFAULT_SHARE_SIZE, by_block))
 
 
@@ -290,6 +293,32 @@ class EncodedSegment:
 # parallelism, since the loop cannot run in parallel anyway, while the other thread's zfec
 # and AES calls, which release the GIL, still overlap with it.
 _LEAF_LOOP = threading.Lock()
+_SCRATCH_LOCK = threading.Lock()
+_SCRATCH: list[np.ndarray] = []  # idle buffers, largest last
+_SCRATCH_KEEP = 2  # as many as encoding threads usually run; more are freed
+
+
+@contextlib.contextmanager
+def _scratch(size: int) -> Iterator[np.ndarray]:
+    """A buffer of ``size`` bytes for data that never leaves the ``with`` block.
+
+    A 64 MiB segment's ciphertext is over glibc's mmap ceiling, so a fresh one would be new
+    pages each time, zeroed by the kernel (13 % of a 2-thread encode's CPU here). Buffers go
+    back to a small shared pool instead: at most ``_SCRATCH_KEEP`` stay allocated when idle,
+    whichever threads encode, so memory stays bounded by a few segments.
+    """
+    with _SCRATCH_LOCK:
+        i = next((j for j, b in enumerate(_SCRATCH) if b.size >= size), None)
+        buf = _SCRATCH.pop(i) if i is not None else None
+    if buf is None:
+        buf = np.empty(size, dtype=np.uint8)
+    try:
+        yield buf[:size]
+    finally:
+        with _SCRATCH_LOCK:
+            _SCRATCH.append(buf)
+            _SCRATCH.sort(key=lambda b: b.size)
+            del _SCRATCH[:-_SCRATCH_KEEP]  # keep the largest
 
 
 def _leaf_hashes(piece: Buffer, share_size: int) -> list[bytes]:
@@ -368,12 +397,20 @@ def encode_segment(
     """Encrypt and erasure-code one segment into ``scheme.total`` pieces with their roots."""
     layout = SegmentLayout.for_segment(scheme, len(plaintext), share_size=share_size, backend=backend)
     k, n, s, stripes = scheme.k, scheme.total, layout.share_size, layout.stripes
-    buf = np.empty(layout.padded_size, dtype=np.uint8)
-    crypto.encrypt_segment(segment_key, segment_id, plaintext, layout.plain_block_size, out=memoryview(buf))
-    buf[layout.cipher_size :] = 0  # padding is zeros, so it is deterministic and leaks nothing
-    # (stripes, k, S) → (k, stripes, S): row j is primary block j = share j of every stripe.
-    primary = np.ascontiguousarray(buf.reshape(stripes, k, s).transpose(1, 0, 2)).reshape(k, stripes * s)
-    coded = get_backend(backend).encode(k, n, [primary[j] for j in range(k)])
+    primary = []
+    with _scratch(layout.padded_size) as buf:
+        crypto.encrypt_segment(segment_key, segment_id, plaintext, layout.plain_block_size, out=memoryview(buf))
+        buf[layout.cipher_size :] = 0  # padding is zeros, so it is deterministic and leaks nothing
+        # (stripes, k, S) → (k, stripes, S): row j is primary block j = share j of every stripe.
+        # Each block is its own allocation: blocks are returned as pieces and freed one by one,
+        # and blocks under glibc's 32 MiB mmap ceiling are recycled from the heap, where one
+        # (k, stripes·S) array of a 64 MiB segment would be fresh, zero-filled pages every time.
+        strided = buf.reshape(stripes, k, s)
+        for j in range(k):
+            block = np.empty((stripes, s), dtype=np.uint8)
+            block[...] = strided[:, j, :]
+            primary.append(block.reshape(stripes * s))
+    coded = get_backend(backend).encode(k, n, primary)
     pieces: list[Buffer] = [memoryview(p) if isinstance(p, np.ndarray) else p for p in coded]
     roots = [piece_root(p, s) for p in pieces]
     return EncodedSegment(layout, pieces, roots)

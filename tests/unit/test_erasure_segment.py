@@ -165,10 +165,23 @@ def test_small_segments_use_the_smallest_sufficient_share_size() -> None:
 def test_large_segments_get_4k_shares_or_more_when_k_is_small() -> None:
     from erasure.segment import large_share_size
 
-    assert [large_share_size(k) for k in (1, 2, 4, 5, 9, 10, 29)] == [65536, 32768, 16384, 8192, 4096, 4096, 4096]
-    for scheme, share in ((S44, 16384), (RedundancyScheme(10, 12, 14, 16), 4096)):
+    assert [large_share_size(k) for k in (1, 2, 3, 4, 5, 9, 10, 16, 17, 29)] == [
+        65536, 32768, 32768, 16384, 16384, 8192, 8192, 4096, 4096, 4096]
+    for scheme, share in ((S44, 16384), (RedundancyScheme(10, 12, 14, 16), 8192)):
         lay = SegmentLayout.for_segment(scheme, 64 * 2**20)
         assert lay.share_size == share and lay.cipher_block_size >= 65536
+
+
+def test_one_stripe_per_encryption_block_keeps_the_blocks_that_ranged_reads_fetch() -> None:
+    # Shares round up to fill a 64 KiB block with one stripe. The rule before rounded down
+    # and put two stripes in a block; blocks must come out the same size for every k, so
+    # a ranged read fetches what it did, with half the Merkle leaves.
+    for k in range(1, 65):
+        old_share = max(4096, 1 << ((65536 // k).bit_length() - 1))
+        old_block = -(-65536 // (k * old_share)) * k * old_share
+        lay = SegmentLayout.for_segment(RedundancyScheme(k, k, k, k), 64 * 2**20)
+        assert lay.cipher_block_size == old_block, k
+        assert lay.block_stripes == 1, k
 
 
 def forced_data(enc) -> bytearray:  # type: ignore[no-untyped-def]
