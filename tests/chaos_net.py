@@ -157,9 +157,20 @@ class NodeProc(Proc):
         return out
 
     def partial(self) -> list[Path]:
-        """Uploads in progress (or left by a crash) in the node's temp folder."""
+        """Uploads in progress: the unnamed files the running node holds open (each as its
+        ``/proc/PID/fd`` link, which ``stat`` follows), and any named ones in ``tmp/`` (the
+        fallback where the filesystem lacks O_TMPFILE, and what a crash there leaves)."""
         tmp = self.data_dir / "tmp"
-        return sorted(tmp.iterdir()) if tmp.is_dir() else []
+        named = sorted(tmp.iterdir()) if tmp.is_dir() else []
+        unnamed = []
+        if self.alive():
+            fds = Path(f"/proc/{self.pid}/fd")
+            for fd in fds.iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if target.startswith(str(self.data_dir)) and target.endswith(" (deleted)") and "/#" in target:
+                        unnamed.append(fd)
+        return named + unnamed
 
     def usage(self) -> SpaceUsage:
         return scan_usage(self.data_dir)

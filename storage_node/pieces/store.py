@@ -4,16 +4,26 @@ Layout under the data directory::
 
     blobs/<first two hex chars>/<piece id>.gsp    stored pieces (see ``format.py``)
     trash/<first two hex chars>/<piece id>.gsp    pieces a retain list dropped; mtime = when
-    tmp/<random>.part                             uploads in flight; emptied at start-up
+    tmp/<random>.part                             uploads in flight where the filesystem
+                                                  lacks O_TMPFILE; emptied at start-up
 
 Two hex characters give 256 directories, which keeps each directory small enough for
 fast lookups up to tens of millions of pieces (Storj uses the same two-character split).
 All 256 shard directories are created once when the store opens, so a commit never races
 a ``mkdir``.
 
-An upload goes to ``tmp/``, is fsynced, then hard-linked into place — ``link`` fails if the
-name exists, so two concurrent uploads of one piece id cannot overwrite each other — and
-the directory is fsynced so the name survives a power cut.
+An upload is written to an *unnamed* file opened with ``O_TMPFILE`` in its shard directory,
+fsynced, then linked into place — ``link`` fails if the name exists, so two concurrent
+uploads of one piece id cannot overwrite each other — and the directory is fsynced so the
+name survives a power cut. An upload that fails or a process that dies leaves nothing
+behind: the file never had a name. Filesystems without ``O_TMPFILE`` (or a system without
+``/proc``) get the classic scheme instead: a named file in ``tmp/``, linked the same way.
+
+Committed pieces are dropped from the page cache (``POSIX_FADV_DONTNEED`` after the fsync):
+a piece is cold data, read back rarely (downloads spread over many nodes, audits of one
+leaf), so caching it would only push out what the node reads often — its database, the
+directory blocks — and grow the page cache into memory the machine has not touched yet,
+which costs more per byte than the write itself on virtual machines (docs/performance.md).
 
 Used space is the sum of the sizes of the files in ``blobs/`` and ``trash/``, headers
 included: exactly what ``du --apparent-size`` shows for those folders. The store keeps that
@@ -73,12 +83,38 @@ class SpaceUsage:
         return self.pieces + self.trash
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+def _open_anonymous(directory: Path) -> int:
+    return os.open(directory, os.O_WRONLY | os.O_TMPFILE, 0o644)
+
+
+def _link_anonymous(fd: int, dir_fd: int, name: str) -> None:
+    """Give the unnamed file behind ``fd`` the name ``name`` in the directory open as
+    ``dir_fd``; FileExistsError if taken.
+
+    ``linkat(AT_EMPTY_PATH)`` would need CAP_DAC_READ_SEARCH; linking the ``/proc`` alias of
+    the descriptor with AT_SYMLINK_FOLLOW needs no privilege. Passing a directory fd makes
+    Python call ``linkat`` (plain ``link`` would link the ``/proc`` symlink itself).
+    """
+    os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=dir_fd, follow_symlinks=True)
+
+
+def _probe_anonymous_files(directory: Path) -> bool:
+    """True if this filesystem and system support unnamed upload files end to end."""
+    name = f"probe-{secrets.token_hex(8)}"
     try:
-        os.fsync(fd)
+        fd = _open_anonymous(directory)
+    except OSError:
+        return False
+    dfd = os.open(directory, os.O_RDONLY)
+    try:
+        _link_anonymous(fd, dfd, name)
+    except OSError:
+        return False
     finally:
+        os.close(dfd)
         os.close(fd)
+    (directory / name).unlink(missing_ok=True)
+    return True
 
 
 def _iter_files(root: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
@@ -122,6 +158,7 @@ class PieceStore:
         self.tmp = self.root / "tmp"
         self._pieces = self._piece_count = self._trash = self._trash_count = 0
         self._reserved = 0
+        self.anonymous_uploads = False  # O_TMPFILE + link via /proc; probed in open()
         # Chores move and delete files from worker threads while uploads commit on the loop.
         self._lock = threading.Lock()
 
@@ -137,6 +174,10 @@ class PieceStore:
         for leftover in self.tmp.iterdir():
             log.info("removing unfinished upload %s left by an earlier run", leftover.name)
             leftover.unlink(missing_ok=True)
+        self.anonymous_uploads = _probe_anonymous_files(self.tmp)
+        if not self.anonymous_uploads:
+            log.info("O_TMPFILE is not available under %s: uploads go through named files in tmp/",
+                     self.root)
         usage = scan_usage(self.root)
         self._pieces, self._piece_count = usage.pieces, usage.piece_count
         self._trash, self._trash_count = usage.trash, usage.trash_count
@@ -327,12 +368,27 @@ class PieceWriter:
         self._merkle = StreamingMerkle(leaf_size)
         self._batch: list[bytes | bytearray | memoryview] = []
         self._batch_bytes = 0
+        self._file_pos = header_len  # where the worker writes the next batch
         self._inflight: asyncio.Future[None] | None = None
         self._done = False
-        self._tmp = store.tmp / f"{piece_id[:16]}-{secrets.token_hex(8)}.part"
-        # The temp file is created by the worker thread on the first batch: creating a file
-        # is a journal update, and the event loop has sockets to serve meanwhile.
+        self._dest = store.path(piece_id)
+        # Without O_TMPFILE the upload needs a name until it is complete.
+        self._tmp = None if store.anonymous_uploads else (
+            store.tmp / f"{piece_id[:16]}-{secrets.token_hex(8)}.part")
         self._fd = -1
+        # Creating a file allocates an inode, which took 0.6 ms on this machine's ext4: a
+        # worker thread does it while the body arrives, off the loop and off the path to
+        # the receipt. (A named temp file is created by the first batch's worker call.)
+        self._opening: asyncio.Future[int] | None = None
+        if self._tmp is None:
+            self._opening = asyncio.ensure_future(asyncio.to_thread(_open_anonymous, self._dest.parent))
+
+    async def _opened(self) -> None:
+        """Wait for the file that :meth:`__init__` started creating."""
+        if self._opening is not None:
+            opening, self._opening = self._opening, None
+            self._fd = await opening
+            os.lseek(self._fd, self.header_len, os.SEEK_SET)
 
     async def write(self, chunk: bytes | bytearray | memoryview) -> None:
         """Append bytes; refuses the first byte past the declared size.
@@ -351,6 +407,7 @@ class PieceWriter:
         # The batch that completes the piece waits for commit(), which hands it to the
         # worker with the tree and the fsyncs: one thread trip instead of two.
         if self._batch_bytes >= _WRITE_BUFFER and self.written < self.size:
+            await self._opened()
             await self._drain()
             batch, self._batch, self._batch_bytes = self._batch, [], 0
             self._inflight = asyncio.ensure_future(asyncio.to_thread(self._process, batch))
@@ -361,11 +418,10 @@ class PieceWriter:
             await inflight
 
     def _process(self, batch: list[bytes | bytearray | memoryview]) -> None:
-        if self._fd < 0:
+        if self._fd < 0 and self._tmp is not None:
             self._fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             os.lseek(self._fd, self.header_len, os.SEEK_SET)
-        for c in batch:
-            self._merkle.update(c)
+        start = self._file_pos
         views = [memoryview(c) for c in batch]
         views.reverse()  # pop() from the end is O(1)
         while views:
@@ -375,6 +431,14 @@ class PieceWriter:
                 done -= len(views.pop())
             if done:
                 views[-1] = views[-1][done:]
+        # Start writing these pages to the device now (DONTNEED on dirty pages queues their
+        # writeback and returns), so the disk works while the batch is hashed and the next
+        # one arrives, and the fsync at the end waits only for the tail.
+        self._file_pos = end = start + sum(len(c) for c in batch)
+        if end > start:
+            os.posix_fadvise(self._fd, start, end - start, os.POSIX_FADV_DONTNEED)
+        for c in batch:
+            self._merkle.update(c)
 
     async def commit(self) -> PieceHeader:
         """Finish the tree, write the header, make the piece durable and visible."""
@@ -382,11 +446,12 @@ class PieceWriter:
             raise IncompleteBody(
                 f"upload ended after {self.written} of the {self.size} bytes it declared"
             )
+        await self._opened()
         await self._drain()
         batch, self._batch, self._batch_bytes = self._batch, [], 0
         # One hand-off for the last bytes, the tree, the header and the fsyncs: each trip
         # to a worker thread costs a GIL round with the event loop.
-        header = await asyncio.to_thread(self._finish, batch, self.store.path(self.piece_id))
+        header = await asyncio.to_thread(self._finish, batch, self._dest)
         self._done = True
         self.store._committed(self._reserved, self.header_len + self.size)
         return header
@@ -413,16 +478,28 @@ class PieceWriter:
         return header
 
     def _durable(self, dest: Path) -> None:
-        os.fsync(self._fd)
-        os.close(self._fd)
-        self._fd = -1
+        fd, self._fd = self._fd, -1
+        dfd = -1
         try:
-            os.link(self._tmp, dest)  # fails if the name exists: no silent overwrite
+            os.fsync(fd)
+            # Clean pages only: after the fsync, all of them. See the module docstring.
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            # One descriptor of the shard directory to link into and then fsync.
+            dfd = os.open(dest.parent, os.O_RDONLY)
+            # link fails if the name exists: no silent overwrite of a stored piece.
+            if self._tmp is None:
+                _link_anonymous(fd, dfd, dest.name)
+            else:
+                os.link(self._tmp, dest.name, dst_dir_fd=dfd)
+            os.fsync(dfd)
         except FileExistsError:
             raise PieceExists(f"piece {self.piece_id} is already stored on this node") from None
         finally:
-            self._tmp.unlink(missing_ok=True)
-        _fsync_dir(dest.parent)
+            if dfd >= 0:
+                os.close(dfd)
+            os.close(fd)
+            if self._tmp is not None:
+                self._tmp.unlink(missing_ok=True)
 
     async def abort(self) -> None:
         """Drop the upload: no partial file remains and its reservation is released."""
@@ -432,11 +509,20 @@ class PieceWriter:
         if self._inflight is not None:  # never close the fd under a running write
             await asyncio.gather(self._inflight, return_exceptions=True)
             self._inflight = None
+        if self._opening is not None:  # the file being created: close it once it exists
+            (opened,) = await asyncio.gather(self._opening, return_exceptions=True)
+            self._opening = None
+            if isinstance(opened, int):
+                self._fd = opened
         if self._fd >= 0:
-            os.close(self._fd)
+            os.close(self._fd)  # an unnamed file vanishes with its last descriptor
             self._fd = -1
-        self._tmp.unlink(missing_ok=True)
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
         self.store._release(self._reserved)
+
+
+_nowait = hasattr(os, "RWF_NOWAIT")  # cleared on the first filesystem that refuses it
 
 
 class PieceReader:
@@ -478,13 +564,53 @@ class PieceReader:
             raise CorruptPiece(f"piece {self.piece_id} is truncated on disk")
         return data
 
-    def iter_range(self, offset: int, length: int, chunk: int = 1 << 18) -> Iterator[bytes]:
+    def file_offset(self, offset: int) -> int:
+        """Where byte ``offset`` of the piece sits in the file (after the header)."""
+        return self.header.header_len + offset
+
+    def is_cached(self, offset: int, length: int) -> bool:
+        """Whether the page cache holds the range, judged by its first and last bytes.
+
+        Readahead fills a range front to back, so both ends present means all of it is, but
+        for a page evicted in between — which costs one short wait, not a wrong answer.
+        """
+        if length <= 0:
+            return False
+        probe = bytearray(1)
+        start = self.file_offset(offset)
+        return all(self._read_nowait(probe, at) == 1 for at in (start, start + length - 1))
+
+    def read_cached(self, offset: int, length: int) -> bytearray | None:
+        """The bytes if the page cache holds all of them, else None — never waits for a disk.
+
+        ``preadv2(RWF_NOWAIT)`` copies what is cached and refuses to block; the event loop
+        uses it to serve hot ranges in place and hands cold ones to a thread
+        (:meth:`read`), so a slow disk never stalls the other connections.
+        """
         self.check_range(offset, length)
-        end = offset + length
-        while offset < end:
-            n = min(chunk, end - offset)
-            yield self.read(offset, n)
-            offset += n
+        if not _nowait:
+            return None
+        buf = bytearray(length)
+        return buf if self._read_nowait(buf, self.file_offset(offset)) == length else None
+
+    def _read_nowait(self, buf: bytearray, at: int) -> int:
+        """``preadv2(RWF_NOWAIT)`` into ``buf`` at file offset ``at``: the bytes the page cache
+        had, or 0 when it had none or the filesystem cannot say (then never asked again)."""
+        global _nowait
+        if not _nowait:
+            return 0
+        try:
+            return os.preadv(self.fd, [buf], at, os.RWF_NOWAIT)
+        except BlockingIOError:
+            return 0
+        except OSError:  # the filesystem does not know RWF_NOWAIT: always use a thread
+            _nowait = False
+            return 0
+
+    def will_need(self, offset: int, length: int) -> None:
+        """Start reading a byte range into the page cache without waiting for it."""
+        if length > 0:
+            os.posix_fadvise(self.fd, self.header.header_len + offset, length, os.POSIX_FADV_WILLNEED)
 
     def leaf(self, index: int) -> bytes:
         h = self.header

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -34,6 +35,7 @@ from storage_node.nodedb import NodeDB
 from storage_node.pieces.chores import RetainChore
 from storage_node.pieces.store import PieceReader, PieceStore
 from storage_node.piecestore.errors import error_middleware
+from storage_node.piecestore.sendfile import send_range
 from storage_node.piecestore.verification import (
     LEAF_COUNT_HEADER,
     LEAF_SIZE_HEADER,
@@ -52,7 +54,8 @@ log = logging.getLogger(__name__)
 PROTOCOL_VERSION = 1
 _UPLOAD_ACTIONS = (Action.PUT, Action.REPAIR_PUT)
 _DOWNLOAD_ACTIONS = (Action.GET, Action.REPAIR_GET, Action.AUDIT)
-_READ_CHUNK = 1 << 20  # per pread + socket write of a download: fewer, larger steps
+_READ_CHUNK = 1 << 20  # per sendfile, or pread + socket write, of a download
+_FIRST_CHUNK = 1 << 16  # written through aiohttp, which sends the headers with it
 # Audit and retain bodies are read whole; a retain list for ~10 M pieces fits in this.
 _MAX_MESSAGE = 32 * 2**20
 
@@ -68,6 +71,36 @@ def _int_query(request: web.Request, name: str, default: int | None) -> int | No
     if v < 0:
         raise BadRequest(f"query parameter {name} must not be negative")
     return v
+
+
+async def _send_body(
+    request: web.Request, resp: web.StreamResponse, reader: PieceReader, offset: int, length: int
+) -> AsyncIterator[int]:
+    """Send a piece range after the headers; yields the bytes sent at each step.
+
+    Hot ranges go from the page cache to the socket with ``sendfile`` (``sendfile.py``).
+    Cold ones are read by a worker thread, so a slow disk never stalls the event loop, and
+    the first cold read asks the kernel to read the rest of the range ahead.
+    """
+    if request.method == "HEAD":
+        return  # the headers say what a GET would send; a body would corrupt the connection
+    pos, end = offset, offset + length
+    while pos < end:
+        # aiohttp holds the headers back until the first body write: the first bytes go
+        # through it, then the rest may bypass it.
+        first = pos == offset
+        n = min(_FIRST_CHUNK if first else _READ_CHUNK, end - pos)
+        cached = first or reader.is_cached(pos, n)
+        if first or not (
+            cached and await send_range(request.transport, reader.fd, reader.file_offset(pos), n)
+        ):
+            chunk = reader.read_cached(pos, n) if cached else None
+            if chunk is None:
+                reader.will_need(pos, end - pos)
+                chunk = await asyncio.to_thread(reader.read, pos, n)
+            await resp.write(chunk)
+        pos += n
+        yield n
 
 
 class PiecestoreEndpoint:
@@ -193,9 +226,8 @@ class PiecestoreEndpoint:
             try:
                 resp = web.StreamResponse(headers=headers)
                 await resp.prepare(request)
-                for chunk in reader.iter_range(offset, length, _READ_CHUNK):
-                    await resp.write(chunk)
-                    sent += len(chunk)
+                async for n in _send_body(request, resp, reader, offset, length):
+                    sent += n
                 await resp.write_eof()
             finally:
                 # Only bytes that left the node are owed; give the rest back to the order.

@@ -120,3 +120,53 @@ async def test_info_names_node_and_satellite(tmp_path):
             info = await r.json()
         assert info["node_id"] == node.node_id and info["satellite_id"] == node.satellite.id
         assert "version" in info and "identity" not in str(info).lower()
+
+
+async def test_cold_and_hot_downloads_of_a_large_piece_are_byte_exact_and_hot_ones_use_sendfile(
+    tmp_path, monkeypatch
+):
+    from storage_node.piecestore import endpoint
+
+    sendfile_bytes = []
+    real = endpoint.send_range
+
+    async def counting(transport, fd, offset, count):
+        n = await real(transport, fd, offset, count)
+        sendfile_bytes.append(n)
+        return n
+
+    monkeypatch.setattr(endpoint, "send_range", counting)
+    async with running_node(tmp_path) as node:
+        data = os.urandom(5 * 2**20 + 333)
+        pid = new_piece_id()
+        assert (await node.put(pid, data))[0] == 200
+        # Committed pieces leave the page cache: the first download reads from disk.
+        status, got, _ = await node.get(pid)
+        assert status == 200 and got == data
+        # It left the piece cached: the next ones go by sendfile, across chunk boundaries.
+        sendfile_bytes.clear()
+        status, got, _ = await node.get(pid)
+        assert status == 200 and got == data
+        status, got, _ = await node.get(pid, offset=2**20 - 5, length=3 * 2**20 + 11)
+        assert status == 200 and got == data[2**20 - 5 : 4 * 2**20 + 6]
+        assert sum(sendfile_bytes) > 4 * 2**20
+
+
+async def test_head_of_a_piece_sends_its_headers_no_body_and_owes_no_bytes(tmp_path):
+    from storage_node.piecestore.verification import ORDER_HEADER, encode_order_header
+
+    async with running_node(tmp_path) as node:
+        pid = new_piece_id()
+        data = os.urandom(3 * 2**20)
+        await node.put(pid, data)
+        await node.get(pid)  # now cached: a GET would go by sendfile
+        order = node.order(pid, Action.GET)
+        headers = {ORDER_HEADER: encode_order_header(order)}
+        async with node.session.head(f"{node.url}/v1/pieces/{pid}", headers=headers) as r:
+            assert r.status == 200
+            assert r.headers["Content-Length"] == str(len(data))
+            assert await r.read() == b""
+        assert node.peer.db.orders.served(order.message.serial) == 0
+        # The connection is still in step: the next request on it gets its own answer.
+        status, got, _ = await node.get(pid, offset=5, length=100)
+        assert status == 200 and got == data[5:105]
