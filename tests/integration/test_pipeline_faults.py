@@ -40,7 +40,9 @@ async def test_corrupt_piece_on_disk_is_caught_replaced_and_reported(tmp_path):
         result = await uploader(net).upload(chunks(data))
         seg = result.segments[0]
         assert seg.layout is not None
-        bad = next(p for p in seg.pieces if p.piece_num == 0)
+        # The reader takes the lowest-numbered pieces first: corrupt the first it will read
+        # (piece 0 itself may have lost the upload's long tail).
+        bad = min(seg.pieces, key=lambda p: p.piece_num)
         path = net.piece_path(bad.node_id, bad.piece_id)
         leaves = seg.layout.piece_size // seg.layout.share_size
         with open(path, "r+b") as f:  # one flipped byte inside the piece body
@@ -50,7 +52,7 @@ async def test_corrupt_piece_on_disk_is_caught_replaced_and_reported(tmp_path):
             f.write(bytes([b[0] ^ 0xFF]))
         got = await downloader(net).read(net.sources(result.segments), 0, len(data))
         assert got == data
-        assert [(r[0], r[1], r[2]) for r in net.reports] == [(bad.node_id, bad.piece_id, 0)]
+        assert [(r[0], r[1], r[2]) for r in net.reports] == [(bad.node_id, bad.piece_id, bad.piece_num)]
         assert "Merkle root" in net.reports[0][3]
 
 
@@ -80,10 +82,11 @@ async def test_stalled_node_on_read_gets_a_spare(tmp_path):
             data = os.urandom(SEGMENT)
             result = await uploader(net).upload(chunks(data))
             sources = net.sources(result.segments)
-            # Piece 0's node now answers on a port that never replies.
+            # The first piece the reader takes now answers on a port that never replies.
             seg = sources[0]
+            first = min(p.piece_num for p in seg.pieces)
             pieces = [
-                dataclasses.replace(p, address=hole.endpoint.address) if p.piece_num == 0 else p
+                dataclasses.replace(p, address=hole.endpoint.address) if p.piece_num == first else p
                 for p in seg.pieces
             ]
             sources[0] = dataclasses.replace(seg, pieces=pieces)
@@ -143,8 +146,9 @@ async def test_wrong_root_is_a_bad_share_not_output(tmp_path):
         result = await uploader(net).upload(chunks(data))
         sources = net.sources(result.segments)
         seg = sources[0]
-        liar: PieceSource = seg.pieces[0]
-        pieces = [dataclasses.replace(liar, root=bytes(32)), *seg.pieces[1:]]
+        # The lowest-numbered piece is read first (piece 0 may have lost the long tail).
+        liar: PieceSource = min(seg.pieces, key=lambda p: p.piece_num)
+        pieces = [dataclasses.replace(p, root=bytes(32)) if p is liar else p for p in seg.pieces]
         sources[0] = dataclasses.replace(seg, pieces=pieces)
         assert await downloader(net).read(sources, 0, len(data)) == data
-        assert [r[2] for r in net.reports] == [0]
+        assert [r[2] for r in net.reports] == [liar.piece_num]
