@@ -26,7 +26,7 @@ from .errors import (
     PieceError,
     SchemeError,
 )
-from .fec import DEFAULT_BACKEND, FecBackend, ZfecBackend, backend_names, get_backend
+from .fec import DEFAULT_BACKEND, FecBackend, IsalBackend, ZfecBackend, backend_names, get_backend
 from .merkle import (
     MerkleTree,
     StreamingMerkle,
@@ -64,6 +64,7 @@ __all__ = [
     "EncodedSegment",
     "ErasureError",
     "FecBackend",
+    "IsalBackend",
     "LayoutError",
     "MerkleTree",
     "NotEnoughPiecesError",

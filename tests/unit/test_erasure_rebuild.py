@@ -18,9 +18,12 @@ from erasure import (
 )
 
 
+@pytest.mark.parametrize("backend", ["isal", "zfec"])
 @pytest.mark.parametrize(("scheme", "size"), [("2/3/4/5", 1), ("4/6/8/10", 300_000), ("3/4/5/7", 70_001)])
-def test_any_k_pieces_rebuild_every_other_piece_byte_for_byte(scheme: str, size: int) -> None:
-    enc = encode_segment(os.urandom(size), RedundancyScheme.parse(scheme), new_segment_key(), os.urandom(16))
+def test_any_k_pieces_rebuild_every_other_piece_byte_for_byte(scheme: str, size: int, backend: str) -> None:
+    enc = encode_segment(
+        os.urandom(size), RedundancyScheme.parse(scheme), new_segment_key(), os.urandom(16), backend=backend
+    )
     k, n = enc.layout.scheme.k, enc.layout.scheme.total
     for subset in itertools.islice(itertools.combinations(range(n), k), 12):
         have = {j: enc.pieces[j] for j in subset}

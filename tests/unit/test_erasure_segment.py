@@ -54,12 +54,14 @@ def _boundary_sizes(scheme: RedundancyScheme) -> list[int]:
     return sorted(sizes)
 
 
+@pytest.mark.parametrize("backend", ["isal", "zfec"])
 @pytest.mark.parametrize("scheme", [RedundancyScheme(1, 1, 1, 1), RedundancyScheme(1, 2, 2, 3), S44, S10])
-def test_decode_from_random_k_subsets_restores_boundary_sized_segments(scheme: RedundancyScheme) -> None:
+def test_decode_from_random_k_subsets_restores_boundary_sized_segments(scheme: RedundancyScheme, backend: str) -> None:
     for size in _boundary_sizes(scheme):
         data = _data(size)
-        enc = encode_segment(data, scheme, KEY, SID)
+        enc = encode_segment(data, scheme, KEY, SID, backend=backend)
         lay = enc.layout
+        assert lay.backend == backend  # recorded, so the segment is decoded by what coded it
         assert len(enc.pieces) == len(enc.roots) == scheme.total
         assert all(len(p) == lay.piece_size for p in enc.pieces)
         assert lay.piece_size % lay.share_size == 0
@@ -69,13 +71,16 @@ def test_decode_from_random_k_subsets_restores_boundary_sized_segments(scheme: R
             assert len(out) == size and out == data  # exact length: padding never leaks
 
 
+@pytest.mark.parametrize("backend", ["isal", "zfec"])
 @pytest.mark.parametrize(
     ("scheme", "size"),
     [(S44, 3 * 2**20 + 5), (S10, 5 * 2**20 - 3), (RedundancyScheme(29, 35, 80, 80), 2**20 + 77)],
 )
-def test_multi_mebibyte_segments_decode_from_parity_heavy_subsets(scheme: RedundancyScheme, size: int) -> None:
+def test_multi_mebibyte_segments_decode_from_parity_heavy_subsets(
+    scheme: RedundancyScheme, size: int, backend: str
+) -> None:
     data = os.urandom(size)
-    enc = encode_segment(data, scheme, KEY, SID)
+    enc = encode_segment(data, scheme, KEY, SID, backend=backend)
     last_k = list(range(scheme.total - scheme.k, scheme.total))  # as many parity pieces as possible
     assert decode_segment(enc.layout, KEY, SID, {j: enc.pieces[j] for j in last_k}) == data
     assert decode_segment(enc.layout, KEY, SID, {j: enc.pieces[j] for j in _subset(scheme)}) == data
@@ -89,12 +94,12 @@ def schemes(draw: st.DrawFn) -> RedundancyScheme:
 
 
 @settings(max_examples=40, deadline=None)
-@given(schemes(), st.integers(0, 300_000), st.randoms(use_true_random=False))
+@given(schemes(), st.integers(0, 300_000), st.randoms(use_true_random=False), st.sampled_from(["isal", "zfec"]))
 def test_decode_of_encode_is_identity_for_any_scheme_size_and_subset(
-    scheme: RedundancyScheme, size: int, rng: random.Random
+    scheme: RedundancyScheme, size: int, rng: random.Random, backend: str
 ) -> None:
     data = rng.randbytes(size)
-    enc = encode_segment(data, scheme, KEY, SID)
+    enc = encode_segment(data, scheme, KEY, SID, backend=backend)
     nums = _subset(scheme, rng)
     assert decode_segment(enc.layout, KEY, SID, {j: enc.pieces[j] for j in nums}) == data
 
