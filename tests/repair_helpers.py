@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import select
@@ -92,12 +93,25 @@ async def kill_node(net: Planet, node_id: str) -> None:
     net.satellite.overlay.invalidate()
 
 
-def delete_pieces(net: Planet, node_id: str, fraction: float = 1.0, seed: int = 1) -> int:
-    """Delete a share of a node's piece files behind its back (a node that loses data)."""
+def delete_pieces(
+    net: Planet, node_id: str, fraction: float = 1.0, seed: int = 1, among: Collection[str] | None = None
+) -> int:
+    """Delete a share of a node's piece files behind its back (a node that loses data).
+
+    ``among`` limits the choice to those piece ids: pass the node's committed pieces, or the
+    share may fall on long-tail pieces no segment references, which no audit will miss.
+    """
     import random
 
     files = sorted((net.node_of(node_id).config.data_dir / "blobs").rglob("*.gsp"))
+    if among is not None:
+        files = [f for f in files if f.stem in among]
     chosen = random.Random(seed).sample(files, max(1, round(len(files) * fraction))) if files else []
     for f in chosen:
         f.unlink()
     return len(chosen)
+
+
+def held_by(before: dict[int, list[PieceRow]], node_id: str) -> set[str]:
+    """The ids of the pieces ``node_id`` holds for committed segments."""
+    return {p.piece_id for rows in before.values() for p in rows if p.node_id == node_id}

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from satellite.db.models import Node
 from tests.planet import planet
-from tests.repair_helpers import delete_pieces, pieces_by_segment, read_all, repair_all, upload_objects
+from tests.repair_helpers import delete_pieces, held_by, pieces_by_segment, read_all, repair_all, upload_objects
 
 SEGMENT = 64 * 1024
 
@@ -28,7 +28,7 @@ async def test_a_node_losing_ten_percent_is_caught_by_audits_and_all_its_segment
             for p in rows:
                 counts[p.node_id] = counts.get(p.node_id, 0) + 1
         cheater = max(counts, key=lambda n: counts[n])
-        assert delete_pieces(net, cheater, 0.1, seed=3) >= 2
+        assert delete_pieces(net, cheater, 0.1, seed=3, among=held_by(before, cheater)) >= 2
 
         chore = net.satellite.audit_chore
         chore.rng = random.Random(5)

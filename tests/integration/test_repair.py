@@ -16,7 +16,15 @@ from sqlalchemy import select
 from satellite.db.models import BadPieceReport
 from satellite.repair import RepairOutcome
 from tests.planet import planet
-from tests.repair_helpers import delete_pieces, kill_node, pieces_by_segment, read_all, repair_all, upload_objects
+from tests.repair_helpers import (
+    delete_pieces,
+    held_by,
+    kill_node,
+    pieces_by_segment,
+    read_all,
+    repair_all,
+    upload_objects,
+)
 from tests.satellite_fixtures import db_backend, drop_database, fresh_database  # noqa: F401
 
 SEGMENT = 64 * 1024
@@ -35,7 +43,7 @@ async def test_segments_of_a_disqualified_node_are_repaired_onto_other_nodes(tmp
             victim = max(counts, key=lambda n: counts[n])
             # Chaos (a), repair half: the node silently loses 10% of its pieces and is
             # disqualified (through the admin API here; the audit chore does it in test_audit).
-            assert delete_pieces(net, victim, 0.1) >= 1
+            assert delete_pieces(net, victim, 0.1, among=held_by(before, victim)) >= 1
             await _admin(net, "POST", f"/v1/nodes/{victim}/disqualify", {"reason": "lost 10% of its pieces"})
 
             results = await repair_all(net)
