@@ -480,14 +480,18 @@ def stripe_buffer(layout: SegmentLayout, stripes: int) -> np.ndarray:
     return np.empty((stripes, layout.scheme.k, layout.share_size), dtype=np.uint8)
 
 
-def _decode_stripes(layout: SegmentLayout, chosen: Mapping[int, Buffer], stripes: int) -> np.ndarray:
-    """The ciphertext of ``stripes`` consecutive stripes from ``k`` pieces' matching bytes."""
+def _decode_stripes(
+    layout: SegmentLayout, chosen: Mapping[int, Buffer], stripes: int, out: np.ndarray | None = None
+) -> np.ndarray:
+    """The ciphertext of ``stripes`` consecutive stripes from ``k`` pieces' matching bytes
+    (in ``out``, a :func:`stripe_buffer`-shaped array, when given)."""
     k, s = layout.scheme.k, layout.share_size
     if sorted(chosen) == list(range(k)):  # the primary pieces: nothing to decode
         primary: Sequence[Buffer] = [chosen[j] for j in range(k)]
     else:
         primary = get_backend(layout.backend).decode(k, layout.scheme.total, chosen)
-    out = stripe_buffer(layout, stripes)
+    if out is None:
+        out = stripe_buffer(layout, stripes)
     for j, block in enumerate(primary):  # k strided copies, each over every stripe at once
         out[:, j, :] = np.frombuffer(block, dtype=np.uint8).reshape(stripes, s)
     return out.reshape(-1)
@@ -510,17 +514,20 @@ def decode_segment(
     chosen = _choose(layout, pieces, layout.piece_size)
     if roots is not None:
         _check_roots(layout, chosen, roots, 0, None)
-    cipher = _decode_stripes(layout, chosen, layout.stripes)
     out = bytearray(layout.plain_size)
-    crypto.decrypt_blocks(
-        segment_key,
-        segment_id,
-        memoryview(cipher)[: layout.cipher_size],
-        first_block=0,
-        total_blocks=layout.blocks,
-        plain_block_size=layout.plain_block_size,
-        out=memoryview(out),
-    )
+    # The ciphertext never leaves this call: a pooled buffer spares a segment of fresh pages.
+    with _scratch(layout.padded_size) as buf:
+        shape = (layout.stripes, layout.scheme.k, layout.share_size)
+        cipher = _decode_stripes(layout, chosen, layout.stripes, out=buf.reshape(shape))
+        crypto.decrypt_blocks(
+            segment_key,
+            segment_id,
+            memoryview(cipher)[: layout.cipher_size],
+            first_block=0,
+            total_blocks=layout.blocks,
+            plain_block_size=layout.plain_block_size,
+            out=memoryview(out),
+        )
     return out
 
 
