@@ -60,7 +60,7 @@ def _candidates() -> list[str]:
 
 @lru_cache(maxsize=1)
 def load() -> ctypes.CDLL | None:
-    """The ISA-L library with the five functions we call typed, or ``None`` if none loads."""
+    """The ISA-L library with the four functions we call typed, or ``None`` if none loads."""
     for path in _candidates():
         try:
             lib = ctypes.CDLL(path)
