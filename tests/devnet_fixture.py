@@ -102,7 +102,10 @@ def _read_env(path: Path) -> dict[str, str]:
     return env
 
 
-def start_devnet(data: Path, *, nodes: int = 10, extra: tuple[str, ...] = (), timeout: float = 120) -> Devnet:
+def start_devnet(
+    data: Path, *, nodes: int = 10, extra: tuple[str, ...] = (), timeout: float = 120, env: dict[str, str] | None = None
+) -> Devnet:
+    """Start ``geoshard devnet`` on ``data`` (``env`` is added to this process's environment)."""
     data.mkdir(parents=True, exist_ok=True)
     env_file = data / "devnet.env"
     if env_file.exists():
@@ -119,7 +122,7 @@ def start_devnet(data: Path, *, nodes: int = 10, extra: tuple[str, ...] = (), ti
         *extra,
     ]
     with open(log, "ab") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     deadline = time.monotonic() + timeout
     while not env_file.exists():
         if proc.poll() is not None:

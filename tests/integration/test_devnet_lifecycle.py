@@ -9,8 +9,10 @@ objects.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import sqlite3
 import time
 from pathlib import Path
 
@@ -74,3 +76,42 @@ def test_devnet_serves_https_reports_a_dead_child_stops_cleanly_and_resumes(tmp_
         assert _client(again).get_object(Bucket="photos", Key="cat.jpg")["Body"].read() == body
     finally:
         assert again.stop() == 0
+
+
+def _layout_backends(data: Path) -> dict[str, set[str]]:
+    """Object key → the erasure backends its segments record, read from the satellite."""
+    with sqlite3.connect(data / "satellite" / "satellite.db") as db:
+        rows = db.execute(
+            "SELECT o.key, s.layout FROM segments s JOIN objects o ON o.id = s.object_id WHERE s.layout IS NOT NULL"
+        ).fetchall()
+    out: dict[str, set[str]] = {}
+    for key, layout in rows:
+        out.setdefault(key.decode() if isinstance(key, bytes) else key, set()).add(json.loads(layout)["backend"])
+    return out
+
+
+def test_zfec_segments_written_before_an_upgrade_read_back_after_isa_l_becomes_the_default(tmp_path: Path) -> None:
+    """The rolling upgrade of docs/admin.md: gateways pinned to zfec, then unpinned."""
+    data = tmp_path / "net"
+    old = os.urandom(300_000)
+    net = start_devnet(data, nodes=5, env={"GEOSHARD_ERASURE_BACKEND": "zfec"})
+    try:
+        s3 = net.boto3()
+        s3.create_bucket(Bucket="logs", CreateBucketConfiguration={"LocationConstraint": "eu"})
+        s3.put_object(Bucket="logs", Key="before.bin", Body=old)
+    finally:
+        assert net.stop() == 0
+    assert _layout_backends(data) == {"before.bin": {"zfec"}}
+
+    again = start_devnet(data, nodes=5)  # no pin: ISA-L, as pyeclib bundles it
+    try:
+        s3 = again.boto3()
+        assert s3.get_object(Bucket="logs", Key="before.bin")["Body"].read() == old
+        new = os.urandom(300_000)
+        s3.put_object(Bucket="logs", Key="after.bin", Body=new)
+        assert s3.get_object(Bucket="logs", Key="after.bin")["Body"].read() == new
+        ranged = s3.get_object(Bucket="logs", Key="before.bin", Range="bytes=1000-200999")["Body"].read()
+        assert ranged == old[1000:201000]
+    finally:
+        assert again.stop() == 0
+    assert _layout_backends(data) == {"before.bin": {"zfec"}, "after.bin": {"isal"}}
