@@ -73,9 +73,9 @@ class Devnet:
     def boto3(self, **kwargs: object):  # type: ignore[no-untyped-def]
         import boto3
 
+        kwargs.setdefault("endpoint_url", self.endpoint)
         return boto3.client(
             "s3",
-            endpoint_url=self.endpoint,
             aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
             region_name="us-east-1",
