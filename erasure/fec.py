@@ -151,7 +151,7 @@ def _default_backend() -> str:
     if chosen not in _BACKENDS:
         raise BackendError(f"GEOSHARD_ERASURE_BACKEND={chosen!r} is not a backend; known: {backend_names()}")
     if chosen == IsalBackend.name and isal.load() is None:
-        raise BackendError("GEOSHARD_ERASURE_BACKEND=isal, but ISA-L does not load: install pyeclib or libisal2")
+        raise BackendError(f"GEOSHARD_ERASURE_BACKEND=isal, but {isal.MISSING}")
     return chosen
 
 

@@ -37,11 +37,14 @@ import numpy as np
 
 from .errors import BackendError
 
-__all__ = ["load", "parity", "recover"]
+__all__ = ["MISSING", "load", "parity", "recover"]
 
 Buffer = bytes | bytearray | memoryview
 
 _u8p = ctypes.POINTER(ctypes.c_ubyte)
+
+#: What to do when no ISA-L library loads (said wherever the isal backend is asked for).
+MISSING = "no ISA-L library loads: install pyeclib (it bundles libisal) or libisal2"
 
 
 def _candidates() -> list[str]:
@@ -81,7 +84,7 @@ def load() -> ctypes.CDLL | None:
 def _lib() -> ctypes.CDLL:
     lib = load()
     if lib is None:
-        raise BackendError("the isal backend needs ISA-L: install pyeclib (it bundles libisal) or libisal2")
+        raise BackendError(f"the isal backend needs ISA-L, but {MISSING}")
     return lib
 
 
