@@ -41,6 +41,7 @@ __all__ = [
     "ExitRequest",
     "Message",
     "OrderLimit",
+    "PieceLossReport",
     "PieceReceipt",
     "ReputationRequest",
     "RetainList",
@@ -345,6 +346,37 @@ class ReputationRequest(Message):
     def validate(self) -> None:
         _check_peer("node_id", self.node_id)
         _check_peer("satellite_id", self.satellite_id)
+
+
+@_register
+@dataclass(frozen=True)
+class PieceLossReport(Message):
+    """A node tells its satellite it lost pieces: its scrub found them corrupt or missing
+    and it deleted them. Signed by the node, addressed to one satellite, recent by
+    ``timestamp``; the satellite counts it as an honest loss, not as a failed audit."""
+
+    TYPE: ClassVar[str] = "piece_loss_report"
+    REASONS: ClassVar[tuple[str, ...]] = ("corrupt", "missing")
+    MAX_PIECES: ClassVar[int] = 1000
+
+    node_id: str
+    satellite_id: str
+    piece_ids: tuple[str, ...]
+    reason: str
+    detail: str
+    timestamp: int
+
+    def validate(self) -> None:
+        _check_peer("node_id", self.node_id)
+        _check_peer("satellite_id", self.satellite_id)
+        if not 1 <= len(self.piece_ids) <= self.MAX_PIECES:
+            raise MessageError(f"piece_ids must name 1-{self.MAX_PIECES} pieces")
+        for i, piece_id in enumerate(self.piece_ids):
+            _check_piece(f"piece_ids[{i}]", piece_id)
+        if self.reason not in self.REASONS:
+            raise MessageError(f"reason must be one of {', '.join(self.REASONS)}, got {self.reason!r}")
+        if len(self.detail) > 500:
+            raise MessageError("detail must be at most 500 characters")
 
 
 # --- canonical encoding -------------------------------------------------------------

@@ -142,6 +142,7 @@ def _prepare_satellite(opts: DevnetOptions) -> Path:
     cfg.repair_interval = 1.0
     cfg.repair_claim_timeout = 30.0
     cfg.repair_job_timeout = 60.0
+    cfg.repair_short_retry = 5.0
     save_config(cfg, cfg_path)
     return cfg_path
 
@@ -173,6 +174,8 @@ def _prepare_node(opts: DevnetOptions, index: int, satellite: str, country: str,
     node_cfg.satellite_url = satellite.split("@", 1)[1]
     node_cfg.checkin_interval = 5.0
     node_cfg.checkin_retry_max = 5.0
+    # A devnet scrubs every piece every two minutes, so planted rot is found while you watch.
+    node_cfg.scrub_period = 120.0
     node_cfg.save(cfg)
     return cfg
 

@@ -80,6 +80,14 @@ class SatelliteConfig:
     repair_workers: int = 5  # concurrent repairs (Storj: max 5)
     repair_claim_timeout: float = 6 * 3600.0  # a claimed/failed job is retried after this (Storj: 6 h)
     repair_job_timeout: float = 45 * 60.0  # one repair may take this long (Storj: 45 min)
+    # A segment short of eligible nodes is retried this often, so a returning node drains it.
+    repair_short_retry: float = 300.0
+    # Self-reported piece losses (a node's scrub): a milder signal than failed audits.
+    # Suspended (no new pieces) once the losses in the window reach both the count and the
+    # fraction of the pieces the node holds; warned from the first loss.
+    loss_window: float = 30 * 86400.0
+    loss_suspend_min: int = 10
+    loss_suspend_fraction: float = 0.02
     extra: dict[str, Any] = field(default_factory=dict)  # sections other services add
 
     @classmethod
@@ -116,6 +124,7 @@ class SatelliteConfig:
             "repair_workers": 2,
             "repair_claim_timeout": 5.0,
             "repair_job_timeout": 30.0,
+            "repair_short_retry": 1.0,
         }
         base.update(overrides)
         return cls(data_dir=data_dir, **base)

@@ -31,6 +31,7 @@ from satellite.admin.api import AdminServices, create_admin_app
 from satellite.admin.repository import AdminRepository
 from satellite.api.contact import ContactEndpoint
 from satellite.api.errors import error_middleware
+from satellite.api.losses import LossEndpoint
 from satellite.api.metainfo import MetainfoEndpoint, bearer_auth
 from satellite.api.reputation import ReputationEndpoint
 from satellite.audit import AuditChore, AuditVerifier
@@ -39,11 +40,13 @@ from satellite.db import Database, check_schema, create_database
 from satellite.db.audits import AuditRepository
 from satellite.db.gc import GCRepository
 from satellite.db.gracefulexit import GracefulExitRepository
+from satellite.db.losses import LossRepository
 from satellite.db.metabase import MetabaseRepository
 from satellite.db.nodes import NodeRepository
 from satellite.db.tenancy import TenancyRepository
 from satellite.gc import RetainSender, gc_config
 from satellite.gracefulexit import ExitChore, GracefulExitEndpoint, GracefulExitService, exit_config
+from satellite.losses import LossConfig, LossService
 from satellite.metainfo import MetainfoService, MultipartService
 from satellite.nodeselection import SelectionConfig
 from satellite.orders import OrderSigner
@@ -149,6 +152,16 @@ class Satellite:
         self.repair = RepairService(
             RepairQueue(db), self.nodes, self.signer, self.metainfo.selection, RepairConfig.from_satellite(config)
         )
+        # Piece losses (satellite/losses): readers' bad-share reports and nodes' own scrub reports.
+        self.losses = LossService(
+            LossRepository(db),
+            self.repair.queue,
+            self.nodes,
+            online_window=float(config.online_window),
+            config=LossConfig.from_satellite(config),
+            on_nodes_changed=self.overlay.invalidate,
+        )
+        self.reputation.losses = self.losses  # the milder signal shows in the node's report
         self.api_app = self._api_app()
         # The admin API: a separate aiohttp app on admin_host:admin_port, never the public port;
         # without an admin token it is not served at all rather than served open.
@@ -165,6 +178,7 @@ class Satellite:
                     reputation=self.reputation,
                     graceful_exit=self.graceful_exit,
                     gc=self.gc.store,
+                    repair=self.repair,
                 )
             )
         self._runners: list[web.AppRunner] = []
@@ -192,7 +206,8 @@ class Satellite:
         app.add_routes(ContactEndpoint(self.overlay).routes())
         app.add_routes(ReputationEndpoint(self.reputation, self.identity.id).routes())
         app.add_routes(GracefulExitEndpoint(self.graceful_exit).routes())
-        app.add_routes(MetainfoEndpoint(self.metainfo, self.multipart, self.tenancy).routes())
+        app.add_routes(LossEndpoint(self.losses, self.identity.id).routes())
+        app.add_routes(MetainfoEndpoint(self.metainfo, self.multipart, self.tenancy, self.losses).routes())
         return app
 
     async def _serve(self, app: web.Application, host: str, port: int, *, reuse_port: bool = False) -> str:

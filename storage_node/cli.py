@@ -19,6 +19,7 @@ import secrets
 import shutil
 import signal
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -30,6 +31,7 @@ from storage_node.config import ConfigError, NodeConfig, format_size, parse_size
 from storage_node.nodedb import NodeDB
 from storage_node.pieces.store import scan_usage
 from storage_node.reputation import ReputationUnavailable, fetch_reputation, format_reputation
+from storage_node.scrub import ScrubRecords
 
 __all__ = ["InitError", "check_wallet", "parse_satellite", "register"]
 
@@ -269,11 +271,14 @@ def node_status(cfg: NodeConfig) -> dict[str, Any]:
     """What the operator's disk holds, from the node's own files (no satellite needed)."""
     usage = scan_usage(cfg.data_dir)
     unsettled_bytes = unsettled_orders = 0
+    scrub: dict[str, Any] = {"enabled": cfg.scrub_period > 0, "period": cfg.scrub_period, "passes": 0}
     if cfg.db_path.exists():
         db = NodeDB(cfg.db_path)
         try:
             orders = db.orders.unsettled(limit=1_000_000)
             unsettled_orders, unsettled_bytes = len(orders), sum(o.bytes for o in orders)
+            records = ScrubRecords(db.conn)
+            scrub.update(records.load().to_json(), losses_unreported=len(records.unreported()))
         finally:
             db.close()
     node_id = Identity.load(cfg.identity_path).id if cfg.identity_path.exists() else None
@@ -290,7 +295,26 @@ def node_status(cfg: NodeConfig) -> dict[str, Any]:
         "trash_count": usage.trash_count,
         "unsettled_egress_bytes": unsettled_bytes,
         "unsettled_orders": unsettled_orders,
+        "scrub": scrub,
     }
+
+
+def format_scrub(s: dict[str, Any]) -> list[str]:
+    """The scrub's lines of ``geoshard node status``: last pass, pieces verified, losses found."""
+    if not s.get("enabled"):
+        return ["scrub        off (scrub_period = 0)"]
+    if s.get("passes"):
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(s["last_pass_finished"]))
+        last = (f"last pass {when}, {s['last_pass_verified']} pieces verified, "
+                f"{s['last_pass_losses']} lost, {s['last_pass_seconds']:.0f}s")  # fmt: skip
+    else:
+        last = "no pass finished yet"
+    lines = [f"scrub        {last} (one pass every {s['period']:g}s)"]
+    if s.get("pass_started") and s.get("pass_started", 0) > s.get("last_pass_finished", 0):
+        lines.append(f"             this pass: {s['pass_verified']} verified, {s['pass_losses']} lost so far")
+    lines.append(f"             all time: {s.get('total_verified', 0)} verified, {s.get('total_losses', 0)} lost"
+                 + (f", {s['losses_unreported']} not yet reported" if s.get("losses_unreported") else ""))  # fmt: skip
+    return lines
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -318,6 +342,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"pieces       {st['piece_count']} ({format_size(st['pieces'])})")
     print(f"trash        {st['trash_count']} ({format_size(st['trash'])})")
     print(f"unsettled    {st['unsettled_orders']} orders, {format_size(st['unsettled_egress_bytes'])} egress")
+    print("\n".join(format_scrub(st["scrub"])))
     if isinstance(rep, dict):
         print("\n".join(format_reputation(rep)))
     else:

@@ -75,6 +75,10 @@ class NodeConfig:
     chore_interval: float = 3600.0
     # Largest piece accepted, whatever an order says (bounds the Merkle tree in memory).
     max_piece_size: int = 256 * 2**20
+    # Scrub (storage_node/scrub.py): every stored piece re-verified once per period, reading
+    # at most max_rate bytes per second; 0 turns it off.
+    scrub_period: float = 14 * 86400.0
+    scrub_max_rate: float = 4.0 * 2**20
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -105,6 +109,7 @@ class NodeConfig:
             checkin_timeout=2.0,
             trash_grace=0.2,
             chore_interval=0.1,
+            scrub_period=0.0,  # off unless a test scrubs: planted corruption must stay put
         )
         base.update(overrides)
         return cls(**base)

@@ -22,6 +22,7 @@ from storage_node.nodedb import NodeDB
 from storage_node.pieces.chores import ExpiryChore, RetainChore, TrashChore
 from storage_node.pieces.store import PieceStore
 from storage_node.piecestore.endpoint import PiecestoreEndpoint
+from storage_node.scrub import ScrubChore, ScrubConfig, ScrubRecords
 
 __all__ = ["VERSION", "HttpServer", "Peer", "Service"]
 
@@ -80,7 +81,18 @@ class Peer:
             max_piece_size=config.max_piece_size,
             version=VERSION,
         )
-        self.server = HttpServer(self.endpoint.app(), config.listen_host, config.port)
+        # Scrub (storage_node/scrub.py): every piece re-verified per period, losses reported.
+        self.scrub = ScrubChore(
+            identity,
+            config.satellite_id,
+            config.satellite_url,
+            self.store,
+            ScrubRecords(self.db.conn),
+            ScrubConfig.from_node(config),
+        )
+        app = self.endpoint.app()
+        app.add_routes(self.scrub.routes())
+        self.server = HttpServer(app, config.listen_host, config.port)
         self.contact = CheckInService(identity, config, self.store, lambda: self.address, VERSION)
         self.services: list[Service] = [
             Service("db", nothing, self._close_db),
@@ -88,6 +100,7 @@ class Peer:
             Service("retain", self.retain.run),
             Service("expiry", self.expiry.run),
             Service("trash", self.trash.run),
+            Service("scrub", self.scrub.run, self.scrub.close),
             Service("contact", self._run_contact, self.contact.close),
         ]
 

@@ -69,6 +69,14 @@ def format_reputation(r: dict[str, Any]) -> list[str]:
         lines.append(f"DISQUALIFIED {r['disqualified_at']}: {r['disqualification_reason']}")
     if r["suspended"]:
         lines.append(f"SUSPENDED    {r['suspended_at']}: {r['suspension_reason']}")
+    loss = r.get("self_reported_losses")
+    if loss and loss["losses"]:
+        lines.append(
+            f"lost pieces  {loss['losses_in_window']} reported recently ({loss['losses']} all time; "
+            f"suspension at {loss['suspend_at']:g}) — found by this node's scrub, not counted as failed audits"
+        )
+    if loss and loss["suspended"]:
+        lines.append(f"SUSPENDED    for lost pieces: {loss['suspension_reason']}")
     lines += [f"WARNING      {w}" for w in r.get("warnings", [])]
     bad = [a for a in r.get("recent_audits", []) if a["outcome"] != "success"]
     if bad:

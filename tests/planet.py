@@ -100,10 +100,12 @@ async def planet(
     segment_size: int = 256 * 1024,
     database: Database | None = None,
     satellite_config: dict[str, Any] | None = None,
+    node_config: dict[str, Any] | None = None,
     **gateway: Any,
 ) -> AsyncIterator[Planet]:
     """``database``: a migrated database to use (the caller closes it); default a fresh SQLite file.
-    ``satellite_config``: overrides of ``SatelliteConfig.for_tests``."""
+    ``satellite_config``: overrides of ``SatelliteConfig.for_tests``; ``node_config``: of
+    ``NodeConfig.for_tests`` for every node."""
     sat_dir = tmp_path / "satellite"
     sat_dir.mkdir(parents=True)
     db = database or create_database(sqlite_url(str(sat_dir / "satellite.db")))
@@ -122,7 +124,8 @@ async def planet(
             country, region = PLACES[i % len(PLACES)]
             data = tmp_path / f"node{i}"
             cfg = NodeConfig.for_tests(data, sat.identity.id, satellite_url=sat.api_url, country=country,
-                                       region=region, listen_host=f"127.0.{10 + i}.1")  # fmt: skip
+                                       region=region, listen_host=f"127.0.{10 + i}.1",
+                                       **(node_config or {}))  # fmt: skip
             peer = Peer(cfg, Identity.load_or_create(data / "identity.pem"))
             peers.append(peer)
             tasks.append(asyncio.create_task(peer.run()))

@@ -53,6 +53,7 @@ class AdminServices:
     reputation: Any = None  # satellite.reputation.ReputationService: scores and audit history
     graceful_exit: Any = None  # satellite.gracefulexit.GracefulExitService: exit state and progress
     gc: Any = None  # satellite.db.gc.GCRepository: the last retain list sent to a node
+    repair: Any = None  # satellite.repair.RepairService: queue, counters, capacity shortfalls
 
 
 ADMIN_SERVICES = web.AppKey("admin_services", AdminServices)
@@ -419,12 +420,25 @@ async def bucket_report(request: web.Request) -> web.Response:
     async for seg in svc.repo.segments(bucket.id):
         ids.update(seg.node_ids)
     nodes = await svc.repo.node_candidates(ids)
-    report = ComplianceReport(bucket.name, policy, nodes, now=time.time(), online_window=svc.selection.online_window)
+    short = None
+    if svc.repair is not None:
+        short = next((p for p in await svc.repair.queue.shortfalls() if p["policy"] == policy.name), None)
+    report = ComplianceReport(
+        bucket.name, policy, nodes, now=time.time(), online_window=svc.selection.online_window, capacity_short=short
+    )
     async for seg in svc.repo.segments(bucket.id):
         report.add(seg)
     body = report.to_dict()
     body.update(tenant=bucket.tenant_name, **await svc.repo.bucket_stats(bucket.id))
     return web.json_response(body)
+
+
+async def repair_status(request: web.Request) -> web.Response:
+    """The repair queue, the repairers' counters and every policy short of repair capacity."""
+    svc = request.app[ADMIN_SERVICES]
+    if svc.repair is None:
+        return _error(404, "NotFound", "this satellite runs no repair service")
+    return web.json_response(await svc.repair.capacity())
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -454,6 +468,7 @@ ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespons
     ("GET", "/v1/buckets/{bucket}", show_bucket),
     ("PUT", "/v1/buckets/{bucket}/policy", set_bucket_policy),
     ("GET", "/v1/buckets/{bucket}/report", bucket_report),
+    ("GET", "/v1/repair", repair_status),
 ]
 
 

@@ -292,7 +292,19 @@ def report(c: AdminClient, a: argparse.Namespace) -> Any:
         )
         if weak["truncated"]:
             lines.append(f"(first {len(weak['listed'])} listed)")
-    lines.append("\nCOMPLIANT" if r["compliant"] else "\nNOT COMPLIANT: pieces are stored outside the policy")
+    short = r.get("capacity_short")
+    if short:
+        lines.append(
+            f"\nrepair capacity short: {short['segments']} segment(s) missing {short['pieces_missing']} piece(s); "
+            f"policy {short['policy']!r} needs {short['nodes_needed']} more eligible node(s)"
+        )
+    status = r.get("status", "compliant" if r["compliant"] else "out_of_policy")
+    if status == "compliant":
+        lines.append("\nCOMPLIANT")
+    elif status == "degraded":
+        lines.append("\nDEGRADED, NOT COMPLIANT: every piece is in policy, but redundancy is below the promise")
+    else:
+        lines.append("\nNOT COMPLIANT: pieces are stored outside the policy")
     return r, "\n".join(lines)
 
 

@@ -171,7 +171,16 @@ def openapi_spec() -> dict[str, Any]:
             "/v1/buckets/{bucket}/report": {
                 "parameters": _params("bucket"),
                 "get": _op(
-                    "compliance report: pieces per country and region, violations, weak segments", errors=(404,)
+                    "compliance report: pieces per country and region, violations, weak segments, "
+                    "repair capacity; status compliant, degraded or out_of_policy",
+                    errors=(404,),
+                ),
+            },
+            "/v1/repair": {
+                "get": _op(
+                    "repair queue, repairer counters, and the policies short of repair capacity "
+                    "(segments, pieces missing, nodes needed)",
+                    errors=(404,),
                 ),
             },
         },

@@ -7,6 +7,13 @@ have fallen below their repair threshold. A piece is healthy when its node is on
 disqualified, and in policy, the same rule the repair checker applies. The accumulator is
 fed one segment at a time, so a bucket of any size is reported in bounded memory: only the
 first :data:`MAX_LISTED` weak segments are listed, all are counted.
+
+``status`` is ``compliant`` only when every piece is in policy *and* the network keeps its
+redundancy promise: a bucket with segments below their repair threshold, or whose policy
+the repairer found short of eligible nodes (``capacity_short``: segments it could not bring
+back to ``success``, and how many more nodes the policy would need), is ``degraded`` — in
+policy, but not compliant, because an auditor asks about durability as well as location.
+A piece out of policy makes it ``out_of_policy``.
 """
 
 from __future__ import annotations
@@ -48,12 +55,14 @@ class ComplianceReport:
         *,
         now: float,
         online_window: float,
+        capacity_short: Mapping[str, Any] | None = None,
     ) -> None:
         self.bucket = bucket
         self.policy = policy
         self.nodes = nodes
         self.now = now
         self.online_window = online_window
+        self.capacity_short = capacity_short
         self.by_country: Counter[str] = Counter()
         self.by_region: Counter[str] = Counter()
         self.outside: Counter[str] = Counter()  # node id -> pieces out of policy
@@ -117,6 +126,8 @@ class ComplianceReport:
                 }
             )
         out_of_policy = sum(self.outside.values())
+        degraded = self.weak_count > 0 or self.capacity_short is not None
+        status = "out_of_policy" if out_of_policy else "degraded" if degraded else "compliant"
         return {
             "bucket": self.bucket,
             "policy": self.policy.to_dict(),
@@ -131,5 +142,7 @@ class ComplianceReport:
                 "listed": self.weak,
                 "truncated": self.weak_count > len(self.weak),
             },
-            "compliant": out_of_policy == 0,
+            "capacity_short": dict(self.capacity_short) if self.capacity_short is not None else None,
+            "status": status,
+            "compliant": status == "compliant",
         }

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from satellite.api.errors import error_response
 from satellite.errors import InvalidArgument
+from satellite.losses import LossService
 from satellite.metainfo import MetainfoService, MultipartService
 from satellite.tenancy import TenancyService
 
@@ -47,8 +48,15 @@ def _s(body: dict[str, Any], name: str, default: str | None = None) -> str:
 class MetainfoEndpoint:
     PREFIX = "/api/v1/metainfo/"
 
-    def __init__(self, metainfo: MetainfoService, multipart: MultipartService, tenancy: TenancyService) -> None:
+    def __init__(
+        self,
+        metainfo: MetainfoService,
+        multipart: MultipartService,
+        tenancy: TenancyService,
+        losses: LossService | None = None,
+    ) -> None:
         self.m = metainfo
+        self.losses = losses
         self.mp = multipart
         self.tenancy = tenancy
         self.ops: dict[str, Handler] = {
@@ -248,4 +256,8 @@ class MetainfoEndpoint:
             b.get("segment_id"),
             b.get("piece_number"),
         )
-        return {}
+        # Every bad share a reader sees counts: the segment's health falls and repair is queued.
+        dropped = await self.losses.reader_report(b["node_id"], b["piece_id"], str(b.get("reason", ""))) if (
+            self.losses is not None
+        ) else []  # fmt: skip
+        return {"segments_queued": len({d.segment_id for d in dropped})}

@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from satellite.db.durability_models import NodeLossStanding
 from satellite.db.engine import Database
 from satellite.db.models import Node
 from satellite.errors import NotFound
@@ -16,8 +17,10 @@ from satellite.overlay.service import CheckInRecord, NodeInfo, geoip_excluded
 __all__ = ["NodeRepository", "node_candidate"]
 
 
-def node_candidate(n: Node) -> NodeCandidate:
-    """A node row as placement, repair and the compliance report see it (effective location)."""
+def node_candidate(n: Node, loss_suspended: bool = False) -> NodeCandidate:
+    """A node row as placement, repair and the compliance report see it (effective location).
+    ``loss_suspended``: suspended for the pieces it reported lost (``node_loss_standing``),
+    which an audit's recovery does not lift."""
     return NodeCandidate(
         id=n.id,
         address=n.address,
@@ -28,7 +31,7 @@ def node_candidate(n: Node) -> NodeCandidate:
         vetted=n.vetted_at is not None,
         last_contact=n.last_contact_at.timestamp(),
         disqualified=n.disqualified_at is not None,
-        suspended=n.suspended_at is not None,
+        suspended=n.suspended_at is not None or loss_suspended,
         contained=n.contained_at is not None,
         exiting=n.exit_initiated_at is not None and n.exit_finished_at is None,
         geoip_excluded=geoip_excluded(n.country, n.geoip_country, n.country_override is not None),
@@ -70,9 +73,14 @@ class NodeRepository:
                 continue
 
     async def candidates(self) -> list[NodeCandidate]:
+        query = (
+            select(Node, NodeLossStanding.suspended_at)
+            .outerjoin(NodeLossStanding, NodeLossStanding.node_id == Node.id)
+            .where(Node.exit_finished_at.is_(None))
+        )
         async with self.db.read() as s:
-            rows = (await s.execute(select(Node).where(Node.exit_finished_at.is_(None)))).scalars().all()
-        return [node_candidate(n) for n in rows]
+            rows = (await s.execute(query)).all()
+        return [node_candidate(n, loss_at is not None) for n, loss_at in rows]
 
     async def nodes(self, ids: list[str]) -> dict[str, NodeInfo]:
         if not ids:
@@ -116,4 +124,12 @@ class NodeRepository:
         await self._set(node_id, disqualified_at=dt.datetime.now(dt.UTC), disqualification_reason=reason)
 
     async def reinstate(self, node_id: str) -> None:
+        """Clear disqualification and every suspension, the self-reported-loss one included:
+        the operator replaced the failing disk and the admin trusts the node again."""
         await self._set(node_id, disqualified_at=None, disqualification_reason=None, suspended_at=None)
+        async with self.db.transaction() as s:
+            await s.execute(
+                update(NodeLossStanding)
+                .where(NodeLossStanding.node_id == node_id)
+                .values(suspended_at=None, suspension_reason=None)
+            )

@@ -26,7 +26,7 @@ from typing import Protocol
 
 from satellite.nodeselection import NodeCandidate, PlacementPolicy
 
-from .health import segment_health
+from .health import RepairReason, segment_health
 from .queue import QueueEntry, RepairQueue
 
 __all__ = ["CheckerState", "CheckerStep", "NodeSnapshot", "RepairChecker"]
@@ -87,6 +87,7 @@ class RepairChecker:
         after = self.state.cursor
         batch, last = await self.queue.segment_batch(after, self.batch_size)
         entries: list[QueueEntry] = []
+        cleared: list[int] = []  # short segments that reached success by other means
         for seg in batch:
             policy = self._policies.get(seg.policy_id)
             if policy is None:  # a policy created after the pass began
@@ -102,10 +103,16 @@ class RepairChecker:
                 online_window=self.online_window,
             )
             reason = health.reason
+            if reason is None and seg.short:
+                if len(health.healthy) < seg.success_threshold:
+                    reason = RepairReason.SHORT  # still short: the repairer retries it
+                else:
+                    cleared.append(seg.id)
             if reason is not None:
                 entries.append(QueueEntry(seg.id, len(health.healthy), health.margin, reason.value))
                 self.state.by_reason[reason.value] = self.state.by_reason.get(reason.value, 0) + 1
         await self.queue.push(entries, dt.datetime.fromtimestamp(t, dt.UTC))
+        await self.queue.clear_shortfalls(cleared)
         self.state.forgotten += await self.queue.forget_range(after, last, (e.segment_id for e in entries))
         self.state.checked += len(batch)
         self.state.queued += len(entries)

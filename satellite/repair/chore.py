@@ -37,6 +37,7 @@ class RepairConfig:
     workers: int = 5
     claim_timeout: float = 6 * 3600.0
     job_timeout: float = 45 * 60.0
+    short_retry: float = 300.0
 
     @classmethod
     def from_satellite(cls, config: Any) -> RepairConfig:
@@ -47,6 +48,7 @@ class RepairConfig:
             workers=config.repair_workers,
             claim_timeout=config.repair_claim_timeout,
             job_timeout=config.repair_job_timeout,
+            short_retry=config.repair_short_retry,
         )
 
 
@@ -81,6 +83,7 @@ class RepairService:
             selection=self.selection,
             claim_timeout=self.config.claim_timeout,
             job_timeout=self.config.job_timeout,
+            short_retry=self.config.short_retry,
         )
 
     async def _check_forever(self) -> None:
@@ -119,6 +122,18 @@ class RepairService:
                 await self._session.close()
             self._session = None
 
+    def counters(self) -> dict[str, int]:
+        """Monotonic counters of this process's repairers, flat for a metrics exporter."""
+        out: dict[str, int] = {"repair_jobs_total": 0, "repair_short_total": 0, "repair_segment_bytes_total": 0}
+        for r in self.repairers:
+            out["repair_jobs_total"] += r.state.jobs
+            out["repair_short_total"] += r.state.short
+            out["repair_segment_bytes_total"] += r.state.segment_bytes
+            for outcome, n in r.state.by_outcome.items():
+                key = f"repair_outcome_{outcome}_total"
+                out[key] = out.get(key, 0) + n
+        return out
+
     def status(self) -> dict[str, Any]:
         return {
             "checker": {
@@ -130,4 +145,10 @@ class RepairService:
                 {"jobs": r.state.jobs, "by_outcome": r.state.by_outcome, "last_error": r.state.last_error}
                 for r in self.repairers
             ],
+            "counters": self.counters(),
         }
+
+    async def capacity(self) -> dict[str, Any]:
+        """The queue and the policies short of repair capacity (admin API, report, metrics)."""
+        short = await self.queue.shortfalls()
+        return {"queue": await self.queue.stats(), "capacity_short": short, **self.status()}

@@ -23,7 +23,7 @@ from enum import StrEnum
 
 from satellite.nodeselection import NodeCandidate, PlacementPolicy, in_policy
 
-__all__ = ["PieceState", "RepairReason", "SegmentHealth", "piece_state", "segment_health"]
+__all__ = ["EVENT_REASONS", "PieceState", "RepairReason", "SegmentHealth", "piece_state", "segment_health"]
 
 
 class PieceState(StrEnum):
@@ -40,6 +40,14 @@ class RepairReason(StrEnum):
     BELOW_THRESHOLD = "below_threshold"
     OUT_OF_POLICY = "out_of_policy"
     DISQUALIFIED = "disqualified"  # holds a piece on a disqualified node
+    # Queued by an event rather than by the checker's rule; repaired while below ``success``
+    # even above the repair threshold, and never forgotten by a checker pass meanwhile:
+    REPORTED = "reported"  # a reader found a piece corrupt, or a node reported it lost
+    SHORT = "short"  # the last repair placed fewer pieces than ``success`` for lack of nodes
+
+
+#: Reasons a repairer acts on while the segment has fewer healthy pieces than ``success``.
+EVENT_REASONS = frozenset({RepairReason.REPORTED.value, RepairReason.SHORT.value})
 
 
 def piece_state(node: NodeCandidate | None, policy: PlacementPolicy, *, now: float, online_window: float) -> PieceState:

@@ -30,6 +30,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from satellite.db.durability_models import RepairShortfall
 from satellite.db.engine import Database
 from satellite.db.models import (
     BadPieceReport,
@@ -44,6 +45,8 @@ from satellite.db.models import (
 from satellite.db.tenancy import policy_from_row
 from satellite.nodeselection import PlacementPolicy
 
+from .health import EVENT_REASONS
+
 __all__ = ["CheckedSegment", "ClaimedJob", "QueueEntry", "RepairQueue", "StoredPiece", "StoredSegment"]
 
 
@@ -56,6 +59,8 @@ class CheckedSegment:
     k: int
     repair_threshold: int
     pieces: list[tuple[int, str]]  # (number, node_id)
+    success_threshold: int = 0
+    short: bool = False  # a repair left it below success for lack of nodes (repair_shortfalls)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +145,7 @@ class RepairQueue:
         """
         seg = SegmentRow
         query = (
-            select(seg.id, seg.k, seg.repair_threshold, Bucket.policy_id)
+            select(seg.id, seg.k, seg.repair_threshold, Bucket.policy_id, seg.success_threshold)
             .outerjoin(ObjectRow, ObjectRow.id == seg.object_id)
             .outerjoin(Upload, Upload.id == seg.upload_id)
             .join(Bucket, Bucket.id == func.coalesce(ObjectRow.bucket_id, Upload.bucket_id))
@@ -160,16 +165,28 @@ class RepairQueue:
                     )
                 )
             ).all()
+            short = set(
+                (
+                    await s.execute(
+                        select(RepairShortfall.segment_id).where(
+                            RepairShortfall.segment_id >= first, RepairShortfall.segment_id <= last
+                        )
+                    )
+                ).scalars()
+            )
         by_segment: dict[int, list[tuple[int, str]]] = {}
         for sid, num, node in pieces:
             by_segment.setdefault(sid, []).append((num, node))
-        out = [CheckedSegment(sid, pid, k, rep, by_segment.get(sid, [])) for sid, k, rep, pid in rows]
+        out = [
+            CheckedSegment(sid, pid, k, rep, by_segment.get(sid, []), success, sid in short)
+            for sid, k, rep, pid, success in rows
+        ]
         return out, (last if len(rows) == limit else None)
 
     # --- the queue ------------------------------------------------------------------------
 
     def _insert(self) -> Any:
-        return (postgresql.insert if self._pg else sqlite.insert)(RepairJob)
+        return self._insert_into(RepairJob)
 
     async def push(self, entries: Sequence[QueueEntry], now: dt.datetime) -> None:
         """Queue (or refresh) segments; a claim in progress is left as it is."""
@@ -206,7 +223,12 @@ class RepairQueue:
         """Drop unclaimed jobs for segments in ``(after_id, last_id]`` other than ``keep``:
         the checker just found them healthy, or they no longer exist."""
         keep = list(keep)
-        cond = [RepairJob.segment_id > after_id, RepairJob.claimed_by.is_(None)]
+        # Jobs queued by an event (a report, a short repair) wait for a repairer's judgement.
+        cond = [
+            RepairJob.segment_id > after_id,
+            RepairJob.claimed_by.is_(None),
+            RepairJob.reason.not_in(sorted(EVENT_REASONS)),
+        ]
         if last_id is not None:
             cond.append(RepairJob.segment_id <= last_id)
         if keep:
@@ -236,13 +258,30 @@ class RepairQueue:
             row = (await s.execute(stmt)).first()
         return None if row is None else ClaimedJob(*row)
 
-    async def fail(self, segment_id: int, worker: str, error: str, now: dt.datetime) -> None:
-        """Give a job back after a failed attempt; it is retried once its claim times out."""
+    async def fail(
+        self, segment_id: int, worker: str, error: str, now: dt.datetime, *, claimed_at: dt.datetime | None = None
+    ) -> None:
+        """Give a job back after a failed attempt; it is retried once its claim times out
+        (``claimed_at`` moves that moment: a shortage is retried sooner than a crash)."""
+        values: dict[str, Any] = {"claimed_by": None, "last_error": error[:500], "updated_at": now}
+        if claimed_at is not None:
+            values["claimed_at"] = claimed_at
         async with self.db.transaction() as s:
             await s.execute(
                 update(RepairJob)
                 .where(RepairJob.segment_id == segment_id, RepairJob.claimed_by == worker)
-                .values(claimed_by=None, last_error=error[:500], updated_at=now)
+                .values(**values)
+            )
+
+    async def requeue(self, entry: QueueEntry, now: dt.datetime, *, claimed_at: dt.datetime | None = None) -> None:
+        """Queue a segment again after a partial repair (its new health), retried from ``claimed_at``
+        plus the claim timeout; a row another event queued meanwhile is refreshed."""
+        await self.push([entry], now)
+        async with self.db.transaction() as s:
+            await s.execute(
+                update(RepairJob)
+                .where(RepairJob.segment_id == entry.segment_id, RepairJob.claimed_by.is_(None))
+                .values(claimed_at=claimed_at)
             )
 
     async def finish(self, segment_id: int, worker: str) -> None:
@@ -359,3 +398,68 @@ class RepairQueue:
         """Evidence for audits: a node served bytes that fail the piece's Merkle root."""
         async with self.db.transaction() as s:
             s.add(BadPieceReport.now(node_id, piece_id, segment_id, number, reason))
+
+    # --- capacity shortfalls ----------------------------------------------------------
+
+    async def record_shortfall(
+        self, seg: StoredSegment, healthy: int, target: int, eligible: int, reason: str, now: dt.datetime
+    ) -> None:
+        """Note that ``seg`` is ``target − healthy`` pieces short for lack of eligible nodes."""
+        values = {
+            "policy_id": seg.policy_id,
+            "healthy": healthy,
+            "target": target,
+            "missing": max(0, target - healthy),
+            "eligible": eligible,
+            "reason": reason[:255],
+            "updated_at": now,
+        }
+        stmt = self._insert_into(RepairShortfall).values(segment_id=seg.id, since=now, **values)
+        stmt = stmt.on_conflict_do_update(index_elements=[RepairShortfall.segment_id], set_=values)
+        async with self.db.transaction() as s:
+            await s.execute(stmt)
+
+    def _insert_into(self, table: Any) -> Any:
+        return (postgresql.insert if self._pg else sqlite.insert)(table)
+
+    async def clear_shortfalls(self, segment_ids: Iterable[int]) -> None:
+        ids = list(segment_ids)
+        if ids:
+            async with self.db.transaction() as s:
+                await s.execute(delete(RepairShortfall).where(RepairShortfall.segment_id.in_(ids)))
+
+    async def shortfalls(self) -> list[dict[str, Any]]:
+        """Per policy short of repair capacity: segments, pieces missing, and how many more
+        eligible nodes it would need (the most any one of its segments misses: each segment
+        needs its pieces on distinct nodes and /24 networks)."""
+        query = (
+            select(
+                PlacementPolicyRow.name,
+                func.count(),
+                func.sum(RepairShortfall.missing),
+                func.max(RepairShortfall.missing),
+                func.min(RepairShortfall.eligible),
+                func.min(RepairShortfall.healthy - SegmentRow.k),
+                func.min(RepairShortfall.since),
+                func.max(RepairShortfall.updated_at),
+            )
+            .join(PlacementPolicyRow, PlacementPolicyRow.id == RepairShortfall.policy_id)
+            .join(SegmentRow, SegmentRow.id == RepairShortfall.segment_id)
+            .group_by(PlacementPolicyRow.name)
+            .order_by(PlacementPolicyRow.name)
+        )
+        async with self.db.read() as s:
+            rows = (await s.execute(query)).all()
+        return [
+            {
+                "policy": name,
+                "segments": int(count),
+                "pieces_missing": int(missing or 0),
+                "nodes_needed": int(needed or 0),
+                "eligible_nodes": int(eligible or 0),
+                "min_margin": int(margin or 0),
+                "since": since.isoformat().replace("+00:00", "Z") if since else None,
+                "updated_at": updated.isoformat().replace("+00:00", "Z") if updated else None,
+            }
+            for name, count, missing, needed, eligible, margin, since, updated in rows
+        ]

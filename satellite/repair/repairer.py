@@ -54,10 +54,18 @@ from satellite.nodeselection import NodeCandidate, PlacementError, PlacementPoli
 from satellite.orders import OrderSigner, fresh_piece_id
 
 from .checker import NodeSnapshot
-from .health import PieceState, SegmentHealth, segment_health
-from .queue import ClaimedJob, RepairQueue, StoredPiece, StoredSegment
+from .health import EVENT_REASONS, PieceState, RepairReason, SegmentHealth, segment_health
+from .queue import ClaimedJob, QueueEntry, RepairQueue, StoredPiece, StoredSegment
 
-__all__ = ["UPLOAD_ROUNDS", "RepairError", "RepairIntegrityError", "RepairOutcome", "RepairResult", "Repairer"]
+__all__ = [
+    "UPLOAD_ROUNDS",
+    "RepairError",
+    "RepairIntegrityError",
+    "RepairOutcome",
+    "RepairResult",
+    "RepairShortage",
+    "Repairer",
+]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +82,16 @@ _SOURCE_ORDER = {
     PieceState.OFFLINE: 4,
 }
 
+# Which numbers a new piece takes first when every free number is used: worthless pieces',
+# then those that still hold bytes somewhere, the likeliest to come back last.
+_REPLACE_ORDER = {
+    PieceState.UNKNOWN_NODE: 0,
+    PieceState.DISQUALIFIED: 0,
+    PieceState.OUT_OF_POLICY: 1,
+    PieceState.EXITING: 2,
+    PieceState.OFFLINE: 3,
+}
+
 
 class RepairError(Exception):
     """A repair attempt failed; the segment is unchanged and the job will be retried."""
@@ -83,11 +101,16 @@ class RepairIntegrityError(RepairError):
     """Rebuilt pieces disagree with stored Merkle roots: corrupt inputs or metadata."""
 
 
+class RepairShortage(RepairError):
+    """Not one new piece could be placed: too few eligible nodes (retried after ``short_retry``)."""
+
+
 class RepairOutcome(StrEnum):
     REPAIRED = "repaired"
     NOT_NEEDED = "not_needed"  # healthy again (a node came back) by the time a worker looked
     GONE = "gone"  # the object was deleted or overwritten
     CHANGED = "changed"  # the pieces changed between download and swap: another writer won
+    PARTIAL = "partial"  # improved, but fewer than success pieces for lack of nodes: requeued
     FAILED = "failed"
 
 
@@ -103,6 +126,8 @@ class RepairResult:
     segment_bytes: int = 0  # encrypted size of the segment
     failures: list[str] = field(default_factory=list)  # transfers that failed
     error: str = ""
+    eligible: int = 0  # nodes placement offered for new pieces in the first round
+    short_reason: str = ""  # why placement offered fewer nodes than pieces were needed
 
 
 @dataclass
@@ -113,6 +138,7 @@ class RepairerState:
     by_outcome: dict[str, int] = field(default_factory=dict)
     segment_bytes: int = 0
     last_error: str = ""
+    short: int = 0  # attempts that could place no piece at all for lack of nodes
 
 
 class Repairer:
@@ -128,6 +154,7 @@ class Repairer:
         selection: SelectionConfig,
         claim_timeout: float,
         job_timeout: float = 45 * 60.0,
+        short_retry: float = 300.0,
         worker_id: str | None = None,
         rng: random.Random | None = None,
         before_swap: Callable[[StoredSegment, list[UploadedPiece]], Awaitable[None]] | None = None,
@@ -139,6 +166,7 @@ class Repairer:
         self.selection = selection
         self.claim_timeout = claim_timeout
         self.job_timeout = job_timeout
+        self.short_retry = short_retry
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32):08x}"
         self.rng = rng or random.Random()
         # A test seam: called after the uploads, before the metadata swap (crash tests).
@@ -166,12 +194,17 @@ class Repairer:
             except TimeoutError:
                 raise RepairError(f"repair took longer than {self.job_timeout:g}s") from None
         except RepairError as exc:
+            retry: dt.datetime | None = None
             if isinstance(exc, RepairIntegrityError):
                 log.error("repair of segment %d: %s", job.segment_id, exc)
+            elif isinstance(exc, RepairShortage):
+                self.state.short += 1
+                retry = self._short_retry_at()
+                log.warning("repair of segment %d: capacity short: %s", job.segment_id, exc)
             else:
                 log.warning("repair of segment %d failed: %s", job.segment_id, exc)
             self.state.last_error = str(exc)
-            await self.queue.fail(job.segment_id, self.worker_id, str(exc), dt.datetime.now(dt.UTC))
+            await self.queue.fail(job.segment_id, self.worker_id, str(exc), dt.datetime.now(dt.UTC), claimed_at=retry)
             return RepairResult(job.segment_id, RepairOutcome.FAILED, error=str(exc))
         except Exception as exc:
             log.exception("repair of segment %d crashed", job.segment_id)
@@ -179,10 +212,15 @@ class Repairer:
             await self.queue.fail(job.segment_id, self.worker_id, self.state.last_error, dt.datetime.now(dt.UTC))
             return RepairResult(job.segment_id, RepairOutcome.FAILED, error=self.state.last_error)
 
+    def _short_retry_at(self) -> dt.datetime:
+        """The claim time that makes a short segment claimable again after ``short_retry``."""
+        return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=max(0.0, self.claim_timeout - self.short_retry))
+
     async def _repair(self, job: ClaimedJob) -> RepairResult:
         seg = await self.queue.load_segment(job.segment_id)
         if seg is None:
             await self.queue.finish(job.segment_id, self.worker_id)
+            await self.queue.clear_shortfalls([job.segment_id])
             return RepairResult(job.segment_id, RepairOutcome.GONE)
         policies = await self.queue.policies()
         policy = policies[seg.policy_id]
@@ -198,47 +236,104 @@ class Repairer:
             now=now,
             online_window=self.selection.online_window,
         )
-        if health.reason is None:
+        target = min(seg.success_threshold, seg.total)
+        # A report or a short repair queued it: act while it is below success, even above
+        # the repair threshold (the checker's rule alone would let it wait).
+        event = job.reason in EVENT_REASONS and len(health.healthy) < target
+        if health.reason is None and not event:
             await self.queue.finish(job.segment_id, self.worker_id)
+            await self.queue.clear_shortfalls([job.segment_id])
             return RepairResult(job.segment_id, RepairOutcome.NOT_NEEDED)
         result = RepairResult(job.segment_id, RepairOutcome.REPAIRED, segment_bytes=seg.encrypted_size)
         layout = SegmentLayout.from_dict(seg.layout)
 
-        target = min(seg.success_threshold, seg.total)
-        minimum = min(target, seg.repair_threshold + 1)
         uploaded: list[UploadedPiece] = []
         keep = [p for p in seg.pieces if health.states[p.number] is PieceState.HEALTHY]
         if len(keep) < target:  # else only pieces out of policy go: no data moves
             got = await self._download(seg, layout, health, nodes, result)
             keep = [p for p in keep if p.number not in result.corrupt]
-            taken = {p.number for p in keep}
-            numbers = [num for num in range(seg.total) if num not in taken][: target - len(keep)]
+            numbers = self._numbers(seg, health, keep, result.corrupt)[: target - len(keep)]
             rebuilt, roots = await asyncio.to_thread(self._rebuild, seg, layout, got, numbers)
             kept_nodes = [nodes[p.node_id] for p in keep]
             uploaded = await self._place_and_upload(
-                seg, layout, policy, snapshot, kept_nodes, numbers, minimum - len(keep), rebuilt, roots, result, now
+                seg, layout, policy, snapshot, kept_nodes, numbers, rebuilt, roots, result, now
             )
+            if not uploaded:
+                if not result.short_reason:
+                    raise RepairError(
+                        f"every upload failed; {len(keep)} healthy of {target} wanted, segment left as it was"
+                        + (f" ({'; '.join(result.failures[:4])})" if result.failures else "")
+                    )
+                await self._note_short(seg, policy, len(keep), target, result)
+                raise RepairShortage(
+                    f"no new piece could be placed ({result.short_reason or 'every upload failed'}); "
+                    f"{len(keep)} healthy of {target} wanted, segment left as it was"
+                    + (f" ({'; '.join(result.failures[:4])})" if result.failures else "")
+                )
+        achieved = len(keep) + len(uploaded)
+        new_numbers = {u.piece_num for u in uploaded}
         taken = {p.number for p in keep}
-        if len(keep) + len(uploaded) < minimum:
-            raise RepairError(
-                f"only {len(keep) + len(uploaded)} healthy pieces would remain, need at least {minimum}; "
-                "segment left as it was" + (f" ({'; '.join(result.failures[:4])})" if result.failures else "")
-            )
+        if achieved >= target:  # whole again: every unhealthy piece goes
+            remove = set(health.states) - taken
+        else:
+            # Best effort: a piece that still holds data (offline, exiting, out of policy) is
+            # only given up when its number carries a new piece; worthless ones go now.
+            worthless = {PieceState.UNKNOWN_NODE, PieceState.DISQUALIFIED}
+            remove = new_numbers | set(result.corrupt) | {n for n, st in health.states.items() if st in worthless}
+            remove &= set(health.states)
         if self.before_swap is not None:
             await self.before_swap(seg, uploaded)
-        new_numbers = {u.piece_num for u in uploaded}
-        result.removed = sorted((set(health.states) - taken) - new_numbers)
+        result.removed = sorted(remove - new_numbers)
         ok = await self.queue.swap(
             seg.id,
             [p.key for p in seg.pieces],
-            set(health.states) - taken,
+            remove,
             [StoredPiece(u.piece_num, u.node_id, u.piece_id, u.root, u.size) for u in uploaded],
             worker=self.worker_id,
         )
+        result.uploaded = sorted(new_numbers)
         if not ok:
             result.outcome = RepairOutcome.CHANGED
-        result.uploaded = sorted(new_numbers)
+        elif achieved >= target:
+            await self.queue.clear_shortfalls([seg.id])
+        else:
+            result.outcome = RepairOutcome.PARTIAL
+            if result.short_reason:  # else uploads failed: a retry, not a shortage
+                await self._note_short(seg, policy, achieved, target, result)
+            t = dt.datetime.now(dt.UTC)
+            entry = QueueEntry(seg.id, achieved, achieved - seg.k, RepairReason.SHORT.value)
+            await self.queue.requeue(entry, t, claimed_at=self._short_retry_at())
         return result
+
+    async def _note_short(
+        self, seg: StoredSegment, policy: PlacementPolicy, healthy: int, target: int, result: RepairResult
+    ) -> None:
+        """Record (and log) that ``seg`` stays ``target − healthy`` pieces short for lack of nodes."""
+        log.warning(
+            "repair capacity short: segment %d of policy %r has %d of %d healthy pieces; %d eligible node(s) "
+            "took new pieces, %d more needed: %s",
+            seg.id, policy.name, healthy, target, result.eligible, target - healthy, result.short_reason,
+        )  # fmt: skip
+        await self.queue.record_shortfall(
+            seg, healthy, target, result.eligible, result.short_reason, dt.datetime.now(dt.UTC)
+        )
+
+    @staticmethod
+    def _numbers(
+        seg: StoredSegment, health: SegmentHealth, keep: list[StoredPiece], corrupt: Sequence[int]
+    ) -> list[int]:
+        """Piece numbers for new pieces, best first: free numbers, then those of worthless
+        pieces (corrupt, unknown or disqualified node), and only then those of pieces that
+        still hold data somewhere (out of policy, exiting, offline)."""
+        taken = {p.number for p in keep}
+
+        def rank(num: int) -> tuple[int, int]:
+            if num in corrupt:
+                return (1, num)
+            state = health.states.get(num)
+            return (0 if state is None else 1 + _REPLACE_ORDER.get(state, 0), num)
+
+        return sorted((num for num in range(seg.total) if num not in taken), key=rank)
 
     # --- steps ---------------------------------------------------------------------------
 
@@ -323,28 +418,29 @@ class Repairer:
         snapshot: list[NodeCandidate],
         kept: list[NodeCandidate],
         numbers: list[int],
-        at_least: int,
         rebuilt: dict[int, Buffer],
         roots: dict[int, bytes],
         result: RepairResult,
         now: float,
     ) -> list[UploadedPiece]:
-        """Upload pieces ``numbers`` to new nodes; pieces whose upload fails go to other nodes,
-        for up to :data:`UPLOAD_ROUNDS` rounds. A node that refuses (e.g. it still holds the
+        """Upload pieces ``numbers`` to as many new nodes as placement allows (best effort:
+        one eligible node gets one piece); pieces whose upload fails go to other nodes, for
+        up to :data:`UPLOAD_ROUNDS` rounds. A node that refuses (e.g. it still holds the
         same piece from a cancelled upload or a crashed repair: same node, number and root
         piece id give the same piece id) is not asked again."""
         by_id = {n.id: n for n in snapshot}
         tried = {p.node_id for p in seg.pieces}
         landed: list[UploadedPiece] = []
         todo = list(numbers)
-        for _ in range(UPLOAD_ROUNDS):
+        for round_ in range(UPLOAD_ROUNDS):
             placed = kept + [by_id[u.node_id] for u in landed]
-            try:
-                chosen = self._place(policy, snapshot, placed, tried, len(todo), max(1, at_least - len(landed)), now)
-            except RepairError:
-                if landed:
-                    break
-                raise
+            chosen, why = self._place(policy, snapshot, placed, tried, len(todo), now)
+            if round_ == 0:
+                result.eligible = len(chosen)
+            if len(chosen) < len(todo):
+                result.short_reason = why
+            if not chosen:
+                break
             tried |= {n.id for n in chosen}
             landed += await self._upload(seg, layout, chosen, todo, rebuilt, roots, result)
             done = {u.piece_num for u in landed}
@@ -360,14 +456,13 @@ class Repairer:
         placed: list[NodeCandidate],
         exclude: set[str],
         need: int,
-        at_least: int,
         now: float,
-    ) -> list[NodeCandidate]:
-        """``need`` new nodes, or as many as placement allows down to ``at_least``."""
+    ) -> tuple[list[NodeCandidate], str]:
+        """``need`` new nodes, or as many as placement allows (maybe none), and why not more."""
         last: PlacementError | None = None
-        for count in range(need, at_least - 1, -1):
+        for count in range(need, 0, -1):
             try:
-                return select_nodes(
+                chosen = select_nodes(
                     snapshot,
                     policy,
                     count,
@@ -378,9 +473,10 @@ class Repairer:
                     config=self.selection,
                     rng=self.rng,
                 )
+                return chosen, (f"no placement for {need} new pieces: {last}" if last else "")
             except PlacementError as exc:
                 last = exc
-        raise RepairError(f"no placement for {need} new pieces: {last}")
+        return [], f"no placement for {need} new pieces: {last}"
 
     async def _upload(
         self,

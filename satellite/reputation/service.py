@@ -54,9 +54,11 @@ def warnings(state: ReputationState, c: ReputationConfig) -> list[str]:
 
 
 class ReputationService:
-    def __init__(self, store: StandingStore, config: ReputationConfig) -> None:
+    def __init__(self, store: StandingStore, config: ReputationConfig, losses: Any = None) -> None:
         self.store = store
         self.config = config
+        # satellite.losses.LossService: self-reported losses, a separate and milder signal
+        self.losses = losses
 
     async def report(self, node_id: str, *, recent: int = 20) -> dict[str, Any] | None:
         """None when the satellite has never heard of ``node_id``."""
@@ -66,6 +68,8 @@ class ReputationService:
         node, state, pending = found
         c = self.config
         results = await self.store.results(node_id, recent)
+        losses = await self.losses.report(node_id) if self.losses is not None else None
+        extra = [losses["warning"]] if losses and losses["warning"] else []
         return {
             "node_id": node_id,
             "scores": {
@@ -98,7 +102,8 @@ class ReputationService:
             "disqualified": state.disqualified_at is not None,
             "disqualified_at": _iso(state.disqualified_at),
             "disqualification_reason": state.disqualification_reason,
-            "warnings": warnings(state, c),
+            "warnings": warnings(state, c) + extra,
+            "self_reported_losses": losses,
             "recent_audits": [
                 {
                     "at": _iso(r.audited_at),
