@@ -12,10 +12,11 @@ reports it at once to the satellite in a node-signed
 on it. Reports that cannot be delivered stay in the node's database and are sent again.
 
 **Pace.** A pass should take one ``scrub_period``: the chore verifies at ``stored bytes /
-period`` bytes per second, never faster than ``scrub_max_rate`` (the I/O throttle that
+period`` bytes per second (recomputed before each piece, never below ``min_rate``, so a node
+that was empty when its pass began does not crawl), never faster than ``scrub_max_rate`` (the I/O throttle that
 keeps uploads and downloads at speed; a node with more data than ``max_rate × period``
-takes longer and says so). It sleeps *before* each piece, reads in ``CHUNK``-byte reads
-and sleeps between them, so a multi-GiB piece does not burst either. After a pass it waits
+takes longer and says so). It reads in ``CHUNK``-byte reads in a worker thread and sleeps
+between them on the event loop, so a multi-GiB piece does not burst and no thread is held. After a pass it waits
 for the rest of the period. ``scrub_period = 0`` turns scrubbing off.
 
 **Resumable.** The cursor (the last piece id verified), the pass's start and its counts are
@@ -31,7 +32,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Generator
 from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from typing import Any
@@ -46,7 +47,16 @@ from storage_node.errors import CorruptPiece
 from storage_node.pieces.format import FIXED_SIZE, PieceHeader, level_offsets
 from storage_node.pieces.store import PieceStore
 
-__all__ = ["LOSSES_PATH", "ScrubChore", "ScrubConfig", "ScrubRecords", "ScrubState", "ScrubStep", "verify_piece_file"]
+__all__ = [
+    "LOSSES_PATH",
+    "ScrubChore",
+    "ScrubConfig",
+    "ScrubRecords",
+    "ScrubState",
+    "ScrubStep",
+    "verify_piece_file",
+    "verify_steps",
+]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +83,7 @@ CREATE TABLE IF NOT EXISTS scrub_losses (
 class ScrubConfig:
     period: float = 14 * 86400.0  # one full pass per period; 0 = off
     max_rate: float = 4 * 2**20  # bytes per second, at most
+    min_rate: float = 256 * 2**10  # and at least: a small node finishes early and waits
     report_retry: float = 30.0  # seconds between attempts to deliver undelivered reports
 
     @classmethod
@@ -142,30 +153,25 @@ class ScrubRecords:
         self.conn.executemany("UPDATE scrub_losses SET reported_at = ? WHERE piece_id = ?", [(t, p) for p in piece_ids])
 
 
-def verify_piece_file(
-    path: str | os.PathLike[str], throttle: Callable[[int], None] = lambda n: None
-) -> tuple[int, str]:
-    """Read a piece file whole and check it; ``(bytes read, problem)`` with ``problem`` empty
-    when the piece is sound. Raises ``FileNotFoundError`` if the file vanished (trashed)."""
-    read = 0
+def verify_steps(path: str | os.PathLike[str]) -> Generator[int, None, str]:
+    """Check a piece file, yielding the bytes read after each read (so a caller can pace the
+    reads between steps); returns the problem, empty when the piece is sound. Raises
+    ``FileNotFoundError`` if the file vanished (trashed or expired meanwhile)."""
     with open(path, "rb", buffering=0) as f:
         fixed = f.read(FIXED_SIZE)
-        read += len(fixed)
         try:
             header = PieceHeader.decode_fixed(fixed, str(path))
         except CorruptPiece as e:
-            return read, f"header: {e}"
+            return f"header: {e}"
         leaves = header.leaf_count
         tree_len = header.header_len - FIXED_SIZE
         stored_tree = f.read(tree_len)
-        read += len(stored_tree)
+        yield len(fixed) + len(stored_tree)
         if len(stored_tree) != tree_len:
-            return read, "file is shorter than its header's Merkle tree"
-        if os.fstat(f.fileno()).st_size != header.header_len + header.size:
-            return read, (
-                f"file holds {os.fstat(f.fileno()).st_size - header.header_len} piece bytes, its header says "
-                f"{header.size}"
-            )
+            return "file is shorter than its header's Merkle tree"
+        on_disk = os.fstat(f.fileno()).st_size - header.header_len
+        if on_disk != header.size:
+            return f"file holds {on_disk} piece bytes, its header says {header.size}"
         hashes: list[bytes] = []
         ls = header.leaf_size
         per_read = max(1, CHUNK // ls) * ls
@@ -173,25 +179,34 @@ def verify_piece_file(
         while remaining:
             chunk = f.read(min(per_read, remaining))
             if not chunk:
-                return read, "file ended before the piece's last byte"
-            read += len(chunk)
+                return "file ended before the piece's last byte"
             remaining -= len(chunk)
             mv = memoryview(chunk)
             hashes.extend(leaf_hash(mv[i : i + ls]) for i in range(0, len(mv), ls))
-            throttle(len(chunk))
+            yield len(chunk)
     if len(hashes) != leaves:
-        return read, f"{len(hashes)} leaves read, header says {leaves}"
+        return f"{len(hashes)} leaves read, header says {leaves}"
     tree = MerkleTree(hashes)
     if tree.root != header.root:
         bad = _first_bad_leaf(hashes, stored_tree)
         where = f" (first bad leaf {bad})" if bad is not None else ""
-        return read, f"piece bytes do not match the signed Merkle root{where}"
-    offsets = level_offsets(leaves)
-    for level, at in zip(tree.levels, offsets, strict=True):
+        return f"piece bytes do not match the signed Merkle root{where}"
+    for level, at in zip(tree.levels, level_offsets(leaves), strict=True):
         start = at - FIXED_SIZE
         if b"".join(level) != stored_tree[start : start + len(level) * HASH_SIZE]:
-            return read, "the Merkle tree stored in the header is damaged (audits would fail)"
-    return read, ""
+            return "the Merkle tree stored in the header is damaged (audits would fail)"
+    return ""
+
+
+def verify_piece_file(path: str | os.PathLike[str]) -> tuple[int, str]:
+    """:func:`verify_steps` run to its end at once: ``(bytes read, problem)``."""
+    steps = verify_steps(path)
+    read = 0
+    while True:
+        try:
+            read += next(steps)
+        except StopIteration as done:
+            return read, done.value
 
 
 def _first_bad_leaf(hashes: list[bytes], stored_tree: bytes) -> int | None:
@@ -232,7 +247,6 @@ class ScrubChore:
         self._shard: tuple[str, list[str]] | None = None  # cached sorted listing of one shard
         self._session: aiohttp.ClientSession | None = None
         self._last_report_try = 0.0
-        self._closing = False
         if self.in_pass:  # resumed after a restart: keep the pass's pace
             self._set_rate()
 
@@ -258,11 +272,12 @@ class ScrubChore:
                     return piece_id
         return None
 
-    def _set_rate(self) -> None:
+    def _set_rate(self, warn: bool = True) -> None:
+        """The pace that verifies what is stored now in one period, within [min_rate, max_rate]."""
         stored = self.store.usage().pieces
         needed = stored / self.config.period if self.config.period > 0 else self.config.max_rate
-        self.rate = max(1.0, min(self.config.max_rate, needed))
-        if needed > self.config.max_rate:
+        self.rate = max(1.0, min(self.config.max_rate, max(self.config.min_rate, needed)))
+        if warn and needed > self.config.max_rate:
             log.warning(
                 "scrub: %d bytes stored need %.0f B/s to be verified every %gs, the limit is %.0f B/s: "
                 "this pass will take %.0fs", stored, needed, self.config.period, self.config.max_rate,
@@ -305,6 +320,7 @@ class ScrubChore:
             log.info("scrub pass %d done: %d pieces (%d bytes) verified, %d lost, %.1fs",
                      s.passes, s.pass_verified, s.pass_bytes, s.pass_losses, s.last_pass_seconds)  # fmt: skip
             return ScrubStep.DONE
+        self._set_rate(warn=False)  # data arrives during a pass: keep the pace up with it
         await self._verify(piece_id)
         s.cursor = piece_id
         self.records.save(s)
@@ -318,18 +334,29 @@ class ScrubChore:
         return self.state
 
     async def _verify(self, piece_id: str) -> None:
-        path = self.store.path(piece_id)
+        """Verify one piece, a read at a time off the event loop; between reads the chore
+        sleeps on the loop (never in a worker thread) to hold ``rate``."""
+        steps = verify_steps(self.store.path(piece_id))
 
-        def throttle(nbytes: int) -> None:
-            # Sleep in short slices so a closing node never waits on a slow pace's thread.
-            deadline = time.monotonic() + nbytes / self.rate
-            while self.pace and not self._closing and (left := deadline - time.monotonic()) > 0:
-                time.sleep(min(0.1, left))
+        def advance() -> tuple[int | None, str]:
+            try:
+                return next(steps), ""
+            except StopIteration as done:
+                return None, done.value
 
+        nbytes, problem = 0, ""
         try:
-            nbytes, problem = await asyncio.to_thread(verify_piece_file, path, throttle)
+            while True:
+                n, problem = await asyncio.to_thread(advance)
+                if n is None:
+                    break
+                nbytes += n
+                if self.pace:
+                    await asyncio.sleep(n / self.rate)
         except FileNotFoundError:
             return  # trashed or expired while we walked: not a loss
+        finally:
+            steps.close()
         s = self.state
         s.pass_bytes += nbytes
         s.total_bytes += nbytes
@@ -408,7 +435,6 @@ class ScrubChore:
                 await asyncio.sleep(min(60.0, max(0.05, self.state.pass_started + self.config.period - time.time())))
 
     async def close(self) -> None:
-        self._closing = True
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -56,6 +56,9 @@ class Planet:
     gateway: GatewayPeer
     tenants: list[Tenant]
     _clients: dict[str, Any] = field(default_factory=dict)
+    # The nodes' run tasks; a node a test adds (tests/durability_helpers.add_node) joins them,
+    # so the planet cancels it too.
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
     def endpoint(self) -> str:
@@ -141,7 +144,7 @@ async def planet(
                                          segment_size=segment_size, **gateway)  # fmt: skip
         gw = GatewayPeer(gw_cfg, master_key=os.urandom(32))
         await gw.start()
-        yield Planet(sat, peers, gw, tenants)
+        yield Planet(sat, peers, gw, tenants, tasks=tasks)
     finally:
         if gw is not None:
             await gw.close()
