@@ -23,12 +23,14 @@ from tests.planet import PLACES, Planet
 
 __all__ = [
     "add_node",
+    "admin",
     "corrupt_piece",
     "piece_file",
     "piece_losses",
     "queued",
     "repair_running",
     "repair_settle_time",
+    "restart_node",
     "wait_until",
 ]
 
@@ -107,3 +109,29 @@ async def queued(net: Planet) -> dict[int, RepairJob]:
 async def piece_losses(net: Planet) -> list[PieceLoss]:
     async with net.satellite.db.read() as s:
         return list((await s.execute(select(PieceLoss).order_by(PieceLoss.id))).scalars())
+
+
+async def restart_node(net: Planet, peer: Peer) -> Peer:
+    """Start a killed node again on its data directory and identity (its pieces still on disk)."""
+    again = Peer(peer.config, peer.identity)
+    net.nodes[net.nodes.index(peer)] = again
+    net.tasks.append(asyncio.create_task(again.run()))
+    sat = net.satellite
+
+    async def online() -> bool:
+        sat.overlay.invalidate()
+        return any(c.id == again.identity.id and time.time() - c.last_contact < 5 for c in await sat.nodes.candidates())
+
+    await wait_until(online, 15, "the restarted node to check in")
+    return again
+
+
+async def admin(net: Planet, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    import aiohttp
+
+    headers = {"Authorization": f"Bearer {net.satellite.config.admin_token}"}
+    async with aiohttp.ClientSession() as http, http.request(
+        method, net.satellite.admin_url + path, json=body, headers=headers
+    ) as resp:
+        assert resp.status < 300, await resp.text()
+        return await resp.json()
