@@ -271,6 +271,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def s3_error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn S3 errors, mapped domain errors and unexpected exceptions into AWS error bodies.
 
+    A mapped server-side error (5xx) is logged here with the request id and the domain
+    error's own message, which the client's body never carries.
+
     aiohttp's own ``HTTPException`` (404 of the router, 413 of ``client_max_size``) pass
     through unchanged."""
     try:
@@ -280,8 +283,12 @@ async def s3_error_middleware(request: web.Request, handler: Handler) -> web.Str
     except Exception as exc:
         err = map_domain_error(exc)
         if err is None:
-            log.exception("unhandled error on %s %s", request.method, request.path)
+            log.exception("unhandled error on %s %s (request %s)", request.method, request.path, request_id(request))
             err = S3Error("InternalError")
+        elif err.status >= 500 and err is not exc:
+            # The client gets AWS's words; the detail (which nodes, which pieces) is logged.
+            log.warning("%s %s answered %s (request %s): %s", request.method, request.path, err.code,
+                        request_id(request), exc)  # fmt: skip
         return error_response(err, request)
 
 
