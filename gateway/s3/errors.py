@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -158,6 +159,9 @@ ERRORS: Mapping[str, ErrorSpec] = {
 }
 
 
+_XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 class S3Error(Exception):
     """An error answered to the client the way AWS answers it.
 
@@ -196,7 +200,8 @@ class S3Error(Exception):
         if host_id:
             parts.append(f"<HostId>{escape(host_id)}</HostId>")
         parts.append("</Error>")
-        return "".join(parts).encode()
+        # A field may echo what the client sent; what XML 1.0 cannot carry is replaced.
+        return _XML_UNSAFE.sub("\ufffd", "".join(parts)).encode("utf-8", "replace")
 
 
 # --- domain error mapping --------------------------------------------------------------
