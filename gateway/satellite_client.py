@@ -204,6 +204,10 @@ class SatelliteClient:
         """``{access_key_id, secret_access_key, tenant_id, status}``; NoSuchAccessKey if unknown."""
         return await self.call("access-key/get", {"access_key_id": access_key_id})
 
+    async def access_key_revocations(self, since: str | None) -> Json:
+        """``{now, revoked: [access_key_id]}``: keys revoked since ``since`` (a previous ``now``)."""
+        return await self.call("access-key/revocations", {"since": since})
+
     async def create_bucket(self, tenant_id: str, bucket: str, policy: str = "") -> Json:
         return (await self.call("bucket/create", {"tenant_id": tenant_id, "bucket": bucket, "policy": policy}))[
             "bucket"

@@ -6,6 +6,7 @@ names the ``tenant_id`` the gateway authenticated. See docs/satellite.md for eac
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -53,6 +54,7 @@ class MetainfoEndpoint:
         self.tenancy = tenancy
         self.ops: dict[str, Handler] = {
             "access-key/get": self.access_key,
+            "access-key/revocations": self.access_key_revocations,
             "bucket/create": self.bucket_create,
             "bucket/get": self.bucket_get,
             "bucket/list": self.bucket_list,
@@ -100,6 +102,19 @@ class MetainfoEndpoint:
             "tenant_id": key.tenant_id,
             "status": status,
         }
+
+    async def access_key_revocations(self, b: dict[str, Any]) -> dict[str, Any]:
+        raw = b.get("since")
+        since = None
+        if raw is not None:
+            try:
+                since = dt.datetime.fromisoformat(_s(b, "since"))
+            except ValueError:
+                raise InvalidArgument("'since' must be an ISO 8601 time from a previous answer") from None
+            if since.tzinfo is None:
+                raise InvalidArgument("'since' must name its time zone")
+        now, revoked = await self.tenancy.revocations(since)
+        return {"now": now.isoformat(), "revoked": revoked}
 
     async def bucket_create(self, b: dict[str, Any]) -> dict[str, Any]:
         bucket = await self.m.create_bucket(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "policy", ""))

@@ -458,3 +458,4 @@ class RepairJob(Base):
     last_error: Mapped[str] = mapped_column(String(500), default="")
     inserted_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
+from satellite.db import security_models as _security_models  # noqa: E402,F401 - issue 16's index

@@ -2,7 +2,10 @@
 
 Access key secrets are generated here, stored only sealed by :class:`SecretBox`, and
 handed back in clear exactly twice: once to the admin who creates the key, and to
-authenticated gateways, which need them to verify SigV4 signatures.
+authenticated gateways, which need them to verify SigV4 signatures — for active keys
+only: a revoked key's secret never leaves again. Gateways cache keys; the revocation
+feed (:meth:`TenancyService.revocations`) is what they poll to drop a revoked one within
+a second, on every gateway at once.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from satellite.errors import InvalidArgument, NoSuchAccessKey
 from satellite.nodeselection import PlacementPolicy
 from satellite.tenancy.secretbox import SecretBox
 
-__all__ = ["AccessKeyInfo", "NewAccessKey", "TenancyService", "TenancyStore", "TenantInfo"]
+__all__ = ["REVOCATION_OVERLAP", "AccessKeyInfo", "NewAccessKey", "TenancyService", "TenancyStore", "TenantInfo"]
 
+REVOCATION_OVERLAP = dt.timedelta(seconds=30)
 _TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
 
@@ -69,6 +73,7 @@ class TenancyStore(Protocol):
     async def get_access_key(self, access_key_id: str) -> StoredAccessKey: ...
     async def list_access_keys(self, tenant_id: str) -> list[AccessKeyInfo]: ...
     async def revoke_access_key(self, access_key_id: str) -> None: ...
+    async def revoked_since(self, since: dt.datetime) -> list[str]: ...
 
 
 class TenancyService:
@@ -127,6 +132,8 @@ class TenancyService:
         if not access_key_id or len(access_key_id) > 32:
             raise NoSuchAccessKey("no such access key")
         stored = await self.store.get_access_key(access_key_id)
+        if stored.status != "active":  # nothing a gateway may verify with
+            return NewAccessKey(stored.access_key_id, "", stored.tenant_id), stored.status
         secret = self.box.open(stored.secret_ciphertext, stored.access_key_id.encode()).decode()
         return NewAccessKey(stored.access_key_id, secret, stored.tenant_id), stored.status
 
@@ -135,3 +142,15 @@ class TenancyService:
 
     async def revoke_access_key(self, access_key_id: str) -> None:
         await self.store.revoke_access_key(access_key_id)
+
+    async def revocations(self, since: dt.datetime | None) -> tuple[dt.datetime, list[str]]:
+        """``(now, keys)``: the keys revoked after ``since - REVOCATION_OVERLAP`` (none when
+        ``since`` is None: a gateway that just started has nothing cached), and the time
+        to ask from next. The overlap covers the clocks of the satellite's processes (the
+        admin API stamps ``revoked_at``, any API process answers) and a revocation that
+        commits while a poll reads: a key is named in every answer for that long, so no
+        gateway can miss it, and evicting a key twice costs one lookup."""
+        now = dt.datetime.now(dt.UTC)
+        if since is None:
+            return now, []
+        return now, await self.store.revoked_since(since - REVOCATION_OVERLAP)
