@@ -225,6 +225,14 @@ class SatelliteClient:
 
     # --- objects -------------------------------------------------------------------------
 
+    async def authorize_write(self, tenant_id: str, bucket: str, key: str, size: int, *, placed: bool,
+                              upload_id: str | None = None) -> Json:  # fmt: skip
+        """``{scheme}`` if an upload of ``size`` bytes would be accepted now (``placed``: it
+        needs pieces); else the error its begin-segment or commit would raise."""
+        body = {"tenant_id": tenant_id, "bucket": bucket, "key": key, "size": size, "placed": placed,
+                "upload_id": upload_id}  # fmt: skip
+        return await self.call("object/authorize-write", body)
+
     async def begin_segment(self, tenant_id: str, bucket: str, key: str, piece_size: int) -> Json:
         """``{token, scheme: {k, repair, success, total}, limits: [{number, node_id, address, order_limit}]}``."""
         return await self.call(

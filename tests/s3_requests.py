@@ -165,14 +165,15 @@ def head(method: str, target: str, headers: dict[str, str]) -> bytes:
 
 def raw_signed_head(
     method: str, target: str, host: str, headers: list[tuple[str, bytes]], *, access_key: str, secret: str,
-    body: bytes = b"", region: str = "us-east-1",
+    body: bytes = b"", region: str = "us-east-1", payload: str | None = None, content_length: int | None = None,
 ) -> bytes:  # fmt: skip
     """A SigV4-header-signed request head whose header values are raw bytes, sent as they are.
 
     Control characters and invalid UTF-8 cannot pass through botocore or aiohttp's client, so
     hostile-input tests build the head here. Every header is signed, canonicalised the way
     the gateway reads it (UTF-8 with surrogate escapes, runs of whitespace collapsed), so a
-    request is refused for its values, never for its signature.
+    request is refused for its values, never for its signature. ``payload`` replaces the
+    body's SHA-256 (``UNSIGNED-PAYLOAD``); ``content_length`` announces a body not given.
     """
     import datetime as dt
 
@@ -180,11 +181,11 @@ def raw_signed_head(
     from gateway.s3.sigv4 import signing_key as derive
 
     amz_date = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    payload = hashlib.sha256(body).hexdigest()
+    payload = payload or hashlib.sha256(body).hexdigest()
     all_headers = [("host", host.encode()), ("x-amz-date", amz_date.encode()),
                    ("x-amz-content-sha256", payload.encode()), *headers]  # fmt: skip
-    if body:
-        all_headers.append(("content-length", str(len(body)).encode()))
+    if body or content_length is not None:
+        all_headers.append(("content-length", str(len(body) if content_length is None else content_length).encode()))
     grouped: dict[str, list[str]] = {}
     for name, value in all_headers:
         grouped.setdefault(name.lower(), []).append(value.decode("utf-8", "surrogateescape"))

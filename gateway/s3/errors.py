@@ -262,9 +262,11 @@ def error_response(err: S3Error, request: web.BaseRequest) -> web.Response:
     headers["Content-Type"] = "application/xml"
     body = err.to_xml(request_id(request), _host_id(request))
     resp = web.Response(status=err.status, body=body, headers=headers)
-    if request.get(CONTINUE_DEFERRED):
+    if request.get(CONTINUE_DEFERRED) or (request.body_exists and not request.content.is_eof()):
         # The client never got "100 Continue", so it never sent the body its Content-Length
-        # announced. Keeping the connection would make its next request's bytes that body.
+        # announced; keeping the connection would make its next request's bytes that body.
+        # Without Expect, the body is on its way: aiohttp would read (and drop) it to reuse
+        # the connection. Closing instead makes a refused upload cost its headers.
         resp.force_close()
     return resp
 

@@ -59,6 +59,7 @@ class MetainfoEndpoint:
             "bucket/get": self.bucket_get,
             "bucket/list": self.bucket_list,
             "bucket/delete": self.bucket_delete,
+            "object/authorize-write": self.authorize_write,
             "segment/begin": self.segment_begin,
             "object/commit": self.object_commit,
             "object/get": self.object_get,
@@ -129,6 +130,13 @@ class MetainfoEndpoint:
     async def bucket_delete(self, b: dict[str, Any]) -> dict[str, Any]:
         await self.m.delete_bucket(_s(b, "tenant_id"), _s(b, "bucket"))
         return {}
+
+    async def authorize_write(self, b: dict[str, Any]) -> dict[str, Any]:
+        tenant, bucket, key, size, placed = _s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), b.get("size"), \
+            b.get("placed", True)  # fmt: skip
+        if b.get("upload_id") is not None:
+            return await self.mp.authorize_part(tenant, bucket, key, b.get("upload_id"), size, placed=placed)
+        return await self.m.authorize_write(tenant, bucket, key, size, placed=placed)
 
     async def segment_begin(self, b: dict[str, Any]) -> dict[str, Any]:
         return await self.m.begin_segment(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), b.get("piece_size"))  # type: ignore[arg-type]
