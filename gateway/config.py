@@ -108,6 +108,7 @@ class GatewayConfig:
             ref = Path(data.get(name) or "")
             if data.get(name) and not ref.is_absolute():  # relative to the config file, so a data dir can move
                 data[name] = str((p.parent / ref).resolve())
+        data.setdefault("satellite_token", "")  # read from satellite_token_file
         return cls(**data)
 
 

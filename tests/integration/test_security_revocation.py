@@ -75,3 +75,26 @@ async def test_revocation_reaches_two_gateways_within_two_seconds_while_the_cach
             latencies = await asyncio.gather(*(refused_after(s3) for s3 in clients))
             print(f"revocation latency: gateway 1 {latencies[0]:.3f} s, gateway 2 {latencies[1]:.3f} s")
             assert max(latencies) <= BOUND, f"revocation took {max(latencies):.2f} s on one gateway"
+
+
+async def test_a_gateway_whose_revocation_feed_is_silent_stops_trusting_its_cache(tmp_path):
+    # The in-process gateway runs no feed loop: it is synced by hand, then left silent.
+    async with planet(tmp_path, nodes=5, scheme="2/3/4/5", credential_cache_ttl=60.0,
+                      revocation_max_staleness=0.5) as net:  # fmt: skip
+        cache = net.gateway.services_state.credentials
+        s3 = net.client()
+        await cache.poll_once()
+        await net.s3(s3.create_bucket, Bucket="silent")
+        asked = cache.lookups
+        await net.s3(s3.put_object, Bucket="silent", Key="a", Body=b"1")
+        assert cache.lookups == asked, "a synced cache should answer without the satellite"
+        await net.satellite.tenancy.revoke_access_key(net.tenants[0].access_key)
+        async with asyncio.timeout(5):
+            while cache.trusted:
+                await asyncio.sleep(0.05)
+        try:
+            await net.s3(s3.put_object, Bucket="silent", Key="b", Body=b"2")
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "InvalidAccessKeyId"
+        else:
+            raise AssertionError("a stale cache kept a revoked key alive")
