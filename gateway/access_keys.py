@@ -1,7 +1,10 @@
 """The gateway's access key cache, and the revocation feed that makes revocation win over it.
 
-Every S3 request needs its key's secret and tenant; asking the satellite each time would
-add a round trip to every request, so :class:`CredentialCache` keeps answers for
+Every S3 request needs its key's tenant and what to verify its signature with. The
+gateway never holds a secret: for SigV4 the satellite gives it the *signing key* of one
+day and region (an HMAC chain of the secret that cannot be reversed), for SigV2 the
+satellite checks the signature itself. Asking for each request would add a round trip
+to every request, so :class:`CredentialCache` keeps signing keys for
 ``credential_cache_ttl`` seconds. A cache must not keep a revoked key alive, though: a
 customer who revokes a leaked key expects it to stop working everywhere at once.
 
@@ -21,8 +24,10 @@ that was slow to come cannot vouch for a moment after it was asked.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.satellite_client import NoSuchAccessKey, SatelliteClient
@@ -40,12 +45,14 @@ class CredentialCacheConfig:
 
 
 class CredentialCache:
-    """``await cache.lookup(access_key_id)`` → ``(secret, tenant_id)`` of an active key, or None."""
+    """The gateway's :class:`~gateway.s3.credentials.KeyProvider`: SigV4 signing keys per
+    ``(access key, day, region)``, cached; SigV2 checks asked of the satellite each time
+    (SigV2 signs with the secret, which the satellite keeps)."""
 
     def __init__(self, satellite: SatelliteClient, config: CredentialCacheConfig = CredentialCacheConfig()) -> None:
         self.satellite = satellite
         self.config = config
-        self._entries: dict[str, tuple[float, tuple[str, str] | None]] = {}
+        self._entries: dict[str, dict[tuple[str, str], tuple[float, tuple[bytes, str] | None]]] = {}
         self._since: str | None = None  # the satellite's "now" of the last good poll
         self._synced_at = float("-inf")  # monotonic time the last good poll was sent
         self.lookups = 0  # satellite round trips for keys (what the cache saves)
@@ -54,23 +61,33 @@ class CredentialCache:
     def trusted(self) -> bool:
         return time.monotonic() - self._synced_at <= self.config.max_staleness
 
-    async def lookup(self, access_key_id: str) -> tuple[str, str] | None:
+    async def sigv4_key(self, access_key_id: str, date: str, region: str) -> tuple[bytes, str] | None:
         ttl = self.config.ttl
-        hit = self._entries.get(access_key_id)
+        hit = self._entries.get(access_key_id, {}).get((date, region))
         if hit is not None and time.monotonic() - hit[0] < ttl and self.trusted:
             return hit[1]
         asked = time.monotonic()
         self.lookups += 1
         try:
-            answer = await self.satellite.get_access_key(access_key_id)
+            answer = await self.satellite.get_access_key(access_key_id, date, region)
         except NoSuchAccessKey:
             value = None
         else:
-            active = answer.get("status", "active") == "active"
-            value = (str(answer["secret_access_key"]), str(answer["tenant_id"])) if active else None
+            active = answer.get("status") == "active" and answer.get("signing_key")
+            value = (base64.b64decode(answer["signing_key"]), str(answer["tenant_id"])) if active else None
         if ttl > 0:
-            self._entries[access_key_id] = (asked, value)
+            self._entries.setdefault(access_key_id, {})[(date, region)] = (asked, value)
         return value
+
+    async def sigv2_tenant(self, access_key_id: str, signature: str, strings: Sequence[str]) -> tuple[bool, str | None]:
+        self.lookups += 1
+        try:
+            answer = await self.satellite.verify_sigv2(access_key_id, signature, list(strings))
+        except NoSuchAccessKey:
+            return False, None
+        if answer.get("status") != "active":
+            return False, None
+        return True, (str(answer["tenant_id"]) if answer.get("match") else None)
 
     async def poll_once(self) -> list[str]:
         """Read the revocation feed once and evict what it names; returns the evicted keys."""

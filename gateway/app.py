@@ -31,7 +31,7 @@ _CLIENT_MAX_SIZE = 1024**2
 async def handle(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     endpoint = route(request.method, request.raw_path, request.headers, services.router)
-    auth = await authenticate(request, endpoint, services.lookup_credentials, services.auth)
+    auth = await authenticate(request, endpoint, services.credentials, services.auth)
     call = Call(request, endpoint, auth.tenant_id, services)
     await authorize_body(call)
     return await dispatch(call, auth)

@@ -95,10 +95,6 @@ class GatewayServices:
     def bucket_key(self, tenant_id: str, bucket: str) -> bytes:
         return derive_bucket_key(self.master_key, tenant_id, bucket)
 
-    async def lookup_credentials(self, access_key_id: str) -> tuple[str, str] | None:
-        """``(secret, tenant_id)`` of an active key, cached; revocation evicts it (gateway/access_keys.py)."""
-        return await self.credentials.lookup(access_key_id)
-
     def uploader(self, placer: SatellitePlacer, tenant_id: str, bucket: str, *, allow_inline: bool = True
                  ) -> ObjectUploader:  # fmt: skip
         cfg = UploadConfig(segment_size=self.config.segment_size, inline_threshold=self.config.inline_threshold)

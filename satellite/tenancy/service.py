@@ -1,9 +1,10 @@
 """Tenants, access keys and placement policies: the service the admin API and gateways call.
 
 Access key secrets are generated here, stored only sealed by :class:`SecretBox`, and
-handed back in clear exactly twice: once to the admin who creates the key, and to
-authenticated gateways, which need them to verify SigV4 signatures — for active keys
-only: a revoked key's secret never leaves again. Gateways cache keys; the revocation
+handed back in clear once: to the admin who creates the key. Gateways verify signatures
+without them: they get a SigV4 *signing key* scoped to one day and region
+(:meth:`TenancyService.signing_key`), and SigV2 signatures are checked here
+(:meth:`TenancyService.verify_sigv2`) — for active keys only. Gateways cache keys; the revocation
 feed (:meth:`TenancyService.revocations`) is what they poll to drop a revoked one within
 a second, on every gateway at once.
 """
@@ -11,12 +12,14 @@ a second, on every gateway at once.
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import re
 import secrets
 import string
 from dataclasses import dataclass
 from typing import Protocol
 
+from common.s3keys import SIGV4_DATE, SIGV4_REGION, sigv2_signature, sigv4_signing_key
 from satellite.errors import InvalidArgument, NoSuchAccessKey
 from satellite.nodeselection import PlacementPolicy
 from satellite.tenancy.secretbox import SecretBox
@@ -136,6 +139,28 @@ class TenancyService:
             return NewAccessKey(stored.access_key_id, "", stored.tenant_id), stored.status
         secret = self.box.open(stored.secret_ciphertext, stored.access_key_id.encode()).decode()
         return NewAccessKey(stored.access_key_id, secret, stored.tenant_id), stored.status
+
+    async def signing_key(self, access_key_id: str, date: str, region: str) -> tuple[str, str, bytes]:
+        """``(tenant_id, status, key)``: the SigV4 signing key of an active key for one day
+        and region (``b""`` unless active). A gateway verifies SigV4 with it and never sees
+        the secret: a leaked signing key signs for that scope only, and not past revocation."""
+        if not SIGV4_DATE.match(date) or not SIGV4_REGION.match(region):
+            raise InvalidArgument("date must be YYYYMMDD and region 1 to 64 letters, digits or '-'")
+        key, status = await self.lookup_access_key(access_key_id)
+        if status != "active":
+            return key.tenant_id, status, b""
+        return key.tenant_id, status, sigv4_signing_key(key.secret_access_key, date, region)
+
+    async def verify_sigv2(self, access_key_id: str, signature: str, strings: list[str]) -> tuple[str, str, bool]:
+        """``(tenant_id, status, match)``: whether ``signature`` is the key's SigV2 signature of
+        one of ``strings`` (an active key only). SigV2 signs with the secret itself, so it is
+        checked here rather than handed out."""
+        key, status = await self.lookup_access_key(access_key_id)
+        if status != "active":
+            return key.tenant_id, status, False
+        match = any(hmac.compare_digest(sigv2_signature(key.secret_access_key, sts).encode(), signature.encode())
+                    for sts in strings)  # fmt: skip
+        return key.tenant_id, status, match
 
     async def list_access_keys(self, tenant_id: str) -> list[AccessKeyInfo]:
         return await self.store.list_access_keys(tenant_id)
