@@ -1,9 +1,10 @@
-"""The S3 HTTP application: route, authenticate, dispatch — for every request, in that order.
+"""The S3 HTTP application: route, authenticate, authorize, dispatch — for every request, in that order.
 
 One catch-all aiohttp route receives every request. The protocol layer parses it into a
 typed :class:`~gateway.s3.router.Endpoint` (``route``), verifies its signature
-(``authenticate``: SigV4/SigV2, header or presigned), and :func:`gateway.handlers.dispatch`
-hands it to the handler of its operation. Errors of every layer go through the one S3
+(``authenticate``: SigV4/SigV2, header or presigned), an upload is authorized on its
+headers (``authorize_body``: bucket, upload, placement, before any body byte), and
+:func:`gateway.handlers.dispatch` hands it to the handler of its operation. Errors of every layer go through the one S3
 error table installed by :func:`gateway.s3.errors.install`, which also stamps
 ``x-amz-request-id`` on every response. ``Expect: 100-continue`` is deferred until a handler
 starts reading the body, so a request refused by authentication never sends it.
@@ -15,6 +16,7 @@ from aiohttp import web
 
 from gateway.handlers import dispatch, domain_errors
 from gateway.handlers.common import SERVICES, Call, GatewayServices
+from gateway.handlers.preflight import authorize_body
 from gateway.s3.auth import authenticate
 from gateway.s3.body import defer_continue
 from gateway.s3.errors import install
@@ -29,8 +31,10 @@ _CLIENT_MAX_SIZE = 1024**2
 async def handle(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     endpoint = route(request.method, request.raw_path, request.headers, services.router)
-    auth = await authenticate(request, endpoint, services.lookup_credentials, services.auth)
-    return await dispatch(Call(request, endpoint, auth.tenant_id, services), auth)
+    auth = await authenticate(request, endpoint, services.credentials, services.auth)
+    call = Call(request, endpoint, auth.tenant_id, services)
+    await authorize_body(call)
+    return await dispatch(call, auth)
 
 
 def create_app(services: GatewayServices) -> web.Application:

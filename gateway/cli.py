@@ -1,7 +1,9 @@
 """``geoshard gateway``: ``init`` makes a master key (and a config), ``run`` serves S3.
 
 ``run`` takes ``--config PATH`` (flat TOML, see :class:`~gateway.config.GatewayConfig`)
-and/or flags; a flag overrides the file. It prints one line with the endpoint once the
+and/or flags; a flag overrides the file. The satellite token is never a flag's value:
+``--satellite-token-file`` (mode 0600) or ``GEOSHARD_SATELLITE_TOKEN``, since every local
+user can read a process's arguments. It prints one line with the endpoint once the
 port is bound, so scripts (and devnet) can find a port chosen by the OS.
 """
 
@@ -11,12 +13,21 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gateway.config import ConfigError, GatewayConfig, create_master_key, load_master_key
+from gateway.config import (
+    TOKEN_ENV,
+    ConfigError,
+    GatewayConfig,
+    create_master_key,
+    load_master_key,
+    write_private_file,
+)
 
 __all__ = ["config_from_args", "register"]
 
@@ -29,14 +40,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     init.add_argument("--master-key-file", required=True, type=Path)
     init.add_argument("--config", type=Path, help="also write a config file here")
     init.add_argument("--satellite", default="", help="satellite API URL for the config")
-    init.add_argument("--satellite-token", default="", help="gateway token for the config")
+    init.add_argument("--satellite-token-file", default="",
+                      help="file (mode 0600) holding the satellite's gateway token, named in the config")  # fmt: skip
     init.add_argument("--port", type=int, default=9000)
     init.set_defaults(func=cmd_init)
 
     run = sub.add_parser("run", help="serve the S3 API")
     run.add_argument("--config", type=Path, help="TOML config (flags below override it)")
     run.add_argument("--satellite", dest="satellite_url", help="satellite API URL, e.g. http://127.0.0.1:7777")
-    run.add_argument("--satellite-token", dest="satellite_token", help="the satellite's gateway token")
+    run.add_argument("--satellite-token-file", dest="satellite_token_file",
+                     help=f"file (mode 0600) holding the satellite's gateway token (else env {TOKEN_ENV})")
+    # Kept so old scripts fail loudly instead of silently: a token in argv is readable by
+    # every local user (ps, /proc/PID/cmdline).
+    run.add_argument("--satellite-token", dest="satellite_token_argv", help=argparse.SUPPRESS)
     run.add_argument("--host", help="interface to listen on (default 0.0.0.0)")
     run.add_argument("--port", type=int, help="port to listen on (default 9000)")
     run.add_argument("--master-key-file", dest="master_key_file", help="32-byte master key, mode 0600")
@@ -49,19 +65,28 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.set_defaults(func=cmd_run)
 
 
-_OVERRIDES = ("satellite_url", "satellite_token", "host", "port", "master_key_file", "tls_cert", "tls_key",
+_OVERRIDES = ("satellite_url", "satellite_token_file", "host", "port", "master_key_file", "tls_cert", "tls_key",
               "base_domains", "segment_size")  # fmt: skip
 
 
-def config_from_args(args: argparse.Namespace) -> GatewayConfig:
+def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> GatewayConfig:
+    """The flags over the config file; the token from ``--satellite-token-file``, else
+    ``GEOSHARD_SATELLITE_TOKEN``, else the config file — never from argv."""
+    if getattr(args, "satellite_token_argv", None) is not None:
+        raise ConfigError(f"--satellite-token would show the token to every local user (ps); "
+                          f"use --satellite-token-file (mode 0600) or set {TOKEN_ENV}")  # fmt: skip
     overrides: dict[str, Any] = {k: getattr(args, k) for k in _OVERRIDES if getattr(args, k, None) is not None}
+    if "satellite_token_file" not in overrides and environ.get(TOKEN_ENV):
+        overrides["satellite_token"] = environ[TOKEN_ENV]
     if args.config is not None:
         return GatewayConfig.load(args.config, **overrides)
-    missing = [f"--{k.replace('_url', '').replace('_', '-')}" for k in ("satellite_url", "satellite_token",
-                                                                        "master_key_file") if k not in overrides]
+    missing = [f"--{k.replace('_url', '').replace('_', '-')}" for k in ("satellite_url", "master_key_file")
+               if k not in overrides]  # fmt: skip
+    if "satellite_token_file" not in overrides and "satellite_token" not in overrides:
+        missing.append(f"--satellite-token-file (or {TOKEN_ENV})")
     if missing:
         raise ConfigError(f"give --config, or {' '.join(missing)}")
-    return GatewayConfig(**overrides)
+    return GatewayConfig(**{"satellite_token": "", **overrides})
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -72,11 +97,13 @@ def cmd_init(args: argparse.Namespace) -> int:
     if args.config is not None:
         lines = [
             f'satellite_url = "{args.satellite}"',
-            f'satellite_token = "{args.satellite_token}"',
             f'master_key_file = "{Path(args.master_key_file).resolve()}"',
             f"port = {args.port}",
         ]
-        args.config.write_text("# Geoshard gateway configuration (geoshard gateway init)\n" + "\n".join(lines) + "\n")
+        if args.satellite_token_file:
+            lines.insert(1, f'satellite_token_file = "{Path(args.satellite_token_file).resolve()}"')
+        write_private_file(args.config, "# Geoshard gateway configuration (geoshard gateway init)\n"
+                           + "\n".join(lines) + "\n")  # fmt: skip
     print(f"master key at {args.master_key_file} (mode 0600): back it up — without it no object can be read")
     return 0
 

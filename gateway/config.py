@@ -1,8 +1,12 @@
 """The gateway's configuration: one dataclass, production defaults, short test defaults.
 
-A config file is flat TOML (``key = value``); every key can also be given as a flag of
-``geoshard gateway run``. The master key lives in its own file (``master_key_file``, mode
-0600, 32 random bytes as 64 hex characters) and is never part of the config itself.
+A config file is flat TOML (``key = value``); every key but the token can also be given
+as a flag of ``geoshard gateway run``. The master key lives in its own file
+(``master_key_file``, mode 0600, 32 random bytes as 64 hex characters) and is never part
+of the config itself. The satellite token is a secret too, so it never travels in a
+process's arguments: it comes from ``satellite_token_file`` (mode 0600), the
+``GEOSHARD_SATELLITE_TOKEN`` environment variable, or ``satellite_token`` in a config file
+that is itself mode 0600.
 """
 
 from __future__ import annotations
@@ -16,7 +20,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ConfigError", "GatewayConfig", "create_master_key", "load_master_key"]
+__all__ = [
+    "TOKEN_ENV",
+    "ConfigError",
+    "GatewayConfig",
+    "create_master_key",
+    "load_master_key",
+    "read_private_file",
+    "write_private_file",
+]
+
+# Where `geoshard gateway run` finds the satellite token when no file names it: never argv,
+# which every local user can read in /proc/PID/cmdline.
+TOKEN_ENV = "GEOSHARD_SATELLITE_TOKEN"
 
 
 class ConfigError(ValueError):
@@ -41,9 +57,18 @@ class GatewayConfig:
     spare_after: float = 1.0
     piece_timeout: float = 10.0
     credential_cache_ttl: float = 60.0
+    satellite_token_file: str = ""  # read at load: the token's own file, mode 0600
+    # The revocation feed (gateway/access_keys.py): polled this often; a cache not synced
+    # for longer than the staleness bound is bypassed, so revocation wins within ~2 s.
+    revocation_poll_interval: float = 0.5
+    revocation_max_staleness: float = 2.0
 
     def __post_init__(self) -> None:
         self.base_domains = tuple(self.base_domains)
+        if self.satellite_token_file:
+            self.satellite_token = read_private_file(self.satellite_token_file, "satellite token file")
+        if not self.satellite_token:
+            raise ConfigError(f"no satellite token: give satellite_token_file (mode 0600) or set {TOKEN_ENV}")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError("HTTPS needs both tls_cert and tls_key")
         if not self.satellite_url.startswith(("http://", "https://")):
@@ -72,12 +97,18 @@ class GatewayConfig:
         if unknown:
             raise ConfigError(f"{p}: unknown settings {sorted(unknown)}")
         data.update({k: v for k, v in overrides.items() if v is not None})
-        missing = [n for n in ("satellite_url", "satellite_token", "master_key_file") if not data.get(n)]
+        if data.get("satellite_token"):
+            read_private_file(p, "gateway configuration holding satellite_token")  # its mode, as for a key file
+        missing = [n for n in ("satellite_url", "master_key_file") if not data.get(n)]
+        if not (data.get("satellite_token") or data.get("satellite_token_file")):
+            missing.append("satellite_token_file")
         if missing:
             raise ConfigError(f"{p}: missing settings {missing}")
-        mk = Path(data["master_key_file"])
-        if not mk.is_absolute():  # relative to the config file, so a data dir can move
-            data["master_key_file"] = str((p.parent / mk).resolve())
+        for name in ("master_key_file", "satellite_token_file"):
+            ref = Path(data.get(name) or "")
+            if data.get(name) and not ref.is_absolute():  # relative to the config file, so a data dir can move
+                data[name] = str((p.parent / ref).resolve())
+        data.setdefault("satellite_token", "")  # read from satellite_token_file
         return cls(**data)
 
 
@@ -90,16 +121,34 @@ def create_master_key(path: str | os.PathLike[str]) -> None:
         f.write(secrets.token_hex(32) + "\n")
 
 
-def load_master_key(path: str | os.PathLike[str]) -> bytes:
-    """The 32-byte master key; refuses a file others can read (every object's key hangs off it)."""
+def read_private_file(path: str | os.PathLike[str], what: str, hint: str = "") -> str:
+    """The stripped text of a secret's file; refuses one that others can read (mode must be
+    0600 or tighter), since any local user could then take the secret."""
     p = Path(path)
     try:
         st = p.stat()
         text = p.read_text().strip()
     except FileNotFoundError:
-        raise ConfigError(f"no master key at {p}; create one with `geoshard gateway init`") from None
+        raise ConfigError(f"no {what} at {p}{hint}") from None
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(f"master key {p} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); chmod 600 it")
+        raise ConfigError(f"{what} {p} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); chmod 600 it")
+    return text
+
+
+def write_private_file(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to a file only its owner can read (mode 0600 from the start)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def load_master_key(path: str | os.PathLike[str]) -> bytes:
+    """The 32-byte master key; refuses a file others can read (every object's key hangs off it)."""
+    p = Path(path)
+    text = read_private_file(p, "master key", "; create one with `geoshard gateway init`")
     try:
         key = bytes.fromhex(text)
     except ValueError:

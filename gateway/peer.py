@@ -1,7 +1,8 @@
 """Wires the gateway process: every service is built here and nowhere else.
 
 Services are ``(name, run, close)``: the piece client's HTTP session, the satellite
-client, and the S3 HTTP(S) server. :meth:`GatewayPeer.run` runs them in one
+client, the revocation feed that keeps the credential cache honest, and the S3 HTTP(S)
+server. :meth:`GatewayPeer.run` runs them in one
 ``asyncio.TaskGroup`` and closes them in reverse order, so the server stops taking
 requests before the sessions under it close.
 """
@@ -94,6 +95,7 @@ class GatewayPeer:
         return [
             Service("piece-session", nothing, self._close_session),
             Service("satellite-client", nothing, self.satellite.close),
+            Service("revocation-feed", self.services_state.credentials.run, self.services_state.credentials.close),
             Service("s3", self._serve, self._close_http),
         ]
 

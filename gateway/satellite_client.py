@@ -200,9 +200,23 @@ class SatelliteClient:
 
     # --- access keys and buckets -----------------------------------------------------------
 
-    async def get_access_key(self, access_key_id: str) -> Json:
-        """``{access_key_id, secret_access_key, tenant_id, status}``; NoSuchAccessKey if unknown."""
-        return await self.call("access-key/get", {"access_key_id": access_key_id})
+    async def get_access_key(self, access_key_id: str, date: str | None = None, region: str | None = None) -> Json:
+        """``{access_key_id, tenant_id, status}``, with ``signing_key`` (base64, SigV4's for
+        that day and region) when both are given and the key is active; NoSuchAccessKey if
+        unknown. The satellite never sends a secret."""
+        body: Json = {"access_key_id": access_key_id}
+        if date is not None and region is not None:
+            body.update(date=date, region=region)
+        return await self.call("access-key/get", body)
+
+    async def verify_sigv2(self, access_key_id: str, signature: str, strings: list[str]) -> Json:
+        """``{tenant_id, status, match}``: the satellite checks a SigV2 signature (it signs with the secret)."""
+        body = {"access_key_id": access_key_id, "signature": signature, "strings_to_sign": strings}
+        return await self.call("access-key/verify-v2", body)
+
+    async def access_key_revocations(self, since: str | None) -> Json:
+        """``{now, revoked: [access_key_id]}``: keys revoked since ``since`` (a previous ``now``)."""
+        return await self.call("access-key/revocations", {"since": since})
 
     async def create_bucket(self, tenant_id: str, bucket: str, policy: str = "") -> Json:
         return (await self.call("bucket/create", {"tenant_id": tenant_id, "bucket": bucket, "policy": policy}))[
@@ -220,6 +234,14 @@ class SatelliteClient:
         await self.call("bucket/delete", {"tenant_id": tenant_id, "bucket": bucket})
 
     # --- objects -------------------------------------------------------------------------
+
+    async def authorize_write(self, tenant_id: str, bucket: str, key: str, size: int, *, placed: bool,
+                              upload_id: str | None = None) -> Json:  # fmt: skip
+        """``{scheme}`` if an upload of ``size`` bytes would be accepted now (``placed``: it
+        needs pieces); else the error its begin-segment or commit would raise."""
+        body = {"tenant_id": tenant_id, "bucket": bucket, "key": key, "size": size, "placed": placed,
+                "upload_id": upload_id}  # fmt: skip
+        return await self.call("object/authorize-write", body)
 
     async def begin_segment(self, tenant_id: str, bucket: str, key: str, piece_size: int) -> Json:
         """``{token, scheme: {k, repair, success, total}, limits: [{number, node_id, address, order_limit}]}``."""

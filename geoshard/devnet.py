@@ -7,6 +7,10 @@ access key; prints the endpoint and copy-paste commands; and writes them, shell-
 to ``DATA/devnet.env``. Ctrl-C (or SIGTERM) stops every process; running the command
 again resumes the same network with its data and credentials.
 
+No secret is ever on a command line (every local user can read ``/proc/PID/cmdline``):
+the gateway reads the satellite token from ``DATA/gateway/satellite.token`` (mode 0600),
+the satellite its tokens from its own config file (0600), and ``devnet.env`` is 0600 too.
+
 Each storage node listens on its own loopback /24 (``127.0.N.1``): Linux routes all of
 ``127.0.0.0/8`` to the loopback interface, so the satellite's one-piece-per-/24 placement
 rule holds for real on one machine instead of being switched off for development.
@@ -26,6 +30,7 @@ from pathlib import Path
 import blake3
 
 from common.identity import Identity
+from gateway.config import write_private_file
 from geoshard.supervisor import Child, ChildDied, Supervisor, http_ready
 
 __all__ = ["node_locations", "register", "run_devnet", "scaled_scheme"]
@@ -294,9 +299,12 @@ def run_devnet(opts: DevnetOptions) -> int:
             _run_cli("gateway", "init", "--master-key-file", str(gw_dir / "master.key"))
         scheme = "https" if opts.tls else "http"
         endpoint = f"{scheme}://{opts.host}:{opts.gateway_port}"
+        # Secrets reach children by file (mode 0600), never argv: any local user reads argv.
+        token_file = gw_dir / "satellite.token"
+        write_private_file(token_file, sat_cfg.gateway_token + "\n")
         gw_args = [
             *_geoshard(), "gateway", "run",
-            "--satellite", sat_url, f"--satellite-token={sat_cfg.gateway_token}",
+            "--satellite", sat_url, "--satellite-token-file", str(token_file),
             "--host", opts.host, "--port", str(opts.gateway_port),
             "--master-key-file", str(gw_dir / "master.key"),
         ]

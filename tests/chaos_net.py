@@ -43,6 +43,7 @@ from sqlalchemy import func, select
 from yarl import URL
 
 from erasure.merkle import leaf_count
+from gateway.config import write_private_file
 from satellite.admin.client import AdminClient
 from satellite.config import load_config, save_config
 from satellite.db import create_database
@@ -441,8 +442,10 @@ async def start_net(
     key_file = data / "gateway" / "master.key"
     await _cli("gateway", "init", "--master-key-file", str(key_file))
     gw_port = free_port()
-    gateway = Proc("gateway", [*GEOSHARD, "gateway", "run", "--satellite", sat_url, "--satellite-token",
-                               cfg.gateway_token, "--host", "127.0.0.1", "--port", str(gw_port),
+    token_file = data / "gateway" / "satellite.token"
+    write_private_file(token_file, cfg.gateway_token)
+    gateway = Proc("gateway", [*GEOSHARD, "gateway", "run", "--satellite", sat_url, "--satellite-token-file",
+                               str(token_file), "--host", "127.0.0.1", "--port", str(gw_port),
                                "--master-key-file", str(key_file), "--segment-size", str(segment_size)],
                    logs / "gateway.log", f"http://127.0.0.1:{gw_port}/")  # fmt: skip
 

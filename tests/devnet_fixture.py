@@ -128,7 +128,7 @@ def start_devnet(
         if proc.poll() is not None:
             raise RuntimeError(f"devnet exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
         if time.monotonic() > deadline:
-            proc.kill()
+            Devnet(data, proc, {}, log).stop()  # SIGINT: devnet stops its children (SIGKILL would orphan them)
             raise RuntimeError(f"devnet not up after {timeout}s:\n{log.read_text()[-4000:]}")
         time.sleep(0.2)
     return Devnet(data, proc, _read_env(env_file), log)

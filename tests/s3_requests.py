@@ -27,6 +27,7 @@ __all__ = [
     "error_code",
     "head",
     "raw_exchange",
+    "raw_signed_head",
     "send",
     "sign",
     "signed_chunks",
@@ -160,3 +161,45 @@ async def raw_exchange(url: str, head_bytes: bytes, body: bytes = b"", *, half_c
 def head(method: str, target: str, headers: dict[str, str]) -> bytes:
     lines = [f"{method} {target} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items()), "Connection: close"]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def raw_signed_head(
+    method: str, target: str, host: str, headers: list[tuple[str, bytes]], *, access_key: str, secret: str,
+    body: bytes = b"", region: str = "us-east-1", payload: str | None = None, content_length: int | None = None,
+) -> bytes:  # fmt: skip
+    """A SigV4-header-signed request head whose header values are raw bytes, sent as they are.
+
+    Control characters and invalid UTF-8 cannot pass through botocore or aiohttp's client, so
+    hostile-input tests build the head here. Every header is signed, canonicalised the way
+    the gateway reads it (UTF-8 with surrogate escapes, runs of whitespace collapsed), so a
+    request is refused for its values, never for its signature. ``payload`` replaces the
+    body's SHA-256 (``UNSIGNED-PAYLOAD``); ``content_length`` announces a body not given.
+    """
+    import datetime as dt
+
+    from gateway.s3.sigv4 import canonical_query, canonical_uri, string_to_sign
+    from gateway.s3.sigv4 import signing_key as derive
+
+    amz_date = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    payload = payload or hashlib.sha256(body).hexdigest()
+    all_headers = [("host", host.encode()), ("x-amz-date", amz_date.encode()),
+                   ("x-amz-content-sha256", payload.encode()), *headers]  # fmt: skip
+    if body or content_length is not None:
+        all_headers.append(("content-length", str(len(body) if content_length is None else content_length).encode()))
+    grouped: dict[str, list[str]] = {}
+    for name, value in all_headers:
+        grouped.setdefault(name.lower(), []).append(value.decode("utf-8", "surrogateescape"))
+    signed = sorted(grouped)
+    canonical_headers = "".join(f"{n}:{','.join(' '.join(v.split()) for v in grouped[n])}\n" for n in signed)
+    path, _, query = target.partition("?")
+    from urllib.parse import unquote
+
+    creq = "\n".join([method, canonical_uri(unquote(path)), canonical_query(query), canonical_headers,
+                      ";".join(signed), payload])  # fmt: skip
+    scope = f"{amz_date[:8]}/{region}/s3/aws4_request"
+    sts = string_to_sign(amz_date, scope, creq)
+    sig = hmac.new(derive(secret, amz_date[:8], region), sts.encode(), hashlib.sha256).hexdigest()
+    auth = f"AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={';'.join(signed)}, Signature={sig}"
+    lines = [f"{method} {target} HTTP/1.1".encode(), *(n.encode() + b": " + v for n, v in all_headers),
+             b"Authorization: " + auth.encode(), b"Connection: close"]  # fmt: skip
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body

@@ -10,7 +10,6 @@ satellite client's JSON into the pipeline's types (:class:`SatellitePlacer`,
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from aiohttp import web
 
 from common.messages import OrderLimit, Signed
 from erasure import RedundancyScheme, SegmentLayout, derive_bucket_key
+from gateway.access_keys import CredentialCache, CredentialCacheConfig
 from gateway.config import GatewayConfig
 from gateway.pipeline import (
     BegunSegment,
@@ -36,7 +36,7 @@ from gateway.pipeline import (
 from gateway.s3.credentials import AuthConfig
 from gateway.s3.http import user_metadata
 from gateway.s3.router import Endpoint, RouterConfig
-from gateway.satellite_client import NoSuchAccessKey, SatelliteClient
+from gateway.satellite_client import SatelliteClient
 
 __all__ = [
     "SERVICES",
@@ -83,27 +83,17 @@ class GatewayServices:
     # Redundancy schemes learned per (tenant, bucket), so later uploads overlap begin-segment
     # with encoding; a stale entry costs one re-placement (see ObjectUploader).
     schemes: dict[tuple[str, str], RedundancyScheme] = field(default_factory=dict)
-    _credentials: dict[str, tuple[float, tuple[str, str] | None]] = field(default_factory=dict)
+    credentials: CredentialCache = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        cfg = self.config
+        self.credentials = CredentialCache(self.satellite, CredentialCacheConfig(
+            ttl=cfg.credential_cache_ttl, poll_interval=cfg.revocation_poll_interval,
+            max_staleness=cfg.revocation_max_staleness,
+        ))  # fmt: skip
 
     def bucket_key(self, tenant_id: str, bucket: str) -> bytes:
         return derive_bucket_key(self.master_key, tenant_id, bucket)
-
-    async def lookup_credentials(self, access_key_id: str) -> tuple[str, str] | None:
-        """``(secret, tenant_id)`` of an active key, cached briefly: every request needs it."""
-        ttl = self.config.credential_cache_ttl
-        hit = self._credentials.get(access_key_id)
-        if hit is not None and time.monotonic() - hit[0] < ttl:
-            return hit[1]
-        try:
-            answer = await self.satellite.get_access_key(access_key_id)
-        except NoSuchAccessKey:
-            value = None
-        else:
-            active = answer.get("status", "active") == "active"
-            value = (str(answer["secret_access_key"]), str(answer["tenant_id"])) if active else None
-        if ttl > 0:
-            self._credentials[access_key_id] = (time.monotonic(), value)
-        return value
 
     def uploader(self, placer: SatellitePlacer, tenant_id: str, bucket: str, *, allow_inline: bool = True
                  ) -> ObjectUploader:  # fmt: skip

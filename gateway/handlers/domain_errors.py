@@ -1,14 +1,17 @@
 """How the satellite client's and the pipeline's errors become S3 errors.
 
-Registered once into the single table of :mod:`gateway.s3.errors`. Placement failures are
-503 ``ServiceUnavailable`` with the satellite's message, which names the policy; errors
-that mean the gateway or the satellite is broken (a refused token or receipt, a
-mis-configured gateway token) are ``InternalError`` for the client and logged here.
+Registered once into the single table of :mod:`gateway.s3.errors`. A placement failure
+is 503 ``ServiceUnavailable`` with the satellite's message, which names the policy and
+counts nodes (never names one). Every other server-side failure tells the client only what
+AWS would: a segment that cannot be read or written, a node or the satellite out of reach,
+is 503 with AWS's default message, and what means the gateway or the satellite is broken
+(a refused token or receipt, a mis-configured gateway token) is ``InternalError``. Their
+detail — node ids, piece ids, addresses — is internal: the error middleware logs it with
+the request id (:func:`gateway.s3.errors.s3_error_middleware`), so an operator can find
+the request a client reports, and no client learns the network's layout.
 """
 
 from __future__ import annotations
-
-import logging
 
 import aiohttp
 
@@ -17,8 +20,6 @@ from gateway.pipeline import NotEnoughPieces, PipelineDataError
 from gateway.s3.errors import S3Error, register_domain_error
 
 __all__ = ["register"]
-
-log = logging.getLogger(__name__)
 
 _SAME_CODE = (
     sc.NoSuchBucket, sc.NoSuchKey, sc.NoSuchUpload, sc.InvalidLocationConstraint, sc.AccessDenied,
@@ -41,17 +42,19 @@ def _invalid_range(exc: BaseException) -> S3Error:
     return S3Error("InvalidRange", headers={"Content-Range": f"bytes */{size}"}, ActualObjectSize=size)
 
 
-def _unavailable(exc: BaseException) -> S3Error:
-    log.warning("service unavailable: %s", exc)
-    message = str(exc) or "Service is unable to handle request."
+def _no_placement(exc: BaseException) -> S3Error:
+    message = str(exc) or None
     policy = exc.body.get("policy") if isinstance(exc, sc.SatelliteError) else None
-    if policy and str(policy) not in message:
+    if message and policy and str(policy) not in message:
         message = f"{message} (residency policy {policy!r})"
     return S3Error("ServiceUnavailable", message)
 
 
+def _unavailable(exc: BaseException) -> S3Error:
+    return S3Error("ServiceUnavailable")
+
+
 def _internal(exc: BaseException) -> S3Error:
-    log.error("internal error talking to the satellite or nodes: %r", exc)
     return S3Error("InternalError")
 
 
@@ -61,7 +64,7 @@ def register() -> None:
     register_domain_error(sc.NoSuchAccessKey, lambda e: S3Error("InvalidAccessKeyId"))
     register_domain_error(sc.InvalidArgument, _invalid_argument)
     register_domain_error(sc.InvalidRange, _invalid_range)
-    register_domain_error(sc.NotEnoughNodes, _unavailable)
+    register_domain_error(sc.NotEnoughNodes, _no_placement)
     register_domain_error(sc.TooFewPieces, _unavailable)
     register_domain_error(NotEnoughPieces, _unavailable)
     register_domain_error(aiohttp.ClientConnectionError, _unavailable)

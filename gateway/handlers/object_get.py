@@ -19,6 +19,7 @@ from aiohttp import web
 
 from gateway.handlers.common import STANDARD_HEADERS, Call, created_at, quote_etag, segment_sources
 from gateway.handlers.object_put import checksum_headers
+from gateway.s3.errors import request_id
 from gateway.s3.http import check_conditions, http_date, parse_range_spec
 
 __all__ = ["get_object", "head_object", "object_headers"]
@@ -93,7 +94,8 @@ async def get_object(call: Call) -> web.StreamResponse:
         async for chunk in stream:
             await response.write(chunk)
     except Exception as exc:
-        log.error("GET /%s/%s failed after the headers were sent: %s", call.bucket, call.key, exc)
+        log.error("GET /%s/%s failed after the headers were sent (request %s): %s", call.bucket, call.key,
+                  request_id(call.request), exc)  # fmt: skip
         if call.request.transport is not None:
             call.request.transport.close()
         return response

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.s3.credentials import AuthConfig, AuthResult, CredentialLookup
+from gateway.s3.credentials import AuthConfig, AuthResult, CredentialLookup, KeyProvider
 from gateway.s3.errors import S3Error
 from gateway.s3.router import Addressing, Endpoint, parse_query
 from gateway.s3.sigv2 import verify_sigv2_header, verify_sigv2_query
@@ -26,7 +26,7 @@ AUTH_KEY: web.RequestKey[AuthResult] = web.RequestKey("s3.auth", AuthResult)
 async def authenticate(
     request: web.BaseRequest,
     endpoint: Endpoint,
-    lookup: CredentialLookup,
+    lookup: CredentialLookup | KeyProvider,
     config: AuthConfig = AuthConfig(),
 ) -> AuthResult:
     """Verify ``request``'s signature (not its body: see :class:`~gateway.s3.body.BodyReader`)

@@ -63,7 +63,7 @@ async def defer_continue(request: web.Request) -> None:
     """aiohttp ``expect_handler`` that postpones ``100 Continue`` until the body is read."""
     expect = request.headers.get("Expect", "")
     if expect.lower() != "100-continue":
-        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {expect}")
+        raise web.HTTPExpectationFailed(text="Unknown Expect value: only 100-continue is supported")
     if request.version == HttpVersion11:
         request[CONTINUE_DEFERRED] = True
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -158,6 +159,9 @@ ERRORS: Mapping[str, ErrorSpec] = {
 }
 
 
+_XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 class S3Error(Exception):
     """An error answered to the client the way AWS answers it.
 
@@ -196,7 +200,8 @@ class S3Error(Exception):
         if host_id:
             parts.append(f"<HostId>{escape(host_id)}</HostId>")
         parts.append("</Error>")
-        return "".join(parts).encode()
+        # A field may echo what the client sent; what XML 1.0 cannot carry is replaced.
+        return _XML_UNSAFE.sub("\ufffd", "".join(parts)).encode("utf-8", "replace")
 
 
 # --- domain error mapping --------------------------------------------------------------
@@ -257,9 +262,11 @@ def error_response(err: S3Error, request: web.BaseRequest) -> web.Response:
     headers["Content-Type"] = "application/xml"
     body = err.to_xml(request_id(request), _host_id(request))
     resp = web.Response(status=err.status, body=body, headers=headers)
-    if request.get(CONTINUE_DEFERRED):
+    if request.get(CONTINUE_DEFERRED) or (request.body_exists and not request.content.is_eof()):
         # The client never got "100 Continue", so it never sent the body its Content-Length
-        # announced. Keeping the connection would make its next request's bytes that body.
+        # announced; keeping the connection would make its next request's bytes that body.
+        # Without Expect, the body is on its way: aiohttp would read (and drop) it to reuse
+        # the connection. Closing instead makes a refused upload cost its headers.
         resp.force_close()
     return resp
 
@@ -271,6 +278,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def s3_error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn S3 errors, mapped domain errors and unexpected exceptions into AWS error bodies.
 
+    A mapped server-side error (5xx) is logged here with the request id and the domain
+    error's own message, which the client's body never carries.
+
     aiohttp's own ``HTTPException`` (404 of the router, 413 of ``client_max_size``) pass
     through unchanged."""
     try:
@@ -280,8 +290,12 @@ async def s3_error_middleware(request: web.Request, handler: Handler) -> web.Str
     except Exception as exc:
         err = map_domain_error(exc)
         if err is None:
-            log.exception("unhandled error on %s %s", request.method, request.path)
+            log.exception("unhandled error on %s %s (request %s)", request.method, request.path, request_id(request))
             err = S3Error("InternalError")
+        elif err.status >= 500 and err is not exc:
+            # The client gets AWS's words; the detail (which nodes, which pieces) is logged.
+            log.warning("%s %s answered %s (request %s): %s", request.method, request.path, err.code,
+                        request_id(request), exc)  # fmt: skip
         return error_response(err, request)
 
 

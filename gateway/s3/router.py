@@ -17,6 +17,11 @@ trailing slash is part of the key.
 Subresources that S3 has but Geoshard does not implement (``?acl``, ``?policy``,
 ``?lifecycle`` …) answer ``NotImplemented``; query parameters S3 does not know (such as
 the ``x-id`` that boto3 adds) are ignored, as AWS ignores them.
+
+Hostile values. A header value that is not valid UTF-8 or holds a control character, and a
+``response-*`` override that does (CR/LF: header injection), is ``InvalidArgument`` before
+anything else looks at the request: handlers store header values and send some back, and
+an override becomes a response header, so neither may carry bytes a header cannot.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ __all__ = [
     "Operation",
     "RouterConfig",
     "check_bucket_name",
+    "check_header_values",
     "check_key",
     "parse_query",
     "route",
@@ -236,6 +242,53 @@ def _decode(raw: str) -> str:
         raise S3Error("InvalidURI") from None
 
 
+# What no HTTP header value may hold: C0 controls but the tab (CR and LF among them) and DEL.
+_FORBIDDEN_IN_HEADER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _header_safe(value: str) -> bool:
+    """``value`` is valid UTF-8 (aiohttp decodes bytes that are not with surrogate escapes)
+    and has no control character: it can be stored, signed and sent back in a header."""
+    if _FORBIDDEN_IN_HEADER.search(value):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_header_values(headers: CIMultiDictProxy[str] | Mapping[str, str]) -> None:
+    """``InvalidArgument`` for a request header whose value is not valid UTF-8 or holds a
+    control character: handlers store header values and send some back (metadata, the
+    content type), so none of them may carry bytes that would break a response header."""
+    for name, value in headers.items():
+        if not _header_safe(value):
+            raise S3Error(
+                "InvalidArgument",
+                f"The value of the {name} header contains characters that are not allowed in an HTTP header",
+                ArgumentName=name,
+            )
+
+
+def _response_overrides(query: MultiDictProxy[str]) -> dict[str, str]:
+    """The ``response-*`` parameters as response headers; a value that cannot be a header
+    value (CR/LF, another control character) is ``InvalidArgument``, never reflected."""
+    out: dict[str, str] = {}
+    for name, header in RESPONSE_OVERRIDES.items():
+        if name not in query:
+            continue
+        value = query[name]
+        if not _header_safe(value):
+            raise S3Error(
+                "InvalidArgument",
+                f"The {name} parameter contains characters that are not allowed in an HTTP header",
+                ArgumentName=name,
+            )
+        out[header] = value
+    return out
+
+
 def parse_query(raw_query: str) -> MultiDictProxy[str]:
     """Decode a raw query string the way S3 does: ``name`` alone is an empty value, and
     percent-escapes are decoded once (``+`` stays ``+``; clients encode spaces as ``%20``)."""
@@ -259,6 +312,7 @@ def route(
 ) -> Endpoint:
     """Parse a request (method, raw path with query as sent, headers) into an
     :class:`Endpoint`, or raise the :class:`S3Error` AWS would answer."""
+    check_header_values(headers)
     path, _, raw_query = raw_path.partition("?")
     query = parse_query(raw_query)
     bucket, key, addressing = _locate(path, headers.get("Host", ""), config)
@@ -428,9 +482,7 @@ def _object_operation(
             return Operation.LIST_PARTS, {"upload_id": upload_id, "list_query": lq}
         if method == "GET" and "tagging" in query:
             return Operation.GET_OBJECT_TAGGING, {}
-        extra: dict[str, object] = {
-            "response_overrides": {header: query[name] for name, header in RESPONSE_OVERRIDES.items() if name in query}
-        }
+        extra: dict[str, object] = {"response_overrides": _response_overrides(query)}
         if "partNumber" in query:
             extra["part_number"] = _part_number(query)
         op = Operation.GET_OBJECT if method == "GET" else Operation.HEAD_OBJECT

@@ -21,9 +21,6 @@ header it sends; both are tried. SigV2 signs no payload hash: the body is unsign
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -31,7 +28,7 @@ from urllib.parse import unquote
 
 from multidict import CIMultiDictProxy
 
-from gateway.s3.credentials import AuthConfig, AuthResult, AuthScheme, CredentialLookup
+from gateway.s3.credentials import AuthConfig, AuthResult, AuthScheme, CredentialLookup, KeyProvider, as_key_provider
 from gateway.s3.errors import S3Error
 
 __all__ = ["SUBRESOURCES", "canonical_resource", "verify_sigv2_header", "verify_sigv2_query"]
@@ -76,19 +73,12 @@ def _amz_headers(headers: CIMultiDictProxy[str], query: Mapping[str, str]) -> st
     return "".join(f"{n}:{','.join(found[n])}\n" for n in sorted(found))
 
 
-def _sign(secret: str, sts: str) -> str:
-    mac = hmac.new(secret.encode(), sts.encode("utf-8", "surrogateescape"), hashlib.sha1)
-    return base64.b64encode(mac.digest()).decode()
-
-
-async def _check(lookup: CredentialLookup, access_key: str, signature: str, strings: list[str]) -> str:
-    creds = await lookup(access_key)
-    if creds is None:
+async def _check(lookup: CredentialLookup | KeyProvider, access_key: str, signature: str, strings: list[str]) -> str:
+    known, tenant = await as_key_provider(lookup).sigv2_tenant(access_key, signature, strings)
+    if not known:
         raise S3Error("InvalidAccessKeyId", AWSAccessKeyId=access_key)
-    secret, tenant = creds
-    for sts in strings:
-        if hmac.compare_digest(_sign(secret, sts).encode(), signature.encode()):
-            return tenant
+    if tenant is not None:
+        return tenant
     raise S3Error(
         "SignatureDoesNotMatch",
         AWSAccessKeyId=access_key,
@@ -107,7 +97,7 @@ async def verify_sigv2_header(
     headers: CIMultiDictProxy[str],
     bucket: str | None,
     virtual_host: bool,
-    lookup: CredentialLookup,
+    lookup: CredentialLookup | KeyProvider,
     config: AuthConfig,
 ) -> AuthResult:
     """Verify ``Authorization: AWS AKID:base64(hmac-sha1)``."""
@@ -140,7 +130,7 @@ async def verify_sigv2_query(
     headers: CIMultiDictProxy[str],
     bucket: str | None,
     virtual_host: bool,
-    lookup: CredentialLookup,
+    lookup: CredentialLookup | KeyProvider,
     config: AuthConfig,
 ) -> AuthResult:
     """Verify ``?AWSAccessKeyId=…&Expires=…&Signature=…``."""

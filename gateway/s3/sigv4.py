@@ -41,14 +41,17 @@ from urllib.parse import quote, unquote
 
 from multidict import CIMultiDictProxy
 
+from common.s3keys import sigv4_signing_key
 from gateway.s3.credentials import (
     MAX_PRESIGNED_EXPIRES,
     AuthConfig,
     AuthResult,
     AuthScheme,
     CredentialLookup,
+    KeyProvider,
     PayloadMode,
     SigningContext,
+    as_key_provider,
 )
 from gateway.s3.errors import S3Error
 
@@ -110,10 +113,7 @@ def _canonical_headers(headers: CIMultiDictProxy[str], signed: list[str]) -> str
 @lru_cache(maxsize=256)
 def signing_key(secret: str, date: str, region: str, service: str = "s3") -> bytes:
     """``kSigning`` of SigV4, derived from the secret and the scope."""
-    k = hmac.new(("AWS4" + secret).encode(), date.encode(), hashlib.sha256).digest()
-    for part in (region, service, "aws4_request"):
-        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
-    return k
+    return sigv4_signing_key(secret, date, region, service)
 
 
 def string_to_sign(amz_date: str, scope: str, canonical_request: str) -> str:
@@ -212,7 +212,7 @@ async def _verify(
     method: str,
     raw_path: str,
     headers: CIMultiDictProxy[str],
-    lookup: CredentialLookup,
+    lookup: CredentialLookup | KeyProvider,
     access_key: str,
     date: str,
     region: str,
@@ -222,11 +222,10 @@ async def _verify(
     signature: str,
     exclude_query: Iterable[str] = (),
 ) -> tuple[str, SigningContext]:
-    creds = await lookup(access_key)
+    creds = await as_key_provider(lookup).sigv4_key(access_key, date, region)
     if creds is None:
         raise S3Error("InvalidAccessKeyId", AWSAccessKeyId=access_key)
-    secret, tenant = creds
-    key = signing_key(secret, date, region)
+    key, tenant = creds
     scope = f"{date}/{region}/s3/aws4_request"
     path, _, raw_query = raw_path.partition("?")
     tail = (
@@ -266,7 +265,7 @@ async def verify_sigv4_header(
     method: str,
     raw_path: str,
     headers: CIMultiDictProxy[str],
-    lookup: CredentialLookup,
+    lookup: CredentialLookup | KeyProvider,
     config: AuthConfig,
 ) -> AuthResult:
     """Verify ``Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…``."""
@@ -314,7 +313,7 @@ async def verify_sigv4_query(
     raw_path: str,
     query: Mapping[str, str],
     headers: CIMultiDictProxy[str],
-    lookup: CredentialLookup,
+    lookup: CredentialLookup | KeyProvider,
     config: AuthConfig,
 ) -> AuthResult:
     """Verify a SigV4 presigned URL (``X-Amz-Algorithm=AWS4-HMAC-SHA256&…``)."""

@@ -6,6 +6,8 @@ names the ``tenant_id`` the gateway authenticated. See docs/satellite.md for eac
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -61,10 +63,13 @@ class MetainfoEndpoint:
         self.tenancy = tenancy
         self.ops: dict[str, Handler] = {
             "access-key/get": self.access_key,
+            "access-key/revocations": self.access_key_revocations,
+            "access-key/verify-v2": self.access_key_verify_v2,
             "bucket/create": self.bucket_create,
             "bucket/get": self.bucket_get,
             "bucket/list": self.bucket_list,
             "bucket/delete": self.bucket_delete,
+            "object/authorize-write": self.authorize_write,
             "segment/begin": self.segment_begin,
             "object/commit": self.object_commit,
             "object/get": self.object_get,
@@ -101,13 +106,37 @@ class MetainfoEndpoint:
     # --- handlers: unpack, call the service, pack ----------------------------------------
 
     async def access_key(self, b: dict[str, Any]) -> dict[str, Any]:
-        key, status = await self.tenancy.lookup_access_key(_s(b, "access_key_id"))
-        return {
-            "access_key_id": key.access_key_id,
-            "secret_access_key": key.secret_access_key,
-            "tenant_id": key.tenant_id,
-            "status": status,
-        }
+        """The key's tenant and status, and with ``date`` and ``region`` its SigV4 signing key
+        for that scope; never its secret (docs/security.md)."""
+        akid = _s(b, "access_key_id")
+        if b.get("date") is None and b.get("region") is None:
+            key, status = await self.tenancy.lookup_access_key(akid)
+            return {"access_key_id": akid, "tenant_id": key.tenant_id, "status": status}
+        tenant, status, signing = await self.tenancy.signing_key(akid, _s(b, "date"), _s(b, "region"))
+        out = {"access_key_id": akid, "tenant_id": tenant, "status": status}
+        if signing:
+            out["signing_key"] = base64.b64encode(signing).decode()
+        return out
+
+    async def access_key_verify_v2(self, b: dict[str, Any]) -> dict[str, Any]:
+        strings = b.get("strings_to_sign")
+        if not isinstance(strings, list) or not 1 <= len(strings) <= 4 or not all(isinstance(x, str) for x in strings):
+            raise InvalidArgument("'strings_to_sign' must be a list of 1 to 4 strings")
+        tenant, status, match = await self.tenancy.verify_sigv2(_s(b, "access_key_id"), _s(b, "signature"), strings)
+        return {"tenant_id": tenant, "status": status, "match": match}
+
+    async def access_key_revocations(self, b: dict[str, Any]) -> dict[str, Any]:
+        raw = b.get("since")
+        since = None
+        if raw is not None:
+            try:
+                since = dt.datetime.fromisoformat(_s(b, "since"))
+            except ValueError:
+                raise InvalidArgument("'since' must be an ISO 8601 time from a previous answer") from None
+            if since.tzinfo is None:
+                raise InvalidArgument("'since' must name its time zone")
+        now, revoked = await self.tenancy.revocations(since)
+        return {"now": now.isoformat(), "revoked": revoked}
 
     async def bucket_create(self, b: dict[str, Any]) -> dict[str, Any]:
         bucket = await self.m.create_bucket(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "policy", ""))
@@ -122,6 +151,13 @@ class MetainfoEndpoint:
     async def bucket_delete(self, b: dict[str, Any]) -> dict[str, Any]:
         await self.m.delete_bucket(_s(b, "tenant_id"), _s(b, "bucket"))
         return {}
+
+    async def authorize_write(self, b: dict[str, Any]) -> dict[str, Any]:
+        tenant, bucket, key, size, placed = _s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), b.get("size"), \
+            b.get("placed", True)  # fmt: skip
+        if b.get("upload_id") is not None:
+            return await self.mp.authorize_part(tenant, bucket, key, b.get("upload_id"), size, placed=placed)
+        return await self.m.authorize_write(tenant, bucket, key, size, placed=placed)
 
     async def segment_begin(self, b: dict[str, Any]) -> dict[str, Any]:
         return await self.m.begin_segment(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), b.get("piece_size"))  # type: ignore[arg-type]

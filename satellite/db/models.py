@@ -459,3 +459,4 @@ class RepairJob(Base):
     inserted_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
 from satellite.db import durability_models as _durability_models  # noqa: E402, F401
+from satellite.db import security_models as _security_models  # noqa: E402,F401 - issue 16's index

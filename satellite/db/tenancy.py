@@ -166,3 +166,9 @@ class TenancyRepository:
             )
             if not res.rowcount:
                 raise NoSuchAccessKey(f"no access key {access_key_id!r}")
+
+    async def revoked_since(self, since: dt.datetime) -> list[str]:
+        """Access keys revoked after ``since`` (the index on ``revoked_at`` serves it)."""
+        async with self.db.read() as s:
+            rows = await s.execute(select(AccessKey.id).where(AccessKey.revoked_at > since).order_by(AccessKey.id))
+            return [r[0] for r in rows]

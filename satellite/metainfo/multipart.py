@@ -41,6 +41,13 @@ class MultipartService:
             raise NoSuchUpload(f"no multipart upload {upload_id!r} for {key!r} (completed or aborted?)")
         return bucket, upload
 
+    async def authorize_part(
+        self, tenant_id: str, bucket_name: str, key: str, upload_id: Any, size: Any, *, placed: Any = True
+    ) -> dict[str, Any]:
+        """:meth:`MetainfoService.authorize_write` for an UploadPart: the upload exists too."""
+        await self._upload(tenant_id, bucket_name, key, upload_id)
+        return await self.metainfo.authorize_write(tenant_id, bucket_name, key, size, placed=placed)
+
     async def create(
         self, tenant_id: str, bucket_name: str, key: str, meta: Any, checksum_algorithm: Any = None
     ) -> UploadInfo:

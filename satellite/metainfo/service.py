@@ -126,13 +126,27 @@ class MetainfoService:
             raise InvalidArgument(f"piece_size {piece_size} exceeds {self.max_segment_size}")
         return await self._place(bucket, key, piece_size, upload_id, part_number)
 
-    async def _place(
-        self, bucket: BucketInfo, key: str, piece_size: int, upload_id: str, part_number: int
+    async def authorize_write(
+        self, tenant_id: str, bucket_name: str, key: str, size: Any, *, placed: Any = True
     ) -> dict[str, Any]:
+        """Everything that can refuse an upload, decided before its body is sent: the
+        bucket is the tenant's (NoSuchBucket / AccessDenied), the key is valid, and — when
+        the object needs pieces (``placed``) — its policy can place them now
+        (NotEnoughNodes). Nothing is signed or reserved; begin-segment and commit check
+        again, so this answers "would be refused", never "may write"."""
+        bucket = await self.bucket(tenant_id, bucket_name)
+        check_key(key)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise InvalidArgument("size must be a non-negative integer")
+        if placed:
+            await self._select(bucket)
+        return {"scheme": bucket.policy.scheme.to_dict()}
+
+    async def _select(self, bucket: BucketInfo) -> list[NodeCandidate]:
         policy = bucket.policy
         candidates = await self.overlay.candidates()
         try:
-            chosen: list[NodeCandidate] = select_nodes(
+            return select_nodes(
                 candidates,
                 policy,
                 policy.scheme.total,
@@ -142,6 +156,12 @@ class MetainfoService:
             )
         except PlacementError as e:
             raise NotEnoughNodes(str(e), policy=policy.name) from None
+
+    async def _place(
+        self, bucket: BucketInfo, key: str, piece_size: int, upload_id: str, part_number: int
+    ) -> dict[str, Any]:
+        policy = bucket.policy
+        chosen = await self._select(bucket)
         root = self.signer.new_root_piece_id()
         limits = []
         token_pieces = []

@@ -1,25 +1,32 @@
 """Tenants, access keys and placement policies: the service the admin API and gateways call.
 
 Access key secrets are generated here, stored only sealed by :class:`SecretBox`, and
-handed back in clear exactly twice: once to the admin who creates the key, and to
-authenticated gateways, which need them to verify SigV4 signatures.
+handed back in clear once: to the admin who creates the key. Gateways verify signatures
+without them: they get a SigV4 *signing key* scoped to one day and region
+(:meth:`TenancyService.signing_key`), and SigV2 signatures are checked here
+(:meth:`TenancyService.verify_sigv2`) — for active keys only. Gateways cache keys; the revocation
+feed (:meth:`TenancyService.revocations`) is what they poll to drop a revoked one within
+a second, on every gateway at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import re
 import secrets
 import string
 from dataclasses import dataclass
 from typing import Protocol
 
+from common.s3keys import SIGV4_DATE, SIGV4_REGION, sigv2_signature, sigv4_signing_key
 from satellite.errors import InvalidArgument, NoSuchAccessKey
 from satellite.nodeselection import PlacementPolicy
 from satellite.tenancy.secretbox import SecretBox
 
-__all__ = ["AccessKeyInfo", "NewAccessKey", "TenancyService", "TenancyStore", "TenantInfo"]
+__all__ = ["REVOCATION_OVERLAP", "AccessKeyInfo", "NewAccessKey", "TenancyService", "TenancyStore", "TenantInfo"]
 
+REVOCATION_OVERLAP = dt.timedelta(seconds=30)
 _TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
 
@@ -69,6 +76,7 @@ class TenancyStore(Protocol):
     async def get_access_key(self, access_key_id: str) -> StoredAccessKey: ...
     async def list_access_keys(self, tenant_id: str) -> list[AccessKeyInfo]: ...
     async def revoke_access_key(self, access_key_id: str) -> None: ...
+    async def revoked_since(self, since: dt.datetime) -> list[str]: ...
 
 
 class TenancyService:
@@ -127,11 +135,47 @@ class TenancyService:
         if not access_key_id or len(access_key_id) > 32:
             raise NoSuchAccessKey("no such access key")
         stored = await self.store.get_access_key(access_key_id)
+        if stored.status != "active":  # nothing a gateway may verify with
+            return NewAccessKey(stored.access_key_id, "", stored.tenant_id), stored.status
         secret = self.box.open(stored.secret_ciphertext, stored.access_key_id.encode()).decode()
         return NewAccessKey(stored.access_key_id, secret, stored.tenant_id), stored.status
+
+    async def signing_key(self, access_key_id: str, date: str, region: str) -> tuple[str, str, bytes]:
+        """``(tenant_id, status, key)``: the SigV4 signing key of an active key for one day
+        and region (``b""`` unless active). A gateway verifies SigV4 with it and never sees
+        the secret: a leaked signing key signs for that scope only, and not past revocation."""
+        if not SIGV4_DATE.match(date) or not SIGV4_REGION.match(region):
+            raise InvalidArgument("date must be YYYYMMDD and region 1 to 64 letters, digits or '-'")
+        key, status = await self.lookup_access_key(access_key_id)
+        if status != "active":
+            return key.tenant_id, status, b""
+        return key.tenant_id, status, sigv4_signing_key(key.secret_access_key, date, region)
+
+    async def verify_sigv2(self, access_key_id: str, signature: str, strings: list[str]) -> tuple[str, str, bool]:
+        """``(tenant_id, status, match)``: whether ``signature`` is the key's SigV2 signature of
+        one of ``strings`` (an active key only). SigV2 signs with the secret itself, so it is
+        checked here rather than handed out."""
+        key, status = await self.lookup_access_key(access_key_id)
+        if status != "active":
+            return key.tenant_id, status, False
+        match = any(hmac.compare_digest(sigv2_signature(key.secret_access_key, sts).encode(), signature.encode())
+                    for sts in strings)  # fmt: skip
+        return key.tenant_id, status, match
 
     async def list_access_keys(self, tenant_id: str) -> list[AccessKeyInfo]:
         return await self.store.list_access_keys(tenant_id)
 
     async def revoke_access_key(self, access_key_id: str) -> None:
         await self.store.revoke_access_key(access_key_id)
+
+    async def revocations(self, since: dt.datetime | None) -> tuple[dt.datetime, list[str]]:
+        """``(now, keys)``: the keys revoked after ``since - REVOCATION_OVERLAP`` (none when
+        ``since`` is None: a gateway that just started has nothing cached), and the time
+        to ask from next. The overlap covers the clocks of the satellite's processes (the
+        admin API stamps ``revoked_at``, any API process answers) and a revocation that
+        commits while a poll reads: a key is named in every answer for that long, so no
+        gateway can miss it, and evicting a key twice costs one lookup."""
+        now = dt.datetime.now(dt.UTC)
+        if since is None:
+            return now, []
+        return now, await self.store.revoked_since(since - REVOCATION_OVERLAP)

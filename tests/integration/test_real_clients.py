@@ -204,7 +204,8 @@ def test_boto3_over_https_through_a_second_gateway(devnet: Devnet, tmp_path: Pat
     cfg = json.loads(sat_cfg.read_text())
     argv = [
         sys.executable, "-m", "geoshard.cli", "gateway", "run",
-        "--satellite", f"http://127.0.0.1:{cfg['port']}", f"--satellite-token={cfg['gateway_token']}",
+        "--satellite", f"http://127.0.0.1:{cfg['port']}",
+        "--satellite-token-file", str(devnet.data / "gateway" / "satellite.token"),
         "--host", "127.0.0.1", "--port", str(port),
         "--master-key-file", str(devnet.data / "gateway" / "master.key"),
         "--tls-cert", str(cert), "--tls-key", str(key),

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from common.s3keys import sigv4_signing_key
 from erasure.scheme import RedundancyScheme
 from erasure.segment import SegmentLayout
 from gateway import satellite_client as sc
@@ -77,9 +78,11 @@ async def world(satellite) -> Any:  # noqa: F811
 async def test_full_object_lifecycle(world: World) -> None:
     c, t = world.client, world.tenant
     key = await world.sat.tenancy.create_access_key(t)
-    got = await c.get_access_key(key.access_key_id)
-    assert got == {"access_key_id": key.access_key_id, "secret_access_key": key.secret_access_key,
-                   "tenant_id": t, "status": "active"}  # fmt: skip
+    got = await c.get_access_key(key.access_key_id)  # never the secret (docs/security.md)
+    assert got == {"access_key_id": key.access_key_id, "tenant_id": t, "status": "active"}
+    scoped = await c.get_access_key(key.access_key_id, "20261201", "us-east-1")
+    assert base64.b64decode(scoped["signing_key"]) == sigv4_signing_key(key.secret_access_key, "20261201", "us-east-1")
+    assert key.secret_access_key not in str(scoped)
 
     assert (await c.create_bucket(t, "photos"))["policy"] == "eu"
     assert (await c.create_bucket(t, "us-data", "na"))["policy"] == "na"

@@ -438,3 +438,29 @@ def test_copy_source_range_must_be_first_last():
 def test_resource_names_bucket_and_key():
     assert route("GET", "/bkt/a%20b", _headers()).resource == "/bkt/a b"
     assert route("GET", "/bkt", _headers()).resource == "/bkt"
+
+
+@pytest.mark.parametrize("value", ["text/html%0D%0ASet-Cookie:%20x=1", "a%0Ab", "a%00b", "a%7Fb", "%1B[31m"])
+def test_response_override_with_a_control_character_is_invalid_argument_not_a_header(value):
+    with pytest.raises(S3Error) as e:
+        route("GET", f"/bkt/k?response-content-type={value}", _headers())
+    assert (e.value.code, e.value.status) == ("InvalidArgument", 400)
+    assert e.value.fields["ArgumentName"] == "response-content-type"
+
+
+def test_response_override_with_plain_utf8_passes():
+    ep = route("GET", "/bkt/k?response-content-disposition=attachment%3B%20filename%3Dcaf%C3%A9.txt", _headers())
+    assert ep.response_overrides == {"Content-Disposition": "attachment; filename=café.txt"}
+
+
+@pytest.mark.parametrize("value", ["a\x00b", "\x1b[31m", "a\x7f", "bad \udcff utf-8"])
+def test_header_value_with_a_control_character_or_invalid_utf8_is_invalid_argument(value):
+    with pytest.raises(S3Error) as e:
+        route("PUT", "/bkt/k", _headers(**{"x-amz-meta-note": value}))
+    assert (e.value.code, e.value.fields["ArgumentName"]) == ("InvalidArgument", "x-amz-meta-note")
+    assert "ArgumentValue" not in e.value.fields  # never echoed
+
+
+def test_error_xml_replaces_what_xml_cannot_carry():
+    body = S3Error("InvalidArgument", ArgumentValue="a\x00b\udcff").to_xml("RID")
+    assert b"\x00" not in body and "a\ufffdb\ufffd".encode() in body
