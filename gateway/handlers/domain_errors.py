@@ -50,6 +50,13 @@ def _unavailable(exc: BaseException) -> S3Error:
     return S3Error("ServiceUnavailable", message)
 
 
+def _precondition(exc: BaseException) -> S3Error:
+    if isinstance(exc, sc.PreconditionFailed) and exc.missing:
+        return S3Error("NoSuchKey")  # If-Match on a key without an object, as AWS answers
+    condition = exc.condition if isinstance(exc, sc.PreconditionFailed) else ""
+    return S3Error("PreconditionFailed", Condition=condition or None)
+
+
 def _internal(exc: BaseException) -> S3Error:
     log.error("internal error talking to the satellite or nodes: %r", exc)
     return S3Error("InternalError")
@@ -61,6 +68,8 @@ def register() -> None:
     register_domain_error(sc.NoSuchAccessKey, lambda e: S3Error("InvalidAccessKeyId"))
     register_domain_error(sc.InvalidArgument, _invalid_argument)
     register_domain_error(sc.InvalidRange, _invalid_range)
+    register_domain_error(sc.PreconditionFailed, _precondition)
+    register_domain_error(sc.InvalidPartNumber, lambda e: S3Error("InvalidPartNumber"))
     register_domain_error(sc.NotEnoughNodes, _unavailable)
     register_domain_error(sc.TooFewPieces, _unavailable)
     register_domain_error(NotEnoughPieces, _unavailable)

@@ -133,6 +133,12 @@ ERRORS: Mapping[str, ErrorSpec] = {
     "InvalidArgument": ErrorSpec(400, "Invalid Argument"),
     "InvalidRange": ErrorSpec(416, "The requested range is not satisfiable"),
     "PreconditionFailed": ErrorSpec(412, "At least one of the pre-conditions you specified did not hold"),
+    "ConditionalRequestConflict": ErrorSpec(
+        409,
+        "A conflicting operation occurred. If using PutObject you can retry the request. If using multipart "
+        "upload you should initiate another CreateMultipartUpload request and re-upload each part.",
+    ),
+    "InvalidPartNumber": ErrorSpec(416, "The requested partnumber is not satisfiable"),
     "NotModified": ErrorSpec(304, "Not Modified"),
     "MalformedXML": ErrorSpec(
         400,

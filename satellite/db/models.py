@@ -458,3 +458,4 @@ class RepairJob(Base):
     last_error: Mapped[str] = mapped_column(String(500), default="")
     inserted_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
+from satellite.db import surface_models as _surface_models  # noqa: E402,F401  (S3-surface tables)
