@@ -74,7 +74,12 @@ class NoSuchTenant(NotFound):
 
 
 class UnknownPolicy(SatelliteError):
-    """A bucket was created with a LocationConstraint naming no policy (S3 InvalidLocationConstraint)."""
+    """A bucket was created with a LocationConstraint naming no policy (S3 InvalidLocationConstraint);
+    ``name`` is the constraint given (empty: none given and no tenant default)."""
+
+    def __init__(self, message: str, *, name: str = "") -> None:
+        super().__init__(message)
+        self.name = name
 
 
 class AccessDenied(SatelliteError):

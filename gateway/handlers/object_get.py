@@ -20,7 +20,7 @@ from aiohttp import web
 from gateway.handlers.common import STANDARD_HEADERS, Call, created_at, quote_etag, segment_sources
 from gateway.handlers.object_put import checksum_headers
 from gateway.s3.errors import S3Error
-from gateway.s3.http import check_conditions, http_date, parse_range_spec
+from gateway.s3.http import check_conditions, http_date, mail_safe, parse_range_spec
 
 __all__ = ["get_object", "head_object", "object_headers"]
 
@@ -35,7 +35,9 @@ def object_headers(obj: Mapping[str, Any], call: Call) -> dict[str, str]:
         "Accept-Ranges": "bytes",
     }
     for name, value in (obj.get("metadata") or {}).items():
-        if name.startswith("x-amz-meta-") or name in STANDARD_HEADERS:
+        if name.startswith("x-amz-meta-"):
+            headers[name] = mail_safe(str(value))
+        elif name in STANDARD_HEADERS:
             headers[name] = str(value)
     if obj.get("tags"):
         headers["x-amz-tagging-count"] = str(len(obj["tags"]))

@@ -168,7 +168,8 @@ class S3Error(Exception):
     """An error answered to the client the way AWS answers it.
 
     ``fields`` are the extra elements AWS puts in that error's XML body (in order), and
-    ``headers`` extra response headers (``Content-Range`` for ``InvalidRange``)."""
+    ``headers`` extra response headers (``Content-Range`` for ``InvalidRange``); ``status``
+    replaces the table's where AWS answers one code with two statuses."""
 
     def __init__(
         self,
@@ -177,11 +178,12 @@ class S3Error(Exception):
         *,
         resource: str | None = None,
         headers: Mapping[str, str] | None = None,
+        status: int | None = None,
         **fields: Any,
     ) -> None:
         spec = ERRORS[code]  # an unknown code is a programming error, not a client error
         self.code = code
-        self.status = spec.status
+        self.status = spec.status if status is None else status
         self.message = message if message is not None else spec.message
         self.resource = resource
         self.headers: dict[str, str] = dict(headers or {})

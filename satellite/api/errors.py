@@ -71,6 +71,8 @@ async def error_middleware(
                     extra["size"] = exc.size
                 if isinstance(exc, e.NotEnoughNodes):
                     extra["policy"] = exc.policy
+                if isinstance(exc, e.UnknownPolicy):
+                    extra["location_constraint"] = exc.name
                 if isinstance(exc, e.PreconditionFailed):
                     extra.update(condition=exc.condition, missing=exc.missing)
                 return error_response(status, code, str(exc), **extra)

@@ -37,9 +37,9 @@ from satellite.db.models import (
     SegmentRow,
     Tenant,
     Upload,
-    policy_named,
 )
 from satellite.db.multipart import MultipartRepository
+from satellite.db.policy_aliases import policy_by_name_or_alias, policy_names
 from satellite.db.tenancy import policy_from_row
 from satellite.errors import (
     BucketAlreadyExists,
@@ -318,11 +318,10 @@ class MetabaseRepository(MultipartRepository):
         try:
             async with self.db.transaction() as s:
                 if policy:
-                    prow = (
-                        await s.execute(select(PlacementPolicyRow).where(policy_named(policy)))
-                    ).scalar()
+                    prow = await policy_by_name_or_alias(s, policy)
                     if prow is None:
-                        raise UnknownPolicy(f"no placement policy named {policy!r}")
+                        valid = ", ".join(await policy_names(s))
+                        raise UnknownPolicy(f"{policy!r} names no residency policy; valid: {valid}", name=policy)
                 else:
                     prow = (
                         await s.execute(

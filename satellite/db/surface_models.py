@@ -2,7 +2,10 @@
 
 ``completed_uploads`` remembers each multipart upload's completion for a day, so that a
 client that lost Complete's answer and retries it gets the same 200 and ETag (as AWS
-answers) instead of ``NoSuchUpload``: SDKs retry Complete on timeouts.
+answers) instead of ``NoSuchUpload``: SDKs retry Complete on timeouts. ``policy_aliases``
+lets an admin give a residency policy other names — AWS region names such as
+``eu-west-1`` — so that a client that sends its region as ``LocationConstraint`` lands in
+that policy.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from satellite.db.models import Base, ObjectKey
 
-__all__ = ["CompletedUpload"]
+__all__ = ["CompletedUpload", "PolicyAlias"]
 
 
 class CompletedUpload(Base):
@@ -33,3 +36,12 @@ class CompletedUpload(Base):
     segment_count: Mapped[int] = mapped_column(Integer)
     object_created_at: Mapped[dt.datetime]
     completed_at: Mapped[dt.datetime]
+
+
+class PolicyAlias(Base):
+    """Another name of a placement policy for ``LocationConstraint`` (lower case, like names)."""
+
+    __tablename__ = "policy_aliases"
+
+    alias: Mapped[str] = mapped_column(String(64), primary_key=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("placement_policies.id", ondelete="CASCADE"), index=True)

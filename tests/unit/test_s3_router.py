@@ -438,3 +438,9 @@ def test_copy_source_range_must_be_first_last():
 def test_resource_names_bucket_and_key():
     assert route("GET", "/bkt/a%20b", _headers()).resource == "/bkt/a b"
     assert route("GET", "/bkt", _headers()).resource == "/bkt"
+
+
+def test_plus_in_a_query_value_is_a_space_and_percent_2b_a_plus() -> None:
+    endpoint = route("GET", "/bkt?list-type=2&prefix=my+data%2F&start-after=a%2Bb", _headers())
+    assert endpoint.list_query is not None
+    assert (endpoint.list_query.prefix, endpoint.list_query.start_after) == ("my data/", "a+b")

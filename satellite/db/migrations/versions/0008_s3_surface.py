@@ -1,4 +1,4 @@
-"""S3 surface: completed multipart uploads remembered for idempotent retries of Complete
+"""S3 surface: completed multipart uploads (idempotent Complete), policy aliases (region names)
 
 Revision ID: 0008
 Revises: 0004
@@ -39,9 +39,26 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("completed_uploads", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_completed_uploads_completed_at"), ["completed_at"], unique=False)
+    op.create_table(
+        "policy_aliases",
+        sa.Column("alias", sa.String(length=64), nullable=False),
+        sa.Column("policy_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["policy_id"],
+            ["placement_policies.id"],
+            name=op.f("fk_policy_aliases_policy_id_placement_policies"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("alias", name=op.f("pk_policy_aliases")),
+    )
+    with op.batch_alter_table("policy_aliases", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_policy_aliases_policy_id"), ["policy_id"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("policy_aliases", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_policy_aliases_policy_id"))
+    op.drop_table("policy_aliases")
     with op.batch_alter_table("completed_uploads", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_completed_uploads_completed_at"))
     op.drop_table("completed_uploads")
