@@ -22,6 +22,7 @@ __all__ = [
     "InvalidArgument",
     "InvalidLocationConstraint",
     "InvalidPart",
+    "InvalidPartNumber",
     "InvalidPartOrder",
     "InvalidRange",
     "InvalidReceipt",
@@ -31,6 +32,7 @@ __all__ = [
     "NoSuchKey",
     "NoSuchUpload",
     "NotEnoughNodes",
+    "PreconditionFailed",
     "SatelliteClient",
     "SatelliteError",
     "TooFewPieces",
@@ -127,6 +129,25 @@ class InvalidRange(SatelliteError):
         return int(self.body.get("size", 0))
 
 
+class InvalidPartNumber(SatelliteError):
+    code = "InvalidPartNumber"
+
+
+class PreconditionFailed(SatelliteError):
+    """A conditional write's condition failed at commit; ``condition`` names the header and
+    ``missing`` says there was no object at all (``If-Match`` on an absent key)."""
+
+    code = "PreconditionFailed"
+
+    @property
+    def condition(self) -> str:
+        return str(self.body.get("condition", ""))
+
+    @property
+    def missing(self) -> bool:
+        return bool(self.body.get("missing"))
+
+
 class CopyNeedsReupload(SatelliteError):
     """Server-side copy cannot share pieces under the destination's policy: copy through the pipeline."""
 
@@ -145,7 +166,7 @@ _ERRORS: dict[str, type[SatelliteError]] = {
         Unauthorized, InvalidArgument, NoSuchBucket, NoSuchKey, NoSuchUpload, NoSuchAccessKey,
         InvalidLocationConstraint, AccessDenied, BucketAlreadyExists, BucketAlreadyOwnedByYou,
         BucketNotEmpty, InvalidToken, InvalidReceipt, TooFewPieces, InvalidPart, InvalidPartOrder,
-        EntityTooSmall, InvalidRange, CopyNeedsReupload, NotEnoughNodes,
+        EntityTooSmall, InvalidRange, CopyNeedsReupload, NotEnoughNodes, InvalidPartNumber, PreconditionFailed,
     )
 }  # fmt: skip
 
@@ -249,9 +270,12 @@ class SatelliteClient:
             "segment/begin", {"tenant_id": tenant_id, "bucket": bucket, "key": key, "piece_size": piece_size}
         )
 
-    async def commit_object(self, tenant_id: str, bucket: str, key: str, meta: Json, segments: list[Json]) -> Json:
-        """``meta``: {size, etag, content_type, metadata, checksums, tags}; see docs/satellite.md for segments."""
-        body = {"tenant_id": tenant_id, "bucket": bucket, "key": key, "meta": meta, "segments": segments}
+    async def commit_object(self, tenant_id: str, bucket: str, key: str, meta: Json, segments: list[Json],
+                            condition: Json | None = None) -> Json:  # fmt: skip
+        """``meta``: {size, etag, content_type, metadata, checksums, tags}; see docs/satellite.md for segments.
+        ``condition``: {if_match, if_none_match}, checked in the commit's transaction."""
+        body = {"tenant_id": tenant_id, "bucket": bucket, "key": key, "meta": meta, "segments": segments,
+                "condition": condition}  # fmt: skip
         return (await self.call("object/commit", body))["object"]
 
     async def get_object(
@@ -263,16 +287,24 @@ class SatelliteClient:
         range_start: int | None = None,
         range_end: int | None = None,
         suffix_length: int | None = None,
+        part_number: int | None = None,
     ) -> Json:
-        """``{object, range, segments}`` with GET order limits for the segments covering the range."""
+        """``{object, range, segments}`` with GET order limits for the segments covering the range
+        (or part ``part_number``; the answer then has ``parts_count``)."""
         body: Json = {"tenant_id": tenant_id, "bucket": bucket, "key": key}
-        for name, v in (("range_start", range_start), ("range_end", range_end), ("suffix_length", suffix_length)):
+        for name, v in (("range_start", range_start), ("range_end", range_end), ("suffix_length", suffix_length),
+                        ("part_number", part_number)):  # fmt: skip
             if v is not None:
                 body[name] = v
         return await self.call("object/get", body)
 
     async def head_object(self, tenant_id: str, bucket: str, key: str) -> Json:
         return (await self.call("object/head", {"tenant_id": tenant_id, "bucket": bucket, "key": key}))["object"]
+
+    async def head_part(self, tenant_id: str, bucket: str, key: str, part_number: int) -> Json:
+        """``{object, range, parts_count}``: the object and the byte range of its part ``part_number``."""
+        body = {"tenant_id": tenant_id, "bucket": bucket, "key": key, "part_number": part_number}
+        return await self.call("object/head", body)
 
     async def list_objects(
         self, tenant_id: str, bucket: str, *, prefix: str = "", delimiter: str = "", start_after: str = "",
@@ -298,9 +330,10 @@ class SatelliteClient:
 
     async def copy_object(
         self, source_tenant_id: str, source_bucket: str, source_key: str, tenant_id: str, bucket: str, key: str,
-        *, meta: Json | None = None, segment_keys: list[str] | None = None,
+        *, meta: Json | None = None, segment_keys: list[str] | None = None, condition: Json | None = None,
     ) -> Json:  # fmt: skip
-        """``meta`` None = COPY directive; ``segment_keys`` = keys re-wrapped for the destination (base64)."""
+        """``meta`` None = COPY directive; ``segment_keys`` = keys re-wrapped for the destination (base64);
+        ``condition`` on the destination, as for :meth:`commit_object`."""
         body = {
             "source_tenant_id": source_tenant_id,
             "source_bucket": source_bucket,
@@ -310,6 +343,7 @@ class SatelliteClient:
             "key": key,
             "meta": meta,
             "segment_keys": segment_keys,
+            "condition": condition,
         }
         return (await self.call("object/copy", body))["object"]
 
@@ -379,9 +413,12 @@ class SatelliteClient:
         return await self.call("multipart/list-uploads", body)
 
     async def complete_upload(self, tenant_id: str, bucket: str, key: str, upload_id: str,
-                              parts: list[tuple[int, str]], checksums: Json | None = None) -> Json:  # fmt: skip
+                              parts: list[tuple[int, str]], checksums: Json | None = None,
+                              condition: Json | None = None) -> Json:  # fmt: skip
+        """A retry of a Complete that succeeded answers the same object (idempotent, as AWS)."""
         body = {"tenant_id": tenant_id, "bucket": bucket, "key": key, "upload_id": upload_id,
-                "parts": [{"part_number": n, "etag": e} for n, e in parts], "checksums": checksums or {}}  # fmt: skip
+                "parts": [{"part_number": n, "etag": e} for n, e in parts], "checksums": checksums or {},
+                "condition": condition}  # fmt: skip
         return (await self.call("multipart/complete", body))["object"]
 
     async def abort_upload(self, tenant_id: str, bucket: str, key: str, upload_id: str) -> None:

@@ -13,6 +13,7 @@ __all__ = [
     "EntityTooSmall",
     "InvalidArgument",
     "InvalidPart",
+    "InvalidPartNumber",
     "InvalidPartOrder",
     "InvalidRange",
     "InvalidReceipt",
@@ -28,6 +29,7 @@ __all__ = [
     "NotFound",
     "PolicyExists",
     "PolicyInUse",
+    "PreconditionFailed",
     "SatelliteError",
     "TenantExists",
     "TooFewPieces",
@@ -72,7 +74,12 @@ class NoSuchTenant(NotFound):
 
 
 class UnknownPolicy(SatelliteError):
-    """A bucket was created with a LocationConstraint naming no policy (S3 InvalidLocationConstraint)."""
+    """A bucket was created with a LocationConstraint naming no policy (S3 InvalidLocationConstraint);
+    ``name`` is the constraint given (empty: none given and no tenant default)."""
+
+    def __init__(self, message: str, *, name: str = "") -> None:
+        super().__init__(message)
+        self.name = name
 
 
 class AccessDenied(SatelliteError):
@@ -133,6 +140,10 @@ class InvalidRange(SatelliteError):
         self.size = size
 
 
+class InvalidPartNumber(SatelliteError):
+    """GET/HEAD ``partNumber`` beyond the object's parts (S3 answers 416)."""
+
+
 class CopyNeedsReupload(SatelliteError):
     """The destination's policy does not allow every source piece: copy through the pipeline."""
 
@@ -147,3 +158,15 @@ class NotEnoughNodes(SatelliteError):
 
 class NodeRejected(SatelliteError):
     """A check-in was refused (bad signature, someone else's id)."""
+
+
+class PreconditionFailed(SatelliteError):
+    """A conditional write's condition did not hold at commit (``If-Match`` / ``If-None-Match``).
+
+    ``missing`` says the object the condition named was not there at all (an ``If-Match`` on a
+    key without an object), which S3 answers differently from a mismatch."""
+
+    def __init__(self, message: str, *, condition: str, missing: bool = False) -> None:
+        super().__init__(message)
+        self.condition = condition
+        self.missing = missing

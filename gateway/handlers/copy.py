@@ -28,6 +28,7 @@ from gateway.handlers.common import (
     segment_sources,
     unb64,
 )
+from gateway.handlers.conditional import write_condition
 from gateway.handlers.multipart import Md5Stream
 from gateway.handlers.object_put import DEFAULT_CONTENT_TYPE, upload_body
 from gateway.s3 import xml
@@ -76,6 +77,7 @@ async def copy_object(call: Call) -> web.Response:
             "This copy request is illegal because it is trying to copy an object to itself without changing the "
             "object's metadata, storage class, website redirect location or encryption attributes.",
         )
+    condition = write_condition(call.request.headers)  # on the destination, checked at commit
     segments = answer.get("segments") or []
     keys = None
     if src.bucket != call.bucket:
@@ -84,17 +86,18 @@ async def copy_object(call: Call) -> web.Response:
         keys = [b64(wrap_key(new, unwrap_key(old, unb64(s["wrapped_key"])))) for s in segments]
     try:
         copied = await call.sat.copy_object(call.tenant_id, src.bucket, src.key, call.tenant_id, call.bucket, call.key,
-                                            meta=meta, segment_keys=keys)  # fmt: skip
+                                            meta=meta, segment_keys=keys, condition=condition)  # fmt: skip
         etag = quote_etag(str(copied["etag"]))
     except CopyNeedsReupload:
         etag, copied = await _stream_copy(call, answer, meta if meta is not None else {
             "content_type": obj.get("content_type", ""), "metadata": obj.get("metadata") or {},
             "checksums": obj.get("checksums") or {}, "tags": obj.get("tags") or {},
-        })  # fmt: skip
+        }, condition)  # fmt: skip
     return xml_response(xml.copy_object_result(etag, datetime.fromisoformat(str(copied["created"]))))
 
 
-async def _stream_copy(call: Call, answer: dict[str, Any], meta: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+async def _stream_copy(call: Call, answer: dict[str, Any], meta: dict[str, Any], condition: dict[str, Any] | None
+                       ) -> tuple[str, dict[str, Any]]:  # fmt: skip
     size = int(answer["object"]["size"])
     src = call.endpoint.copy_source
     if src is None:
@@ -104,5 +107,5 @@ async def _stream_copy(call: Call, answer: dict[str, Any], meta: dict[str, Any])
     result = await upload_body(call, body, SatellitePlacer(call.sat, call.tenant_id, call.bucket, call.key))
     full = {**meta, "size": result.size, "etag": body.etag}
     committed = await call.sat.commit_object(call.tenant_id, call.bucket, call.key, full,
-                                             [segment_json(s) for s in result.segments])  # fmt: skip
+                                             [segment_json(s) for s in result.segments], condition)  # fmt: skip
     return body.etag, committed

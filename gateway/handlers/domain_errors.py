@@ -22,7 +22,7 @@ from gateway.s3.errors import S3Error, register_domain_error
 __all__ = ["register"]
 
 _SAME_CODE = (
-    sc.NoSuchBucket, sc.NoSuchKey, sc.NoSuchUpload, sc.InvalidLocationConstraint, sc.AccessDenied,
+    sc.NoSuchBucket, sc.NoSuchKey, sc.NoSuchUpload, sc.AccessDenied,
     sc.BucketAlreadyExists, sc.BucketAlreadyOwnedByYou, sc.BucketNotEmpty, sc.InvalidPart,
     sc.InvalidPartOrder, sc.EntityTooSmall,
 )  # fmt: skip
@@ -54,6 +54,21 @@ def _unavailable(exc: BaseException) -> S3Error:
     return S3Error("ServiceUnavailable")
 
 
+def _location(exc: BaseException) -> S3Error:
+    # AWS's words, then the satellite's, which name the value and the valid policies.
+    detail = str(exc)
+    message = "The specified location-constraint is not valid" + (f": {detail}" if detail else "")
+    given = exc.body.get("location_constraint") if isinstance(exc, sc.SatelliteError) else None
+    return S3Error("InvalidLocationConstraint", message, LocationConstraint=given or None)
+
+
+def _precondition(exc: BaseException) -> S3Error:
+    if isinstance(exc, sc.PreconditionFailed) and exc.missing:
+        return S3Error("NoSuchKey")  # If-Match on a key without an object, as AWS answers
+    condition = exc.condition if isinstance(exc, sc.PreconditionFailed) else ""
+    return S3Error("PreconditionFailed", Condition=condition or None)
+
+
 def _internal(exc: BaseException) -> S3Error:
     return S3Error("InternalError")
 
@@ -64,6 +79,9 @@ def register() -> None:
     register_domain_error(sc.NoSuchAccessKey, lambda e: S3Error("InvalidAccessKeyId"))
     register_domain_error(sc.InvalidArgument, _invalid_argument)
     register_domain_error(sc.InvalidRange, _invalid_range)
+    register_domain_error(sc.PreconditionFailed, _precondition)
+    register_domain_error(sc.InvalidLocationConstraint, _location)
+    register_domain_error(sc.InvalidPartNumber, lambda e: S3Error("InvalidPartNumber"))
     register_domain_error(sc.NotEnoughNodes, _no_placement)
     register_domain_error(sc.TooFewPieces, _unavailable)
     register_domain_error(NotEnoughPieces, _unavailable)

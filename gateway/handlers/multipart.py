@@ -23,6 +23,7 @@ from gateway.handlers.common import (
     segment_json,
     segment_sources,
 )
+from gateway.handlers.conditional import write_condition
 from gateway.handlers.object_put import DEFAULT_CONTENT_TYPE, checksum_headers, upload_body
 from gateway.s3 import xml
 from gateway.s3.body import BodyReader
@@ -129,9 +130,11 @@ async def upload_part_copy(call: Call) -> web.Response:
 
 async def complete_multipart_upload(call: Call, auth: AuthResult) -> web.Response:
     parts = xml.parse_complete_multipart_upload(await BodyReader(call.request, auth).read_all(_MAX_COMPLETE_BODY))
+    condition = write_condition(call.request.headers)  # checked in Complete's transaction
     obj = await call.sat.complete_upload(
-        call.tenant_id, call.bucket, call.key, _upload_id(call), [(p.part_number, p.etag) for p in parts]
-    )
+        call.tenant_id, call.bucket, call.key, _upload_id(call), [(p.part_number, p.etag) for p in parts],
+        condition=condition,
+    )  # fmt: skip
     etag = quote_etag(str(obj["etag"]))
     location = f"/{call.bucket}/{call.key}"
     return xml_response(xml.complete_multipart_upload_result(location, call.bucket, call.key, etag))

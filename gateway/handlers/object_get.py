@@ -19,8 +19,8 @@ from aiohttp import web
 
 from gateway.handlers.common import STANDARD_HEADERS, Call, created_at, quote_etag, segment_sources
 from gateway.handlers.object_put import checksum_headers
-from gateway.s3.errors import request_id
-from gateway.s3.http import check_conditions, http_date, parse_range_spec
+from gateway.s3.errors import S3Error, request_id
+from gateway.s3.http import check_conditions, http_date, mail_safe, parse_range_spec
 
 __all__ = ["get_object", "head_object", "object_headers"]
 
@@ -35,49 +35,80 @@ def object_headers(obj: Mapping[str, Any], call: Call) -> dict[str, str]:
         "Accept-Ranges": "bytes",
     }
     for name, value in (obj.get("metadata") or {}).items():
-        if name.startswith("x-amz-meta-") or name in STANDARD_HEADERS:
+        if name.startswith("x-amz-meta-"):
+            headers[name] = mail_safe(str(value))
+        elif name in STANDARD_HEADERS:
             headers[name] = str(value)
     if obj.get("tags"):
         headers["x-amz-tagging-count"] = str(len(obj["tags"]))
-    if obj.get("segment_count", 0) > 1 and "-" in str(obj["etag"]):
-        headers["x-amz-mp-parts-count"] = str(obj["etag"]).strip('"').rsplit("-", 1)[1]
     if call.request.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED":
         headers.update(checksum_headers(obj.get("checksums") or {}))
     headers.update(call.endpoint.response_overrides)
     return headers
 
 
+def _drop_checksums(headers: dict[str, str]) -> None:
+    for name in [h for h in headers if h.startswith("x-amz-checksum-")]:
+        del headers[name]
+
+
+def _part_headers(answer: Mapping[str, Any], headers: dict[str, str]) -> tuple[int, int, int]:
+    """``?partNumber=N``: the part's range as ``(first, length, status)``; a multipart
+    object's answer says how many parts it has (``x-amz-mp-parts-count``, as AWS sends it
+    only then)."""
+    obj = answer["object"]
+    if "-" in str(obj["etag"]):
+        headers["x-amz-mp-parts-count"] = str(answer["parts_count"])
+        _drop_checksums(headers)  # the whole object's, not this part's
+    resolved = answer.get("range")
+    if resolved is None:  # an empty part (or object)
+        return 0, 0, 200
+    first, last = int(resolved[0]), int(resolved[1])
+    headers["Content-Range"] = f"bytes {first}-{last}/{obj['size']}"
+    return first, last - first + 1, 206
+
+
 async def head_object(call: Call) -> web.Response:
-    obj = await call.sat.head_object(call.tenant_id, call.bucket, call.key)
+    part = call.endpoint.part_number
+    if part is None:
+        answer = {"object": await call.sat.head_object(call.tenant_id, call.bucket, call.key)}
+    else:
+        answer = await call.sat.head_part(call.tenant_id, call.bucket, call.key, part)
+    obj = answer["object"]
     check_conditions(call.request.headers, quote_etag(str(obj["etag"])), created_at(obj), method="HEAD")
     headers = object_headers(obj, call)
-    headers["Content-Length"] = str(obj["size"])
-    return web.Response(headers=headers)
+    status, length = 200, int(obj["size"])
+    if part is not None:
+        _, length, status = _part_headers(answer, headers)
+    headers["Content-Length"] = str(length)
+    return web.Response(status=status, headers=headers)
 
 
 async def get_object(call: Call) -> web.StreamResponse:
-    # The satellite resolves the range against the size and returns only its segments.
+    # The satellite resolves the range (or the part) against the size and returns only its segments.
+    part = call.endpoint.part_number
     spec = parse_range_spec(call.request.headers.get("Range"))
+    if part is not None and "Range" in call.request.headers:
+        raise S3Error("InvalidRequest", "Cannot specify both Range header and partNumber query parameter")
     answer = await call.sat.get_object(
         call.tenant_id, call.bucket, call.key,
         range_start=spec.start if spec else None, range_end=spec.end if spec else None,
-        suffix_length=spec.suffix if spec else None,
+        suffix_length=spec.suffix if spec else None, part_number=part,
     )  # fmt: skip
     obj = answer["object"]
     size = int(obj["size"])
     check_conditions(call.request.headers, quote_etag(str(obj["etag"])), created_at(obj))
     headers = object_headers(obj, call)
     resolved = answer.get("range")
-    if resolved is not None:
+    if part is not None:
+        first, length, status = _part_headers(answer, headers)
+    elif resolved is not None:
         first, last = int(resolved[0]), int(resolved[1])
-        status = 206
+        status, length = 206, last - first + 1
         headers["Content-Range"] = f"bytes {first}-{last}/{size}"
-        # A partial body has no checksum of its own; AWS omits the whole object's.
-        for name in [h for h in headers if h.startswith("x-amz-checksum-")]:
-            del headers[name]
+        _drop_checksums(headers)  # a partial body has no checksum of its own; AWS omits the whole object's
     else:
-        first, last, status = 0, size - 1, 200
-    length = last - first + 1 if size else 0
+        first, length, status = 0, size, 200
     headers["Content-Length"] = str(length)
     response = web.StreamResponse(status=status, headers=headers)
     sources = segment_sources(answer.get("segments") or [])

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.handlers import conditional
 from gateway.handlers.common import Call, SatellitePlacer, metadata_from_headers, segment_json
 from gateway.pipeline import UploadResult
 from gateway.s3 import xml
@@ -42,6 +43,7 @@ async def put_object(call: Call, auth: AuthResult) -> web.Response:
     reader = BodyReader(call.request, auth)  # length and integrity claims checked before any byte
     metadata = metadata_from_headers(headers)
     tags = xml.parse_tagging_header(headers["x-amz-tagging"]) if "x-amz-tagging" in headers else {}
+    condition = await conditional.precheck(call)  # a write that cannot succeed uploads nothing
     placer = SatellitePlacer(call.sat, call.tenant_id, call.bucket, call.key)
     result = await upload_body(call, reader, placer)
     checksums = {alg.value: value for alg, value in reader.checksums.items()}
@@ -54,5 +56,6 @@ async def put_object(call: Call, auth: AuthResult) -> web.Response:
         "tags": tags,
     }
     segments = [segment_json(s) for s in result.segments]
-    await call.sat.commit_object(call.tenant_id, call.bucket, call.key, meta, segments)
+    with conditional.conflict_if_vanished(condition):
+        await call.sat.commit_object(call.tenant_id, call.bucket, call.key, meta, segments, condition)
     return web.Response(headers={"ETag": reader.etag, **checksum_headers(checksums)})

@@ -35,7 +35,7 @@ async def authenticate(
     raw_path = request.raw_path
     headers = request.headers
     query = parse_query(raw_path.partition("?")[2])
-    header = headers.get("Authorization")
+    header = headers.get("Authorization", "").strip() or None  # empty is missing: AccessDenied, as AWS
     v4_query = "X-Amz-Algorithm" in query or "X-Amz-Signature" in query
     v2_query = "Signature" in query and "AWSAccessKeyId" in query
     if (header is not None) + v4_query + v2_query > 1:

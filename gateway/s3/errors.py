@@ -134,6 +134,12 @@ ERRORS: Mapping[str, ErrorSpec] = {
     "InvalidArgument": ErrorSpec(400, "Invalid Argument"),
     "InvalidRange": ErrorSpec(416, "The requested range is not satisfiable"),
     "PreconditionFailed": ErrorSpec(412, "At least one of the pre-conditions you specified did not hold"),
+    "ConditionalRequestConflict": ErrorSpec(
+        409,
+        "A conflicting operation occurred. If using PutObject you can retry the request. If using multipart "
+        "upload you should initiate another CreateMultipartUpload request and re-upload each part.",
+    ),
+    "InvalidPartNumber": ErrorSpec(416, "The requested partnumber is not satisfiable"),
     "NotModified": ErrorSpec(304, "Not Modified"),
     "MalformedXML": ErrorSpec(
         400,
@@ -166,7 +172,8 @@ class S3Error(Exception):
     """An error answered to the client the way AWS answers it.
 
     ``fields`` are the extra elements AWS puts in that error's XML body (in order), and
-    ``headers`` extra response headers (``Content-Range`` for ``InvalidRange``)."""
+    ``headers`` extra response headers (``Content-Range`` for ``InvalidRange``); ``status``
+    replaces the table's where AWS answers one code with two statuses."""
 
     def __init__(
         self,
@@ -175,11 +182,12 @@ class S3Error(Exception):
         *,
         resource: str | None = None,
         headers: Mapping[str, str] | None = None,
+        status: int | None = None,
         **fields: Any,
     ) -> None:
         spec = ERRORS[code]  # an unknown code is a programming error, not a client error
         self.code = code
-        self.status = spec.status
+        self.status = spec.status if status is None else status
         self.message = message if message is not None else spec.message
         self.resource = resource
         self.headers: dict[str, str] = dict(headers or {})

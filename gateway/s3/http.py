@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ __all__ = [
     "check_conditions",
     "check_copy_source_conditions",
     "http_date",
+    "mail_safe",
     "parse_http_date",
     "parse_range",
     "parse_range_spec",
@@ -195,15 +197,35 @@ def check_copy_source_conditions(headers: Mapping[str, str], etag: str, last_mod
 # --- metadata and overrides -----------------------------------------------------------
 
 
+def _header_text(value: str) -> str:
+    """A received header value as text. aiohttp decodes header bytes as UTF-8 with
+    ``surrogateescape``; bytes that are not UTF-8 are read as Latin-1 (HTTP's obs-text)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("latin-1")
+    return value
+
+
+def mail_safe(value: str) -> str:
+    """A user-metadata value as AWS returns it: as stored if ASCII, else RFC 2047-encoded
+    (``=?UTF-8?B?…?=``), which keeps the header ASCII and round-trips through any client."""
+    if value.isascii():
+        return value
+    return "=?UTF-8?B?" + base64.b64encode(value.encode("utf-8")).decode("ascii") + "?="
+
+
 def user_metadata(headers: Mapping[str, str]) -> dict[str, str]:
     """``x-amz-meta-*`` headers as ``{name: value}`` (names lower-cased, without the prefix).
 
-    AWS counts the UTF-8 bytes of names and values and refuses more than 2 KB."""
+    Values are stored as sent: raw UTF-8 as text, an RFC 2047 word as its ASCII (as AWS
+    does; GET encodes non-ASCII values with :func:`mail_safe`). AWS counts the UTF-8 bytes
+    of names and values and refuses more than 2 KB."""
     meta: dict[str, str] = {}
-    for name, value in headers.items():
+    for name, raw in headers.items():
         lname = name.lower()
         if lname.startswith("x-amz-meta-"):
-            key = lname[len("x-amz-meta-") :]
+            key, value = lname[len("x-amz-meta-") :], _header_text(raw)
             meta[key] = f"{meta[key]},{value}" if key in meta else value
     size = sum(len(k.encode()) + len(v.encode()) for k, v in meta.items())
     if size > MAX_METADATA_BYTES:

@@ -12,7 +12,7 @@ Addressing. A request names its bucket either in the path (``/bucket/key``, path
 or in the host (``bucket.s3.example.com/key``, virtual-host style) when the host ends with
 one of the configured base domains. The path is split on its *raw* form and each part is
 percent-decoded once: ``+`` stays ``+``, ``%2F`` becomes a ``/`` inside the key, and a
-trailing slash is part of the key.
+trailing slash is part of the key. In the query string ``+`` is a space, as AWS reads it.
 
 Subresources that S3 has but Geoshard does not implement (``?acl``, ``?policy``,
 ``?lifecycle`` …) answer ``NotImplemented``; query parameters S3 does not know (such as
@@ -32,7 +32,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_plus
 
 from multidict import CIMultiDictProxy, MultiDict, MultiDictProxy
 
@@ -289,15 +289,23 @@ def _response_overrides(query: MultiDictProxy[str]) -> dict[str, str]:
     return out
 
 
+def _decode_query(raw: str) -> str:
+    try:
+        return unquote_plus(raw, errors="strict")
+    except UnicodeDecodeError:
+        raise S3Error("InvalidURI") from None
+
+
 def parse_query(raw_query: str) -> MultiDictProxy[str]:
     """Decode a raw query string the way S3 does: ``name`` alone is an empty value, and
-    percent-escapes are decoded once (``+`` stays ``+``; clients encode spaces as ``%20``)."""
+    percent-escapes are decoded once, with ``+`` as a space (form encoding, as AWS reads a
+    query and as SDKs that send ``+`` sign it; a plus is ``%2B``). Paths keep ``+``."""
     out: MultiDict[str] = MultiDict()
     for pair in raw_query.split("&"):
         if not pair:
             continue
         name, _, value = pair.partition("=")
-        out.add(_decode(name), _decode(value))
+        out.add(_decode_query(name), _decode_query(value))
     return MultiDictProxy(out)
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from urllib.parse import unquote
+from urllib.parse import unquote_plus
 
 from multidict import CIMultiDictProxy
 
@@ -53,7 +53,7 @@ def canonical_resource(raw_path: str, bucket: str | None, virtual_host: bool) ->
     for part in raw_query.split("&"):
         name, eq, value = part.partition("=")
         if name in SUBRESOURCES:
-            subs.append((name, unquote(value) if eq else None))
+            subs.append((name, unquote_plus(value) if eq else None))
     if subs:
         subs.sort(key=lambda nv: nv[0])
         resource += "?" + "&".join(n if v is None else f"{n}={v}" for n, v in subs)
@@ -135,6 +135,8 @@ async def verify_sigv2_query(
 ) -> AuthResult:
     """Verify ``?AWSAccessKeyId=…&Expires=…&Signature=…``."""
     access_key, expires, signature = (query.get(p) for p in ("AWSAccessKeyId", "Expires", "Signature"))
+    # base64 has no spaces: a "+" sent unencoded (read as a space, as AWS reads it) is a "+".
+    signature = signature.replace(" ", "+") if signature else signature
     if not access_key or not signature or expires is None:
         raise S3Error(
             "AccessDenied",

@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, unquote_plus
 
 from multidict import CIMultiDictProxy
 
@@ -94,7 +94,7 @@ def canonical_query(raw_query: str, exclude: Iterable[str] = ()) -> str:
         if not part:
             continue
         name, _, value = part.partition("=")
-        name, value = unquote(name), unquote(value)
+        name, value = unquote_plus(name), unquote_plus(value)  # "+" is a space, as AWS reads it
         if name in skip:
             continue
         pairs.append((_encode(name), _encode(value)))
@@ -328,12 +328,16 @@ async def verify_sigv4_query(
     if not raw_expires.lstrip("-").isdigit():
         raise S3Error("AuthorizationQueryParametersError", "X-Amz-Expires should be a number")
     expires = int(raw_expires)
+    # AWS answers an expiry out of 1..604800 with 403 (the code's usual status is 400); 0 is
+    # a URL that has already expired.
     if expires < 0:
-        raise S3Error("AuthorizationQueryParametersError", "X-Amz-Expires must be non-negative")
+        raise S3Error("AuthorizationQueryParametersError", "X-Amz-Expires must be non-negative", status=403)
     if expires > MAX_PRESIGNED_EXPIRES:
         raise S3Error(
             "AuthorizationQueryParametersError",
-            "X-Amz-Expires must be less than a week (in seconds) that is 604800",
+            "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less "
+            "than 604800 seconds",
+            status=403,
         )
     amz_date = query["X-Amz-Date"]
     when = _parse_amz_date(amz_date)
@@ -344,7 +348,7 @@ async def verify_sigv4_query(
             "AuthorizationQueryParametersError", e.message.replace("authorization header", "X-Amz-Credential")
         ) from None
     now = config.clock()
-    if now > when.timestamp() + expires:
+    if now > when.timestamp() + expires or expires == 0:
         raise S3Error(
             "AccessDenied",
             "Request has expired",

@@ -3,8 +3,9 @@
 Responses are built from dataclasses into bytes, in the element order of AWS's
 documentation, with S3's namespace ``http://s3.amazonaws.com/doc/2006-03-01/`` and
 timestamps as ``2009-10-12T17:50:30.000Z``. Listings honour ``encoding-type=url`` by
-form-encoding keys, prefixes, delimiters and markers (``quote_plus``, ``/`` kept), which is
-what AWS sends and what boto3 decodes.
+percent-encoding keys, prefixes, delimiters and markers (a space is ``%20``, ``+`` is
+``%2B``, control characters ``%0A`` …, ``/`` kept), as the S3 conformance tests expect of
+AWS; boto3 decodes either form.
 
 Request documents (CompleteMultipartUpload, Delete, Tagging, CreateBucketConfiguration)
 are parsed with the standard library's ElementTree after refusing any DTD: a body that
@@ -21,7 +22,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import parse_qsl, quote_plus
+from urllib.parse import parse_qsl, quote
 
 from gateway.s3.errors import S3Error
 from gateway.s3.router import ListQuery
@@ -166,7 +167,7 @@ def list_buckets_result(owner: Owner, buckets: Sequence[BucketInfo]) -> bytes:
 
 
 def _enc(value: str | None, url: bool) -> str | None:
-    return None if value is None else quote_plus(value, safe="/") if url else value
+    return None if value is None else quote(value, safe="/") if url else value
 
 
 def _contents(root: ET.Element, objects: Sequence[ObjectInfo], url: bool, fetch_owner: bool) -> None:

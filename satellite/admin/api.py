@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from common.countries import is_country_code
+from satellite.db.policy_aliases import PolicyAliasRepository
 from satellite.errors import (
     InvalidArgument,
     NotFound,
@@ -157,6 +158,22 @@ async def show_policy(request: web.Request) -> web.Response:
     policy = await svc.tenancy.get_policy(name)
     buckets, tenants = await svc.repo.policy_users(name)
     return web.json_response({**policy.to_dict(), "buckets": buckets, "default_for_tenants": tenants})
+
+
+async def policy_aliases(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    aliases = await PolicyAliasRepository(request.app[ADMIN_SERVICES].repo.db).aliases(name)
+    return web.json_response({"policy": name, "aliases": aliases})
+
+
+async def set_policy_aliases(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    data = await _body(request, {"aliases"}, {"aliases"})
+    given = data["aliases"]
+    if not isinstance(given, list) or not all(isinstance(a, str) for a in given):
+        raise InvalidArgument("aliases must be a list of names, e.g. [\"eu-west-1\", \"eu-central-1\"]")
+    aliases = await PolicyAliasRepository(request.app[ADMIN_SERVICES].repo.db).set_aliases(name, given)
+    return web.json_response({"policy": name, "aliases": aliases})
 
 
 async def delete_policy(request: web.Request) -> web.Response:
@@ -451,6 +468,8 @@ ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespons
     ("POST", "/v1/policies", create_policy),
     ("GET", "/v1/policies/{name}", show_policy),
     ("DELETE", "/v1/policies/{name}", delete_policy),
+    ("GET", "/v1/policies/{name}/aliases", policy_aliases),
+    ("PUT", "/v1/policies/{name}/aliases", set_policy_aliases),
     ("GET", "/v1/tenants", list_tenants),
     ("POST", "/v1/tenants", create_tenant),
     ("GET", "/v1/tenants/{tenant}", show_tenant),

@@ -134,6 +134,13 @@ def policy_show(c: AdminClient, a: argparse.Namespace) -> Any:
     return p, _fields(_policy_row(p))
 
 
+def policy_aliases(c: AdminClient, a: argparse.Namespace) -> Any:
+    """With aliases, set them (``--clear`` removes all); without, list them."""
+    path = P("v1", "policies", a.name, "aliases")
+    r = c.call("PUT", path, {"aliases": [] if a.clear else a.aliases}) if a.aliases or a.clear else c.call("GET", path)
+    return r, f"policy {r['policy']}: aliases {', '.join(r['aliases']) or 'none'}"
+
+
 def policy_delete(c: AdminClient, a: argparse.Namespace) -> Any:
     r = c.call("DELETE", P("v1", "policies", a.name))
     return r, f"deleted policy {a.name}"
@@ -352,6 +359,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     leaf(g, "list", policy_list, "list policies")
     leaf(g, "show", policy_show, "show a policy and who uses it").add_argument("name")
     leaf(g, "delete", policy_delete, "delete a policy nothing uses").add_argument("name")
+    p = leaf(g, "aliases", policy_aliases, "list or set a policy's aliases (AWS region names for LocationConstraint)")
+    p.add_argument("name")
+    p.add_argument("aliases", nargs="*", help="the new aliases, e.g. eu-west-1 eu-central-1 (replace the old ones)")
+    p.add_argument("--clear", action="store_true", help="remove every alias")
 
     g = groups.add_parser("tenant", help="tenants").add_subparsers(metavar="ACTION", required=True)
     p = leaf(g, "create", tenant_create, "create a tenant")

@@ -85,6 +85,20 @@ def openapi_spec() -> dict[str, Any]:
                 "get": _op("show a policy and the buckets and tenants using it", errors=(404,)),
                 "delete": _op("delete a policy nothing uses", errors=(404, 409)),
             },
+            "/v1/policies/{name}/aliases": {
+                "parameters": _params("name"),
+                "get": _op("the policy's aliases (other LocationConstraint names, e.g. AWS regions)", errors=(404,)),
+                "put": _op(
+                    "replace the policy's aliases (an empty list clears them)",
+                    errors=(400, 404),
+                    body={
+                        "type": "object",
+                        "required": ["aliases"],
+                        "additionalProperties": False,
+                        "properties": {"aliases": {"type": "array", "items": {"type": "string"}}},
+                    },
+                ),
+            },
             "/v1/tenants": {
                 "get": _op("list tenants"),
                 "post": _op(

@@ -39,6 +39,8 @@ ERROR_TABLE: tuple[tuple[type[BaseException], int, str], ...] = (
     (e.InvalidPartOrder, 400, "InvalidPartOrder"),
     (e.EntityTooSmall, 400, "EntityTooSmall"),
     (e.InvalidRange, 416, "InvalidRange"),
+    (e.PreconditionFailed, 412, "PreconditionFailed"),
+    (e.InvalidPartNumber, 416, "InvalidPartNumber"),
     (e.CopyNeedsReupload, 409, "CopyNeedsReupload"),
     (e.NotEnoughNodes, 503, "NotEnoughNodes"),
     (e.NodeRejected, 403, "NodeRejected"),
@@ -69,6 +71,10 @@ async def error_middleware(
                     extra["size"] = exc.size
                 if isinstance(exc, e.NotEnoughNodes):
                     extra["policy"] = exc.policy
+                if isinstance(exc, e.UnknownPolicy):
+                    extra["location_constraint"] = exc.name
+                if isinstance(exc, e.PreconditionFailed):
+                    extra.update(condition=exc.condition, missing=exc.missing)
                 return error_response(status, code, str(exc), **extra)
         log.exception("internal error in %s %s", request.method, request.path)
         return error_response(500, "InternalError", "internal error; see the satellite's log")

@@ -164,7 +164,7 @@ class MetainfoEndpoint:
 
     async def object_commit(self, b: dict[str, Any]) -> dict[str, Any]:
         info = await self.m.commit_object(
-            _s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), b.get("meta"), b.get("segments")
+            _s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), b.get("meta"), b.get("segments"), b.get("condition")
         )
         return {"object": info.to_json()}
 
@@ -176,11 +176,15 @@ class MetainfoEndpoint:
             range_start=b.get("range_start"),
             range_end=b.get("range_end"),
             suffix_length=b.get("suffix_length"),
+            part_number=b.get("part_number"),
         )
 
     async def object_head(self, b: dict[str, Any]) -> dict[str, Any]:
         _, info = await self.m.object(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"))
-        return {"object": info.to_json()}
+        if b.get("part_number") is None:
+            return {"object": info.to_json()}
+        rng, count = await self.m.part_range(info, b.get("part_number"))
+        return {"object": info.to_json(), "range": list(rng) if rng else None, "parts_count": count}
 
     async def object_list(self, b: dict[str, Any]) -> dict[str, Any]:
         return await self.m.list_objects(
@@ -208,6 +212,7 @@ class MetainfoEndpoint:
             _s(b, "key"),
             meta=b.get("meta"),
             segment_keys=b.get("segment_keys"),
+            condition=b.get("condition"),
         )
         return {"object": info.to_json()}
 
@@ -275,8 +280,9 @@ class MetainfoEndpoint:
 
     async def mp_complete(self, b: dict[str, Any]) -> dict[str, Any]:
         info = await self.mp.complete(
-            _s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), _s(b, "upload_id"), b.get("parts"), b.get("checksums")
-        )
+            _s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), _s(b, "upload_id"), b.get("parts"), b.get("checksums"),
+            b.get("condition"),
+        )  # fmt: skip
         return {"object": info.to_json()}
 
     async def mp_abort(self, b: dict[str, Any]) -> dict[str, Any]:

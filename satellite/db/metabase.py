@@ -24,6 +24,7 @@ from sqlalchemy import Row, Table, Text, bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from satellite.db.conditions import check_condition
 from satellite.db.engine import Database
 from satellite.db.models import (
     BadPieceReport,
@@ -36,9 +37,9 @@ from satellite.db.models import (
     SegmentRow,
     Tenant,
     Upload,
-    policy_named,
 )
 from satellite.db.multipart import MultipartRepository
+from satellite.db.policy_aliases import policy_by_name_or_alias, policy_names
 from satellite.db.tenancy import policy_from_row
 from satellite.errors import (
     BucketAlreadyExists,
@@ -56,6 +57,7 @@ from satellite.metainfo.types import (
     PieceOut,
     SegmentIn,
     SegmentOut,
+    WriteCondition,
 )
 from satellite.metainfo.util import successor
 
@@ -216,16 +218,22 @@ def _dialect(s: Conn) -> str:
     return bind.dialect.name
 
 
-async def replace_object(s: Conn, bucket_id: int, key: str, meta: ObjectMeta, segment_count: int) -> ObjectRow:
+async def replace_object(
+    s: Conn, bucket_id: int, key: str, meta: ObjectMeta, segment_count: int, condition: WriteCondition | None = None
+) -> ObjectRow:
     """Insert the next version of ``key`` and drop the older ones (pieces go to GC via retain lists).
 
     The next version is computed inside the INSERT (one round trip), and the DELETE runs only
     when there was an older version. Commits of one key wait for each other on PostgreSQL
     (``_KEY_TURN``); should two still race for one version, the unique index rejects the
-    second and ``commit_object`` retries it, which then replaces the first.
+    second and ``commit_object`` retries it, which then replaces the first. A ``condition``
+    is checked after the turn is taken (:func:`check_condition`).
     """
-    if _dialect(s) == "postgresql":
+    postgres = _dialect(s) == "postgresql"
+    if postgres:
         await s.execute(_KEY_TURN, {"v_key": key, "v_bucket": bucket_id})
+    if condition is not None:
+        await check_condition(s, bucket_id, key, condition, postgres=postgres)
     values: dict[str, Any] = {
         "bucket_id": bucket_id,
         "key": key,
@@ -310,11 +318,10 @@ class MetabaseRepository(MultipartRepository):
         try:
             async with self.db.transaction() as s:
                 if policy:
-                    prow = (
-                        await s.execute(select(PlacementPolicyRow).where(policy_named(policy)))
-                    ).scalar()
+                    prow = await policy_by_name_or_alias(s, policy)
                     if prow is None:
-                        raise UnknownPolicy(f"no placement policy named {policy!r}")
+                        valid = ", ".join(await policy_names(s))
+                        raise UnknownPolicy(f"{policy!r} names no residency policy; valid: {valid}", name=policy)
                 else:
                     prow = (
                         await s.execute(
@@ -357,12 +364,17 @@ class MetabaseRepository(MultipartRepository):
     # --- objects ------------------------------------------------------------------------
 
     async def commit_object(
-        self, bucket_id: int, key: str, meta: ObjectMeta, segments: Sequence[SegmentIn]
+        self,
+        bucket_id: int,
+        key: str,
+        meta: ObjectMeta,
+        segments: Sequence[SegmentIn],
+        condition: WriteCondition | None = None,
     ) -> ObjectInfo:
         for attempt in range(_COMMIT_RETRIES):
             try:
                 async with self.db.write_conn() as c:
-                    row = await replace_object(c, bucket_id, key, meta, len(segments))
+                    row = await replace_object(c, bucket_id, key, meta, len(segments), condition)
                     await insert_segments(c, segments, object_id=row.id, upload_id=None)
                     return object_info(row)
             except IntegrityError as e:
@@ -545,6 +557,7 @@ class MetabaseRepository(MultipartRepository):
         key: str,
         meta: ObjectMeta,
         wrapped_keys: Sequence[bytes] | None,
+        condition: WriteCondition | None = None,
     ) -> ObjectInfo:
         """A new object sharing the source's pieces (retain lists keep a piece any segment names)."""
         segments = await self.get_segments(source.id, None)
@@ -574,7 +587,7 @@ class MetabaseRepository(MultipartRepository):
             still = await s.execute(select(ObjectRow.id).where(ObjectRow.id == source.id))
             if still.first() is None:
                 raise NoSuchKey(f"the copy source {source.key!r} changed during the copy; retry")
-            row = await replace_object(s, bucket_id, key, meta, len(copies))
+            row = await replace_object(s, bucket_id, key, meta, len(copies), condition)
             await insert_segments(s, copies, object_id=row.id, upload_id=None)
             return object_info(row)
 

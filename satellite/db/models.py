@@ -460,3 +460,4 @@ class RepairJob(Base):
     updated_at: Mapped[dt.datetime]
 from satellite.db import durability_models as _durability_models  # noqa: E402, F401
 from satellite.db import security_models as _security_models  # noqa: E402,F401 - issue 16's index
+from satellite.db import surface_models as _surface_models  # noqa: E402,F401  (S3-surface tables)

@@ -4,6 +4,13 @@ Parts' segments are stored as segments of the upload (``upload_id`` set) from th
 the part is committed. Complete re-points the listed parts' segments at the new object in
 one ``UPDATE`` and deletes the upload, whose cascade drops what was not listed; nothing is
 copied, whatever the object's size.
+
+Retries and races. Part commits and Complete of one upload take turns on the upload's row
+(``FOR UPDATE`` on PostgreSQL; SQLite's writers take turns anyway), so a part re-sent while
+its first copy commits replaces it cleanly, and of two racing Completes one completes and
+the other finds the upload gone. Complete leaves a ``completed_uploads`` row (kept a day):
+a Complete of an upload that is gone but was completed with the same parts answers the
+same object and ETag, as AWS does, instead of ``NoSuchUpload``.
 """
 
 from __future__ import annotations
@@ -18,8 +25,9 @@ from sqlalchemy import delete, func, select, tuple_, update
 
 from satellite.db.engine import Database
 from satellite.db.models import SegmentRow, Upload, UploadPart
+from satellite.db.surface_models import CompletedUpload
 from satellite.errors import EntityTooSmall, InvalidArgument, InvalidPart, InvalidPartOrder, NoSuchUpload
-from satellite.metainfo.types import ObjectInfo, ObjectMeta, PartInfo, SegmentIn, UploadInfo
+from satellite.metainfo.types import ObjectInfo, ObjectMeta, PartInfo, SegmentIn, UploadInfo, WriteCondition
 from satellite.metainfo.util import successor
 
 __all__ = ["MultipartRepository", "multipart_etag"]
@@ -38,6 +46,15 @@ def multipart_etag(part_etags: Sequence[str]) -> str:
         except ValueError:
             digest.update(_norm_etag(e).encode())
     return f"{digest.hexdigest()}-{len(part_etags)}"
+
+
+# How long a completed upload answers a retried Complete (AWS does not document its window;
+# SDK retries come within minutes).
+COMPLETED_UPLOAD_TTL = dt.timedelta(days=1)
+
+
+def _locked_upload(upload_id: str):  # type: ignore[no-untyped-def]
+    return select(Upload).where(Upload.id == upload_id).with_for_update()
 
 
 def _upload(u: Upload) -> UploadInfo:
@@ -79,7 +96,7 @@ class MultipartRepository:
         from satellite.db.metabase import insert_segments
 
         async with self.db.transaction() as s:
-            if await s.get(Upload, upload_id) is None:
+            if (await s.execute(_locked_upload(upload_id))).scalar() is None:
                 raise NoSuchUpload(f"no multipart upload {upload_id!r} (completed or aborted?)")
             # Re-uploading a part replaces it; the old part's pieces are left for GC.
             await s.execute(
@@ -134,6 +151,7 @@ class MultipartRepository:
         parts: Sequence[tuple[int, str]],
         meta_checksums: dict[str, Any],
         min_part_size: int,
+        condition: WriteCondition | None = None,
     ) -> ObjectInfo:
         from satellite.db.metabase import object_info, replace_object
 
@@ -143,7 +161,7 @@ class MultipartRepository:
         if any(b <= a for a, b in itertools.pairwise(numbers)):
             raise InvalidPartOrder("the list of parts was not in ascending order")
         async with self.db.transaction() as s:
-            if await s.get(Upload, upload.upload_id) is None:
+            if (await s.execute(_locked_upload(upload.upload_id))).scalar() is None:
                 raise NoSuchUpload(f"no multipart upload {upload.upload_id!r} (completed or aborted?)")
             stored = {
                 p.part_number: p
@@ -174,14 +192,44 @@ class MultipartRepository:
                 checksums=meta_checksums,
                 tags=upload.tags,
             )
-            row = await replace_object(s, upload.bucket_id, upload.key, meta, int(count))
+            row = await replace_object(s, upload.bucket_id, upload.key, meta, int(count), condition)
             await s.execute(
                 update(SegmentRow)
                 .where(SegmentRow.upload_id == upload.upload_id, SegmentRow.part_number.in_(numbers))
                 .values(object_id=row.id, upload_id=None)
             )
             await s.execute(delete(Upload).where(Upload.id == upload.upload_id))
+            now = dt.datetime.now(dt.UTC)
+            await s.execute(delete(CompletedUpload).where(CompletedUpload.completed_at < now - COMPLETED_UPLOAD_TTL))
+            s.add(
+                CompletedUpload(
+                    upload_id=upload.upload_id, bucket_id=upload.bucket_id, key=upload.key, etag=meta.etag,
+                    size=meta.size, checksums=meta.checksums, segment_count=int(count),
+                    object_created_at=row.created_at, completed_at=now,
+                )
+            )  # fmt: skip
             return object_info(row)
+
+    async def completed_upload(
+        self, upload_id: str, bucket_id: int, key: str, parts: Sequence[tuple[int, str]]
+    ) -> ObjectInfo | None:
+        """The object a completed upload made, if it was completed with these very parts
+        (their ETags give the multipart ETag) within the last day; else None."""
+        async with self.db.read() as s:
+            done = await s.get(CompletedUpload, upload_id)
+        if (
+            done is None
+            or done.bucket_id != bucket_id
+            or done.key != key
+            or done.completed_at < dt.datetime.now(dt.UTC) - COMPLETED_UPLOAD_TTL
+            or not parts
+            or multipart_etag([e for _, e in parts]) != done.etag
+        ):
+            return None
+        return ObjectInfo(
+            id=0, key=key, version=0, size=done.size, etag=done.etag, content_type="", user_metadata={},
+            checksums=done.checksums, tags={}, segment_count=done.segment_count, created_at=done.object_created_at,
+        )  # fmt: skip
 
     async def abort_upload(self, upload_id: str) -> bool:
         async with self.db.transaction() as s:

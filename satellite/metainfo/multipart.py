@@ -10,7 +10,7 @@ from typing import Any
 from satellite.errors import InvalidArgument, NoSuchUpload
 from satellite.metainfo.service import MetainfoService, check_key, parse_meta
 from satellite.metainfo.store import MetabaseStore
-from satellite.metainfo.types import BucketInfo, ObjectInfo, PartInfo, UploadInfo
+from satellite.metainfo.types import BucketInfo, ObjectInfo, PartInfo, UploadInfo, WriteCondition
 
 __all__ = ["MIN_PART_SIZE", "MultipartService"]
 
@@ -127,9 +127,18 @@ class MultipartService:
         }
 
     async def complete(
-        self, tenant_id: str, bucket_name: str, key: str, upload_id: str, parts: Any, checksums: Any = None
+        self,
+        tenant_id: str,
+        bucket_name: str,
+        key: str,
+        upload_id: str,
+        parts: Any,
+        checksums: Any = None,
+        condition: Any = None,
     ) -> ObjectInfo:
-        _, upload = await self._upload(tenant_id, bucket_name, key, upload_id)
+        """Complete the upload; a retry of a Complete that succeeded (same upload, same
+        parts) answers the same object, as AWS does, before any condition is looked at."""
+        bucket = await self.metainfo.bucket(tenant_id, bucket_name)
         if not isinstance(parts, list):
             raise InvalidArgument("'parts' must be a list of {part_number, etag}")
         pairs = []
@@ -137,9 +146,17 @@ class MultipartService:
             if not isinstance(p, dict) or not isinstance(p.get("etag"), str):
                 raise InvalidArgument("each part is {part_number, etag}")
             pairs.append((_part_number(p.get("part_number")), p["etag"]))
-        return await self.store.complete_upload(
-            upload, pairs, checksums if isinstance(checksums, dict) else {}, self.min_part_size
-        )
+        cond = WriteCondition.from_json(condition)
+        try:
+            _, upload = await self._upload(tenant_id, bucket_name, key, upload_id)
+            return await self.store.complete_upload(
+                upload, pairs, checksums if isinstance(checksums, dict) else {}, self.min_part_size, cond
+            )
+        except NoSuchUpload:
+            done = await self.store.completed_upload(upload_id, bucket.id, key, pairs)
+            if done is None:
+                raise
+            return done
 
     async def abort(self, tenant_id: str, bucket_name: str, key: str, upload_id: str) -> None:
         _, upload = await self._upload(tenant_id, bucket_name, key, upload_id)

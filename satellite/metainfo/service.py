@@ -17,6 +17,7 @@ from satellite.errors import (
     AccessDenied,
     CopyNeedsReupload,
     InvalidArgument,
+    InvalidPartNumber,
     InvalidRange,
     NoSuchBucket,
     NoSuchKey,
@@ -24,7 +25,16 @@ from satellite.errors import (
 )
 from satellite.metainfo.segments import SegmentChecker, field_bytes
 from satellite.metainfo.store import MetabaseStore
-from satellite.metainfo.types import BucketInfo, ListEntry, ObjectInfo, ObjectMeta, SegmentIn, SegmentOut, b64
+from satellite.metainfo.types import (
+    BucketInfo,
+    ListEntry,
+    ObjectInfo,
+    ObjectMeta,
+    SegmentIn,
+    SegmentOut,
+    WriteCondition,
+    b64,
+)
 from satellite.metainfo.util import successor
 from satellite.nodeselection import NodeCandidate, PlacementError, SelectionConfig, in_policy, select_nodes
 from satellite.orders import OrderSigner, SegmentToken, TokenPiece, derive_piece_id
@@ -201,15 +211,20 @@ class MetainfoService:
 
     # --- objects ------------------------------------------------------------------------
 
-    async def commit_object(self, tenant_id: str, bucket_name: str, key: str, meta: Any, segments: Any) -> ObjectInfo:
+    async def commit_object(
+        self, tenant_id: str, bucket_name: str, key: str, meta: Any, segments: Any, condition: Any = None
+    ) -> ObjectInfo:
+        """Store the object; ``condition`` (``{if_match, if_none_match}``) is checked in the
+        commit's transaction, so of racing conditional writers exactly one can win."""
         bucket = await self.bucket(tenant_id, bucket_name)
         check_key(key)
         parsed_meta = parse_meta(meta)
+        cond = WriteCondition.from_json(condition)
         checked = self.check_segments(segments, bucket_id=bucket.id, key=key)
         plain = sum(s.plain_size for s in checked)
         if plain != parsed_meta.size:
             raise InvalidArgument(f"segments hold {plain} plaintext bytes but meta.size is {parsed_meta.size}")
-        return await self.store.commit_object(bucket.id, key, parsed_meta, checked)
+        return await self.store.commit_object(bucket.id, key, parsed_meta, checked, cond)
 
     async def object(self, tenant_id: str, bucket_name: str, key: str) -> tuple[BucketInfo, ObjectInfo]:
         bucket = await self.bucket(tenant_id, bucket_name)
@@ -227,10 +242,20 @@ class MetainfoService:
         range_start: int | None = None,
         range_end: int | None = None,
         suffix_length: int | None = None,
+        part_number: int | None = None,
     ) -> dict[str, Any]:
-        """Metadata, the segments covering the (resolved) range and GET orders for their pieces."""
+        """Metadata, the segments covering the (resolved) range and GET orders for their pieces.
+
+        ``part_number`` (S3's ``?partNumber=N``) asks for the bytes of the object's N-th part
+        instead of a range; the answer then also says ``parts_count``."""
         _, info = await self.object(tenant_id, bucket_name, key)
-        rng = resolve_range(info.size, range_start, range_end, suffix_length)
+        extra: dict[str, Any] = {}
+        if part_number is not None:
+            if range_start is not None or range_end is not None or suffix_length is not None:
+                raise InvalidArgument("a part number and a range cannot be asked for together")
+            rng, extra["parts_count"] = await self.part_range(info, part_number)
+        else:
+            rng = resolve_range(info.size, range_start, range_end, suffix_length)
         segments = await self.store.get_segments(info.id, rng) if info.size else []
         now = dt.datetime.now(dt.UTC)
         out = []
@@ -251,7 +276,29 @@ class MetainfoService:
                     }
                 )
             out.append(segment_json(seg, pieces))
-        return {"object": info.to_json(), "range": list(rng) if rng else None, "segments": out}
+        return {"object": info.to_json(), "range": list(rng) if rng else None, "segments": out, **extra}
+
+    async def part_range(self, info: ObjectInfo, part_number: Any) -> tuple[tuple[int, int] | None, int]:
+        """The byte range of the object's ``part_number``-th part (1-based, in the order the
+        parts were completed) and the number of parts: a multipart object has the parts of its
+        ETag's ``-N``; any other object is one part. An empty part has no range (None)."""
+        if isinstance(part_number, bool) or not isinstance(part_number, int) or not 1 <= part_number <= 10_000:
+            raise InvalidArgument("part numbers are integers from 1 to 10000")
+        head, sep, tail = info.etag.strip('"').rpartition("-")
+        multipart = bool(sep and head and tail.isdigit())
+        segments = await self.store.get_segments(info.id, None, with_pieces=False) if info.size else []
+        bounds: dict[int, list[int]] = {}
+        for seg in segments:
+            b = bounds.setdefault(seg.part_number, [seg.plain_offset, seg.plain_offset])
+            b[1] = seg.plain_offset + seg.plain_size
+        parts = [bounds[n] for n in sorted(bounds)] if multipart else [[0, info.size]]
+        count = int(tail) if multipart else 1
+        # Fewer stored parts than the ETag counts: a copy streamed through the pipeline keeps
+        # the source's ETag but is one part of bytes.
+        if part_number > min(count, len(parts)):
+            raise InvalidPartNumber("The requested partnumber is not satisfiable")
+        start, stop = parts[part_number - 1]
+        return ((start, stop - 1) if stop > start else None), count
 
     async def list_objects(
         self,
@@ -323,6 +370,7 @@ class MetainfoService:
         *,
         meta: Any = None,
         segment_keys: Any = None,
+        condition: Any = None,
     ) -> ObjectInfo:
         """Copy by sharing pieces when the destination's policy allows every one of them.
 
@@ -342,9 +390,10 @@ class MetainfoService:
             if not isinstance(segment_keys, list):
                 raise InvalidArgument("'segment_keys' must be a list")
             keys = [field_bytes({"k": k}, "k") or b"" for k in segment_keys]
+        cond = WriteCondition.from_json(condition)
         segments = await self.store.get_segments(src.id, None)
         await self._check_copy_placement(segments, dst)
-        return await self.store.copy_object(src, dst.id, key, new_meta, keys)
+        return await self.store.copy_object(src, dst.id, key, new_meta, keys, cond)
 
     async def _check_copy_placement(self, segments: list[SegmentOut], dst: BucketInfo) -> None:
         node_ids = sorted({p.node_id for s in segments for p in s.pieces})

@@ -14,6 +14,7 @@ from satellite.metainfo.types import (
     SegmentIn,
     SegmentOut,
     UploadInfo,
+    WriteCondition,
 )
 
 __all__ = ["MetabaseStore"]
@@ -27,7 +28,12 @@ class MetabaseStore(Protocol):
     async def delete_bucket(self, bucket: BucketInfo) -> None: ...
     # objects
     async def commit_object(
-        self, bucket_id: int, key: str, meta: ObjectMeta, segments: Sequence[SegmentIn]
+        self,
+        bucket_id: int,
+        key: str,
+        meta: ObjectMeta,
+        segments: Sequence[SegmentIn],
+        condition: WriteCondition | None = None,
     ) -> ObjectInfo: ...
     async def get_object(self, bucket_id: int, key: str) -> ObjectInfo | None: ...
     async def get_segments(
@@ -52,6 +58,7 @@ class MetabaseStore(Protocol):
         key: str,
         meta: ObjectMeta,
         wrapped_keys: Sequence[bytes] | None,
+        condition: WriteCondition | None = None,
     ) -> ObjectInfo: ...
     async def record_bad_piece(
         self, node_id: str, piece_id: str, segment_id: int | None, number: int | None, reason: str
@@ -72,5 +79,9 @@ class MetabaseStore(Protocol):
         parts: Sequence[tuple[int, str]],
         meta_checksums: dict[str, Any],
         min_part_size: int,
+        condition: WriteCondition | None = None,
     ) -> ObjectInfo: ...
+    async def completed_upload(
+        self, upload_id: str, bucket_id: int, key: str, parts: Sequence[tuple[int, str]]
+    ) -> ObjectInfo | None: ...
     async def abort_upload(self, upload_id: str) -> bool: ...

@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from satellite.errors import InvalidArgument
 from satellite.nodeselection import PlacementPolicy
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "SegmentIn",
     "SegmentOut",
     "UploadInfo",
+    "WriteCondition",
     "b64",
 ]
 
@@ -54,6 +56,29 @@ class ObjectMeta:
     user_metadata: dict[str, Any] = field(default_factory=dict)
     checksums: dict[str, Any] = field(default_factory=dict)
     tags: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WriteCondition:
+    """S3's conditional write, checked in the commit's transaction: ``if_none_match`` is
+    ``If-None-Match: *`` (no object may exist under the key), ``if_match`` an ETag the current
+    object must have (compared without quotes)."""
+
+    if_match: str | None = None
+    if_none_match: bool = False
+
+    @classmethod
+    def from_json(cls, raw: Any) -> WriteCondition | None:
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise InvalidArgument("'condition' must be a JSON object")
+        if_match, if_none_match = raw.get("if_match"), raw.get("if_none_match", False)
+        if (if_match is not None and not isinstance(if_match, str)) or not isinstance(if_none_match, bool):
+            raise InvalidArgument("condition.if_match is a string and condition.if_none_match a boolean")
+        if not if_match and not if_none_match:
+            return None
+        return cls(if_match.strip().strip('"') if if_match else None, if_none_match)
 
 
 @dataclass(frozen=True)

@@ -267,13 +267,35 @@ async def test_presigned_url_for_another_key_does_not_verify():
         assert (status, _code(body)) == (403, "SignatureDoesNotMatch")
 
 
-async def test_presigned_url_longer_than_a_week_is_rejected():
+async def test_presigned_url_longer_than_a_week_is_rejected_with_403():
     async with echo_server() as (url, _):
         presigned = sign("v4-query", "GET", url + "/bucket/k", expires=604801).prepare().url
         status, body = await _get(presigned)
         root = ET.fromstring(body)
-        assert (status, root.findtext("Code")) == (400, "AuthorizationQueryParametersError")
-        assert root.findtext("Message") == "X-Amz-Expires must be less than a week (in seconds) that is 604800"
+        assert (status, root.findtext("Code")) == (403, "AuthorizationQueryParametersError")
+        assert root.findtext("Message") == (
+            "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less "
+            "than 604800 seconds"
+        )
+
+
+@pytest.mark.parametrize(("expires", "code", "message"), [
+    ("0", "AccessDenied", "Request has expired"),
+    ("-1", "AuthorizationQueryParametersError", "X-Amz-Expires must be non-negative"),
+])  # fmt: skip
+async def test_presigned_url_expiring_below_one_second_is_403(expires: str, code: str, message: str):
+    async with echo_server() as (url, _):
+        presigned = sign("v4-query", "GET", url + "/bucket/k", expires=600).prepare().url
+        status, body = await _get(presigned.replace("X-Amz-Expires=600", f"X-Amz-Expires={expires}"))
+        root = ET.fromstring(body)
+        assert (status, root.findtext("Code"), root.findtext("Message")) == (403, code, message)
+
+
+async def test_empty_authorization_header_is_access_denied():
+    async with echo_server() as (url, _):
+        async with ClientSession() as s, s.get(url + "/bucket/k", headers={"Authorization": ""}) as r:
+            status, body = r.status, await r.read()
+        assert (status, _code(body)) == (403, "AccessDenied")
 
 
 async def test_presigned_put_with_sigv2_reads_the_body():
@@ -289,3 +311,13 @@ async def test_presigned_put_with_sigv2_reads_the_body():
             assert r.status == 200, await r.read()
             echoed = echo_of(dict(r.headers))
         assert echoed["size"] == 7 and echoed["tenant"] == TENANT
+
+
+async def test_plus_in_the_query_is_a_space_for_the_signature_as_sdks_sign_it():
+    # A Rust/Go SDK sends "prefix=my+data%2F" having signed the canonical "prefix=my%20data%2F".
+    async with echo_server() as (url, _):
+        req = sign("v4", "GET", url + "/bucket?list-type=2&prefix=my%20data%2F")
+        prepared = req.prepare()
+        status, body = await _get(prepared.url.replace("my%20data", "my+data"), dict(prepared.headers.items()))
+        assert status == 200, body
+        assert json.loads(body)["operation"] == "ListObjectsV2"

@@ -464,3 +464,9 @@ def test_header_value_with_a_control_character_or_invalid_utf8_is_invalid_argume
 def test_error_xml_replaces_what_xml_cannot_carry():
     body = S3Error("InvalidArgument", ArgumentValue="a\x00b\udcff").to_xml("RID")
     assert b"\x00" not in body and "a\ufffdb\ufffd".encode() in body
+
+
+def test_plus_in_a_query_value_is_a_space_and_percent_2b_a_plus() -> None:
+    endpoint = route("GET", "/bkt?list-type=2&prefix=my+data%2F&start-after=a%2Bb", _headers())
+    assert endpoint.list_query is not None
+    assert (endpoint.list_query.prefix, endpoint.list_query.start_after) == ("my data/", "a+b")

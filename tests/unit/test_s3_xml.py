@@ -36,7 +36,7 @@ def test_list_objects_v2_with_url_encoding_round_trips_through_botocore():
     body = xml.list_objects_v2_result(
         "bkt", q, objs, ["a b/sub dir/"], is_truncated=True, next_continuation_token="tok"
     )
-    assert b"a+b%2F" not in body and b"a+b/%C3%BC%2B%26.txt" in body
+    assert b"a+b" not in body and b"a%20b/%C3%BC%2B%26.txt" in body
     out = _parse("ListObjectsV2", body)
     assert out["KeyCount"] == 2 and out["IsTruncated"] is True and out["NextContinuationToken"] == "tok"
     assert out["EncodingType"] == "url"
