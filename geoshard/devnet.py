@@ -4,8 +4,11 @@ It starts, as separate processes on loopback, the satellite (SQLite, in its data
 directory), ``--nodes`` storage nodes spread over five countries in two regions, and
 the S3 gateway; creates the policies ``global``, ``eu`` and ``na``, a tenant and an
 access key; prints the endpoint and copy-paste commands; and writes them, shell-sourceable,
-to ``DATA/devnet.env``. Ctrl-C (or SIGTERM) stops every process; running the command
-again resumes the same network with its data and credentials.
+to ``DATA/devnet.env``. Ctrl-C (or SIGTERM) stops every process within the 10 s that
+supervisors allow (gateway first, then the rest together); a devnet that is SIGKILLed takes
+its children with it (``PR_SET_PDEATHSIG``). Running the command again resumes the same
+network with its data and credentials; it refuses to start while processes of an earlier
+run on the same data directory still live (``DATA/devnet.pids``), naming them.
 
 Each storage node listens on its own loopback /24 (``127.0.N.1``): Linux routes all of
 ``127.0.0.0/8`` to the loopback interface, so the satellite's one-piece-per-/24 placement
@@ -18,6 +21,7 @@ import argparse
 import json
 import os
 import shlex
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -26,6 +30,7 @@ from pathlib import Path
 import blake3
 
 from common.identity import Identity
+from geoshard.pidfile import PidFile, busy_ports
 from geoshard.supervisor import Child, ChildDied, Supervisor, http_ready
 
 __all__ = ["node_locations", "register", "run_devnet", "scaled_scheme"]
@@ -252,12 +257,43 @@ def _setup_tenant(
     return state
 
 
+def _preflight(opts: DevnetOptions, pids: PidFile) -> str | None:
+    """Why this devnet cannot start beside what already runs, or ``None``."""
+    leftovers = pids.still_running()
+    if leftovers:
+        names = ", ".join(r.describe() for r in leftovers)
+        kill = " ".join(str(r.pid) for r in leftovers)
+        return (
+            f"processes of an earlier devnet on {opts.data} are still running: {names}. "
+            f"Stop them first (kill {kill}), then run devnet again."
+        )
+    wanted = [(opts.host, opts.satellite_port), (opts.host, opts.admin_port), (opts.host, opts.gateway_port)]
+    wanted += [(_node_host(opts, i), opts.node_port_base + i) for i in range(opts.nodes)]
+    busy = busy_ports(wanted)
+    if busy:
+        return "these addresses are already in use: " + "; ".join(busy) + ". Stop what holds them or pick other ports."
+    return None
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_devnet(opts: DevnetOptions) -> int:
     from satellite.config import load_config
 
     opts.data.mkdir(parents=True, exist_ok=True)
     logs = opts.data / "logs"
-    sup = Supervisor()
+    pids = PidFile(opts.data / "devnet.pids")
+    refusal = _preflight(opts, pids)
+    if refusal:
+        print(f"devnet: {refusal}", file=sys.stderr, flush=True)
+        return 1
+    pids.add("devnet", os.getpid())
+    # SIGTERM while the network is still starting stops it as Ctrl-C does (watch() takes
+    # both signals over once everything runs).
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    sup = Supervisor(on_start=lambda c: pids.add(c.name, c.proc.pid) if c.proc else None)
     try:
         sat_cfg_path = _prepare_satellite(opts)
         sat_cfg = load_config(sat_cfg_path)
@@ -321,8 +357,12 @@ def run_devnet(opts: DevnetOptions) -> int:
     except ChildDied as e:
         print(f"devnet: {e}", file=sys.stderr, flush=True)
         return 1
+    except KeyboardInterrupt:
+        print("\nstopping devnet…", flush=True)
+        return 130
     finally:
-        sup.stop()
+        sup.stop()  # every child is gone when it returns (SIGKILL after the grace period)
+        pids.remove()
 
 
 def _tls_probe(endpoint: str):  # type: ignore[no-untyped-def]
