@@ -33,7 +33,7 @@ from common.identity import Identity
 from geoshard.pidfile import PidFile, busy_ports
 from geoshard.supervisor import Child, ChildDied, Supervisor, http_ready
 
-__all__ = ["node_locations", "register", "run_devnet", "scaled_scheme"]
+__all__ = ["node_locations", "rclone_line", "register", "run_devnet", "scaled_scheme"]
 
 # Where devnet's nodes claim to be: three EU countries, two North American ones.
 EU = (("DE", "eu"), ("FR", "eu"), ("NL", "eu"))
@@ -167,6 +167,7 @@ def _prepare_node(opts: DevnetOptions, index: int, satellite: str, country: str,
             "--region", region,
             "--wallet", _wallet(index),
             "--satellite", satellite,
+            "--port", str(port), "--listen-host", host,
         )
     # Every start applies this run's ports, the satellite's included (a resumed devnet may be
     # given others; the node reports its new address at its first check-in), and devnet timing: check-ins every few
@@ -389,6 +390,7 @@ def _tls_probe(endpoint: str):  # type: ignore[no-untyped-def]
 def _print_banner(opts: DevnetOptions, env: dict[str, str], env_path: Path) -> None:
     e = env
     ca = f" --ca-bundle {shlex.quote(e['AWS_CA_BUNDLE'])}" if "AWS_CA_BUNDLE" in e else ""
+    rclone = rclone_line(tls="AWS_CA_BUNDLE" in e)
     print(
         f"""
 Geoshard devnet is up.
@@ -404,13 +406,26 @@ In another shell:
   aws s3 mb s3://photos --region eu{ca}
   aws s3 cp ./somefile s3://photos/{ca}
   aws s3 ls s3://photos{ca}
-  rclone lsd :s3,provider=Other,endpoint=$AWS_ENDPOINT_URL,env_auth=true:
+  {rclone}
   geoshard admin report photos
 
 Ctrl-C stops the network; run the command again to resume it with its data.
 """,
         flush=True,
     )
+
+
+def rclone_line(*, tls: bool) -> str:
+    """The rclone command the banner prints, to paste after ``. devnet.env``.
+
+    The endpoint is quoted inside the connection string (its ``:`` would end the remote
+    name) and the whole string for the shell. rclone refuses to start at all while
+    ``AWS_CA_BUNDLE`` is set (its S3 SDK cannot load a bundle into rclone's HTTP transport),
+    so the line unsets it for rclone and, over HTTPS, hands the same file to ``--ca-cert``.
+    """
+    remote = "\":s3,provider=Other,endpoint='$AWS_ENDPOINT_URL',env_auth=true:\""
+    ca = ' --ca-cert "$AWS_CA_BUNDLE"' if tls else ""
+    return f"env -u AWS_CA_BUNDLE rclone{ca} lsd {remote}"
 
 
 def _cmd(args: argparse.Namespace) -> int:

@@ -190,7 +190,9 @@ class Satellite:
             client_max_size=64 * 1024**2,
         )
         app.add_routes(ContactEndpoint(self.overlay).routes())
-        app.add_routes(ReputationEndpoint(self.reputation, self.identity.id).routes())
+        app.add_routes(
+            ReputationEndpoint(self.reputation, self.identity.id, online_window=self.config.online_window).routes()
+        )
         app.add_routes(GracefulExitEndpoint(self.graceful_exit).routes())
         app.add_routes(MetainfoEndpoint(self.metainfo, self.multipart, self.tenancy).routes())
         return app

@@ -102,8 +102,14 @@ class Peer:
 
     @property
     def url(self) -> str:
-        """Where this process can be reached locally (tests, benchmarks)."""
-        return f"http://127.0.0.1:{self.server.port}"
+        """Where this process can be reached from this machine: the address it listens on
+        (loopback when it listens on every interface)."""
+        host = self.config.listen_host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        elif ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.server.port}"
 
     async def _close_db(self) -> None:
         self.db.close()

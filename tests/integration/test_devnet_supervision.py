@@ -9,6 +9,8 @@ directory whose processes still run must refuse, naming them.
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -93,5 +95,21 @@ def test_sigkilled_devnet_takes_every_child_with_it_and_the_next_one_starts(tmp_
     again = start_devnet(data, nodes=NODES)
     try:
         assert again.env["AWS_ACCESS_KEY_ID"] == net.env["AWS_ACCESS_KEY_ID"]
+        _banner_rclone_line_lists_buckets(again, tmp_path)
     finally:
         assert again.stop() == 0
+
+
+def _banner_rclone_line_lists_buckets(net: Devnet, tmp_path: Path) -> None:
+    """The rclone line devnet prints, pasted into a shell that sourced devnet.env and carries
+    an unrelated AWS_CA_BUNDLE (as many corporate shells do), lists the devnet's buckets."""
+    rclone = shutil.which("rclone")
+    assert rclone, "rclone is installed by scripts/install-test-tools.sh"
+    net.boto3().create_bucket(Bucket="pasted")
+    line = next(ln.strip() for ln in net.log.read_text().splitlines() if "rclone lsd" in ln)
+    env = {**net.client_env(), "AWS_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt",
+           "RCLONE_CONFIG": str(tmp_path / "rclone.conf")}
+    script = f". {shlex.quote(str(net.data / 'devnet.env'))}\n{line}\n"
+    res = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "pasted" in res.stdout
