@@ -165,6 +165,7 @@ class Satellite:
                     reputation=self.reputation,
                     graceful_exit=self.graceful_exit,
                     gc=self.gc.store,
+                    repair=self.repair,
                 )
             )
         self._runners: list[web.AppRunner] = []

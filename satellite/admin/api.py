@@ -31,6 +31,7 @@ from satellite.nodeselection import PlacementPolicy, PolicyError, SelectionConfi
 from satellite.overlay.geoip import decide
 
 from .openapi import openapi_spec
+from .repair_status import REPAIR_STATUS, RepairStatusView, repair_status
 from .report import ComplianceReport
 from .repository import AdminRepository, node_candidate
 
@@ -53,6 +54,7 @@ class AdminServices:
     reputation: Any = None  # satellite.reputation.ReputationService: scores and audit history
     graceful_exit: Any = None  # satellite.gracefulexit.GracefulExitService: exit state and progress
     gc: Any = None  # satellite.db.gc.GCRepository: the last retain list sent to a node
+    repair: Any = None  # satellite.repair.RepairService: queue, counters, capacity shortfalls
 
 
 ADMIN_SERVICES = web.AppKey("admin_services", AdminServices)
@@ -450,6 +452,7 @@ ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespons
     ("PUT", "/v1/nodes/{node}/location", set_node_location),
     ("POST", "/v1/nodes/{node}/disqualify", disqualify_node),
     ("POST", "/v1/nodes/{node}/reinstate", reinstate_node),
+    ("GET", "/v1/repair/status", repair_status),
     ("GET", "/v1/buckets", list_buckets),
     ("GET", "/v1/buckets/{bucket}", show_bucket),
     ("PUT", "/v1/buckets/{bucket}/policy", set_bucket_policy),
@@ -463,6 +466,7 @@ def create_admin_app(services: AdminServices) -> web.Application:
         raise ValueError("the admin API needs an admin_token in the satellite's config")
     app = web.Application(middlewares=[_auth_and_errors], client_max_size=1024**2)
     app[ADMIN_SERVICES] = services
+    app[REPAIR_STATUS] = RepairStatusView(services.repo.db, services.repair)
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
     return app
