@@ -33,7 +33,7 @@ from common.identity import Identity
 from geoshard.pidfile import PidFile, busy_ports
 from geoshard.supervisor import Child, ChildDied, Supervisor, http_ready
 
-__all__ = ["node_locations", "rclone_line", "register", "run_devnet", "scaled_scheme"]
+__all__ = ["node_locations", "node_wallet", "rclone_line", "register", "run_devnet", "scaled_scheme"]
 
 # Where devnet's nodes claim to be: three EU countries, two North American ones.
 EU = (("DE", "eu"), ("FR", "eu"), ("NL", "eu"))
@@ -61,7 +61,7 @@ def scaled_scheme(nodes: int) -> str:
     return f"{k}/{repair}/{success}/{total}"
 
 
-def _wallet(index: int) -> str:
+def node_wallet(index: int) -> str:
     from eth_utils import to_checksum_address
 
     return to_checksum_address(blake3.blake3(f"geoshard devnet node {index}".encode()).digest(20))
@@ -165,7 +165,7 @@ def _prepare_node(opts: DevnetOptions, index: int, satellite: str, country: str,
             "--capacity", opts.node_capacity,
             "--country", country,
             "--region", region,
-            "--wallet", _wallet(index),
+            "--wallet", node_wallet(index),
             "--satellite", satellite,
             "--port", str(port), "--listen-host", host,
         )
@@ -362,8 +362,12 @@ def run_devnet(opts: DevnetOptions) -> int:
         print("\nstopping devnet…", flush=True)
         return 130
     finally:
-        sup.stop()  # every child is gone when it returns (SIGKILL after the grace period)
+        began, count = time.monotonic(), len(sup.running())
+        killed = sup.stop()  # every child is gone when it returns (SIGKILL after the grace period)
         pids.remove()
+        if count:
+            how = f", {len(killed)} killed after the grace period: {', '.join(killed)}" if killed else ""
+            print(f"stopped {count} processes in {time.monotonic() - began:.1f}s{how}", flush=True)
 
 
 def _tls_probe(endpoint: str):  # type: ignore[no-untyped-def]

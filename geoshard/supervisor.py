@@ -107,8 +107,8 @@ class Supervisor:
     def __init__(
         self,
         *,
-        stop_grace: float = 8.0,
-        first_tier_grace: float = 3.0,
+        stop_grace: float = 7.0,
+        first_tier_grace: float = 2.0,
         on_start: Callable[[Child], None] | None = None,
     ) -> None:
         self.children: list[Child] = []
@@ -193,16 +193,20 @@ class Supervisor:
     def running(self) -> list[Child]:
         return [c for c in self.children if c.proc is not None and c.proc.poll() is None]
 
-    def stop(self) -> None:
-        """Stop the last-started child first, then all the others at once, within ``stop_grace``."""
+    def stop(self) -> list[str]:
+        """Stop the last-started child first, then all the others at once, within ``stop_grace``;
+        the names of the children that had to be SIGKILLed."""
         deadline = time.monotonic() + self.stop_grace
         alive = self.running()
+        lagging: list[Child] = []
         if alive:
             first, rest = alive[-1], alive[:-1]
             _terminate([first], min(deadline, time.monotonic() + self.first_tier_grace))
             _terminate(rest, deadline)
-            _kill([c for c in alive if c.proc is not None and c.proc.poll() is None])
+            lagging = [c for c in alive if c.proc is not None and c.proc.poll() is None]
+            _kill(lagging)
         self.children.clear()
+        return [c.name for c in lagging]
 
 
 def _terminate(children: Sequence[Child], deadline: float) -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "check_capacity",
     "check_port_free",
     "fetch_satellite_id",
+    "region_for",
     "suggest_capacity",
     "verify_satellite",
 ]
@@ -143,7 +144,7 @@ def ask_missing(args: argparse.Namespace, ask: Ask = input, *, interactive: bool
     if args.country is None:
         args.country = prompt("country the disk is in (ISO code, e.g. DE)")
     if args.region is None:
-        args.region = prompt("region for placement policies", _region_for(args.country))
+        args.region = prompt("region for placement policies", region_for(args.country))
     if args.wallet is None:
         args.wallet = prompt("payout wallet (EIP-55 checksummed 0x… address)")
     if args.satellite is None:
@@ -154,7 +155,8 @@ _EU = {"AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "
        "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK"}
 
 
-def _region_for(country: str) -> str:
+def region_for(country: str) -> str:
+    """The devnet-style region of a country: ``eu``, ``na``, or "" when neither."""
     code = country.strip().upper()
     if code in _EU:
         return "eu"

@@ -60,6 +60,7 @@ def test_second_devnet_on_the_same_data_refuses_naming_the_running_processes_the
         assert f"devnet (pid {net.proc.pid})" in second.stderr
         assert "satellite (pid " in second.stderr and "gateway (pid " in second.stderr
         assert all(p.is_running() for p in children), "the refused devnet must not touch the running one"
+        _join_devnet_adds_a_node_that_the_satellite_sees_online(net)
 
         started = time.monotonic()
         net.proc.send_signal(signal.SIGTERM)
@@ -113,3 +114,29 @@ def _banner_rclone_line_lists_buckets(net: Devnet, tmp_path: Path) -> None:
     res = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "pasted" in res.stdout
+
+
+def _join_devnet_adds_a_node_that_the_satellite_sees_online(net: Devnet) -> None:
+    from satellite.admin.client import AdminClient
+
+    admin = AdminClient(net.env["GEOSHARD_ADMIN_URL"], net.env["GEOSHARD_ADMIN_TOKEN"])
+    assert len(admin.call("GET", "/v1/nodes")["nodes"]) == NODES
+    log = net.data / "join.log"
+    with open(log, "wb") as out:
+        argv = [sys.executable, "-m", "geoshard.cli", "node", "join-devnet", "--data", str(net.data)]
+        joined = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            online = [n for n in admin.call("GET", "/v1/nodes")["nodes"] if n["online"]]
+            if len(online) == NODES + 1:
+                break
+            assert joined.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.3)
+        text = log.read_text()
+        assert f"node{NODES:02d}" in text and "serving at http://127.0." in text
+        assert "geoshard node run --config" in text
+    finally:
+        joined.terminate()
+        joined.wait(15)
