@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import logging
 import os
 import re
 import secrets
@@ -25,6 +24,7 @@ from typing import Any
 
 from common.countries import is_country_code
 from common.identity import Identity, is_peer_id
+from common.observability import configure_logging
 from storage_node.config import ConfigError, NodeConfig, format_size, parse_size
 from storage_node.nodedb import NodeDB
 from storage_node.onboarding import (
@@ -254,9 +254,7 @@ async def _serve(cfg: NodeConfig, identity: Identity) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(args.log_level, process="storage-node")
     try:
         cfg = NodeConfig.load(args.config)
         identity = Identity.load(cfg.identity_path)

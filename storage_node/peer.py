@@ -16,8 +16,10 @@ from aiohttp import web
 
 from common.identity import Identity
 from common.lifecycle import Service, nothing, run_services
+from common.observability import request_id_middleware
 from storage_node.config import NodeConfig
 from storage_node.contact import CheckInService
+from storage_node.metrics import NodeMetrics
 from storage_node.nodedb import NodeDB
 from storage_node.pieces.chores import ExpiryChore, RetainChore, TrashChore
 from storage_node.pieces.store import PieceStore
@@ -80,7 +82,11 @@ class Peer:
             max_piece_size=config.max_piece_size,
             version=VERSION,
         )
-        self.server = HttpServer(self.endpoint.app(), config.listen_host, config.port)
+        app = self.endpoint.app()
+        self.metrics = NodeMetrics(self.store, self.trash)
+        self.metrics.install(app, node_id=identity.id)
+        app.middlewares.insert(0, request_id_middleware)  # log lines carry the gateway's request id
+        self.server = HttpServer(app, config.listen_host, config.port)
         self.contact = CheckInService(identity, config, self.store, lambda: self.address, VERSION)
         self.services: list[Service] = [
             Service("db", nothing, self._close_db),

@@ -58,6 +58,8 @@ class AdminServices:
 
 
 ADMIN_SERVICES = web.AppKey("admin_services", AdminServices)
+# Served without the token: Prometheus scrapes and health checks (satellite/metrics); no data.
+UNAUTHENTICATED = frozenset({"/health", "/metrics"})
 
 _STATUS: list[tuple[type[Exception], int]] = [
     (NotFound, 404),
@@ -78,6 +80,8 @@ def _error(status: int, code: str, message: str, **headers: str) -> web.Response
 async def _auth_and_errors(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
+    if request.path in UNAUTHENTICATED:
+        return await handler(request)
     token = request.app[ADMIN_SERVICES].token
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
