@@ -67,7 +67,7 @@ async def start_node(tmp: Path, i: int, satellite: Identity) -> tuple[asyncio.su
     data = tmp / f"node{i}"
     init = await asyncio.create_subprocess_exec(
         *_geoshard("node", "init", "--data", str(data), "--capacity", "20GB", "--country", "DE", "--region", "eu",
-                   "--wallet", WALLET, "--satellite", f"{satellite.id}@http://127.0.0.1:9", "--port", "0",
+                   "--wallet", WALLET, "--satellite", f"{satellite.id}@http://127.0.0.1:9", "--offline", "--port", "0",
                    "--listen-host", "127.0.0.1"),
         stdout=asyncio.subprocess.DEVNULL,
     )  # fmt: skip

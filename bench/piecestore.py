@@ -307,7 +307,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         subprocess.run(
             _geoshard("node", "init", "--data", str(data_dir), "--capacity", "20GB", "--country", "DE",
                       "--region", "eu", "--wallet", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
-                      "--satellite", f"{satellite.id}@{bare_url}", "--port", "0",
+                      "--satellite", f"{satellite.id}@{bare_url}", "--offline", "--port", "0",
                       "--listen-host", "127.0.0.1"),
             check=True, stdout=subprocess.DEVNULL,
         )

@@ -37,6 +37,7 @@ import numpy as np
 
 from common.errors import GeoshardError
 from common.messages import OrderLimit, PieceReceipt, Signed
+from common.observability.requestid import propagating_trace_config
 from erasure import SegmentLayout, verify_piece_range
 from erasure.segment import verify_share_rows
 
@@ -184,6 +185,7 @@ class PieceClient:
             timeout=aiohttp.ClientTimeout(total=None, connect=cfg.connect_timeout),
             auto_decompress=False,
             read_bufsize=_READ_BUFSIZE,
+            trace_configs=[propagating_trace_config()],  # the S3 request id travels to the nodes
         )
 
     def _order_header(self, order: Signed[OrderLimit]) -> str:

@@ -17,6 +17,7 @@ from aiohttp import web
 from gateway.handlers import dispatch, domain_errors
 from gateway.handlers.common import SERVICES, Call, GatewayServices
 from gateway.handlers.preflight import authorize_body
+from gateway.metrics import OPERATION_KEY
 from gateway.s3.auth import authenticate
 from gateway.s3.body import defer_continue
 from gateway.s3.errors import install
@@ -31,6 +32,7 @@ _CLIENT_MAX_SIZE = 1024**2
 async def handle(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     endpoint = route(request.method, request.raw_path, request.headers, services.router)
+    request[OPERATION_KEY] = endpoint.operation.value
     auth = await authenticate(request, endpoint, services.credentials, services.auth)
     call = Call(request, endpoint, auth.tenant_id, services)
     await authorize_body(call)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 import sys
@@ -20,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from common.observability import configure_logging
 from gateway.config import (
     TOKEN_ENV,
     ConfigError,
@@ -62,6 +62,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                      help="domain for virtual-host addressing (bucket.DOMAIN); repeatable")  # fmt: skip
     run.add_argument("--segment-size", dest="segment_size", type=int, help="bytes per segment (default 64 MiB)")
     run.add_argument("--log-level", default="INFO")
+    run.add_argument("--metrics-port", dest="metrics_port", type=int,
+                     help="serve Prometheus /metrics and /health on this port (default off)")  # fmt: skip
+    run.add_argument("--metrics-host", dest="metrics_host", help="interface for --metrics-port (default 127.0.0.1)")
     run.set_defaults(func=cmd_run)
 
 
@@ -122,15 +125,20 @@ async def _serve(config: GatewayConfig) -> None:
     await asyncio.wait({runner, started}, return_when=asyncio.FIRST_COMPLETED)
     if started.done():
         print(f"geoshard gateway serving S3 at {peer.url}", flush=True)
+        if peer.metrics_url:
+            print(f"geoshard gateway metrics at {peer.metrics_url}/metrics", flush=True)
     else:
         started.cancel()
     await runner
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level, process="gateway")
     try:
         config = config_from_args(args)
+        for name in ("metrics_host", "metrics_port"):  # observability flags, beside the file's values
+            if getattr(args, name, None) is not None:
+                setattr(config, name, getattr(args, name))
         load_master_key(config.master_key_file)
     except (ConfigError, OSError, TypeError) as e:
         print(f"geoshard gateway run: error: {e}", file=sys.stderr)

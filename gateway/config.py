@@ -62,6 +62,11 @@ class GatewayConfig:
     # for longer than the staleness bound is bypassed, so revocation wins within ~2 s.
     revocation_poll_interval: float = 0.5
     revocation_max_staleness: float = 2.0
+    # Prometheus ``/metrics`` and ``/health`` on a port of their own (-1 = off): never on the
+    # S3 port, where a bucket may be called "metrics". ``/health`` also answers on the S3 port
+    # to requests that carry no S3 credentials.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = -1
 
     def __post_init__(self) -> None:
         self.base_domains = tuple(self.base_domains)

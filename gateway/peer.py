@@ -19,6 +19,7 @@ from common.lifecycle import Service, close_services, nothing, run_services
 from gateway.app import create_app
 from gateway.config import GatewayConfig, load_master_key
 from gateway.handlers.common import GatewayServices
+from gateway.metrics import GatewayMetrics
 from gateway.pipeline import PieceClient, PieceClientConfig
 from gateway.s3.credentials import AuthConfig
 from gateway.s3.router import RouterConfig
@@ -47,7 +48,11 @@ class GatewayPeer:
             auth=AuthConfig(),
         )
         self.app = create_app(self.services_state)
+        self.metrics = GatewayMetrics()
+        self.app.middlewares.insert(0, self.metrics.middleware)  # outermost: sees every final status
         self._runner: web.AppRunner | None = None
+        self._metrics_runner: web.AppRunner | None = None
+        self.metrics_url = ""
         self.port = config.port
         self.started = asyncio.Event()
 
@@ -77,6 +82,13 @@ class GatewayPeer:
         if server is not None and getattr(server, "sockets", None):
             self.port = server.sockets[0].getsockname()[1]
         log.info("S3 gateway on %s (satellite %s)", self.url, self.config.satellite_url)
+        if self.config.metrics_port >= 0:
+            self._metrics_runner = web.AppRunner(self.metrics.app(), access_log=None)
+            await self._metrics_runner.setup()
+            msite = web.TCPSite(self._metrics_runner, self.config.metrics_host, self.config.metrics_port)
+            await msite.start()
+            mport = msite._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self.metrics_url = f"http://{self.config.metrics_host}:{mport}"
         self.started.set()
 
     async def _serve(self) -> None:
@@ -84,6 +96,9 @@ class GatewayPeer:
         await asyncio.Event().wait()
 
     async def _close_http(self) -> None:
+        if self._metrics_runner is not None:
+            await self._metrics_runner.cleanup()
+            self._metrics_runner = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

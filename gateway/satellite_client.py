@@ -12,6 +12,8 @@ from typing import Any
 
 import aiohttp
 
+from common.observability import propagating_trace_config
+
 __all__ = [
     "AccessDenied",
     "BucketAlreadyExists",
@@ -197,7 +199,7 @@ class SatelliteClient:
 
     def _s(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            self._session = aiohttp.ClientSession(timeout=self._timeout, trace_configs=[propagating_trace_config()])
         return self._session
 
     async def call(self, op: str, body: Json) -> Json:

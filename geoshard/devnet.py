@@ -4,8 +4,11 @@ It starts, as separate processes on loopback, the satellite (SQLite, in its data
 directory), ``--nodes`` storage nodes spread over five countries in two regions, and
 the S3 gateway; creates the policies ``global``, ``eu`` and ``na``, a tenant and an
 access key; prints the endpoint and copy-paste commands; and writes them, shell-sourceable,
-to ``DATA/devnet.env``. Ctrl-C (or SIGTERM) stops every process; running the command
-again resumes the same network with its data and credentials.
+to ``DATA/devnet.env``. Ctrl-C (or SIGTERM) stops every process within the 10 s that
+supervisors allow (gateway first, then the rest together); a devnet that is SIGKILLed takes
+its children with it (``PR_SET_PDEATHSIG``). Running the command again resumes the same
+network with its data and credentials; it refuses to start while processes of an earlier
+run on the same data directory still live (``DATA/devnet.pids``), naming them.
 
 No secret is ever on a command line (every local user can read ``/proc/PID/cmdline``):
 the gateway reads the satellite token from ``DATA/gateway/satellite.token`` (mode 0600),
@@ -22,6 +25,7 @@ import argparse
 import json
 import os
 import shlex
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -31,9 +35,10 @@ import blake3
 
 from common.identity import Identity
 from gateway.config import write_private_file
+from geoshard.pidfile import PidFile, busy_ports
 from geoshard.supervisor import Child, ChildDied, Supervisor, http_ready
 
-__all__ = ["node_locations", "register", "run_devnet", "scaled_scheme"]
+__all__ = ["node_locations", "node_wallet", "rclone_line", "register", "run_devnet", "scaled_scheme"]
 
 # Where devnet's nodes claim to be: three EU countries, two North American ones.
 EU = (("DE", "eu"), ("FR", "eu"), ("NL", "eu"))
@@ -61,7 +66,7 @@ def scaled_scheme(nodes: int) -> str:
     return f"{k}/{repair}/{success}/{total}"
 
 
-def _wallet(index: int) -> str:
+def node_wallet(index: int) -> str:
     from eth_utils import to_checksum_address
 
     return to_checksum_address(blake3.blake3(f"geoshard devnet node {index}".encode()).digest(20))
@@ -166,8 +171,9 @@ def _prepare_node(opts: DevnetOptions, index: int, satellite: str, country: str,
             "--capacity", opts.node_capacity,
             "--country", country,
             "--region", region,
-            "--wallet", _wallet(index),
+            "--wallet", node_wallet(index),
             "--satellite", satellite,
+            "--port", str(port), "--listen-host", host,
         )
     # Every start applies this run's ports, the satellite's included (a resumed devnet may be
     # given others; the node reports its new address at its first check-in), and devnet timing: check-ins every few
@@ -260,12 +266,43 @@ def _setup_tenant(
     return state
 
 
+def _preflight(opts: DevnetOptions, pids: PidFile) -> str | None:
+    """Why this devnet cannot start beside what already runs, or ``None``."""
+    leftovers = pids.still_running()
+    if leftovers:
+        names = ", ".join(r.describe() for r in leftovers)
+        kill = " ".join(str(r.pid) for r in leftovers)
+        return (
+            f"processes of an earlier devnet on {opts.data} are still running: {names}. "
+            f"Stop them first (kill {kill}), then run devnet again."
+        )
+    wanted = [(opts.host, opts.satellite_port), (opts.host, opts.admin_port), (opts.host, opts.gateway_port)]
+    wanted += [(_node_host(opts, i), opts.node_port_base + i) for i in range(opts.nodes)]
+    busy = busy_ports(wanted)
+    if busy:
+        return "these addresses are already in use: " + "; ".join(busy) + ". Stop what holds them or pick other ports."
+    return None
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_devnet(opts: DevnetOptions) -> int:
     from satellite.config import load_config
 
     opts.data.mkdir(parents=True, exist_ok=True)
     logs = opts.data / "logs"
-    sup = Supervisor()
+    pids = PidFile(opts.data / "devnet.pids")
+    refusal = _preflight(opts, pids)
+    if refusal:
+        print(f"devnet: {refusal}", file=sys.stderr, flush=True)
+        return 1
+    pids.add("devnet", os.getpid())
+    # SIGTERM while the network is still starting stops it as Ctrl-C does (watch() takes
+    # both signals over once everything runs).
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    sup = Supervisor(on_start=lambda c: pids.add(c.name, c.proc.pid) if c.proc else None)
     try:
         sat_cfg_path = _prepare_satellite(opts)
         sat_cfg = load_config(sat_cfg_path)
@@ -332,8 +369,16 @@ def run_devnet(opts: DevnetOptions) -> int:
     except ChildDied as e:
         print(f"devnet: {e}", file=sys.stderr, flush=True)
         return 1
+    except KeyboardInterrupt:
+        print("\nstopping devnet…", flush=True)
+        return 130
     finally:
-        sup.stop()
+        began, count = time.monotonic(), len(sup.running())
+        killed = sup.stop()  # every child is gone when it returns (SIGKILL after the grace period)
+        pids.remove()
+        if count:
+            how = f", {len(killed)} killed after the grace period: {', '.join(killed)}" if killed else ""
+            print(f"stopped {count} processes in {time.monotonic() - began:.1f}s{how}", flush=True)
 
 
 def _tls_probe(endpoint: str):  # type: ignore[no-untyped-def]
@@ -360,6 +405,7 @@ def _tls_probe(endpoint: str):  # type: ignore[no-untyped-def]
 def _print_banner(opts: DevnetOptions, env: dict[str, str], env_path: Path) -> None:
     e = env
     ca = f" --ca-bundle {shlex.quote(e['AWS_CA_BUNDLE'])}" if "AWS_CA_BUNDLE" in e else ""
+    rclone = rclone_line(tls="AWS_CA_BUNDLE" in e)
     print(
         f"""
 Geoshard devnet is up.
@@ -375,13 +421,26 @@ In another shell:
   aws s3 mb s3://photos --region eu{ca}
   aws s3 cp ./somefile s3://photos/{ca}
   aws s3 ls s3://photos{ca}
-  rclone lsd :s3,provider=Other,endpoint=$AWS_ENDPOINT_URL,env_auth=true:
+  {rclone}
   geoshard admin report photos
 
 Ctrl-C stops the network; run the command again to resume it with its data.
 """,
         flush=True,
     )
+
+
+def rclone_line(*, tls: bool) -> str:
+    """The rclone command the banner prints, to paste after ``. devnet.env``.
+
+    The endpoint is quoted inside the connection string (its ``:`` would end the remote
+    name) and the whole string for the shell. rclone refuses to start at all while
+    ``AWS_CA_BUNDLE`` is set (its S3 SDK cannot load a bundle into rclone's HTTP transport),
+    so the line unsets it for rclone and, over HTTPS, hands the same file to ``--ca-cert``.
+    """
+    remote = "\":s3,provider=Other,endpoint='$AWS_ENDPOINT_URL',env_auth=true:\""
+    ca = ' --ca-cert "$AWS_CA_BUNDLE"' if tls else ""
+    return f"env -u AWS_CA_BUNDLE rclone{ca} lsd {remote}"
 
 
 def _cmd(args: argparse.Namespace) -> int:

@@ -10,6 +10,9 @@ start order, escalating to SIGKILL after a grace period.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import os
 import signal
 import subprocess
@@ -21,7 +24,43 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Child", "ChildDied", "Supervisor", "http_ready"]
+__all__ = ["Child", "ChildDied", "Supervisor", "die_with_parent", "http_ready"]
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
+# Loaded once in the parent: the pre-exec hook runs between fork and exec, where loading a
+# library is not safe.
+_LIBC = _load_libc()
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child receive ``sig`` when its parent dies.
+
+    ``None`` where the platform has no ``PR_SET_PDEATHSIG``. The kernel ties the signal to
+    the *thread* that forked, so the supervisor must start children from a thread that
+    lives as long as it does (devnet starts them from its main thread). A parent that died
+    between fork and prctl is caught by comparing the parent pid afterwards.
+    """
+    if _LIBC is None:
+        return None
+    libc, parent = _LIBC, os.getpid()
+
+    def preexec() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), sig)
+
+    return preexec
 
 
 class ChildDied(RuntimeError):
@@ -62,9 +101,20 @@ def http_ready(url: str) -> Callable[[], bool]:
 
 
 class Supervisor:
-    def __init__(self, *, stop_grace: float = 10.0) -> None:
+    """``stop_grace``: seconds from the first SIGTERM to SIGKILL of whatever still runs;
+    ``first_tier_grace``: the part of it the last-started child gets to itself."""
+
+    def __init__(
+        self,
+        *,
+        stop_grace: float = 7.0,
+        first_tier_grace: float = 2.0,
+        on_start: Callable[[Child], None] | None = None,
+    ) -> None:
         self.children: list[Child] = []
+        self.on_start = on_start
         self.stop_grace = stop_grace
+        self.first_tier_grace = first_tier_grace
 
     def start(self, child: Child, *, ready_timeout: float = 30.0, wait: bool = True) -> None:
         child.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -76,10 +126,13 @@ class Supervisor:
         # A new process group: Ctrl-C in the terminal reaches only the supervisor, which
         # then stops the children in order instead of all of them dying at once.
         child.proc = subprocess.Popen(
-            child.argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            child.argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            preexec_fn=die_with_parent(),
         )
         log.close()
         self.children.append(child)
+        if self.on_start is not None:
+            self.on_start(child)
         if wait and child.ready is not None:
             self.wait_ready([child], timeout=ready_timeout)
 
@@ -137,14 +190,44 @@ class Supervisor:
             signal.signal(signal.SIGINT, old_int)
             signal.signal(signal.SIGTERM, old_term)
 
-    def stop(self) -> None:
-        """SIGTERM every child in reverse start order; SIGKILL what outlives the grace period."""
-        for c in reversed(self.children):
-            if c.proc is not None and c.proc.poll() is None:
-                c.proc.send_signal(signal.SIGTERM)
-                try:
-                    c.proc.wait(self.stop_grace)
-                except subprocess.TimeoutExpired:
-                    c.proc.kill()
-                    c.proc.wait()
+    def running(self) -> list[Child]:
+        return [c for c in self.children if c.proc is not None and c.proc.poll() is None]
+
+    def stop(self) -> list[str]:
+        """Stop the last-started child first, then all the others at once, within ``stop_grace``;
+        the names of the children that had to be SIGKILLed."""
+        deadline = time.monotonic() + self.stop_grace
+        alive = self.running()
+        lagging: list[Child] = []
+        if alive:
+            first, rest = alive[-1], alive[:-1]
+            _terminate([first], min(deadline, time.monotonic() + self.first_tier_grace))
+            _terminate(rest, deadline)
+            lagging = [c for c in alive if c.proc is not None and c.proc.poll() is None]
+            _kill(lagging)
         self.children.clear()
+        return [c.name for c in lagging]
+
+
+def _terminate(children: Sequence[Child], deadline: float) -> None:
+    """SIGTERM every child, then wait for them together until ``deadline``."""
+    for c in children:
+        if c.proc is not None and c.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                c.proc.send_signal(signal.SIGTERM)
+    for c in children:
+        if c.proc is None:
+            continue
+        try:
+            c.proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _kill(children: Sequence[Child]) -> None:
+    for c in children:
+        if c.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                c.proc.kill()
+            c.proc.wait()
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
+import json
 import os
 import secrets
 import sys
@@ -28,6 +28,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     init.add_argument("--database-url", default="", help="PostgreSQL URL (default: SQLite in the data dir)")
     init.add_argument("--port", type=int, default=7777)
     init.add_argument("--admin-port", type=int, default=7778)
+    init.add_argument("--host", help="interface the public API listens on (default: the config's, 127.0.0.1)")
+    init.add_argument("--admin-host", help="interface the admin API listens on (default 127.0.0.1)")
+    init.add_argument(
+        "--gateway-config", metavar="PATH",
+        help="also write a gateway config (TOML, mode 0600) holding this satellite's URL and gateway token, "
+        "so gateways get the token from a file rather than a command line",
+    )
+    init.add_argument("--public-url", help="the satellite URL gateways use in --gateway-config "
+                      "(default http://HOST:PORT)")  # fmt: skip
+    init.add_argument("--master-key-file", help="the gateway master key path to name in --gateway-config")
+    init.add_argument("--if-missing", action="store_true",
+                      help="exit 0 when the config already exists (for container start-up)")  # fmt: skip
     init.set_defaults(func=_init)
     mig = cmds.add_parser("migrate", help="bring the database schema up to date")
     mig.add_argument("--config", required=True)
@@ -58,12 +70,14 @@ def _init(args: argparse.Namespace) -> int:
     config_path = data / "satellite.json"
     if config_path.exists():
         print(f"{config_path} exists; not overwriting", file=sys.stderr)
-        return 1
+        return 0 if args.if_missing else 1
+    where = {k: v for k, v in (("host", args.host), ("admin_host", args.admin_host)) if v}
     config = SatelliteConfig(
         data_dir=str(data),
         database_url=args.database_url,
         port=args.port,
         admin_port=args.admin_port,
+        **where,
         # Hex: a token is passed on command lines, where a leading "-" reads as an option.
         gateway_token=secrets.token_hex(32),
         admin_token=secrets.token_hex(32),
@@ -72,8 +86,26 @@ def _init(args: argparse.Namespace) -> int:
     SecretBox.load_or_create(config.resolved_secrets_key_path)
     asyncio.run(_upgrade(config))
     save_config(config, config_path)
+    if args.gateway_config:
+        _write_gateway_config(Path(args.gateway_config), config, args.public_url, args.master_key_file)
     print(f"satellite {ident.id}\nconfig    {config_path}\nrun:      geoshard satellite run --config {config_path}")
     return 0
+
+
+def _write_gateway_config(path: Path, config: SatelliteConfig, url: str | None, master_key: str | None) -> None:
+    """A gateway's TOML config for this satellite; mode 0600, it holds the gateway token."""
+    host = "127.0.0.1" if config.host in ("0.0.0.0", "") else config.host
+    lines = [
+        "# Geoshard gateway configuration, written by `geoshard satellite init --gateway-config`",
+        f"satellite_url = {json.dumps(url or f'http://{host}:{config.port}')}",
+        f"satellite_token = {json.dumps(config.gateway_token)}",
+    ]
+    if master_key:
+        lines.append(f"master_key_file = {json.dumps(master_key)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(lines) + "\n")
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -83,10 +115,11 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from common.observability import configure_logging
     from satellite.peer import Role, Satellite
     from satellite.process import WorkerStartError, run_until_signal
 
-    logging.basicConfig(level=os.environ.get("GEOSHARD_LOG", "INFO"))
+    configure_logging(os.environ.get("GEOSHARD_LOG", "INFO"), process="satellite")
     config = load_config(args.config)
     if args.api_workers is not None:
         if args.api_workers < 0:

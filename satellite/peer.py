@@ -27,6 +27,7 @@ from aiohttp import web
 
 from common.identity import Identity
 from common.lifecycle import Service, close_services, run_services
+from common.observability import request_id_middleware
 from satellite.admin.api import AdminServices, create_admin_app
 from satellite.admin.repository import AdminRepository
 from satellite.api.contact import ContactEndpoint
@@ -48,6 +49,7 @@ from satellite.gc import RetainSender, gc_config
 from satellite.gracefulexit import ExitChore, GracefulExitEndpoint, GracefulExitService, exit_config
 from satellite.losses import LossConfig, LossService
 from satellite.metainfo import MetainfoService, MultipartService
+from satellite.metrics import SatelliteMetrics
 from satellite.nodeselection import SelectionConfig
 from satellite.orders import OrderSigner
 from satellite.overlay.geoip import GeoIPDatabase
@@ -162,6 +164,8 @@ class Satellite:
             on_nodes_changed=self.overlay.invalidate,
         )
         self.reputation.losses = self.losses  # the milder signal shows in the node's report
+        # Prometheus metrics and /health (satellite/metrics): on the admin port and the API port.
+        self.metrics = SatelliteMetrics(self)
         self.api_app = self._api_app()
         # The admin API: a separate aiohttp app on admin_host:admin_port, never the public port;
         # without an admin token it is not served at all rather than served open.
@@ -181,6 +185,9 @@ class Satellite:
                     repair=self.repair,
                 )
             )
+        if self.admin_app is not None:
+            self.admin_app.router.add_get("/metrics", self.metrics.metrics)
+            self.admin_app.router.add_get("/health", self.metrics.health)
         self._runners: list[web.AppRunner] = []
         self.api_url = ""
         self.admin_url = ""
@@ -200,11 +207,19 @@ class Satellite:
 
     def _api_app(self) -> web.Application:
         app = web.Application(
-            middlewares=[error_middleware, bearer_auth(self.config.gateway_token, MetainfoEndpoint.PREFIX)],
+            middlewares=[
+                request_id_middleware,
+                self.metrics.api_middleware,
+                error_middleware,
+                bearer_auth(self.config.gateway_token, MetainfoEndpoint.PREFIX),
+            ],
             client_max_size=64 * 1024**2,
         )
+        app.router.add_get("/health", self.metrics.health)
         app.add_routes(ContactEndpoint(self.overlay).routes())
-        app.add_routes(ReputationEndpoint(self.reputation, self.identity.id).routes())
+        app.add_routes(
+            ReputationEndpoint(self.reputation, self.identity.id, online_window=self.config.online_window).routes()
+        )
         app.add_routes(GracefulExitEndpoint(self.graceful_exit).routes())
         app.add_routes(LossEndpoint(self.losses, self.identity.id).routes())
         app.add_routes(MetainfoEndpoint(self.metainfo, self.multipart, self.tenancy, self.losses).routes())

@@ -12,49 +12,61 @@ import argparse
 import asyncio
 import contextlib
 import json
-import logging
 import os
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from common.countries import is_country_code
 from common.identity import Identity, is_peer_id
+from common.observability import configure_logging
 from storage_node.config import ConfigError, NodeConfig, format_size, parse_size
 from storage_node.nodedb import NodeDB
+from storage_node.onboarding import (
+    IDENTITY_PATH,
+    OnboardingError,
+    ask_missing,
+    check_capacity,
+    check_port_free,
+    fetch_satellite_id,
+    verify_satellite,
+)
 from storage_node.pieces.store import scan_usage
 from storage_node.reputation import ReputationUnavailable, fetch_reputation, format_reputation
 from storage_node.scrub import ScrubRecords
 
 __all__ = ["InitError", "check_wallet", "parse_satellite", "register"]
 
-IDENTITY_PATH = "/api/v1/identity"
-
-
-class InitError(Exception):
-    """``node init`` cannot go on; the message tells the operator what to fix."""
+# ``node init`` cannot go on; the message tells the operator what to fix.
+InitError = OnboardingError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     node = subparsers.add_parser("node", help="run a storage node", description="Run a storage node.")
     sub = node.add_subparsers(dest="node_command", metavar="SUBCOMMAND", required=True)
 
-    init = sub.add_parser("init", help="create a node's identity and configuration")
-    init.add_argument("--data", required=True, type=Path, help="directory for pieces and node state")
-    init.add_argument("--capacity", required=True, help="space to offer, e.g. 500GB, 2TB, 1.5TiB")
-    init.add_argument("--country", required=True, help="ISO 3166-1 alpha-2 country code, e.g. DE")
-    init.add_argument("--region", required=True, help="region name used by placement policies, e.g. eu")
-    init.add_argument("--wallet", required=True, help="payout address in EIP-55 checksum form (0x…)")
+    init = sub.add_parser(
+        "init", help="create a node's identity and configuration",
+        description="Create a node's identity and configuration. In a terminal, asks for what the flags leave out.",
+    )
+    init.add_argument("--data", type=Path, help="directory for pieces and node state")
+    init.add_argument("--capacity", help="space to offer, e.g. 500GB, 2TB, 1.5TiB")
+    init.add_argument("--country", help="ISO 3166-1 alpha-2 country code, e.g. DE")
+    init.add_argument("--region", help="region name used by placement policies, e.g. eu")
+    init.add_argument("--wallet", help="payout address in EIP-55 checksum form (0x…)")
     init.add_argument(
-        "--satellite", required=True,
+        "--satellite",
         help="ID@http://host:port, or a URL whose /api/v1/identity is asked for the id once",
+    )
+    init.add_argument(
+        "--offline", action="store_true",
+        help="do not contact the satellite (needs --satellite ID@URL); for provisioning before it runs",
     )
     init.add_argument("--address", default="", help="URL others reach this node at (default: from --port)")
     init.add_argument("--port", type=int, default=7777, help="port to listen on (default 7777)")
@@ -113,25 +125,11 @@ def check_country(country: str) -> str:
     return code
 
 
-def fetch_satellite_id(url: str, timeout: float = 10.0) -> str:
-    target = url.rstrip("/") + IDENTITY_PATH
-    try:
-        with urllib.request.urlopen(target, timeout=timeout) as resp:
-            data = json.loads(resp.read())
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        raise InitError(
-            f"could not reach the satellite at {target} to learn its id ({e}); start it, check "
-            "the URL, or give the id explicitly as --satellite ID@URL"
-        ) from None
-    sat_id = data.get("id") if isinstance(data, dict) else None
-    if not is_peer_id(sat_id):
-        raise InitError(f"{target} did not answer with a satellite id (got {str(data)[:100]})")
-    assert isinstance(sat_id, str)
-    return sat_id
+def parse_satellite(value: str, *, offline: bool = False) -> tuple[str, str, bool]:
+    """``(satellite id, url, fetched)`` from ``ID@URL`` or a plain URL.
 
-
-def parse_satellite(value: str) -> tuple[str, str, bool]:
-    """``(satellite id, url, fetched)`` from ``ID@URL`` or a plain URL."""
+    Unless ``offline``, the satellite is asked for its id either way: a given id must match.
+    """
     sat_id, sep, url = value.partition("@")
     if not sep:
         url = value
@@ -140,7 +138,11 @@ def parse_satellite(value: str) -> tuple[str, str, bool]:
     if sep:
         if not is_peer_id(sat_id):
             raise InitError(f"satellite id {sat_id!r} must be 64 lowercase hex characters")
+        if not offline:
+            verify_satellite(sat_id, url.rstrip("/"))
         return sat_id, url.rstrip("/"), False
+    if offline:
+        raise InitError("--offline needs the satellite's id: pass --satellite ID@URL")
     return fetch_satellite_id(url), url.rstrip("/"), True
 
 
@@ -165,12 +167,12 @@ def check_data_dir(data: Path, capacity: int) -> None:
 
 
 def init_node(args: argparse.Namespace) -> tuple[NodeConfig, Path, Identity, bool]:
+    ask_missing(args)
     try:
         capacity = parse_size(args.capacity)
     except ConfigError as e:
         raise InitError(str(e)) from None
-    if capacity <= 0:
-        raise InitError("--capacity must be more than zero")
+    check_capacity(capacity)
     country = check_country(args.country)
     wallet = check_wallet(args.wallet)
     region = args.region.strip()
@@ -185,7 +187,8 @@ def init_node(args: argparse.Namespace) -> tuple[NodeConfig, Path, Identity, boo
     if config_path.exists() and not args.force:
         raise InitError(f"{config_path} already exists; pass --force to overwrite it (the identity is kept)")
     check_data_dir(data, capacity)
-    sat_id, sat_url, fetched = parse_satellite(args.satellite)
+    check_port_free(args.listen_host, args.port)
+    sat_id, sat_url, fetched = parse_satellite(args.satellite, offline=args.offline)
 
     identity = Identity.load_or_create(data / "identity.pem")
     cfg = NodeConfig(
@@ -208,16 +211,20 @@ def init_node(args: argparse.Namespace) -> tuple[NodeConfig, Path, Identity, boo
 def cmd_init(args: argparse.Namespace) -> int:
     try:
         cfg, path, identity, fetched = init_node(args)
+    except EOFError:
+        print("geoshard node init: error: input ended before every setting was given", file=sys.stderr)
+        return 2
     except InitError as e:
         print(f"geoshard node init: error: {e}", file=sys.stderr)
         return 2
-    how = f"fetched from {cfg.satellite_url}{IDENTITY_PATH}" if fetched else "as given"
+    how = f"fetched from {cfg.satellite_url}{IDENTITY_PATH}" if fetched else (
+        "as given, not checked: --offline" if args.offline else f"checked at {cfg.satellite_url}{IDENTITY_PATH}")
     print(f"node id      {identity.id}")
     print(f"identity     {cfg.identity_path} (mode 0600; back it up: it is the node)")
     print(f"satellite    {cfg.satellite_id} at {cfg.satellite_url} (pinned, {how})")
     print(f"capacity     {format_size(cfg.capacity)} in {cfg.data_dir}")
     print(f"config       {path}")
-    print(f"start with   geoshard node run --config {path}")
+    print(f"start with   geoshard node run --config {shlex.quote(str(path))}")
     return 0
 
 
@@ -238,16 +245,18 @@ async def _serve(cfg: NodeConfig, identity: Identity) -> None:
     await asyncio.wait({runner, started}, return_when=asyncio.FIRST_COMPLETED)
     if started.done():
         # One machine-readable line, so scripts and tests can find a port chosen by the OS.
-        print(f"geoshard node {identity.id} serving at {peer.url} (address {peer.address})", flush=True)
+        listen = f"{cfg.listen_host or '0.0.0.0'}:{peer.server.port}"
+        print(
+            f"geoshard node {identity.id} serving at {peer.url} (listening on {listen}, address {peer.address})",
+            flush=True,
+        )
     else:
         started.cancel()
     await runner
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(args.log_level, process="storage-node")
     try:
         cfg = NodeConfig.load(args.config)
         identity = Identity.load(cfg.identity_path)
@@ -331,6 +340,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     except (ReputationUnavailable, OSError, ValueError) as e:
         rep = str(e)
     st["reputation"] = rep if isinstance(rep, dict) else {"error": rep}
+    exit_state = _exit_state(cfg) if isinstance(rep, dict) else None
+    if exit_state is not None:
+        st["graceful_exit"] = exit_state
     if args.json:
         print(json.dumps(st))
         return 0
@@ -347,7 +359,21 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("\n".join(format_reputation(rep)))
     else:
         print(f"reputation   unavailable: {rep}")
+    if exit_state is not None and exit_state.get("status") != "none":
+        from storage_node.gracefulexit import format_exit
+
+        print("\n".join(format_exit(exit_state)))
     return 0
+
+
+def _exit_state(cfg: NodeConfig) -> dict[str, Any] | None:
+    """The satellite's view of this node's graceful exit; ``None`` when it cannot be asked."""
+    from storage_node.gracefulexit import ExitUnavailable, request_exit
+
+    try:
+        return request_exit(Identity.load(cfg.identity_path), cfg.satellite_id, cfg.satellite_url, "status")
+    except (ExitUnavailable, OSError, ValueError):
+        return None
 
 
 # --- exit ------------------------------------------------------------------------------

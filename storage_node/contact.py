@@ -3,7 +3,10 @@
 Every ``checkin_interval`` the node POSTs a node-signed :class:`~common.messages.CheckIn`
 (address, country, region, capacity, used and free bytes, version, wallet) to
 ``{satellite}/api/v1/nodes/checkin``. The satellite uses it to mark the node online and
-to decide whether to place pieces on it. When the satellite cannot be reached or refuses,
+to decide whether to place pieces on it. The satellite answers with its own check-in
+``interval``, and the node follows it rather than its configured one: a satellite that
+calls a node offline after a minute must not be checked in with every five minutes.
+When the satellite cannot be reached or refuses,
 the node retries after ``checkin_retry_min`` seconds, doubling up to ``checkin_retry_max``,
 so a restarting satellite is not stampeded by every node at once, and logs each failure
 with what to check.
@@ -45,6 +48,7 @@ class CheckInState:
     last_success: float | None = None
     last_error: str | None = None
     next_delay: float = 0.0
+    satellite_interval: float | None = None  # what the satellite last asked for
 
 
 class CheckInService:
@@ -85,8 +89,9 @@ class CheckInService:
             ),
         )
 
-    async def check_in_once(self) -> None:
-        """One check-in; raises on any failure (network, timeout, or a satellite error)."""
+    async def check_in_once(self) -> dict[str, object]:
+        """One check-in and the satellite's answer; raises on any failure (network, timeout,
+        or a satellite error)."""
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.config.checkin_timeout)
@@ -95,12 +100,28 @@ class CheckInService:
             if resp.status >= 300:
                 text = (await resp.text())[:300]
                 raise CheckInFailed(f"satellite answered {resp.status}: {text}")
+            try:
+                answer = await resp.json(content_type=None)
+            except ValueError:
+                return {}
+            return answer if isinstance(answer, dict) else {}
+
+    def _interval(self, answer: dict[str, object]) -> float:
+        """The satellite's interval when it gives a sane one, else the configured one."""
+        asked = answer.get("interval")
+        if isinstance(asked, int | float) and not isinstance(asked, bool) and 0 < asked <= 86400:
+            if asked != self.state.satellite_interval and asked != self.config.checkin_interval:
+                log.info("the satellite asks for a check-in every %ss (configured: %ss); following it",
+                         asked, self.config.checkin_interval)
+            self.state.satellite_interval = float(asked)
+            return float(asked)
+        return self.config.checkin_interval
 
     async def step(self) -> float:
         """One pass: check in, update the state, return how long to wait before the next."""
         self.state.attempts += 1
         try:
-            await self.check_in_once()
+            answer = await self.check_in_once()
         except (aiohttp.ClientError, TimeoutError, CheckInFailed) as exc:
             st = self.state
             st.consecutive_failures += 1
@@ -121,7 +142,7 @@ class CheckInService:
             st.successes += 1
             st.last_success = time.time()
             st.last_error = None
-            delay = self.config.checkin_interval
+            delay = self._interval(answer)
         self.state.next_delay = delay
         return delay
 

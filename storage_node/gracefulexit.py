@@ -18,6 +18,7 @@ from typing import Any
 
 from common.identity import Identity
 from common.messages import ExitRequest, Signed, now
+from common.progress import bar
 
 __all__ = ["EXIT_PATH", "ExitUnavailable", "format_exit", "request_exit"]
 
@@ -63,6 +64,8 @@ def format_exit(s: dict[str, Any]) -> list[str]:
         f"pieces       {s['pieces_remaining']} remaining of {start} at the start; "
         f"{moved} moved ({s['bytes_transferred']} bytes), {s['pieces_failed']} failed",
     ]
+    if "progress" in s:
+        lines.insert(1, f"progress     {bar(float(s['progress']))}")
     if status == "exiting":
         lines.append("keep the node running (`geoshard node run`) until the exit completes")
     elif status == "exited":

@@ -16,8 +16,10 @@ from aiohttp import web
 
 from common.identity import Identity
 from common.lifecycle import Service, nothing, run_services
+from common.observability import request_id_middleware
 from storage_node.config import NodeConfig
 from storage_node.contact import CheckInService
+from storage_node.metrics import NodeMetrics
 from storage_node.nodedb import NodeDB
 from storage_node.pieces.chores import ExpiryChore, RetainChore, TrashChore
 from storage_node.pieces.store import PieceStore
@@ -92,6 +94,9 @@ class Peer:
         )
         app = self.endpoint.app()
         app.add_routes(self.scrub.routes())
+        self.metrics = NodeMetrics(self.store, self.trash)
+        self.metrics.install(app, node_id=identity.id)
+        app.middlewares.insert(0, request_id_middleware)  # log lines carry the gateway's request id
         self.server = HttpServer(app, config.listen_host, config.port)
         self.contact = CheckInService(identity, config, self.store, lambda: self.address, VERSION)
         self.services: list[Service] = [
@@ -115,8 +120,14 @@ class Peer:
 
     @property
     def url(self) -> str:
-        """Where this process can be reached locally (tests, benchmarks)."""
-        return f"http://127.0.0.1:{self.server.port}"
+        """Where this process can be reached from this machine: the address it listens on
+        (loopback when it listens on every interface)."""
+        host = self.config.listen_host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        elif ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.server.port}"
 
     async def _close_db(self) -> None:
         self.db.close()

@@ -17,7 +17,7 @@ from typing import Any
 from common.identity import Identity
 from common.messages import ReputationRequest, Signed, now
 
-__all__ = ["REPUTATION_PATH", "ReputationUnavailable", "fetch_reputation", "format_reputation"]
+__all__ = ["REPUTATION_PATH", "ReputationUnavailable", "fetch_reputation", "format_contact", "format_reputation"]
 
 REPUTATION_PATH = "/api/v1/nodes/reputation"
 
@@ -53,12 +53,26 @@ def fetch_reputation(
     return report
 
 
+def format_contact(r: dict[str, Any]) -> list[str]:
+    """Whether the satellite counts this node online now: what placement and exits go by."""
+    if "online" not in r:
+        return []
+    ago, window = r.get("seconds_since_contact", 0.0), r.get("online_window", 0)
+    if r["online"]:
+        return [f"satellite    sees this node ONLINE (last check-in {ago:.0f}s ago)"]
+    return [
+        f"satellite    sees this node OFFLINE: last check-in {ago:.0f}s ago, offline after {window:.0f}s",
+        "WARNING      is `geoshard node run` running, and can it reach the satellite? Offline nodes get "
+        "no new pieces, lose their online score and fail a graceful exit",
+    ]
+
+
 def format_reputation(r: dict[str, Any]) -> list[str]:
     sc, th, n = r["scores"], r["thresholds"], r["counts"]
-    lines = [
+    lines = [*format_contact(r),
         f"audit score  {sc['audit']:.4f} (disqualified at {th['audit_disqualify']})",
         f"unknown      {sc['unknown']:.3f} (suspended at {th['unknown_suspend']})",
-        f"online       {sc['online']:.3f} (suspended below {th['online_suspend']})",
+        f"online score {sc['online']:.3f} (suspended below {th['online_suspend']})",
         f"audits       {n['audits']}: {n['success']} ok, {n['failure']} failed, {n['offline']} offline, "
         f"{n['unknown']} unknown, {n['timeout']} timed out",
         "vetted       " + ("yes" if r["vetted"] else f"no ({r['audits_to_vetting']} more successful audits)"),

@@ -426,7 +426,7 @@ async def start_net(
         ndir = data / "nodes" / f"node{i}"
         await _cli("node", "init", "--data", str(ndir), "--capacity", "1GB", "--country", country,
                    "--region", region, "--wallet", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
-                   "--satellite", f"{sat_id}@{sat_url}", "--listen-host", host, "--port", str(port),
+                   "--satellite", f"{sat_id}@{sat_url}", "--offline", "--listen-host", host, "--port", str(port),
                    "--address", f"http://{host}:{port}")  # fmt: skip
         ncfg_path = ndir / "config.toml"
         ncfg = NodeConfig.load(ncfg_path)

@@ -32,6 +32,7 @@ from satellite.nodeselection import PlacementPolicy, PolicyError, SelectionConfi
 from satellite.overlay.geoip import decide
 
 from .openapi import openapi_spec
+from .repair_status import REPAIR_STATUS, RepairStatusView, repair_status
 from .report import ComplianceReport
 from .repository import AdminRepository, node_candidate
 
@@ -58,6 +59,8 @@ class AdminServices:
 
 
 ADMIN_SERVICES = web.AppKey("admin_services", AdminServices)
+# Served without the token: Prometheus scrapes and health checks (satellite/metrics); no data.
+UNAUTHENTICATED = frozenset({"/health", "/metrics"})
 
 _STATUS: list[tuple[type[Exception], int]] = [
     (NotFound, 404),
@@ -78,6 +81,8 @@ def _error(status: int, code: str, message: str, **headers: str) -> web.Response
 async def _auth_and_errors(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
+    if request.path in UNAUTHENTICATED:
+        return await handler(request)
     token = request.app[ADMIN_SERVICES].token
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
@@ -450,7 +455,7 @@ async def bucket_report(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-async def repair_status(request: web.Request) -> web.Response:
+async def repair_capacity(request: web.Request) -> web.Response:
     """The repair queue, the repairers' counters and every policy short of repair capacity."""
     svc = request.app[ADMIN_SERVICES]
     if svc.repair is None:
@@ -483,11 +488,12 @@ ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespons
     ("PUT", "/v1/nodes/{node}/location", set_node_location),
     ("POST", "/v1/nodes/{node}/disqualify", disqualify_node),
     ("POST", "/v1/nodes/{node}/reinstate", reinstate_node),
+    ("GET", "/v1/repair/status", repair_status),
     ("GET", "/v1/buckets", list_buckets),
     ("GET", "/v1/buckets/{bucket}", show_bucket),
     ("PUT", "/v1/buckets/{bucket}/policy", set_bucket_policy),
     ("GET", "/v1/buckets/{bucket}/report", bucket_report),
-    ("GET", "/v1/repair", repair_status),
+    ("GET", "/v1/repair", repair_capacity),
 ]
 
 
@@ -497,6 +503,7 @@ def create_admin_app(services: AdminServices) -> web.Application:
         raise ValueError("the admin API needs an admin_token in the satellite's config")
     app = web.Application(middlewares=[_auth_and_errors], client_max_size=1024**2)
     app[ADMIN_SERVICES] = services
+    app[REPAIR_STATUS] = RepairStatusView(services.repo.db, services.repair)
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
     return app

@@ -14,6 +14,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from common.progress import bar
+
 from .client import AdminClient, AdminClientError
 
 __all__ = ["register"]
@@ -318,6 +320,34 @@ def report(c: AdminClient, a: argparse.Namespace) -> Any:
 # --- parser -----------------------------------------------------------------------------
 
 
+def repair_status(c: AdminClient, a: argparse.Namespace) -> Any:
+    r = c.call("GET", f"/v1/repair/status?failures={a.failures}")
+    q, t = r["queue"], r["throughput"]
+    age = q["oldest_job_age_seconds"]
+    lines = [
+        f"queue        {q['queued']} segment(s) waiting, {q['claimed']} being repaired, {q['failing']} failing"
+        + (f"; oldest queued {age:.0f}s ago ({q['oldest_job_at']}), closest to loss: margin {q['min_margin']}"
+           if age is not None else ""),
+        "by reason    " + (", ".join(f"{k} {v}" for k, v in sorted(q["by_reason"].items())) or "-"),
+        "by policy    " + (", ".join(f"{k} {v}" for k, v in sorted(q["by_policy"].items())) or "-"),
+    ]
+    since = t["since_start"]
+    rate = t["segments_per_minute"]
+    lines.append(
+        f"throughput   {since['repaired']} repaired ({_bytes(since['repaired_bytes'])}), {since['failed']} failed "
+        f"in this satellite's {since['seconds']:.0f}s"
+        + (f"; {rate} segments/min, {_bytes(int(t['bytes_per_minute'] or 0))}/min over the last "
+           f"{t['window_seconds']:.0f}s" if rate is not None else "")
+    )
+    lines.append(f"progress     {bar(t['progress'])} of the backlog's peak of {t['backlog_peak']}")
+    if q["failures"]:
+        lines.append("\nfailing jobs (retried after the claim timeout):")
+        lines.append(_table(q["failures"], [("segment_id", "SEGMENT"), ("reason", "REASON"),
+                                            ("attempts", "ATTEMPTS"), ("updated_at", "LAST TRY"),
+                                            ("last_error", "LAST ERROR")]))  # fmt: skip
+    return r, "\n".join(lines)
+
+
 def _connection_options(parser: argparse.ArgumentParser, default: Any) -> None:
     parser.add_argument("--url", default=default, help="admin API URL (env GEOSHARD_ADMIN_URL)")
     parser.add_argument("--token", default=default, help="admin token (env GEOSHARD_ADMIN_TOKEN)")
@@ -405,6 +435,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("policy")
 
     leaf(groups, "report", report, "compliance report of a bucket").add_argument("bucket")
+
+    g = groups.add_parser("repair", help="the repair queue").add_subparsers(metavar="ACTION", required=True)
+    p = leaf(g, "status", repair_status, "queue by reason and policy, oldest job, throughput, failing jobs")
+    p.add_argument("--failures", type=int, default=10, help="how many failing jobs to list (default 10, max 100)")
 
 
 def _connection(a: argparse.Namespace) -> tuple[str, str]:

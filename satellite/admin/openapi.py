@@ -197,5 +197,15 @@ def openapi_spec() -> dict[str, Any]:
                     errors=(404,),
                 ),
             },
+            "/v1/repair/status": {
+                "get": {
+                    **_op(
+                        "repair backlog: queue length by reason and policy, oldest job, failing jobs with their "
+                        "last error, repairers' throughput and progress", errors=(400,)
+                    ),
+                    "parameters": [{"name": "failures", "in": "query", "required": False,
+                                    "schema": {"type": "integer", "minimum": 0, "maximum": 100}}],
+                },
+            },
         },
     }

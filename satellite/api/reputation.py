@@ -6,10 +6,15 @@ answers the node's scores, counts, flags with their reasons, warnings and its re
 audits (``satellite.reputation.service``). Only the node itself may ask: the request must
 be signed by the key whose id it names, be addressed to this satellite (so it cannot be
 replayed to another) and be recent by the satellite's clock. A node whose clock is off is
-told by how much, since a wrong clock is worth knowing about in its own right.
+told by how much, since a wrong clock is worth knowing about in its own right. The answer
+also says whether the satellite counts the node online right now (``online``, with
+``online_window`` and the ``checkin_interval`` it expects), which is what placement and
+exits go by — a high online *score* does not mean the node is reachable today.
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 from aiohttp import web
 
@@ -25,10 +30,13 @@ REPUTATION_PATH = "/api/v1/nodes/reputation"
 
 
 class ReputationEndpoint:
-    def __init__(self, service: ReputationService, satellite_id: str, *, recent: int = 20) -> None:
+    def __init__(
+        self, service: ReputationService, satellite_id: str, *, recent: int = 20, online_window: float | None = None
+    ) -> None:
         self.service = service
         self.satellite_id = satellite_id
         self.recent = recent
+        self.online_window = online_window
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post(REPUTATION_PATH, self.reputation)]
@@ -57,4 +65,15 @@ class ReputationEndpoint:
         if report is None:
             raise NotFound(f"node {msg.node_id[:16]}… has never checked in with this satellite")
         report["satellite_time"] = t
+        last = report.get("last_contact_at")
+        if self.online_window is not None and isinstance(last, str):
+            since = (dt.datetime.now(dt.UTC) - _parse_iso(last)).total_seconds()
+            report["online"] = since <= self.online_window
+            report["online_window"] = self.online_window
+            report["seconds_since_contact"] = round(since, 1)
         return web.json_response(report)
+
+
+def _parse_iso(text: str) -> dt.datetime:
+    t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)

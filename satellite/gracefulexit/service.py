@@ -81,6 +81,15 @@ class ExitState:
     bytes_transferred: int = 0
     pieces_failed: int = 0
 
+    @property
+    def progress(self) -> float:
+        """Share of the pieces held at the start that have left the node, 0.0 … 1.0."""
+        if self.status == "exited":
+            return 1.0
+        if self.pieces_at_start <= 0:
+            return 0.0
+        return round(min(1.0, max(0.0, 1 - self.pieces_remaining / self.pieces_at_start)), 4)
+
     def to_json(self) -> dict[str, Any]:
         def iso(t: dt.datetime | None) -> str | None:
             return None if t is None else t.astimezone(dt.UTC).isoformat()
@@ -96,6 +105,7 @@ class ExitState:
             "pieces_transferred": self.pieces_transferred,
             "bytes_transferred": self.bytes_transferred,
             "pieces_failed": self.pieces_failed,
+            "progress": self.progress,
             # The payouts issue releases the held amount of an exit that completed.
             "held_amount_releasable": self.status == "exited",
         }

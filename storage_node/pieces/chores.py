@@ -51,9 +51,14 @@ class TrashChore:
 
     def __init__(self, store: PieceStore, grace: float, interval: float) -> None:
         self.store, self.grace, self.interval = store, grace, interval
+        self.freed_bytes = 0  # trash bytes deleted so far (metrics)
 
     async def run_once(self) -> int:
+        before = self.store.usage().trash
         removed = await asyncio.to_thread(self.store.empty_trash, time.time() - self.grace)
+        if removed:
+            # A retain list may trash more meanwhile: count only what went, never a negative.
+            self.freed_bytes += max(0, before - self.store.usage().trash)
         if removed:
             log.info("emptied %d pieces from the trash", removed)
         return removed

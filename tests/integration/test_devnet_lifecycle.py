@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import socket
 import sqlite3
@@ -53,6 +54,7 @@ def test_devnet_serves_https_reports_a_dead_child_stops_cleanly_and_resumes(tmp_
         body = os.urandom(300_000)
         s3.put_object(Bucket="photos", Key="cat.jpg", Body=body)
         assert s3.get_object(Bucket="photos", Key="cat.jpg")["Body"].read() == body
+        _banner_rclone_line_lists(net, "photos", tmp_path)
 
         # A node killed behind devnet's back is reported, not silently ignored.
         children = _children(net)
@@ -78,6 +80,18 @@ def test_devnet_serves_https_reports_a_dead_child_stops_cleanly_and_resumes(tmp_
         assert _client(again).get_object(Bucket="photos", Key="cat.jpg")["Body"].read() == body
     finally:
         assert again.stop() == 0
+
+
+def _banner_rclone_line_lists(net: Devnet, bucket: str, tmp_path: Path) -> None:
+    """The rclone line the banner prints, pasted after ``. devnet.env`` (which exports the
+    devnet's AWS_CA_BUNDLE), trusts the self-signed certificate and lists the bucket."""
+    line = next(ln.strip() for ln in net.log.read_text().splitlines() if "rclone" in ln and "lsd" in ln)
+    assert "--ca-cert" in line
+    script = f". {shlex.quote(str(net.data / 'devnet.env'))}\n{line}\n"
+    env = {**os.environ, "RCLONE_CONFIG": str(tmp_path / "rclone.conf")}
+    res = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert bucket in res.stdout
 
 
 def _layout_backends(data: Path) -> dict[str, set[str]]:

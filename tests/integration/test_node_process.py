@@ -65,8 +65,12 @@ async def test_init_run_put_get_checkin_status_and_replay_after_restart(tmp_path
         checkins.append(await request.json())
         return web.json_response({"ok": True})
 
+    async def identity(_request: web.Request) -> web.Response:
+        return web.json_response({"id": sat.id})
+
     app = web.Application()
     app.router.add_post(CHECKIN_PATH, checkin)
+    app.router.add_get("/api/v1/identity", identity)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()

@@ -21,11 +21,13 @@ GOOD_WALLET = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 SAT_ID = Identity.generate().id
 
 
-def _init(tmp_path, *extra: str, data=None, satellite=None, capacity="10MB", country="DE", wallet=GOOD_WALLET):
+def _init(tmp_path, *extra: str, data=None, satellite=None, capacity="100MB", country="DE", wallet=GOOD_WALLET):
+    """``node init``; without ``satellite``, offline against an id (tests of the other checks)."""
+    offline = ("--offline",) if satellite is None else ()
     argv = [
         "node", "init", "--data", str(data or tmp_path / "node"), "--capacity", capacity,
         "--country", country, "--region", "eu", "--wallet", wallet,
-        "--satellite", satellite or f"{SAT_ID}@http://127.0.0.1:7070", *extra,
+        "--satellite", satellite or f"{SAT_ID}@http://127.0.0.1:7070", "--port", "0", *offline, *extra,
     ]
     return main(argv)
 
@@ -38,7 +40,7 @@ def test_init_writes_identity_0600_and_a_loadable_config(tmp_path, capsys):
     assert stat.S_IMODE(ident.stat().st_mode) == 0o600
     cfg = NodeConfig.load(data / "config.toml")
     assert cfg.satellite_id == SAT_ID and cfg.satellite_url == "http://127.0.0.1:7070"
-    assert cfg.capacity == 10_000_000 and cfg.country == "DE" and cfg.region == "eu"
+    assert cfg.capacity == 100_000_000 and cfg.country == "DE" and cfg.region == "eu"
     assert cfg.port == 7788 and cfg.address == "http://node.example:7788" and cfg.wallet == GOOD_WALLET
     assert Identity.load(ident).id in out and "pinned" in out
     # the file is plain TOML a person can read and edit
@@ -48,11 +50,11 @@ def test_init_writes_identity_0600_and_a_loadable_config(tmp_path, capsys):
 def test_init_refuses_to_overwrite_without_force_and_keeps_the_identity(tmp_path, capsys):
     assert _init(tmp_path) == 0
     node_id = Identity.load(tmp_path / "node" / "identity.pem").id
-    assert _init(tmp_path, capacity="20MB") == 2
+    assert _init(tmp_path, capacity="200MB") == 2
     assert "already exists" in capsys.readouterr().err
-    assert _init(tmp_path, "--force", capacity="20MB") == 0
+    assert _init(tmp_path, "--force", capacity="200MB") == 0
     assert Identity.load(tmp_path / "node" / "identity.pem").id == node_id
-    assert NodeConfig.load(tmp_path / "node" / "config.toml").capacity == 20_000_000
+    assert NodeConfig.load(tmp_path / "node" / "config.toml").capacity == 200_000_000
 
 
 @pytest.mark.parametrize(
@@ -144,8 +146,9 @@ async def test_init_fails_clearly_when_the_satellite_answers_nonsense(tmp_path, 
     assert "did not answer with a satellite id" in capsys.readouterr().err
 
 
-def test_init_fails_clearly_when_the_satellite_is_unreachable(tmp_path, capsys):
-    assert _init(tmp_path, satellite="http://127.0.0.1:9") == 2
+@pytest.mark.parametrize("sat", ["http://127.0.0.1:9", f"{SAT_ID}@http://127.0.0.1:9"])
+def test_init_fails_clearly_when_the_satellite_is_unreachable_with_or_without_an_id(tmp_path, capsys, sat):
+    assert _init(tmp_path, satellite=sat) == 2
     err = capsys.readouterr().err
     assert "could not reach the satellite" in err and "ID@URL" in err
     assert not (tmp_path / "node" / "config.toml").exists()
@@ -156,7 +159,7 @@ def test_status_reports_local_state(tmp_path, capsys):
     capsys.readouterr()
     assert main(["node", "status", "--config", str(tmp_path / "node" / "config.toml"), "--json"]) == 0
     st = json.loads(capsys.readouterr().out)
-    assert st["used"] == 0 and st["piece_count"] == 0 and st["free"] == 10_000_000
+    assert st["used"] == 0 and st["piece_count"] == 0 and st["free"] == 100_000_000
     assert main(["node", "status", "--config", str(tmp_path / "missing.toml")]) == 2
     assert "geoshard node init" in capsys.readouterr().err
 
