@@ -75,6 +75,15 @@ class NodeConfig:
     chore_interval: float = 3600.0
     # Largest piece accepted, whatever an order says (bounds the Merkle tree in memory).
     max_piece_size: int = 256 * 2**20
+    # The operator's dashboard (storage_node/dashboard): loopback by default, its own port
+    # (-1 = off). Bound anywhere else it answers only with ``dashboard_token``. It asks the
+    # satellite for scores and exit progress every ``dashboard_refresh`` seconds and keeps a
+    # history sample every ``history_interval`` seconds for its charts.
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = 14002
+    dashboard_token: str = ""
+    dashboard_refresh: float = 60.0
+    history_interval: float = 300.0
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -105,6 +114,9 @@ class NodeConfig:
             checkin_timeout=2.0,
             trash_grace=0.2,
             chore_interval=0.1,
+            dashboard_port=0,
+            dashboard_refresh=0.2,
+            history_interval=0.2,
         )
         base.update(overrides)
         return cls(**base)

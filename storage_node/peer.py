@@ -18,6 +18,7 @@ from common.identity import Identity
 from common.lifecycle import Service, nothing, run_services
 from storage_node.config import NodeConfig
 from storage_node.contact import CheckInService
+from storage_node.dashboard import DashboardServer, DashboardService
 from storage_node.nodedb import NodeDB
 from storage_node.pieces.chores import ExpiryChore, RetainChore, TrashChore
 from storage_node.pieces.store import PieceStore
@@ -82,6 +83,10 @@ class Peer:
         )
         self.server = HttpServer(self.endpoint.app(), config.listen_host, config.port)
         self.contact = CheckInService(identity, config, self.store, lambda: self.address, VERSION)
+        self.dashboard = DashboardService(
+            config, identity, self.store, self.db, self.contact.state, address=lambda: self.address, version=VERSION
+        )
+        self.dashboard_server = DashboardServer(self.dashboard) if config.dashboard_port >= 0 else None
         self.services: list[Service] = [
             Service("db", nothing, self._close_db),
             Service("piecestore", self.server.run, self.server.close),
@@ -89,7 +94,10 @@ class Peer:
             Service("expiry", self.expiry.run),
             Service("trash", self.trash.run),
             Service("contact", self._run_contact, self.contact.close),
+            Service("dashboard", self._run_dashboard),
         ]
+        if self.dashboard_server is not None:
+            self.services.append(Service("dashboard-http", self.dashboard_server.run, self.dashboard_server.close))
 
     @property
     def address(self) -> str:
@@ -111,6 +119,10 @@ class Peer:
     async def _run_contact(self) -> None:
         await self.server.started.wait()  # the check-in carries the bound address
         await self.contact.run()
+
+    async def _run_dashboard(self) -> None:
+        await self.server.started.wait()  # its first refresh asks the satellite about this node
+        await self.dashboard.run()
 
     async def run(self) -> None:
         """Serve until cancelled; every service is closed on the way out."""

@@ -184,6 +184,7 @@ class PiecestoreEndpoint:
             raise
         if order.piece_expires:
             self.db.expirations.set(piece_id, order.piece_expires)
+        self.db.bandwidth.add(order.action.value, size)
         receipt = Signed.sign(
             self.identity,
             PieceReceipt(
@@ -232,6 +233,7 @@ class PiecestoreEndpoint:
             finally:
                 # Only bytes that left the node are owed; give the rest back to the order.
                 self.db.orders.refund_download(order.serial, length - sent)
+                self.db.bandwidth.add(order.action.value, sent)
             return resp
         finally:
             reader.close()
