@@ -35,8 +35,10 @@ from satellite.api.metainfo import MetainfoEndpoint, bearer_auth
 from satellite.api.reputation import ReputationEndpoint
 from satellite.audit import AuditChore, AuditVerifier
 from satellite.config import SatelliteConfig
+from satellite.console import audit_log_middleware, install_console
 from satellite.db import Database, check_schema, create_database
 from satellite.db.audits import AuditRepository
+from satellite.db.console import ConsoleRepository
 from satellite.db.gc import GCRepository
 from satellite.db.gracefulexit import GracefulExitRepository
 from satellite.db.metabase import MetabaseRepository
@@ -154,6 +156,7 @@ class Satellite:
         # without an admin token it is not served at all rather than served open.
         self.admin_app: web.Application | None = None
         if config.admin_token and role.runs_background:
+            console = ConsoleRepository(db)
             self.admin_app = create_admin_app(
                 AdminServices(
                     tenancy=self.tenancy,
@@ -165,8 +168,10 @@ class Satellite:
                     reputation=self.reputation,
                     graceful_exit=self.graceful_exit,
                     gc=self.gc.store,
-                )
+                ),
+                outer_middlewares=[audit_log_middleware(console)],
             )
+            install_console(self.admin_app, console)  # the web console on the same port and token
         self._runners: list[web.AppRunner] = []
         self.api_url = ""
         self.admin_url = ""

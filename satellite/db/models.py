@@ -458,3 +458,4 @@ class RepairJob(Base):
     last_error: Mapped[str] = mapped_column(String(500), default="")
     inserted_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
+from satellite.db import console_models as _console_models  # noqa: E402, F401  (admin audit log)
