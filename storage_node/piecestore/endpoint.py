@@ -265,7 +265,9 @@ class PiecestoreEndpoint:
     async def audit(self, request: web.Request) -> web.Response:
         signed = Signed.loads(await self._body(request, "audit challenge"), AuditChallenge)
         proof = await self.auditor.answer(signed)
-        return web.json_response(proof.to_json())
+        resp = web.json_response(proof.to_json())
+        self.db.bandwidth.add(Action.AUDIT.value, len(resp.body or b""))  # type: ignore[arg-type]
+        return resp
 
     async def post_retain(self, request: web.Request) -> web.Response:
         signed = Signed.loads(await self._body(request, "retain list"), RetainList)
