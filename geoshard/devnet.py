@@ -175,10 +175,10 @@ def _prepare_node(opts: DevnetOptions, index: int, satellite: str, country: str,
     node_cfg.checkin_interval = 5.0
     node_cfg.checkin_retry_max = 5.0
     # Each node's dashboard on its own loopback address (or 127.0.0.1 when devnet listens
-    # elsewhere), scores refreshed every two seconds and a chart sample every five.
+    # elsewhere), scores refreshed every three seconds and a chart sample every five.
     node_cfg.dashboard_host = _dashboard_host(opts, index)
     node_cfg.dashboard_port = opts.dashboard_port_base + index
-    node_cfg.dashboard_refresh = 2.0
+    node_cfg.dashboard_refresh = 3.0
     node_cfg.history_interval = 5.0
     if not node_cfg.dashboard_token:
         import secrets

@@ -115,8 +115,8 @@ class NodeConfig:
             trash_grace=0.2,
             chore_interval=0.1,
             dashboard_port=0,
-            dashboard_refresh=0.2,
-            history_interval=0.2,
+            dashboard_refresh=1.0,
+            history_interval=1.0,
         )
         base.update(overrides)
         return cls(**base)
