@@ -114,7 +114,7 @@ class NodeConfig:
             checkin_timeout=2.0,
             trash_grace=0.2,
             chore_interval=0.1,
-            dashboard_port=0,
+            dashboard_port=-1,  # off: dashboard tests turn it on (port 0), the rest keep a quiet satellite
             dashboard_refresh=1.0,
             history_interval=1.0,
         )

@@ -94,9 +94,9 @@ class Peer:
             Service("expiry", self.expiry.run),
             Service("trash", self.trash.run),
             Service("contact", self._run_contact, self.contact.close),
-            Service("dashboard", self._run_dashboard),
         ]
         if self.dashboard_server is not None:
+            self.services.append(Service("dashboard", self._run_dashboard))
             self.services.append(Service("dashboard-http", self.dashboard_server.run, self.dashboard_server.close))
 
     @property

@@ -21,8 +21,14 @@ from common.messages import Action
 from satellite.audit.verifier import AuditTarget
 from satellite.reputation import Outcome
 from storage_node.config import ConfigError
-from tests.node_fixtures import NodeHarness, files_on_disk, new_piece_id, running_node
+from tests.node_fixtures import NodeHarness, files_on_disk, new_piece_id
+from tests.node_fixtures import running_node as _running_node
 from tests.satellite_fixtures import db, db_backend, satellite  # noqa: F401  (pytest fixtures)
+
+
+def running_node(data_dir: Path, **overrides: Any) -> Any:
+    """A real node with its dashboard on (test nodes have it off), on a free loopback port."""
+    return _running_node(data_dir, **{"dashboard_port": 0, **overrides})
 
 
 def dashboard_url(node: NodeHarness) -> str:
