@@ -83,6 +83,7 @@ class DevnetOptions:
     node_port_base: int
     tls: bool
     node_capacity: str
+    dashboard_port_base: int = 14002
 
 
 def _geoshard() -> list[str]:
@@ -187,8 +188,39 @@ def _prepare_node(opts: DevnetOptions, index: int, satellite: str, country: str,
     node_cfg.checkin_retry_max = 5.0
     # A devnet scrubs every piece every two minutes, so planted rot is found while you watch.
     node_cfg.scrub_period = 120.0
+    # Each node's dashboard on its own loopback address (or 127.0.0.1 when devnet listens
+    # elsewhere), scores refreshed every three seconds and a chart sample every five.
+    node_cfg.dashboard_host = _dashboard_host(opts, index)
+    node_cfg.dashboard_port = opts.dashboard_port_base + index
+    node_cfg.dashboard_refresh = 3.0
+    node_cfg.history_interval = 5.0
+    if not node_cfg.dashboard_token:
+        import secrets
+
+        node_cfg.dashboard_token = secrets.token_urlsafe(24)
     node_cfg.save(cfg)
     return cfg
+
+
+def _write_dashboards(opts: DevnetOptions, configs: list[Path]) -> Path:
+    """``DATA/dashboards.json``: each node's dashboard URL and token, for the multi-node view."""
+    from storage_node.config import NodeConfig
+
+    rows = []
+    for i, path in enumerate(configs):
+        c = NodeConfig.load(path)
+        rows.append({"name": f"node{i:02d}", "url": f"http://{c.dashboard_host}:{c.dashboard_port}",
+                     "token": c.dashboard_token, "data": str(c.data_dir)})
+    out = opts.data / "dashboards.json"
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(rows, f, indent=1)
+    return out
+
+
+def _dashboard_host(opts: DevnetOptions, index: int) -> str:
+    host = _node_host(opts, index)
+    return host if host.startswith("127.") else "127.0.0.1"
 
 
 def _wait_checked_in(
@@ -318,8 +350,10 @@ def run_devnet(opts: DevnetOptions) -> int:
         satellite = f"{satellite_id}@{sat_url}"
         locations = node_locations(opts.nodes)
         children = []
+        node_configs = []
         for i, (country, region) in enumerate(locations):
             cfg = _prepare_node(opts, i, satellite, country, region)
+            node_configs.append(cfg)
             host, port = _node_host(opts, i), opts.node_port_base + i
             child = Child(f"node{i:02d}-{country}", [*_geoshard(), "node", "run", "--config", str(cfg)],
                           logs / f"node{i:02d}.log", ready=http_ready(f"http://{host}:{port}/v1/info"))
@@ -361,6 +395,8 @@ def run_devnet(opts: DevnetOptions) -> int:
             env["AWS_CA_BUNDLE"] = str(cert)
         probe = http_ready(f"http://{opts.host}:{opts.gateway_port}/") if not opts.tls else _tls_probe(endpoint)
         sup.start(Child("gateway", gw_args, logs / "gateway.log", ready=probe), ready_timeout=60)
+        env["GEOSHARD_NODE_DASHBOARD"] = f"http://{_dashboard_host(opts, 0)}:{opts.dashboard_port_base}"
+        _write_dashboards(opts, node_configs)
         env_path = _write_env(opts, env)
         _print_banner(opts, env, env_path)
         sup.watch()
@@ -413,6 +449,9 @@ Geoshard devnet is up.
   access key      {e['AWS_ACCESS_KEY_ID']}
   secret key      {e['AWS_SECRET_ACCESS_KEY']}
   admin API       {e['GEOSHARD_ADMIN_URL']}  (token in {env_path})
+  admin console   {e['GEOSHARD_ADMIN_URL']}/console/  (log in with GEOSHARD_ADMIN_TOKEN)
+  node dashboard  {e['GEOSHARD_NODE_DASHBOARD']}/  (node i: port {opts.dashboard_port_base}+i; all: /multinode;
+                  URLs and tokens in {opts.data / 'dashboards.json'})
   policies        global, eu (DE/FR/NL), na (US/CA) — pick one with a bucket's LocationConstraint
   logs            {opts.data / 'logs'}
 
@@ -456,6 +495,7 @@ def _cmd(args: argparse.Namespace) -> int:
         node_port_base=args.node_port_base,
         tls=args.tls,
         node_capacity=args.node_capacity,
+        dashboard_port_base=args.dashboard_port_base,
     )
     return run_devnet(opts)
 
@@ -470,6 +510,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--satellite-port", type=int, default=7777)
     p.add_argument("--admin-port", type=int, default=7778)
     p.add_argument("--node-port-base", type=int, default=7800, help="node i listens on base+i")
+    p.add_argument("--dashboard-port-base", type=int, default=14002,
+                   help="node i's dashboard listens on base+i, on its own loopback address (default 14002)")
     p.add_argument("--node-capacity", default="2GB", help="disk each node offers (default 2GB)")
     p.add_argument("--tls", action="store_true", help="serve S3 over HTTPS with a self-signed certificate")
     p.set_defaults(func=_cmd)

@@ -37,8 +37,10 @@ from satellite.api.metainfo import MetainfoEndpoint, bearer_auth
 from satellite.api.reputation import ReputationEndpoint
 from satellite.audit import AuditChore, AuditVerifier
 from satellite.config import SatelliteConfig
+from satellite.console import audit_log_middleware, install_console
 from satellite.db import Database, check_schema, create_database
 from satellite.db.audits import AuditRepository
+from satellite.db.console import ConsoleRepository
 from satellite.db.gc import GCRepository
 from satellite.db.gracefulexit import GracefulExitRepository
 from satellite.db.losses import LossRepository
@@ -171,6 +173,7 @@ class Satellite:
         # without an admin token it is not served at all rather than served open.
         self.admin_app: web.Application | None = None
         if config.admin_token and role.runs_background:
+            console = ConsoleRepository(db)
             self.admin_app = create_admin_app(
                 AdminServices(
                     tenancy=self.tenancy,
@@ -183,8 +186,10 @@ class Satellite:
                     graceful_exit=self.graceful_exit,
                     gc=self.gc.store,
                     repair=self.repair,
-                )
+                ),
+                outer_middlewares=[audit_log_middleware(console)],
             )
+            install_console(self.admin_app, console)  # the web console on the same port and token
         if self.admin_app is not None:
             self.admin_app.router.add_get("/metrics", self.metrics.metrics)
             self.admin_app.router.add_get("/health", self.metrics.health)

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Installs the real S3 clients and servers the test suite drives that PyPI does not carry.
+# Installs the real S3 clients and servers the test suite drives that PyPI does not carry,
+# and the browser the page tests drive (Debian's chromium; Playwright, from pyproject's
+# [test] extra, drives it and never downloads a browser of its own).
 # boto3, the AWS CLI, s3cmd, the MinIO SDK and moto come from pyproject's [test] extra.
 set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 need=()
 command -v rclone >/dev/null 2>&1 || need+=(rclone)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing Debian packages: ${need[*]}"
     $SUDO apt-get update -qq

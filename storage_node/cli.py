@@ -71,6 +71,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     init.add_argument("--address", default="", help="URL others reach this node at (default: from --port)")
     init.add_argument("--port", type=int, default=7777, help="port to listen on (default 7777)")
     init.add_argument("--listen-host", default="0.0.0.0", help="interface to listen on (default all)")
+    init.add_argument("--dashboard-port", type=int, default=14002,
+                      help="port of the operator's dashboard on 127.0.0.1 (default 14002; -1: none)")
     init.add_argument("--config", type=Path, help="where to write the config (default DATA/config.toml)")
     init.add_argument("--force", action="store_true", help="overwrite an existing config (keeps identity)")
     init.set_defaults(func=cmd_init)
@@ -203,6 +205,8 @@ def init_node(args: argparse.Namespace) -> tuple[NodeConfig, Path, Identity, boo
         listen_host=args.listen_host,
         port=args.port,
         address=args.address,
+        dashboard_port=getattr(args, "dashboard_port", 14002),
+        dashboard_token=secrets.token_urlsafe(24),
     )
     cfg.save(config_path)
     return cfg, config_path, identity, fetched
@@ -224,6 +228,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     print(f"satellite    {cfg.satellite_id} at {cfg.satellite_url} (pinned, {how})")
     print(f"capacity     {format_size(cfg.capacity)} in {cfg.data_dir}")
     print(f"config       {path}")
+    if cfg.dashboard_port >= 0:
+        print(f"dashboard    http://{cfg.dashboard_host}:{cfg.dashboard_port}/ once running "
+              f"(token for remote use: dashboard_token in {path})")
     print(f"start with   geoshard node run --config {shlex.quote(str(path))}")
     return 0
 
@@ -250,6 +257,11 @@ async def _serve(cfg: NodeConfig, identity: Identity) -> None:
             f"geoshard node {identity.id} serving at {peer.url} (listening on {listen}, address {peer.address})",
             flush=True,
         )
+        dash = peer.dashboard_server
+        if dash is not None:
+            await dash.started.wait()
+            print(f"dashboard at {dash.url}" if dash.url else f"dashboard unavailable: {dash.error}", flush=True)
+            (cfg.data_dir / "dashboard.url").write_text(dash.url + "\n")
     else:
         started.cancel()
     await runner

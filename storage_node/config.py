@@ -79,6 +79,15 @@ class NodeConfig:
     # at most max_rate bytes per second; 0 turns it off.
     scrub_period: float = 14 * 86400.0
     scrub_max_rate: float = 4.0 * 2**20
+    # The operator's dashboard (storage_node/dashboard): loopback by default, its own port
+    # (-1 = off). Bound anywhere else it answers only with ``dashboard_token``. It asks the
+    # satellite for scores and exit progress every ``dashboard_refresh`` seconds and keeps a
+    # history sample every ``history_interval`` seconds for its charts.
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = 14002
+    dashboard_token: str = ""
+    dashboard_refresh: float = 60.0
+    history_interval: float = 300.0
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -110,6 +119,9 @@ class NodeConfig:
             trash_grace=0.2,
             chore_interval=0.1,
             scrub_period=0.0,  # off unless a test scrubs: planted corruption must stay put
+            dashboard_port=-1,  # off: dashboard tests turn it on (port 0), the rest keep a quiet satellite
+            dashboard_refresh=1.0,
+            history_interval=1.0,
         )
         base.update(overrides)
         return cls(**base)

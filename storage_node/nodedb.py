@@ -11,6 +11,12 @@ Rows are pruned once the order expired and nothing is owed on them.
 *Expirations* index the pieces that have a TTL so the expiry chore finds them without
 walking the disk.
 
+*Bandwidth* adds up the bytes moved per UTC day and order action (what the dashboard shows
+as this period's ingress and egress by kind). Transfers count in memory and a chore
+flushes them (:meth:`BandwidthUsage.flush`), so the hot path gains no SQLite write; a
+crash loses at most one flush interval of these figures, never an order (payment comes
+from the orders above, not from this table).
+
 Each call is one short transaction on the event loop's thread, in WAL mode with
 ``synchronous=NORMAL`` (see ``docs/node-protocol.md``, *Durability notes*, for what that keeps).
 """
@@ -24,7 +30,7 @@ from pathlib import Path
 from common.messages import Action, OrderLimit, Signed, now
 from storage_node.errors import OrderLimitExceeded, SerialAlreadyUsed
 
-__all__ = ["NodeDB", "OrderArchive", "PieceExpirations", "SettlableOrder"]
+__all__ = ["BandwidthUsage", "NodeDB", "OrderArchive", "PieceExpirations", "SettlableOrder", "utc_day"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (
@@ -44,6 +50,12 @@ CREATE TABLE IF NOT EXISTS piece_expirations (
     expires INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS piece_expirations_expires ON piece_expirations (expires);
+CREATE TABLE IF NOT EXISTS bandwidth_usage (
+    day INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    PRIMARY KEY (day, action)
+);
 """
 
 _PAID_ACTIONS = (Action.GET.value, Action.REPAIR_GET.value)
@@ -69,8 +81,10 @@ class NodeDB:
         self.conn.executescript(_SCHEMA)
         self.orders = OrderArchive(self.conn)
         self.expirations = PieceExpirations(self.conn)
+        self.bandwidth = BandwidthUsage(self.conn)
 
     def close(self) -> None:
+        self.bandwidth.flush()
         self.conn.close()
 
 
@@ -191,3 +205,42 @@ class PieceExpirations:
 
     def remove(self, piece_id: str) -> None:
         self.conn.execute("DELETE FROM piece_expirations WHERE piece_id = ?", (piece_id,))
+
+
+def utc_day(t: float) -> int:
+    """Days since the epoch, UTC: the bucket bandwidth is added up in."""
+    return int(t // 86400)
+
+
+class BandwidthUsage:
+    """Bytes moved per UTC day and order action, counted in memory and flushed by a chore."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._pending: dict[tuple[int, str], int] = {}
+
+    def add(self, action: str, nbytes: int, at: float | None = None) -> None:
+        if nbytes > 0:
+            key = (utc_day(now() if at is None else at), action)
+            self._pending[key] = self._pending.get(key, 0) + nbytes
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        if pending:
+            self.conn.executemany(
+                "INSERT INTO bandwidth_usage (day, action, bytes) VALUES (?, ?, ?)"
+                " ON CONFLICT (day, action) DO UPDATE SET bytes = bytes + excluded.bytes",
+                [(d, a, n) for (d, a), n in pending.items()],
+            )
+
+    def totals(self, since_day: int) -> dict[str, int]:
+        """Bytes per action from ``since_day`` on, unflushed counts included."""
+        out: dict[str, int] = {}
+        for action, nbytes in self.conn.execute(
+            "SELECT action, SUM(bytes) FROM bandwidth_usage WHERE day >= ? GROUP BY action", (since_day,)
+        ):
+            out[action] = int(nbytes)
+        for (day, action), nbytes in self._pending.items():
+            if day >= since_day:
+                out[action] = out.get(action, 0) + nbytes
+        return out

@@ -19,6 +19,7 @@ from common.lifecycle import Service, nothing, run_services
 from common.observability import request_id_middleware
 from storage_node.config import NodeConfig
 from storage_node.contact import CheckInService
+from storage_node.dashboard import DashboardServer, DashboardService
 from storage_node.metrics import NodeMetrics
 from storage_node.nodedb import NodeDB
 from storage_node.pieces.chores import ExpiryChore, RetainChore, TrashChore
@@ -99,6 +100,10 @@ class Peer:
         app.middlewares.insert(0, request_id_middleware)  # log lines carry the gateway's request id
         self.server = HttpServer(app, config.listen_host, config.port)
         self.contact = CheckInService(identity, config, self.store, lambda: self.address, VERSION)
+        self.dashboard = DashboardService(
+            config, identity, self.store, self.db, self.contact.state, address=lambda: self.address, version=VERSION
+        )
+        self.dashboard_server = DashboardServer(self.dashboard) if config.dashboard_port >= 0 else None
         self.services: list[Service] = [
             Service("db", nothing, self._close_db),
             Service("piecestore", self.server.run, self.server.close),
@@ -108,6 +113,9 @@ class Peer:
             Service("scrub", self.scrub.run, self.scrub.close),
             Service("contact", self._run_contact, self.contact.close),
         ]
+        if self.dashboard_server is not None:
+            self.services.append(Service("dashboard", self._run_dashboard))
+            self.services.append(Service("dashboard-http", self.dashboard_server.run, self.dashboard_server.close))
 
     @property
     def address(self) -> str:
@@ -135,6 +143,10 @@ class Peer:
     async def _run_contact(self) -> None:
         await self.server.started.wait()  # the check-in carries the bound address
         await self.contact.run()
+
+    async def _run_dashboard(self) -> None:
+        await self.server.started.wait()  # its first refresh asks the satellite about this node
+        await self.dashboard.run()
 
     async def run(self) -> None:
         """Serve until cancelled; every service is closed on the way out."""

@@ -119,6 +119,7 @@ def start_devnet(
         "--satellite-port", str(free_port()),
         "--admin-port", str(free_port()),
         "--node-port-base", str(_free_range(nodes)),
+        "--dashboard-port-base", str(_free_range(nodes)),
         *extra,
     ]
     with open(log, "ab") as out:

@@ -13,7 +13,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,7 @@ from .repair_status import REPAIR_STATUS, RepairStatusView, repair_status
 from .report import ComplianceReport
 from .repository import AdminRepository, node_candidate
 
-__all__ = ["ADMIN_SERVICES", "AdminServices", "create_admin_app", "node_json"]
+__all__ = ["ADMIN_SERVICES", "PUBLIC_PREFIX", "AdminServices", "create_admin_app", "node_json"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,8 @@ class AdminServices:
 ADMIN_SERVICES = web.AppKey("admin_services", AdminServices)
 # Served without the token: Prometheus scrapes and health checks (satellite/metrics); no data.
 UNAUTHENTICATED = frozenset({"/health", "/metrics"})
+# Paths served without the token: the console's static pages (satellite/console), never data.
+PUBLIC_PREFIX = "/console/"
 
 _STATUS: list[tuple[type[Exception], int]] = [
     (NotFound, 404),
@@ -83,6 +85,8 @@ async def _auth_and_errors(
 ) -> web.StreamResponse:
     if request.path in UNAUTHENTICATED:
         return await handler(request)
+    if request.path == "/" or request.path.startswith(PUBLIC_PREFIX):
+        return await handler(request)  # the console's pages and scripts: no data, it logs in itself
     token = request.app[ADMIN_SERVICES].token
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
@@ -179,6 +183,16 @@ async def set_policy_aliases(request: web.Request) -> web.Response:
         raise InvalidArgument("aliases must be a list of names, e.g. [\"eu-west-1\", \"eu-central-1\"]")
     aliases = await PolicyAliasRepository(request.app[ADMIN_SERVICES].repo.db).set_aliases(name, given)
     return web.json_response({"policy": name, "aliases": aliases})
+async def update_policy(request: web.Request) -> web.Response:
+    svc = request.app[ADMIN_SERVICES]
+    name = request.match_info["name"]
+    data = await _body(request, {f for f in PlacementPolicy.__dataclass_fields__}, {"scheme"})
+    if data.setdefault("name", name) != name:
+        raise InvalidArgument(
+            f"the body names policy {data['name']!r} but the path {name!r}; a policy cannot be renamed"
+        )
+    policy = await svc.tenancy.update_policy(PlacementPolicy.from_dict(data))
+    return web.json_response(policy.to_dict())
 
 
 async def delete_policy(request: web.Request) -> web.Response:
@@ -472,6 +486,7 @@ ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespons
     ("GET", "/v1/policies", list_policies),
     ("POST", "/v1/policies", create_policy),
     ("GET", "/v1/policies/{name}", show_policy),
+    ("PUT", "/v1/policies/{name}", update_policy),
     ("DELETE", "/v1/policies/{name}", delete_policy),
     ("GET", "/v1/policies/{name}/aliases", policy_aliases),
     ("PUT", "/v1/policies/{name}/aliases", set_policy_aliases),
@@ -497,11 +512,15 @@ ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespons
 ]
 
 
-def create_admin_app(services: AdminServices) -> web.Application:
-    """The admin app; refuses to exist without a token, so it can never run open."""
+def create_admin_app(services: AdminServices, *, outer_middlewares: Sequence[Any] = ()) -> web.Application:
+    """The admin app; refuses to exist without a token, so it can never run open.
+
+    ``outer_middlewares`` run before authentication (the console's audit log, which records
+    refused attempts too).
+    """
     if not services.token:
         raise ValueError("the admin API needs an admin_token in the satellite's config")
-    app = web.Application(middlewares=[_auth_and_errors], client_max_size=1024**2)
+    app = web.Application(middlewares=[*outer_middlewares, _auth_and_errors], client_max_size=1024**2)
     app[ADMIN_SERVICES] = services
     app[REPAIR_STATUS] = RepairStatusView(services.repo.db, services.repair)
     for method, path, handler in ROUTES:

@@ -113,8 +113,8 @@ _NODE_COLS = [
 # --- handlers: each returns (json, text) ------------------------------------------------
 
 
-def policy_create(c: AdminClient, a: argparse.Namespace) -> Any:
-    body = {
+def _policy_body(a: argparse.Namespace) -> dict[str, Any]:
+    return {
         "name": a.name,
         "scheme": a.scheme,
         "allowed_countries": _split(a.countries),
@@ -122,8 +122,17 @@ def policy_create(c: AdminClient, a: argparse.Namespace) -> Any:
         "excluded_countries": _split(a.exclude),
         "min_countries": a.min_countries,
     }
-    p = c.call("POST", "/v1/policies", body)
+
+
+def policy_create(c: AdminClient, a: argparse.Namespace) -> Any:
+    p = c.call("POST", "/v1/policies", _policy_body(a))
     return p, "created policy\n" + _fields(_policy_row(p))
+
+
+def policy_update(c: AdminClient, a: argparse.Namespace) -> Any:
+    """Replaces every rule of the policy (what is not given is cleared), as the console's edit does."""
+    p = c.call("PUT", P("v1", "policies", a.name), _policy_body(a))
+    return p, "updated policy (pieces now outside it migrate through repair)\n" + _fields(_policy_row(p))
 
 
 def policy_list(c: AdminClient, a: argparse.Namespace) -> Any:
@@ -379,13 +388,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         return p
 
     g = groups.add_parser("policy", help="placement policies").add_subparsers(metavar="ACTION", required=True)
-    p = leaf(g, "create", policy_create, "create a placement policy")
-    p.add_argument("name")
-    p.add_argument("--countries", help="allowed countries or groups, comma-separated (DE,FR or EU)")
-    p.add_argument("--regions", help="allowed regions, comma-separated")
-    p.add_argument("--exclude", help="excluded countries or groups, comma-separated")
-    p.add_argument("--scheme", required=True, help="k/repair/success/total, e.g. 4/6/8/10")
-    p.add_argument("--min-countries", type=int, default=1)
+    for action, handler, what in (("create", policy_create, "create a placement policy"),
+                                  ("update", policy_update, "replace a placement policy's rules")):
+        p = leaf(g, action, handler, what)
+        p.add_argument("name")
+        p.add_argument("--countries", help="allowed countries or groups, comma-separated (DE,FR or EU)")
+        p.add_argument("--regions", help="allowed regions, comma-separated")
+        p.add_argument("--exclude", help="excluded countries or groups, comma-separated")
+        p.add_argument("--scheme", required=True, help="k/repair/success/total, e.g. 4/6/8/10")
+        p.add_argument("--min-countries", type=int, default=1)
     leaf(g, "list", policy_list, "list policies")
     leaf(g, "show", policy_show, "show a policy and who uses it").add_argument("name")
     leaf(g, "delete", policy_delete, "delete a policy nothing uses").add_argument("name")

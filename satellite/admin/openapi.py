@@ -83,6 +83,8 @@ def openapi_spec() -> dict[str, Any]:
             "/v1/policies/{name}": {
                 "parameters": _params("name"),
                 "get": _op("show a policy and the buckets and tenants using it", errors=(404,)),
+                "put": _op("change a policy's rules (not its name); pieces outside them migrate",
+                           body={**_POLICY, "required": ["scheme"]}, errors=(400, 404)),
                 "delete": _op("delete a policy nothing uses", errors=(404, 409)),
             },
             "/v1/policies/{name}/aliases": {

@@ -226,6 +226,14 @@ class AuditRepository:
         async with self.db.read() as s:
             return list((await s.execute(q)).scalars().all())
 
+    async def standings(self) -> list[tuple[Node, ReputationState]]:
+        """Every node with its scores, in id order (the admin console's node table)."""
+        async with self.db.read() as s:
+            rows = (await s.execute(
+                select(Node, Reputation).outerjoin(Reputation, Reputation.node_id == Node.id).order_by(Node.id)
+            )).all()
+        return [(node, _state(rep, node, self.config)) for node, rep in rows]
+
     async def standing(self, node_id: str) -> tuple[Node, ReputationState, PendingAudit | None] | None:
         async with self.db.read() as s:
             node = await s.get(Node, node_id)

@@ -458,6 +458,7 @@ class RepairJob(Base):
     last_error: Mapped[str] = mapped_column(String(500), default="")
     inserted_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
+from satellite.db import console_models as _console_models  # noqa: E402, F401  (admin audit log)
 from satellite.db import durability_models as _durability_models  # noqa: E402, F401
 from satellite.db import security_models as _security_models  # noqa: E402,F401 - issue 16's index
 from satellite.db import surface_models as _surface_models  # noqa: E402,F401  (S3-surface tables)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +36,20 @@ def policy_from_row(row: PlacementPolicyRow) -> PlacementPolicy:
     )
 
 
+def _policy_values(policy: PlacementPolicy) -> dict[str, Any]:
+    """A policy's rules as column values (everything but its name)."""
+    return {
+        "allowed_countries": sorted(policy.allowed_countries),
+        "allowed_regions": sorted(policy.allowed_regions),
+        "excluded_countries": sorted(policy.excluded_countries),
+        "min_countries": policy.min_countries,
+        "k": policy.scheme.k,
+        "repair": policy.scheme.repair,
+        "success": policy.scheme.success,
+        "total": policy.scheme.total,
+    }
+
+
 class TenancyRepository:
     """Implements ``satellite.tenancy.service.TenancyStore``."""
 
@@ -42,23 +57,22 @@ class TenancyRepository:
         self.db = db
 
     async def create_policy(self, policy: PlacementPolicy) -> None:
-        row = PlacementPolicyRow(
-            name=policy.name,
-            allowed_countries=sorted(policy.allowed_countries),
-            allowed_regions=sorted(policy.allowed_regions),
-            excluded_countries=sorted(policy.excluded_countries),
-            min_countries=policy.min_countries,
-            k=policy.scheme.k,
-            repair=policy.scheme.repair,
-            success=policy.scheme.success,
-            total=policy.scheme.total,
-            created_at=dt.datetime.now(dt.UTC),
-        )
+        row = PlacementPolicyRow(name=policy.name, created_at=dt.datetime.now(dt.UTC), **_policy_values(policy))
         try:
             async with self.db.transaction() as s:
                 s.add(row)
         except IntegrityError:
             raise PolicyExists(f"a placement policy named {policy.name!r} already exists") from None
+
+    async def update_policy(self, policy: PlacementPolicy) -> None:
+        async with self.db.transaction() as s:
+            res = await s.execute(
+                update(PlacementPolicyRow)
+                .where(policy_named(policy.name))
+                .values(**_policy_values(policy))
+            )
+            if not res.rowcount:
+                raise NoSuchPolicy(f"no placement policy named {policy.name!r}")
 
     async def get_policy(self, name: str) -> PlacementPolicy:
         async with self.db.read() as s:

@@ -65,6 +65,7 @@ class StoredAccessKey:
 
 class TenancyStore(Protocol):
     async def create_policy(self, policy: PlacementPolicy) -> None: ...
+    async def update_policy(self, policy: PlacementPolicy) -> None: ...
     async def get_policy(self, name: str) -> PlacementPolicy: ...
     async def list_policies(self) -> list[PlacementPolicy]: ...
     async def delete_policy(self, name: str) -> None: ...
@@ -87,6 +88,12 @@ class TenancyService:
     # --- policies
     async def create_policy(self, policy: PlacementPolicy) -> PlacementPolicy:
         await self.store.create_policy(policy)
+        return policy
+
+    async def update_policy(self, policy: PlacementPolicy) -> PlacementPolicy:
+        """Change a policy's rules: new pieces follow at once; existing ones the repair
+        checker finds outside it are migrated, as after a bucket's change of policy."""
+        await self.store.update_policy(policy)
         return policy
 
     async def get_policy(self, name: str) -> PlacementPolicy:

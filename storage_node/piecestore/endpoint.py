@@ -184,6 +184,7 @@ class PiecestoreEndpoint:
             raise
         if order.piece_expires:
             self.db.expirations.set(piece_id, order.piece_expires)
+        self.db.bandwidth.add(order.action.value, size)
         receipt = Signed.sign(
             self.identity,
             PieceReceipt(
@@ -232,6 +233,7 @@ class PiecestoreEndpoint:
             finally:
                 # Only bytes that left the node are owed; give the rest back to the order.
                 self.db.orders.refund_download(order.serial, length - sent)
+                self.db.bandwidth.add(order.action.value, sent)
             return resp
         finally:
             reader.close()
@@ -263,7 +265,9 @@ class PiecestoreEndpoint:
     async def audit(self, request: web.Request) -> web.Response:
         signed = Signed.loads(await self._body(request, "audit challenge"), AuditChallenge)
         proof = await self.auditor.answer(signed)
-        return web.json_response(proof.to_json())
+        resp = web.json_response(proof.to_json())
+        self.db.bandwidth.add(Action.AUDIT.value, len(resp.body or b""))  # type: ignore[arg-type]
+        return resp
 
     async def post_retain(self, request: web.Request) -> web.Response:
         signed = Signed.loads(await self._body(request, "retain list"), RetainList)

@@ -109,6 +109,10 @@ def test_policy_tenant_and_key_from_a_fresh_install(satellite: dict[str, str]) -
     assert lines[0].split()[:2] == ["NAME", "SCHEME"] and lines[1].split()[:2] == ["eu", "4/6/8/10"]
     r = admin(satellite, "tenant", "show", "acme", "--json")
     assert json.loads(r.stdout)["default_policy"] == "eu"
+    r = admin(satellite, "policy", "update", "eu", "--countries", "EU", "--scheme", "3/5/7/9", "--min-countries", "3")
+    assert r.returncode == 0 and "updated policy" in r.stdout and "3/5/7/9" in r.stdout, r.stderr
+    r = admin(satellite, "policy", "update", "nope", "--scheme", "1/1/1/1")
+    assert r.returncode == 1 and "no placement policy named 'nope'" in r.stderr
 
     # A policy in use cannot go, and the message says who uses it and what to run.
     r = admin(satellite, "policy", "delete", "eu")

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TOP = ("common", "erasure", "storage_node", "satellite", "gateway", "geoshard")
 
 
-def test_wheel_contains_every_module_and_the_migrations(tmp_path: Path) -> None:
+def test_wheel_contains_every_module_the_migrations_and_the_pages(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
          "-w", str(tmp_path), str(ROOT)],
@@ -28,7 +28,8 @@ def test_wheel_contains_every_module_and_the_migrations(tmp_path: Path) -> None:
     expected = set()
     for top in TOP:
         for path in (ROOT / top).rglob("*"):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".mako", ".json"):
+            shipped = path.suffix in (".py", ".mako", ".json", ".html", ".js", ".css")  # code, migrations, pages
+            if path.is_file() and "__pycache__" not in path.parts and shipped:
                 expected.add(path.relative_to(ROOT).as_posix())
     missing = expected - names
     assert not missing, f"files a non-editable install would lack: {sorted(missing)[:20]}"

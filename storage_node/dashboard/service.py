@@ -1,0 +1,310 @@
+"""The dashboard's data: what the node knows itself, and what it last heard from its satellite.
+
+Space comes from the piece store's own counters — a scan of ``blobs/`` and ``trash/`` at
+start, adjusted on every commit, move and delete — so the stored bytes shown are the bytes
+of the piece files on disk. Bandwidth comes from the order database
+(:class:`storage_node.nodedb.BandwidthUsage`), per order action, for the current calendar
+month (UTC), the period payouts use. Scores, vetting and graceful-exit progress are the
+satellite's: the chore asks for them every ``dashboard_refresh`` seconds with the same
+node-signed requests ``geoshard node status`` and ``geoshard node exit --status`` send, and
+the page shows when it last heard and why it could not.
+
+**Warnings before a threshold.** Each score has a margin, the distance between a perfect
+1.0 and its threshold; a score that has used up a quarter of its margin is a warning, half
+of it is critical, and crossing it is what the satellite reports as suspension or
+disqualification. Every audit that did not pass is listed with its reason, so a drop is
+never unexplained. Earnings, paystubs, held amount and stake come from the satellite's
+accounting once it serves them; until then the payouts document says so (``available:
+false``) and carries no numbers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from typing import Any
+
+from common.identity import Identity
+from common.messages import Action
+from storage_node.config import NodeConfig
+from storage_node.contact import CheckInState
+from storage_node.dashboard.history import NodeHistory, Sample
+from storage_node.gracefulexit import ExitUnavailable, request_exit
+from storage_node.nodedb import NodeDB, utc_day
+from storage_node.pieces.store import PieceStore
+from storage_node.reputation import ReputationUnavailable, fetch_reputation
+
+__all__ = ["INGRESS", "DashboardService", "score_warnings"]
+
+log = logging.getLogger(__name__)
+
+INGRESS = (Action.PUT.value, Action.REPAIR_PUT.value)
+EGRESS = (Action.GET.value, Action.REPAIR_GET.value, Action.AUDIT.value)
+# (score key, threshold key, what crossing it does)
+_SCORES = (
+    ("audit", "audit_disqualify", "disqualification"),
+    ("unknown", "unknown_suspend", "suspension"),
+    ("online", "online_suspend", "suspension"),
+)
+_NAMES = {"audit": "audit score", "unknown": "unknown-audit score", "online": "online score"}
+
+
+def _iso(t: float | None) -> str | None:
+    return None if t is None else dt.datetime.fromtimestamp(t, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def period_start(t: float) -> dt.datetime:
+    d = dt.datetime.fromtimestamp(t, dt.UTC)
+    return dt.datetime(d.year, d.month, 1, tzinfo=dt.UTC)
+
+
+def score_warnings(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Warnings from a satellite reputation report, before and after any threshold."""
+    out: list[dict[str, Any]] = []
+    if report.get("disqualified"):
+        why = report.get("disqualification_reason")
+        out.append({"severity": "critical", "kind": "disqualified",
+                    "message": f"disqualified {report.get('disqualified_at')}: {why}"})
+    if report.get("suspended"):
+        out.append({"severity": "critical", "kind": "suspended",
+                    "message": f"suspended (no new pieces) since {report.get('suspended_at')}: "
+                               f"{report.get('suspension_reason')}"})
+    scores, thresholds = report.get("scores", {}), report.get("thresholds", {})
+    for key, tkey, consequence in _SCORES:
+        score, threshold = scores.get(key), thresholds.get(tkey)
+        if score is None or threshold is None or report.get("disqualified") or threshold >= 1:
+            continue
+        used = (1.0 - score) / (1.0 - threshold)  # share of the margin already used
+        if used >= 1.0:
+            continue  # past the threshold: the satellite's suspension/disqualification says it
+        if used >= 0.25:
+            out.append({
+                "severity": "critical" if used >= 0.5 else "warning",
+                "kind": f"{key}_score",
+                "message": f"{_NAMES[key]} {score:.4f} has used {used:.0%} of its margin to {consequence} "
+                           f"at {threshold}",
+            })
+    bad = [a for a in report.get("recent_audits", []) if a.get("outcome") != "success"]
+    if bad:
+        last = bad[0]
+        out.append({
+            "severity": "warning" if last.get("outcome") in ("offline", "timeout") else "critical",
+            "kind": "failed_audits",
+            "message": f"{len(bad)} recent audit(s) did not pass; latest {last.get('at')}: {last.get('outcome')} "
+                       f"— {last.get('reason') or 'no reason given'} (piece {str(last.get('piece_id'))[:16]}…)",
+        })
+    out += [{"severity": "warning", "kind": "satellite", "message": w} for w in report.get("warnings", [])
+            if not any(w in o["message"] for o in out)]
+    if report.get("contained"):
+        out.append({"severity": "warning", "kind": "contained",
+                    "message": f"an audit timed out and is being retried ({report.get('contained_misses')} "
+                               "miss(es)); answer it or it counts as a failure"})
+    return out
+
+
+class DashboardService:
+    """Builds the dashboard's JSON documents and runs the chore that refreshes and samples."""
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        identity: Identity,
+        store: PieceStore,
+        db: NodeDB,
+        checkin: CheckInState,
+        *,
+        address: Callable[[], str],
+        version: str,
+    ) -> None:
+        self.config, self.identity, self.store, self.db = config, identity, store, db
+        self.checkin = checkin
+        self.address = address
+        self.version = version
+        self.history = NodeHistory(db.conn)
+        self.started_at = time.time()
+        self.reputation: dict[str, Any] | None = None
+        self.reputation_error: str | None = None
+        self.exit: dict[str, Any] | None = None
+        self.exit_error: str | None = None
+        self.refreshed_at: float | None = None
+        self.refreshed = asyncio.Event()  # set after each refresh, for tests
+
+    # --- the chore ---------------------------------------------------------------------
+
+    async def refresh(self) -> None:
+        """Ask the satellite for this node's reputation and exit state (off the loop)."""
+        c = self.config
+        # Both answers are asked for first and published together, so a page never shows
+        # this refresh's scores beside the last one's exit state.
+        rep, rep_error, exit_state, exit_error = self.reputation, None, self.exit, None
+        try:
+            rep = await asyncio.to_thread(fetch_reputation, self.identity, c.satellite_id, c.satellite_url,
+                                          c.checkin_timeout)
+        except ReputationUnavailable as e:
+            rep_error = str(e)
+        try:
+            exit_state = await asyncio.to_thread(request_exit, self.identity, c.satellite_id, c.satellite_url,
+                                                 "status", c.checkin_timeout)
+        except ExitUnavailable as e:
+            exit_error = str(e)
+        self.reputation, self.reputation_error, self.exit, self.exit_error = rep, rep_error, exit_state, exit_error
+        self.refreshed_at = time.time()
+
+    def sample(self, at: float | None = None) -> Sample:
+        usage = self.store.usage()
+        totals = self.db.bandwidth.totals(0)
+        scores = (self.reputation or {}).get("scores", {})
+        s = Sample(
+            at=time.time() if at is None else at,
+            used=usage.pieces,
+            trash=usage.trash,
+            free=self.store.free,
+            ingress=sum(totals.get(a, 0) for a in INGRESS),
+            egress=sum(totals.get(a, 0) for a in EGRESS),
+            audit=scores.get("audit"),
+            unknown=scores.get("unknown"),
+            online=scores.get("online"),
+        )
+        self.history.add(s)
+        return s
+
+    async def step(self) -> None:
+        """One pass: refresh from the satellite, flush bandwidth, sample if one is due."""
+        await self.refresh()
+        self.db.bandwidth.flush()
+        last = self.history.last()
+        if last is None or time.time() - last.at >= self.config.history_interval:
+            self.sample()
+        self.refreshed.set()
+        self.refreshed.clear()
+
+    async def run(self) -> None:
+        interval = max(0.05, min(self.config.dashboard_refresh, self.config.history_interval))
+        while True:
+            try:
+                await self.step()
+            except Exception:  # the dashboard must never take the node down
+                log.exception("dashboard refresh failed")
+            await asyncio.sleep(interval)
+
+    # --- documents ---------------------------------------------------------------------
+
+    def bandwidth(self, t: float | None = None) -> dict[str, Any]:
+        start = period_start(time.time() if t is None else t)
+        totals = self.db.bandwidth.totals(utc_day(start.timestamp()))
+        ingress = {a: totals.get(a, 0) for a in INGRESS}
+        egress = {a: totals.get(a, 0) for a in EGRESS}
+        return {
+            "period": start.strftime("%Y-%m"),
+            "since": _iso(start.timestamp()),
+            "ingress": {**ingress, "total": sum(ingress.values())},
+            "egress": {**egress, "total": sum(egress.values())},
+        }
+
+    def space(self) -> dict[str, Any]:
+        u = self.store.usage()
+        try:
+            disk_free = shutil.disk_usage(self.store.root).free
+        except OSError:
+            disk_free = None
+        return {
+            "capacity": self.store.capacity,
+            "stored": u.pieces,
+            "piece_count": u.piece_count,
+            "trash": u.trash,
+            "trash_count": u.trash_count,
+            "used": u.used,
+            "reserved": u.reserved,
+            "free": self.store.free,
+            "disk_free": disk_free,
+        }
+
+    def warnings(self, space: dict[str, Any]) -> list[dict[str, Any]]:
+        out = score_warnings(self.reputation) if self.reputation else []
+        if self.reputation_error:
+            out.append({"severity": "warning", "kind": "satellite_unreachable",
+                        "message": f"scores unavailable: {self.reputation_error}"})
+        st = self.checkin
+        if st.consecutive_failures:
+            out.append({"severity": "critical" if st.consecutive_failures >= 3 else "warning", "kind": "checkin",
+                        "message": f"{st.consecutive_failures} check-in(s) in a row failed: {st.last_error}"})
+        cap = space["capacity"]
+        if cap and space["free"] < cap * 0.05:
+            out.append({"severity": "warning", "kind": "space",
+                        "message": f"only {space['free']} of {cap} bytes free: the satellite stops sending "
+                                   "new pieces when the node is full"})
+        if space["disk_free"] is not None and space["disk_free"] < space["free"]:
+            out.append({"severity": "warning", "kind": "disk",
+                        "message": f"the disk has {space['disk_free']} bytes free, less than the "
+                                   f"{space['free']} this node still offers: lower capacity or free disk space"})
+        if self.exit and self.exit.get("status") == "failed":
+            out.append({"severity": "critical", "kind": "exit",
+                        "message": f"graceful exit failed: {self.exit.get('reason')}"})
+        return out
+
+    def payouts(self) -> dict[str, Any]:
+        """The shape the satellite's accounting will fill (docs/node-dashboard.md); empty until then."""
+        return {
+            "available": False,
+            "message": "The satellite does not report earnings yet. Once its accounting runs, this panel shows "
+                       "the estimated earnings of this period, each paystub with its transaction hash, the "
+                       "held amount and any stake.",
+            "currency": None,
+            "estimated_this_period": None,
+            "held": None,
+            "stake": None,
+            "paystubs": [],
+        }
+
+    def scrub(self) -> dict[str, Any]:
+        return {
+            "available": False,
+            "message": "This node does not scrub its pieces yet. Once it does, this panel shows the last pass, "
+                       "pieces checked and any found damaged.",
+            "last_run_at": None,
+            "pieces_checked": None,
+            "pieces_damaged": None,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        space = self.space()
+        rep = self.reputation
+        st = self.checkin
+        c = self.config
+        return {
+            "node": {
+                "id": self.identity.id,
+                "version": self.version,
+                "address": self.address(),
+                "country": c.country,
+                "region": c.region,
+                "wallet": c.wallet,
+                "satellite_id": c.satellite_id,
+                "satellite_url": c.satellite_url,
+                "started_at": _iso(self.started_at),
+                "uptime_seconds": round(time.time() - self.started_at),
+            },
+            "checkin": {
+                "last_success_at": _iso(st.last_success),
+                "consecutive_failures": st.consecutive_failures,
+                "last_error": st.last_error,
+                "interval_seconds": c.checkin_interval,
+            },
+            "space": space,
+            "bandwidth": self.bandwidth(),
+            "reputation": rep,
+            "reputation_error": self.reputation_error,
+            "vetting": None if rep is None else {"vetted": rep.get("vetted"), "vetted_at": rep.get("vetted_at"),
+                                                 "audits_to_vetting": rep.get("audits_to_vetting"),
+                                                 "successful_audits": rep.get("counts", {}).get("success")},
+            "exit": self.exit,
+            "exit_error": self.exit_error,
+            "refreshed_at": _iso(self.refreshed_at),
+            "warnings": self.warnings(space),
+            "payouts": self.payouts(),
+            "scrub": self.scrub(),
+        }

@@ -1,0 +1,215 @@
+"""The node dashboard's JSON API and pages, served by a real node peer.
+
+Space equals the piece files on disk, bandwidth is counted per order action, history
+samples accumulate for the charts, scores and failed audits come from a real satellite
+with their warnings, the token is enforced when the dashboard is bound beyond loopback,
+and the multi-node view reads other nodes server-side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from common.messages import Action
+from satellite.audit.verifier import AuditTarget
+from satellite.reputation import Outcome
+from storage_node.config import ConfigError
+from tests.node_fixtures import NodeHarness, files_on_disk, new_piece_id
+from tests.node_fixtures import running_node as _running_node
+from tests.satellite_fixtures import db, db_backend, satellite  # noqa: F401  (pytest fixtures)
+
+
+def running_node(data_dir: Path, **overrides: Any) -> Any:
+    """A real node with its dashboard on (test nodes have it off), on a free loopback port."""
+    return _running_node(data_dir, **{"dashboard_port": 0, **overrides})
+
+
+def dashboard_url(node: NodeHarness) -> str:
+    assert node.peer.dashboard_server is not None
+    return node.peer.dashboard_server.url
+
+
+async def wait_started(node: NodeHarness) -> str:
+    assert node.peer.dashboard_server is not None
+    await asyncio.wait_for(node.peer.dashboard_server.started.wait(), 10)
+    return dashboard_url(node)
+
+
+async def get_json(session: aiohttp.ClientSession, url: str, token: str = "") -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with session.get(url, headers=headers) as r:
+        return r.status, await r.json()
+
+
+async def until(predicate: Any, timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def test_stored_bytes_equal_piece_files_on_disk_and_bandwidth_is_counted_by_kind(tmp_path: Path) -> None:
+    async with running_node(tmp_path / "n") as node:
+        url = await wait_started(node)
+        sizes = [1000, 70_000, 4096]
+        ids = []
+        for size in sizes:
+            pid = new_piece_id()
+            status, _ = await node.put(pid, b"x" * size)
+            assert status == 200
+            ids.append(pid)
+        status, _, _ = await node.get(ids[1], offset=0, length=5000)
+        assert status == 200
+        status, _, _ = await node.get(ids[0], order=node.order(ids[0], Action.REPAIR_GET))
+        assert status == 200
+        node.peer.store.trash(ids[2])
+
+        status, s = await get_json(node.session, f"{url}/api/summary")
+        assert status == 200
+        on_disk = files_on_disk(node.peer.config.data_dir)
+        blobs = sum(v for k, v in on_disk.items() if k.startswith("blobs/"))
+        trash = sum(v for k, v in on_disk.items() if k.startswith("trash/"))
+        assert s["space"]["stored"] == blobs > sum(sizes[:2])  # headers (Merkle trees) included
+        assert s["space"]["trash"] == trash and s["space"]["trash_count"] == 1
+        assert s["space"]["piece_count"] == 2
+        assert s["space"]["free"] == node.peer.config.capacity - blobs - trash
+        bw = s["bandwidth"]
+        assert bw["period"] == time.strftime("%Y-%m", time.gmtime())
+        assert bw["ingress"]["PUT"] == sum(sizes) and bw["ingress"]["total"] == sum(sizes)
+        assert bw["egress"]["GET"] == 5000 and bw["egress"]["REPAIR_GET"] == 1000
+        assert bw["egress"]["total"] == 6000
+        # With no satellite to ask, the page says so instead of showing scores.
+        assert s["reputation"] is None or s["reputation_error"] is None
+        await until(lambda: _has_error(node))
+        status, s = await get_json(node.session, f"{url}/api/summary")
+        assert any(w["kind"] == "satellite_unreachable" for w in s["warnings"])
+        assert s["payouts"]["available"] is False and s["payouts"]["paystubs"] == []
+        assert s["payouts"]["estimated_this_period"] is None  # no number until accounting serves one
+
+
+async def _has_error(node: NodeHarness) -> bool:
+    return node.peer.dashboard.reputation_error is not None
+
+
+async def test_bandwidth_survives_a_restart_through_the_flushed_table(tmp_path: Path) -> None:
+    async with running_node(tmp_path / "n") as node:
+        await wait_started(node)
+        assert (await node.put(new_piece_id(), b"y" * 3000))[0] == 200
+    async with running_node(tmp_path / "n") as node:
+        url = await wait_started(node)
+        _, s = await get_json(node.session, f"{url}/api/summary")
+        assert s["bandwidth"]["ingress"]["PUT"] == 3000
+
+
+async def test_history_samples_accumulate_and_are_thinned_on_request(tmp_path: Path) -> None:
+    async with running_node(tmp_path / "n", history_interval=0.05, dashboard_refresh=0.05) as node:
+        url = await wait_started(node)
+        assert (await node.put(new_piece_id(), b"z" * 2000))[0] == 200
+
+        async def enough() -> Any:
+            _, h = await get_json(node.session, f"{url}/api/history?since=0")
+            return h if len(h["samples"]) >= 6 and h["samples"][-1]["ingress"] == 2000 else None
+
+        h = await until(enough)
+        assert [s["at"] for s in h["samples"]] == sorted(s["at"] for s in h["samples"])
+        assert h["samples"][-1]["used"] == node.peer.store.usage().pieces
+        _, thin = await get_json(node.session, f"{url}/api/history?since=0&points=3")
+        assert 2 <= len(thin["samples"]) <= 3
+        status, err = await get_json(node.session, f"{url}/api/history?points=1")
+        assert status == 400 and "points" in err["error"]["message"]
+
+
+async def test_scores_failed_audits_and_warnings_come_from_the_satellite(satellite, tmp_path: Path) -> None:  # noqa: F811
+    async with running_node(tmp_path / "n", satellite=satellite.identity, satellite_url=satellite.api_url) as node:
+        url = await wait_started(node)
+
+        async def scored() -> Any:
+            _, s = await get_json(node.session, f"{url}/api/summary")
+            return s if s["reputation"] else None
+
+        s = await until(scored)
+        assert s["reputation"]["scores"]["audit"] == 1.0 and s["warnings"] == []
+        assert s["vetting"]["vetted"] is False and s["vetting"]["audits_to_vetting"] > 0
+        assert s["exit"]["status"] == "none"
+        target = AuditTarget(node.node_id, node.url, 7, 3, "ab" * 32, b"\0" * 32, 4096, 1024)
+        await satellite.audits.record(target, Outcome.FAILURE, "piece missing — node answered 404 PieceNotFound")
+
+        async def warned() -> Any:
+            _, s = await get_json(node.session, f"{url}/api/summary")
+            return s if any(w["kind"] == "failed_audits" for w in s["warnings"]) else None
+
+        s = await until(warned)
+        (w,) = [w for w in s["warnings"] if w["kind"] == "failed_audits"]
+        assert "404 PieceNotFound" in w["message"]
+        # One failure with test parameters (λ=0.98, α₀=50) leaves 0.98: half the margin to 0.96.
+        score = next(w for w in s["warnings"] if w["kind"] == "audit_score")
+        assert score["severity"] == "critical" and "0.96" in score["message"]
+        assert s["reputation"]["disqualified"] is False
+
+
+async def test_bound_beyond_loopback_the_api_needs_the_token(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="dashboard_token"):
+        async with running_node(tmp_path / "a", dashboard_host="0.0.0.0"):
+            pass
+    async with running_node(tmp_path / "b", dashboard_host="0.0.0.0", dashboard_token="s3cret-token") as node:
+        url = await wait_started(node)
+        status, err = await get_json(node.session, f"{url}/api/summary")
+        assert status == 401 and "dashboard_token" in err["error"]["message"]
+        status, _ = await get_json(node.session, f"{url}/api/summary", "wrong")
+        assert status == 401
+        status, s = await get_json(node.session, f"{url}/api/summary", "s3cret-token")
+        assert status == 200 and s["node"]["id"] == node.node_id
+        async with node.session.get(f"{url}/") as r:  # the page itself holds no data
+            assert r.status == 200 and "dashboard token" in await r.text()
+
+
+async def test_pages_load_only_their_own_scripts(tmp_path: Path) -> None:
+    async with running_node(tmp_path / "n") as node:
+        url = await wait_started(node)
+        for page in ("/", "/multinode"):
+            async with node.session.get(url + page) as r:
+                html = await r.text()
+            refs = re.findall(r'(?:src|href)="([^"]+)"', html)
+            assert refs and all(ref.startswith("/") for ref in refs), refs
+            for ref in refs:
+                async with node.session.get(url + ref) as r:
+                    assert r.status == 200, ref
+
+
+async def test_multinode_view_totals_and_rows_read_server_side_with_tokens(tmp_path: Path) -> None:
+    async with (
+        running_node(tmp_path / "a") as a,
+        running_node(tmp_path / "b", dashboard_host="0.0.0.0", dashboard_token="tok-b") as b,
+    ):
+        url_a, url_b = await wait_started(a), await wait_started(b)
+        assert (await b.put(new_piece_id(), b"b" * 5000))[0] == 200
+        async with a.session.post(f"{url_a}/api/multinode/nodes", json={"url": url_b, "token": "nope"}) as r:
+            assert r.status == 400 and "refused the token" in (await r.json())["error"]["message"]
+        async with a.session.post(f"{url_a}/api/multinode/nodes", json={"url": "ftp://x"}) as r:
+            assert r.status == 400
+        async with a.session.post(f"{url_a}/api/multinode/nodes",
+                                  json={"url": url_b, "token": "tok-b", "name": "disk b"}) as r:
+            assert r.status == 201, await r.text()
+            added = await r.json()
+        assert added["node_id"] == b.node_id
+        _, view = await get_json(a.session, f"{url_a}/api/multinode")
+        assert [r["name"] for r in view["nodes"]] == ["this node", "disk b"]
+        stored = [r["space"]["stored"] for r in view["nodes"]]
+        assert stored[1] == b.peer.store.usage().pieces > 5000
+        assert view["totals"]["stored"] == sum(stored) and view["totals"]["nodes"] == 2
+        assert "token" not in str(view["nodes"][1].keys())
+        async with a.session.delete(f"{url_a}/api/multinode/nodes/{added['id']}") as r:
+            assert r.status == 200
+        _, view = await get_json(a.session, f"{url_a}/api/multinode")
+        assert len(view["nodes"]) == 1
