@@ -80,6 +80,8 @@ class SatelliteConfig:
     repair_workers: int = 5  # concurrent repairs (Storj: max 5)
     repair_claim_timeout: float = 6 * 3600.0  # a claimed/failed job is retried after this (Storj: 6 h)
     repair_job_timeout: float = 45 * 60.0  # one repair may take this long (Storj: 45 min)
+    # The economy (satellite/accounting): rates, token, periods; see AccountingConfig for the keys.
+    accounting: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # sections other services add
 
     @classmethod
@@ -116,6 +118,16 @@ class SatelliteConfig:
             "repair_workers": 2,
             "repair_claim_timeout": 5.0,
             "repair_job_timeout": 30.0,
+            # Ten-second periods, tallies every half second, no payout minimum, months of a minute.
+            "accounting": {
+                "period_seconds": 10,
+                "tally_interval": 0.5,
+                "close_delay": 1.0,
+                "meter_flush_interval": 0.5,
+                "order_settlement_window": 60,
+                "min_payout": "0",
+                "month_seconds": 60,
+            },
         }
         base.update(overrides)
         return cls(data_dir=data_dir, **base)

@@ -27,8 +27,11 @@ from aiohttp import web
 
 from common.identity import Identity
 from common.lifecycle import Service, close_services, run_services
+from satellite.accounting import AccountingConfig
+from satellite.accounting.service import AccountingService
 from satellite.admin.api import AdminServices, create_admin_app
 from satellite.admin.repository import AdminRepository
+from satellite.api.accounting import AccountingEndpoint
 from satellite.api.contact import ContactEndpoint
 from satellite.api.errors import error_middleware
 from satellite.api.metainfo import MetainfoEndpoint, bearer_auth
@@ -49,6 +52,7 @@ from satellite.nodeselection import SelectionConfig
 from satellite.orders import OrderSigner
 from satellite.overlay.geoip import GeoIPDatabase
 from satellite.overlay.service import OverlayService
+from satellite.payouts import PayoutPlanner
 from satellite.process import ApiWorkerPool
 from satellite.repair import RepairConfig, RepairQueue, RepairService
 from satellite.reputation import ReputationConfig
@@ -87,6 +91,7 @@ class Satellite:
         config_path: str = "CONFIG",
         role: Role = Role.ALL,
         api_workers: int = 1,
+        payout_planner: PayoutPlanner | None = None,
     ):
         self.config = config
         self.db = db
@@ -145,9 +150,17 @@ class Satellite:
         self.exit_chore = ExitChore(
             exits, self.signer, self.overlay.candidates, self.metainfo.selection, exit_config(config)
         )
+        # Accounting (satellite/accounting): tallies, order settlement, periods, meters, the reserve
+        # fund. ``payout_planner`` is settlement (satellite/payouts): the hook stays None until it is
+        # connected, and closed periods wait, logged as awaiting settlement, until then.
+        self.accounting = AccountingService(
+            db, AccountingConfig.from_dict(config.accounting), identity.id, planner=payout_planner
+        )
         # Repair (satellite/repair): the checker and the repair workers, one queue in the database.
+        # A segment the checker finds lost (fewer than k healthy pieces) becomes a data-loss incident.
         self.repair = RepairService(
-            RepairQueue(db), self.nodes, self.signer, self.metainfo.selection, RepairConfig.from_satellite(config)
+            RepairQueue(db), self.nodes, self.signer, self.metainfo.selection, RepairConfig.from_satellite(config),
+            on_lost=self.accounting.compensation.segments_lost,
         )
         self.api_app = self._api_app()
         # The admin API: a separate aiohttp app on admin_host:admin_port, never the public port;
@@ -165,6 +178,7 @@ class Satellite:
                     reputation=self.reputation,
                     graceful_exit=self.graceful_exit,
                     gc=self.gc.store,
+                    accounting=self.accounting,
                 )
             )
         self._runners: list[web.AppRunner] = []
@@ -192,7 +206,8 @@ class Satellite:
         app.add_routes(ContactEndpoint(self.overlay).routes())
         app.add_routes(ReputationEndpoint(self.reputation, self.identity.id).routes())
         app.add_routes(GracefulExitEndpoint(self.graceful_exit).routes())
-        app.add_routes(MetainfoEndpoint(self.metainfo, self.multipart, self.tenancy).routes())
+        app.add_routes(AccountingEndpoint(self.accounting, self.identity.id).routes())
+        app.add_routes(MetainfoEndpoint(self.metainfo, self.multipart, self.tenancy, self.accounting.meter).routes())
         return app
 
     async def _serve(self, app: web.Application, host: str, port: int, *, reuse_port: bool = False) -> str:
@@ -231,6 +246,7 @@ class Satellite:
             Service("gc", self.gc.run, self.gc.close),
             Service("graceful-exit", self.exit_chore.run, self.exit_chore.close),
             Service("repair", self.repair.run, self.repair.close),
+            Service("accounting", self.accounting.run, self.accounting.close),
         ]
 
     def services(self) -> list[Service]:
@@ -255,6 +271,8 @@ class Satellite:
         services = [Service("database", noop, close_db), Service("http", serve_forever, stop_http)]
         if self.api_pool is not None:
             services.append(Service("api-workers", self.api_pool.run, self.api_pool.close))
+        if self.role.serves_api:  # request counts of this process's metainfo API, written in batches
+            services.append(Service("metering", self.accounting.meter.run, self.accounting.meter.close))
         if self.role.runs_background:
             services.extend(self.chores())
         return services

@@ -26,6 +26,7 @@ from typing import Any
 
 from common.countries import is_country_code
 from common.identity import Identity, is_peer_id
+from common.wallet import wallet_problem
 from storage_node.config import ConfigError, NodeConfig, format_size, parse_size
 from storage_node.nodedb import NodeDB
 from storage_node.pieces.store import scan_usage
@@ -71,6 +72,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     status.add_argument("--json", action="store_true", help="print one JSON object")
     status.set_defaults(func=cmd_status)
 
+    earn = sub.add_parser("earnings", help="this period's estimate, paystubs and the held total, from the satellite")
+    earn.add_argument("--config", required=True, type=Path)
+    earn.add_argument("--json", action="store_true", help="print one JSON object")
+    earn.set_defaults(func=cmd_earnings)
+
     leave = sub.add_parser("exit", help="leave the network gracefully: the satellite moves this node's pieces")
     leave.add_argument("--config", required=True, type=Path)
     leave.add_argument("--status", action="store_true", help="only show the exit's progress")
@@ -83,22 +89,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def check_wallet(wallet: str) -> str:
-    from eth_utils import is_checksum_address, to_checksum_address
-
-    if not re.fullmatch(r"0x[0-9a-fA-F]{40}", wallet):
-        raise InitError(f"wallet {wallet!r} is not an Ethereum address (0x followed by 40 hex digits)")
-    if is_checksum_address(wallet):
-        return wallet
-    if wallet[2:] in (wallet[2:].lower(), wallet[2:].upper()):
-        raise InitError(
-            f"wallet {wallet} has no EIP-55 checksum (all one case), so a typo could not be "
-            "caught; copy the mixed-case address exactly as your wallet shows it "
-            f"(for this address that is {to_checksum_address(wallet)} — check it is yours)"
-        )
-    raise InitError(
-        f"wallet {wallet} fails its EIP-55 checksum: a character is probably mistyped; "
-        "copy the address again from your wallet"
-    )
+    problem = wallet_problem(wallet)
+    if problem is not None:
+        raise InitError(problem)
+    return wallet
 
 
 def check_country(country: str) -> str:
@@ -322,6 +316,27 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("\n".join(format_reputation(rep)))
     else:
         print(f"reputation   unavailable: {rep}")
+    return 0
+
+
+# --- earnings --------------------------------------------------------------------------
+
+
+def cmd_earnings(args: argparse.Namespace) -> int:
+    from storage_node.earnings import EarningsUnavailable, fetch_earnings, format_earnings
+
+    try:
+        cfg = NodeConfig.load(args.config)
+        identity = Identity.load(cfg.identity_path)
+    except (ConfigError, OSError, ValueError) as e:
+        print(f"geoshard node earnings: error: {e}", file=sys.stderr)
+        return 2
+    try:
+        earnings = fetch_earnings(identity, cfg.satellite_id, cfg.satellite_url)
+    except EarningsUnavailable as e:
+        print(f"geoshard node earnings: error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(earnings) if args.json else "\n".join(format_earnings(earnings)))
     return 0
 
 

@@ -73,6 +73,8 @@ class NodeConfig:
     # often the expiry and trash chores run.
     trash_grace: float = 7 * 86400.0
     chore_interval: float = 3600.0
+    # Egress settlement: how often served download orders (once expired) are submitted for pay.
+    settlement_interval: float = 3600.0
     # Largest piece accepted, whatever an order says (bounds the Merkle tree in memory).
     max_piece_size: int = 256 * 2**20
 
@@ -105,6 +107,7 @@ class NodeConfig:
             checkin_timeout=2.0,
             trash_grace=0.2,
             chore_interval=0.1,
+            settlement_interval=0.2,
         )
         base.update(overrides)
         return cls(**base)

@@ -22,6 +22,7 @@ from storage_node.nodedb import NodeDB
 from storage_node.pieces.chores import ExpiryChore, RetainChore, TrashChore
 from storage_node.pieces.store import PieceStore
 from storage_node.piecestore.endpoint import PiecestoreEndpoint
+from storage_node.settlement import SettlementChore
 
 __all__ = ["VERSION", "HttpServer", "Peer", "Service"]
 
@@ -82,6 +83,7 @@ class Peer:
         )
         self.server = HttpServer(self.endpoint.app(), config.listen_host, config.port)
         self.contact = CheckInService(identity, config, self.store, lambda: self.address, VERSION)
+        self.settlement = SettlementChore(identity, config, self.db)  # served GET orders, submitted for pay
         self.services: list[Service] = [
             Service("db", nothing, self._close_db),
             Service("piecestore", self.server.run, self.server.close),
@@ -89,6 +91,7 @@ class Peer:
             Service("expiry", self.expiry.run),
             Service("trash", self.trash.run),
             Service("contact", self._run_contact, self.contact.close),
+            Service("settlement", self.settlement.run, self.settlement.close),
         ]
 
     @property

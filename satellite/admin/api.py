@@ -31,6 +31,7 @@ from satellite.nodeselection import PlacementPolicy, PolicyError, SelectionConfi
 from satellite.overlay.geoip import decide
 
 from .openapi import openapi_spec
+from .payouts import PAYOUT_ROUTES, PeriodConflict
 from .report import ComplianceReport
 from .repository import AdminRepository, node_candidate
 
@@ -53,6 +54,7 @@ class AdminServices:
     reputation: Any = None  # satellite.reputation.ReputationService: scores and audit history
     graceful_exit: Any = None  # satellite.gracefulexit.GracefulExitService: exit state and progress
     gc: Any = None  # satellite.db.gc.GCRepository: the last retain list sent to a node
+    accounting: Any = None  # satellite.accounting.AccountingService: periods, reserve, statements
 
 
 ADMIN_SERVICES = web.AppKey("admin_services", AdminServices)
@@ -62,6 +64,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (PolicyExists, 409),
     (TenantExists, 409),
     (PolicyInUse, 409),
+    (PeriodConflict, 409),
     (InvalidArgument, 400),
     (PolicyError, 400),
     (ValueError, 400),  # SchemeError and friends: bad arguments
@@ -454,6 +457,7 @@ ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespons
     ("GET", "/v1/buckets/{bucket}", show_bucket),
     ("PUT", "/v1/buckets/{bucket}/policy", set_bucket_policy),
     ("GET", "/v1/buckets/{bucket}/report", bucket_report),
+    *PAYOUT_ROUTES,
 ]
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from satellite.accounting.metering import RequestMeter
 from satellite.api.errors import error_response
 from satellite.errors import InvalidArgument
 from satellite.metainfo import MetainfoService, MultipartService
@@ -47,7 +48,14 @@ def _s(body: dict[str, Any], name: str, default: str | None = None) -> str:
 class MetainfoEndpoint:
     PREFIX = "/api/v1/metainfo/"
 
-    def __init__(self, metainfo: MetainfoService, multipart: MultipartService, tenancy: TenancyService) -> None:
+    def __init__(
+        self,
+        metainfo: MetainfoService,
+        multipart: MultipartService,
+        tenancy: TenancyService,
+        meter: RequestMeter | None = None,
+    ) -> None:
+        self.meter = meter  # customer metering: counts each answered operation per tenant
         self.m = metainfo
         self.mp = multipart
         self.tenancy = tenancy
@@ -88,7 +96,10 @@ class MetainfoEndpoint:
         body = await request.json()
         if not isinstance(body, dict):
             raise InvalidArgument("the request body must be a JSON object")
-        return web.json_response(await handler(body))
+        answer = await handler(body)
+        if self.meter is not None:
+            self.meter.observe(request.match_info["op"], body, answer)
+        return web.json_response(answer)
 
     # --- handlers: unpack, call the service, pack ----------------------------------------
 

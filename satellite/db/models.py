@@ -316,7 +316,7 @@ class OrderSerial(Base):
     bucket_id: Mapped[int | None] = mapped_column(BigInteger)
     max_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     expires_at: Mapped[dt.datetime] = mapped_column(index=True)
-    settled_at: Mapped[dt.datetime | None]
+    settled_at: Mapped[dt.datetime | None] = mapped_column(index=True)  # accounting sums egress by this
     settled_bytes: Mapped[int | None] = mapped_column(BigInteger)
 
 
@@ -458,3 +458,4 @@ class RepairJob(Base):
     last_error: Mapped[str] = mapped_column(String(500), default="")
     inserted_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
+from . import accounting_models as _accounting_models  # noqa: E402, F401  (the economy's tables)
