@@ -119,6 +119,8 @@ class PeriodCloser:
 
     async def close(self, period: Period, now: float | None = None) -> CloseResult:
         t = time.time() if now is None else now
+        if await self.repo.period(period.id) is not None:  # said first: it is the answer that matters
+            raise PeriodAlreadyClosed(f"period {period.id} is already closed; its ledgers are final")
         if period.end > t:
             raise PeriodNotOver(
                 f"period {period.id} ends at {dt.datetime.fromtimestamp(period.end, dt.UTC).isoformat()}; "
