@@ -19,7 +19,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from common.messages import now
+from common.identity import Identity
+from common.messages import Action, OrderLimit, Signed, new_serial, now
 from satellite.accounting import Period
 from satellite.db.accounting_models import DataLossIncident
 from satellite.db.models import OrderSerial
@@ -159,3 +160,29 @@ async def test_a_segment_lost_on_purpose_becomes_an_incident_and_a_credit_on_the
         assert int(statement["credits_units"]) == incidents[0].credit + acc.prices.from_currency(Decimal("2.50"))
         beta = json.loads((await _cli(net, "admin", "tenant", "statement", "beta", "--json")).stdout)
         assert beta["credits_units"] == "0"
+
+
+async def test_a_node_logs_each_rejected_order_with_its_reason_and_shows_its_earnings(tmp_path: Path, caplog) -> None:
+    async with planet(tmp_path, nodes=3, scheme="1/2/3/3", segment_size=SEGMENT, satellite_config=SATELLITE) as net:
+        peer = net.nodes[0]
+        stranger = Identity.generate()  # signs an order no satellite of ours issued
+        t = now()
+        forged = Signed.sign(stranger, OrderLimit(serial=new_serial(), satellite_id=net.satellite.identity.id,
+                                                  node_id=peer.identity.id, piece_id="cd" * 32, action=Action.GET,
+                                                  max_bytes=100, expires=t - 1, created=t - 10))  # fmt: skip
+        peer.db.orders.reserve_download(forged, 100)
+        with caplog.at_level("WARNING", logger="storage_node.settlement"):
+            assert await peer.settlement.run_once() == 1
+        assert "satellite rejected order" in caplog.text and "forged" in caplog.text
+        assert peer.db.orders.unsettled() == [] and peer.settlement.state.rejected == 1
+        async with net.satellite.db.read() as s:
+            assert (await s.execute(select(func.count()).select_from(OrderSerial))).scalar() == 0
+
+        config = tmp_path / "node0.toml"
+        peer.config.save(config)
+        out = await _cli(net, "node", "earnings", "--config", str(config), "--json")
+        assert out.returncode == 0, out.stderr
+        earnings = json.loads(out.stdout)
+        assert earnings["node_id"] == peer.identity.id and earnings["currency"] == "USD"
+        text = await _cli(net, "node", "earnings", "--config", str(config))
+        assert "held total" in text.stdout and "paystubs     none yet" in text.stdout
