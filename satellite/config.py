@@ -118,10 +118,10 @@ class SatelliteConfig:
             "repair_workers": 2,
             "repair_claim_timeout": 5.0,
             "repair_job_timeout": 30.0,
-            # Ten-second periods, tallies every half second, no payout minimum, months of a minute.
+            # Ten-second periods, tallies every second, no payout minimum, months of a minute.
             "accounting": {
                 "period_seconds": 10,
-                "tally_interval": 0.5,
+                "tally_interval": 1.0,
                 "close_delay": 1.0,
                 "meter_flush_interval": 0.5,
                 "order_settlement_window": 60,

@@ -159,7 +159,11 @@ class Satellite:
         # Repair (satellite/repair): the checker and the repair workers, one queue in the database.
         # A segment the checker finds lost (fewer than k healthy pieces) becomes a data-loss incident.
         self.repair = RepairService(
-            RepairQueue(db), self.nodes, self.signer, self.metainfo.selection, RepairConfig.from_satellite(config),
+            RepairQueue(db),
+            self.nodes,
+            self.signer,
+            self.metainfo.selection,
+            RepairConfig.from_satellite(config),
             on_lost=self.accounting.compensation.segments_lost,
         )
         self.api_app = self._api_app()
@@ -187,7 +191,13 @@ class Satellite:
 
     @classmethod
     async def create(
-        cls, config: SatelliteConfig, *, config_path: str = "CONFIG", role: Role = Role.ALL, api_workers: int = 1
+        cls,
+        config: SatelliteConfig,
+        *,
+        config_path: str = "CONFIG",
+        role: Role = Role.ALL,
+        api_workers: int = 1,
+        payout_planner: PayoutPlanner | None = None,
     ) -> Satellite:
         db = create_database(config.resolved_database_url, pool_size=config.db_pool_size)
         try:
@@ -196,7 +206,15 @@ class Satellite:
             await db.close()
             raise
         identity = Identity.load(config.resolved_identity_path)
-        return cls(config, db, identity, config_path=config_path, role=role, api_workers=api_workers)
+        return cls(
+            config,
+            db,
+            identity,
+            config_path=config_path,
+            role=role,
+            api_workers=api_workers,
+            payout_planner=payout_planner,
+        )
 
     def _api_app(self) -> web.Application:
         app = web.Application(

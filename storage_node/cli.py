@@ -301,6 +301,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     except (ReputationUnavailable, OSError, ValueError) as e:
         rep = str(e)
     st["reputation"] = rep if isinstance(rep, dict) else {"error": rep}
+    st["earnings"] = _earnings_summary(cfg)
     if args.json:
         print(json.dumps(st))
         return 0
@@ -316,7 +317,27 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("\n".join(format_reputation(rep)))
     else:
         print(f"reputation   unavailable: {rep}")
+    e = st["earnings"]
+    if "error" in e:
+        print(f"earnings     unavailable: {e['error']}")
+    else:
+        print(f"earnings     {e['this_period']} {e['currency']} so far in {e['period']}; held {e['held_total']}, "
+              f"paid {e['paid_total']} (`geoshard node earnings` for paystubs)")  # fmt: skip
     return 0
+
+
+def _earnings_summary(cfg: NodeConfig) -> dict[str, Any]:
+    """This period so far, held and paid totals, from the satellite (``node earnings`` has all)."""
+    from storage_node.earnings import EarningsUnavailable, fetch_earnings
+
+    try:
+        e = fetch_earnings(Identity.load(cfg.identity_path), cfg.satellite_id, cfg.satellite_url)
+    except (EarningsUnavailable, OSError, ValueError) as exc:
+        return {"error": str(exc)}
+    cur = e["current_period"]
+    return {"currency": e["currency"], "period": cur["period"], "this_period": cur["gross"],
+            "held_total": e["held_total"], "paid_total": e["paid_total"],
+            "last_paystub": e["paystubs"][0] if e["paystubs"] else None}  # fmt: skip
 
 
 # --- earnings --------------------------------------------------------------------------

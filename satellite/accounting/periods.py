@@ -108,9 +108,9 @@ class PeriodCloser:
         last_tally = await self.repo.last_tally_end()
         if last_tally is None:
             return None
-        closed = await self.repo.periods()
-        if closed:
-            candidate = Period.parse(closed[0].period, self.config.period_seconds).next(self.config.period_seconds)
+        latest = await self.repo.latest_period()
+        if latest is not None:
+            candidate = Period.parse(latest, self.config.period_seconds).next(self.config.period_seconds)
         else:  # nothing closed yet: the period of the first tally
             candidate = Period.at(await self.repo.first_tally_start() or last_tally, self.config.period_seconds)
         if candidate.end + self.config.close_delay > t or last_tally < candidate.end:
@@ -156,7 +156,7 @@ class PeriodCloser:
     async def run_once(self, now: float | None = None) -> str | None:
         """Close the next closable period, or re-offer one awaiting settlement; what it did."""
         if self.planner is not None:
-            for row in await self.repo.periods(settlement="awaiting_settlement"):
+            for row in reversed(await self.repo.periods(settlement="awaiting_settlement")):  # oldest first
                 await self.hand_on(row.period)
         period = await self.closable(now)
         if period is None:

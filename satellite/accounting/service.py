@@ -80,8 +80,10 @@ class AccountingService:
     # --- the chore --------------------------------------------------------------------
 
     async def run_once(self, now: float | None = None) -> TallyStep:
+        """One tally step; once no tally is in the middle of a pass, the next period close."""
         step = await self.tally.run_once(now)
-        await self.closer.run_once(now)
+        if step is not TallyStep.BUSY:
+            await self.closer.run_once(now)
         return step
 
     async def run(self) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.wallet import wallet_problem
 from satellite.accounting.pricing import NodeStanding, NodeUsage, Paystub, Period, Statement, TenantUsage
 from satellite.db.accounting_models import (
     AccountingPeriod,
@@ -282,8 +283,6 @@ class AccountingRepository:
         if node_ids is not None:
             q = q.where(Node.id.in_(list(node_ids)))
         accounts = {a.node_id: a for a in (await s.execute(select(NodeAccount))).scalars()}
-        from common.wallet import wallet_problem
-
         out, wallets = {}, {}
         for nid, created, wallet, dq, exit_status in (await s.execute(q)).all():
             a = accounts.get(nid)
@@ -379,6 +378,20 @@ class AccountingRepository:
             for entry in result.reserve:
                 s.add(entry)
         return result
+
+    async def record_settlement(self, period: str, node_ids: Sequence[str], state: str, tx_hash: str | None) -> int:
+        """Settlement's write-back: the state (and transaction hash) of these nodes' payouts."""
+        async with self.db.transaction() as s:
+            res = await s.execute(
+                update(PaystubRow)
+                .where(PaystubRow.period == period, PaystubRow.node_id.in_(list(node_ids)))
+                .values(settlement_state=state, tx_hash=tx_hash)
+            )
+        return int(res.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def latest_period(self) -> str | None:
+        async with self.db.read() as s:
+            return await s.scalar(select(AccountingPeriod.period).order_by(AccountingPeriod.start.desc()).limit(1))
 
     async def mark_planned(self, period: str) -> None:
         async with self.db.transaction() as s:

@@ -186,3 +186,5 @@ async def test_a_node_logs_each_rejected_order_with_its_reason_and_shows_its_ear
         assert earnings["node_id"] == peer.identity.id and earnings["currency"] == "USD"
         text = await _cli(net, "node", "earnings", "--config", str(config))
         assert "held total" in text.stdout and "paystubs     none yet" in text.stdout
+        status = await _cli(net, "node", "status", "--config", str(config), "--json")
+        assert json.loads(status.stdout)["earnings"]["held_total"] == "0"

@@ -242,3 +242,44 @@ async def test_one_serial_submitted_concurrently_is_paid_exactly_once(db) -> Non
     assert sum(len(r.accepted) for r in results) == 1
     assert sum(len(r.rejected) for r in results) == 5
     assert len((await _ledger(db))["orders"]) == 1
+
+
+class RecordingPlanner:
+    """Settlement's side of the seam (satellite/payouts/types.py) as accounting sees it."""
+
+    def __init__(self, fail: int = 0) -> None:
+        self.calls: list[tuple[str, list]] = []
+        self.fail = fail
+
+    async def plan_period(self, period, payees) -> None:
+        if self.fail:
+            self.fail -= 1
+            raise ConnectionError("settlement is down")
+        self.calls.append((period, list(payees)))
+
+
+async def test_closed_periods_wait_for_settlement_and_are_handed_on_once_it_is_connected(db, caplog) -> None:  # noqa: F811
+    net = await seed_network(db, nodes=2, segments=4)
+    acc = service(db)
+    await _tally_hour(acc)
+    period = Period.at(START, HOUR)
+    with caplog.at_level("INFO", logger="satellite.accounting.periods"):
+        # The first tally's interval began a minute before the hour: that period closes first.
+        assert await acc.closer.run_once(now=period.end + 10) == period.previous(HOUR).id
+        assert await acc.closer.run_once(now=period.end + 10) == period.id
+    assert "awaiting settlement" in caplog.text
+    planner = RecordingPlanner(fail=1)
+    acc.planner = planner
+    with pytest.raises(ConnectionError):  # settlement down: the period stays awaiting, nothing lost
+        await acc.closer.run_once(now=period.end + 20)
+    assert (await acc.repo.period(period.id)).settlement == "awaiting_settlement"
+    await acc.closer.run_once(now=period.end + 30)
+    await acc.closer.run_once(now=period.end + 40)
+    assert [c[0] for c in planner.calls] == [period.previous(HOUR).id, period.id]  # each once
+    payees = planner.calls[1][1]
+    stubs = {p.node_id: p for p in await acc.repo.paystubs(period=period.id)}
+    assert sorted(p.node_id for p in payees) == sorted(net.nodes)
+    assert all(p.amount == stubs[p.node_id].to_pay > 0 and p.wallet == WALLET for p in payees)
+    assert (await acc.repo.period(period.id)).settlement == "planned"
+    assert await acc.repo.record_settlement(period.id, [payees[0].node_id], "confirmed", "0x" + "ab" * 32) == 1
+    assert (await acc.repo.paystubs(node_id=payees[0].node_id))[0].tx_hash == "0x" + "ab" * 32
