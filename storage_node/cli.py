@@ -322,7 +322,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"earnings     unavailable: {e['error']}")
     else:
         print(f"earnings     {e['this_period']} {e['currency']} so far in {e['period']}; held {e['held_total']}, "
-              f"paid {e['paid_total']} (`geoshard node earnings` for paystubs)")  # fmt: skip
+              f"paid {e['paid_total']}, awaiting settlement {e['pending_total']} (see `node earnings`)")  # fmt: skip
     return 0
 
 
@@ -336,7 +336,7 @@ def _earnings_summary(cfg: NodeConfig) -> dict[str, Any]:
         return {"error": str(exc)}
     cur = e["current_period"]
     return {"currency": e["currency"], "period": cur["period"], "this_period": cur["gross"],
-            "held_total": e["held_total"], "paid_total": e["paid_total"],
+            "held_total": e["held_total"], "paid_total": e["paid_total"], "pending_total": e["pending_total"],
             "last_paystub": e["paystubs"][0] if e["paystubs"] else None}  # fmt: skip
 
 

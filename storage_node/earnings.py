@@ -38,7 +38,8 @@ def format_earnings(e: dict[str, Any]) -> list[str]:
         f"egress       {g['get']} B download, {g['repair']} B repair, {g['audit']} B audit",
         f"gross        {c['gross']} {cur}; held {c['held']} ({c['held_percent']}%, month {c['age_month']} of age)",
         f"held total   {e['held_total']} {cur} (returned: half after month 15, all after a graceful exit)",
-        f"paid total   {e['paid_total']} {cur} in {e['token']['symbol']}",
+        f"paid         {e['paid_total']} {cur} in {e['token']['symbol']} confirmed on chain; "
+        f"{e['pending_total']} {cur} of closed periods awaiting settlement",
     ]
     if e["paystubs"]:
         lines.append("")

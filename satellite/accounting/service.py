@@ -206,7 +206,8 @@ class AccountingService:
                 statement["request_charge"],
             ]
         )
-        w.writerow([t, p, "credits", "", "", "-" + statement["credits"]])
+        credits = statement["credits"]
+        w.writerow([t, p, "credits", "", "", credits if credits == "0" else "-" + credits])
         w.writerow([t, p, "total", "", "", statement["total"]])
         return buf.getvalue()
 
@@ -243,6 +244,8 @@ class AccountingService:
         stubs = await self.repo.paystubs(node_id=node_id)
         account = await self.repo.node_account(node_id)
         held = account.held_balance if account else 0
+        paid = sum(p.to_pay for p in stubs if p.settlement_state == "confirmed")
+        pending = sum(p.to_pay for p in stubs) - paid
         return {
             "node_id": node_id,
             "currency": self.config.currency,
@@ -261,8 +264,11 @@ class AccountingService:
             "paystubs": [self.paystub_json(p, p.period) for p in stubs],
             "held_total": self.prices.money(held),
             "held_total_units": str(held),
-            "paid_total": self.prices.money(sum(p.to_pay for p in stubs)),
-            "paid_total_units": str(sum(p.to_pay for p in stubs)),
+            # Paid: what settlement confirmed on chain; pending: closed periods' pay not yet confirmed.
+            "paid_total": self.prices.money(paid),
+            "paid_total_units": str(paid),
+            "pending_total": self.prices.money(pending),
+            "pending_total_units": str(pending),
         }
 
     async def reserve_json(self, limit: int = 100) -> dict[str, Any]:

@@ -86,7 +86,7 @@ def node(c: AdminClient, a: argparse.Namespace) -> Any:
     stubs = [{**p, "short": p["period"], "egress_get": p["egress"]["get"]} for p in r["paystubs"]]
     text = (
         f"node {r['node_id']}\nthis period {cur['period']}: gross {cur['gross']} {r['currency']} so far, "
-        f"held total {r['held_total']}, paid total {r['paid_total']}\n"
+        f"held total {r['held_total']}, paid {r['paid_total']}, awaiting settlement {r['pending_total']}\n"
     )
     return r, text + _table(stubs, [("short", "PERIOD"), *_STUB_COLS[1:]])
 

@@ -283,3 +283,6 @@ async def test_closed_periods_wait_for_settlement_and_are_handed_on_once_it_is_c
     assert (await acc.repo.period(period.id)).settlement == "planned"
     assert await acc.repo.record_settlement(period.id, [payees[0].node_id], "confirmed", "0x" + "ab" * 32) == 1
     assert (await acc.repo.paystubs(node_id=payees[0].node_id))[0].tx_hash == "0x" + "ab" * 32
+    earnings = await acc.earnings(payees[0].node_id)
+    assert earnings["paid_total_units"] == str(stubs[payees[0].node_id].to_pay)  # only what settlement confirmed
+    assert int(earnings["pending_total_units"]) > 0  # the earlier period is still awaiting confirmation
