@@ -154,6 +154,7 @@ def _prepare_satellite(opts: DevnetOptions) -> Path:
         "order_settlement_window": 3600,
         "min_payout": "0",
         "month_seconds": 600,
+        "incident_grace": 30,
     }
     save_config(cfg, cfg_path)
     return cfg_path

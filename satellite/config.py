@@ -127,6 +127,7 @@ class SatelliteConfig:
                 "order_settlement_window": 60,
                 "min_payout": "0",
                 "month_seconds": 60,
+                "incident_grace": 0,
             },
         }
         base.update(overrides)

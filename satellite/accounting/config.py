@@ -78,6 +78,9 @@ class AccountingConfig:
     customer_class_b_rate: Decimal = Decimal("0.004")  # GET, HEAD
     reserve_share: Decimal = Decimal("0.10")  # of customer revenue, into the reserve fund
     compensation_rate: Decimal = Decimal("50.00")  # currency credited per TB of data lost
+    # Seconds after the satellite starts before lost segments become incidents: a satellite that
+    # was down longer than its online window sees every node offline until they check in again.
+    incident_grace: float = 900.0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> AccountingConfig:
@@ -159,6 +162,8 @@ class AccountingConfig:
                 f"accounting.tally_interval ({self.tally_interval}s) is longer than a period "
                 f"({self.period_seconds}s): a period could close with no tally in it"
             )
+        if self.incident_grace < 0:
+            raise AccountingConfigError(f"accounting.incident_grace must be >= 0, got {self.incident_grace}")
         if self.close_delay < 0 or self.meter_flush_interval <= 0 or self.order_settlement_window < 0:
             raise AccountingConfigError(
                 "accounting.close_delay, order_settlement_window must be >= 0, meter_flush_interval > 0"

@@ -2,7 +2,8 @@
 
 Inflows: a share of each period's customer revenue, and the held-back earnings that
 disqualified nodes forfeit. Outflows: credits to tenants. When the repair checker finds a
-segment with fewer than ``k`` healthy pieces it calls :meth:`Compensation.segments_lost`;
+segment with fewer than ``k`` healthy pieces it calls :meth:`Compensation.segments_lost`
+(ignored for ``incident_grace`` after the satellite starts, while nodes check in again);
 each lost segment becomes one data-loss incident (tenant, bucket, key, bytes) — once, however
 many checker passes see it — and a credit of ``compensation_rate`` per TB lost, in the same
 transaction. An admin may also credit a tenant by hand, with a reason. Credits are shown on
@@ -38,6 +39,7 @@ class Compensation:
         self.repo = repo
         self.config = config
         self.prices = prices
+        self.started = time.monotonic()
 
     def _period(self) -> str:
         return Period.at(time.time(), self.config.period_seconds).id
@@ -45,6 +47,12 @@ class Compensation:
     async def segments_lost(self, reports: Sequence[LostSegmentReport]) -> int:
         """Record an incident and credit for each newly lost segment; how many were new."""
         if not reports:
+            return 0
+        if time.monotonic() - self.started < self.config.incident_grace:
+            # Just started: nodes that are fine may not have checked in yet. The checker's next
+            # pass after the grace reports what is still lost.
+            log.info("%d segments look lost %.0fs after start; not recorded before %.0fs", len(reports),
+                     time.monotonic() - self.started, self.config.incident_grace)  # fmt: skip
             return 0
         by_id = {sid: (healthy, k) for sid, healthy, k in reports}
         new = 0

@@ -207,13 +207,22 @@ class AccountingService:
             ]
         )
         credits = statement["credits"]
+        for e in statement.get("credit_entries", []):
+            w.writerow([t, p, f"credit: {e['reason']}", "", "", e["amount"]])
         w.writerow([t, p, "credits", "", "", credits if credits == "0" else "-" + credits])
         w.writerow([t, p, "total", "", "", statement["total"]])
         return buf.getvalue()
 
     async def statement(self, tenant: dict[str, Any], period_name: str | None) -> dict[str, Any]:
-        """A closed period's stored statement, or the current (or an unclosed) period's estimate."""
+        """A closed period's stored statement, or the current (or an unclosed) period's estimate,
+        with each credit of the period and its reason."""
         period = self.period(period_name)
+        body = await self._statement(tenant, period)
+        entries = await self.repo.credit_entries(tenant["id"])
+        body["credit_entries"] = [self.reserve_entry_json(e) for e in entries if e.period == period.id]
+        return body
+
+    async def _statement(self, tenant: dict[str, Any], period: Period) -> dict[str, Any]:
         row = await self.repo.statement(period.id, tenant["id"])
         if row is not None:
             return self.statement_json(row, period, tenant, estimate=False)

@@ -34,7 +34,7 @@ SEGMENT = 64 * 1024
 # long, so the whole test sits in one period; tests move the accounting clock, not the wall.
 DAY = 86400
 ACCOUNTING = {"period_seconds": DAY, "tally_interval": 1, "close_delay": 1, "meter_flush_interval": 0.5,
-              "order_settlement_window": 600, "min_payout": "0", "month_seconds": 60}  # fmt: skip
+              "order_settlement_window": 600, "min_payout": "0", "month_seconds": 60, "incident_grace": 0}  # fmt: skip
 SATELLITE = {"order_ttl": 3, "accounting": ACCOUNTING}
 
 
@@ -158,6 +158,8 @@ async def test_a_segment_lost_on_purpose_becomes_an_incident_and_a_credit_on_the
         statement = json.loads(out.stdout)
         assert statement["estimate"] is True
         assert int(statement["credits_units"]) == incidents[0].credit + acc.prices.from_currency(Decimal("2.50"))
+        assert sorted(e["kind"] for e in statement["credit_entries"]) == ["incident_credit", "manual_credit"]
+        assert any(e["reason"] == "slow reads in March" for e in statement["credit_entries"])
         beta = json.loads((await _cli(net, "admin", "tenant", "statement", "beta", "--json")).stdout)
         assert beta["credits_units"] == "0"
 

@@ -286,3 +286,20 @@ async def test_closed_periods_wait_for_settlement_and_are_handed_on_once_it_is_c
     earnings = await acc.earnings(payees[0].node_id)
     assert earnings["paid_total_units"] == str(stubs[payees[0].node_id].to_pay)  # only what settlement confirmed
     assert int(earnings["pending_total_units"]) > 0  # the earlier period is still awaiting confirmation
+
+
+async def test_lost_segments_are_not_incidents_while_a_restarted_satellite_waits_for_check_ins(db) -> None:  # noqa: F811
+    net = await seed_network(db, nodes=3, segments=2)
+    just_started = service(db, incident_grace=900)
+    assert await just_started.compensation.segments_lost([(1, 1, 2)]) == 0
+    assert await just_started.repo.incidents() == []
+    settled_in = service(db, incident_grace=0)
+    assert await settled_in.compensation.segments_lost([(1, 1, 2), (2, 0, 2)]) == 2
+    assert await settled_in.compensation.segments_lost([(1, 1, 2)]) == 0  # once per segment
+    incidents = await settled_in.repo.incidents(net.tenant_id)
+    assert sorted((i.segment_id, i.key, i.healthy) for i in incidents) == [
+        (1, "obj-00000001", 1),
+        (2, "obj-00000002", 0),
+    ]
+    balance, _ = await settled_in.repo.reserve()
+    assert balance == -sum(i.credit for i in incidents) < 0
