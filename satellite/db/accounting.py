@@ -47,6 +47,7 @@ __all__ = [
 
 EGRESS_COLUMNS = {"GET": "egress", "REPAIR_GET": "repair_egress", "AUDIT": "audit_egress"}
 CREDIT_KINDS = ("incident_credit", "manual_credit")
+_TALLY_LOCK = 0x6765_6F73_7461_6C79  # "geostaly": the advisory lock that begins tallies on PostgreSQL
 
 
 class PeriodAlreadyClosed(Exception):
@@ -142,6 +143,8 @@ class AccountingRepository:
     async def begin_tally(self, at: int, first_interval: int) -> TallyRun:
         """Start a tally at unix time ``at`` covering the time since the last one (or ``first_interval``)."""
         async with self.db.transaction() as s:
+            if self.db.dialect == "postgresql":  # satellites sharing a database begin one tally, not two
+                await s.execute(select(func.pg_advisory_xact_lock(_TALLY_LOCK)))
             existing = (await s.execute(select(AccountingTally).where(AccountingTally.status == "running"))).scalar()
             if existing is not None:  # another process began one first
                 t = existing
@@ -180,6 +183,17 @@ class AccountingRepository:
             .group_by(PieceRow.node_id)
         )
         async with self.db.transaction() as s:
+            # Claim the batch first: the cursor moves only from where this process read it, so two
+            # satellites stepping one tally never count a batch twice (the loser re-reads the cursor).
+            claimed = await s.execute(
+                update(AccountingTally)
+                .where(AccountingTally.id == run.id, AccountingTally.cursor == run.cursor)
+                .values(cursor=hi)
+            )
+            if not claimed.rowcount:  # type: ignore[attr-defined]
+                fresh = await s.get(AccountingTally, run.id)
+                cursor = fresh.cursor if fresh is not None else run.last_segment_id
+                return TallyRun(run.id, cursor, run.last_segment_id, run.interval_start, run.interval_end)
             rows = (await s.execute(query)).all()
             if rows:
                 stmt = self._insert(NodeTally).values(
@@ -190,25 +204,26 @@ class AccountingRepository:
                     set_={"bytes": NodeTally.bytes + stmt.excluded.bytes},
                 )
                 await s.execute(stmt)
-            # The cursor moves in the same transaction as the bytes: a crash repeats nothing.
-            await s.execute(update(AccountingTally).where(AccountingTally.id == run.id).values(cursor=hi))
+            # The cursor moved in the same transaction as the bytes: a crash repeats nothing.
         return TallyRun(run.id, hi, run.last_segment_id, run.interval_start, run.interval_end)
 
     async def finish_tally(self, run: TallyRun) -> None:
         """Tally tenants (committed object bytes, one grouped query) and mark the tally done."""
         query = select(Bucket.tenant_id, func.sum(ObjectRow.size)).join(Bucket, Bucket.id == ObjectRow.bucket_id)
         async with self.db.transaction() as s:
+            done = await s.execute(
+                update(AccountingTally)
+                .where(AccountingTally.id == run.id, AccountingTally.status == "running")
+                .values(status="done", finished_at=dt.datetime.now(dt.UTC))
+            )
+            if not done.rowcount:  # type: ignore[attr-defined]
+                return  # another process finished it
             rows = (await s.execute(query.group_by(Bucket.tenant_id))).all()
             if rows:
                 stmt = self._insert(TenantTally).values(
                     [{"tally_id": run.id, "tenant_id": t, "bytes": int(b)} for t, b in rows]
                 )
                 await s.execute(stmt.on_conflict_do_nothing())
-            await s.execute(
-                update(AccountingTally)
-                .where(AccountingTally.id == run.id)
-                .values(status="done", finished_at=dt.datetime.now(dt.UTC))
-            )
 
     # --- usage of a period -----------------------------------------------------------
 

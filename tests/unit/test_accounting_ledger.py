@@ -303,3 +303,16 @@ async def test_lost_segments_are_not_incidents_while_a_restarted_satellite_waits
     ]
     balance, _ = await settled_in.repo.reserve()
     assert balance == -sum(i.credit for i in incidents) < 0
+
+
+async def test_two_satellites_stepping_one_tally_count_every_piece_once(db) -> None:  # noqa: F811
+    await seed_network(db, nodes=4, segments=40, pieces=3, piece_size=10)
+    repo = service(db).repo
+    first, second = TallyChore(repo, interval=60, batch=3), TallyChore(repo, interval=60, batch=3)
+    await asyncio.gather(first.tally(now=START), second.tally(now=START))
+    assert sum((await _held_by(db)).values()) == 40 * 3 * 10
+    async with db.read() as s:
+        from satellite.db.accounting_models import AccountingTally
+
+        tallies = list((await s.execute(select(AccountingTally))).scalars())
+    assert [(t.status, t.cursor) for t in tallies] == [("done", 40)]
