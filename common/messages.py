@@ -38,9 +38,11 @@ __all__ = [
     "AuditChallenge",
     "AuditProof",
     "CheckIn",
+    "EarningsRequest",
     "ExitRequest",
     "Message",
     "OrderLimit",
+    "OrderSettlement",
     "PieceLossReport",
     "PieceReceipt",
     "ReputationRequest",
@@ -377,6 +379,50 @@ class PieceLossReport(Message):
             raise MessageError(f"reason must be one of {', '.join(self.REASONS)}, got {self.reason!r}")
         if len(self.detail) > 500:
             raise MessageError("detail must be at most 500 characters")
+
+
+@_register
+@dataclass(frozen=True)
+class OrderSettlement(Message):
+    """A node submits download orders it served to be paid for them.
+
+    ``orders[i]`` is the satellite-signed :class:`OrderLimit` exactly as the node received it
+    (its JSON envelope as text, so the satellite checks its own signature on the same bytes),
+    and ``amounts[i]`` the bytes the node served under it. The node signs the whole batch.
+    """
+
+    TYPE: ClassVar[str] = "order_settlement"
+    MAX_ORDERS: ClassVar[int] = 1000
+
+    node_id: str
+    satellite_id: str
+    timestamp: int
+    orders: tuple[str, ...]
+    amounts: tuple[int, ...]
+
+    def validate(self) -> None:
+        _check_peer("node_id", self.node_id)
+        _check_peer("satellite_id", self.satellite_id)
+        if len(self.orders) != len(self.amounts):
+            raise MessageError("orders and amounts must have the same length")
+        if len(self.orders) > self.MAX_ORDERS:
+            raise MessageError(f"at most {self.MAX_ORDERS} orders per settlement, got {len(self.orders)}")
+
+
+@_register
+@dataclass(frozen=True)
+class EarningsRequest(Message):
+    """A node asks its satellite for its own earnings: this period's estimate and its paystubs."""
+
+    TYPE: ClassVar[str] = "earnings_request"
+
+    node_id: str
+    satellite_id: str
+    timestamp: int
+
+    def validate(self) -> None:
+        _check_peer("node_id", self.node_id)
+        _check_peer("satellite_id", self.satellite_id)
 
 
 # --- canonical encoding -------------------------------------------------------------

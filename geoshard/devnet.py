@@ -154,6 +154,20 @@ def _prepare_satellite(opts: DevnetOptions) -> Path:
     cfg.repair_claim_timeout = 30.0
     cfg.repair_job_timeout = 60.0
     cfg.repair_short_retry = 5.0
+    # Accounting: one-minute periods tallied every 5 s, no payout minimum, and ten-minute
+    # "months" of node age, so a devnet shows paystubs within a minute of data being stored
+    # and its nodes walk through the held-back schedule in an hour and a half.
+    cfg.accounting = {
+        **cfg.accounting,
+        "period_seconds": 60,
+        "tally_interval": 5,
+        "close_delay": 5,
+        "meter_flush_interval": 2,
+        "order_settlement_window": 3600,
+        "min_payout": "0",
+        "month_seconds": 600,
+        "incident_grace": 30,
+    }
     save_config(cfg, cfg_path)
     return cfg_path
 
@@ -185,6 +199,7 @@ def _prepare_node(opts: DevnetOptions, index: int, satellite: str, country: str,
     node_cfg.address = f"http://{host}:{port}"
     node_cfg.satellite_url = satellite.split("@", 1)[1]
     node_cfg.checkin_interval = 5.0
+    node_cfg.settlement_interval = 10.0  # served GET orders are submitted soon after they expire
     node_cfg.checkin_retry_max = 5.0
     # A devnet scrubs every piece every two minutes, so planted rot is found while you watch.
     node_cfg.scrub_period = 120.0

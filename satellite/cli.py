@@ -116,11 +116,17 @@ def _migrate(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from common.observability import configure_logging
+    from satellite.accounting import AccountingConfig, AccountingConfigError
     from satellite.peer import Role, Satellite
     from satellite.process import WorkerStartError, run_until_signal
 
     configure_logging(os.environ.get("GEOSHARD_LOG", "INFO"), process="satellite")
     config = load_config(args.config)
+    try:
+        AccountingConfig.from_dict(config.accounting)
+    except AccountingConfigError as e:  # a mistyped rate must stop the satellite, not pay nonsense
+        print(f"error: {args.config}: {e}", file=sys.stderr)
+        return 2
     if args.api_workers is not None:
         if args.api_workers < 0:
             print("error: --api-workers must be 0 (automatic) or more", file=sys.stderr)

@@ -88,6 +88,8 @@ class SatelliteConfig:
     loss_window: float = 30 * 86400.0
     loss_suspend_min: int = 10
     loss_suspend_fraction: float = 0.02
+    # The economy (satellite/accounting): rates, token, periods; see AccountingConfig for the keys.
+    accounting: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # sections other services add
 
     @classmethod
@@ -125,6 +127,17 @@ class SatelliteConfig:
             "repair_claim_timeout": 5.0,
             "repair_job_timeout": 30.0,
             "repair_short_retry": 1.0,
+            # Ten-second periods, tallies every second, no payout minimum, months of a minute.
+            "accounting": {
+                "period_seconds": 10,
+                "tally_interval": 1.0,
+                "close_delay": 1.0,
+                "meter_flush_interval": 0.5,
+                "order_settlement_window": 60,
+                "min_payout": "0",
+                "month_seconds": 60,
+                "incident_grace": 0,
+            },
         }
         base.update(overrides)
         return cls(data_dir=data_dir, **base)

@@ -28,8 +28,11 @@ from aiohttp import web
 from common.identity import Identity
 from common.lifecycle import Service, close_services, run_services
 from common.observability import request_id_middleware
+from satellite.accounting import AccountingConfig
+from satellite.accounting.service import AccountingService
 from satellite.admin.api import AdminServices, create_admin_app
 from satellite.admin.repository import AdminRepository
+from satellite.api.accounting import AccountingEndpoint
 from satellite.api.contact import ContactEndpoint
 from satellite.api.errors import error_middleware
 from satellite.api.losses import LossEndpoint
@@ -56,6 +59,7 @@ from satellite.nodeselection import SelectionConfig
 from satellite.orders import OrderSigner
 from satellite.overlay.geoip import GeoIPDatabase
 from satellite.overlay.service import OverlayService
+from satellite.payouts import PayoutPlanner
 from satellite.process import ApiWorkerPool
 from satellite.repair import RepairConfig, RepairQueue, RepairService
 from satellite.reputation import ReputationConfig
@@ -94,6 +98,7 @@ class Satellite:
         config_path: str = "CONFIG",
         role: Role = Role.ALL,
         api_workers: int = 1,
+        payout_planner: PayoutPlanner | None = None,
     ):
         self.config = config
         self.db = db
@@ -152,9 +157,21 @@ class Satellite:
         self.exit_chore = ExitChore(
             exits, self.signer, self.overlay.candidates, self.metainfo.selection, exit_config(config)
         )
+        # Accounting (satellite/accounting): tallies, order settlement, periods, meters, the reserve
+        # fund. ``payout_planner`` is settlement (satellite/payouts): the hook stays None until it is
+        # connected, and closed periods wait, logged as awaiting settlement, until then.
+        self.accounting = AccountingService(
+            db, AccountingConfig.from_dict(config.accounting), identity.id, planner=payout_planner
+        )
         # Repair (satellite/repair): the checker and the repair workers, one queue in the database.
+        # A segment the checker finds lost (fewer than k healthy pieces) becomes a data-loss incident.
         self.repair = RepairService(
-            RepairQueue(db), self.nodes, self.signer, self.metainfo.selection, RepairConfig.from_satellite(config)
+            RepairQueue(db),
+            self.nodes,
+            self.signer,
+            self.metainfo.selection,
+            RepairConfig.from_satellite(config),
+            on_lost=self.accounting.compensation.segments_lost,
         )
         # Piece losses (satellite/losses): readers' bad-share reports and nodes' own scrub reports.
         self.losses = LossService(
@@ -186,6 +203,7 @@ class Satellite:
                     graceful_exit=self.graceful_exit,
                     gc=self.gc.store,
                     repair=self.repair,
+                    accounting=self.accounting,
                 ),
                 outer_middlewares=[audit_log_middleware(console)],
             )
@@ -199,7 +217,13 @@ class Satellite:
 
     @classmethod
     async def create(
-        cls, config: SatelliteConfig, *, config_path: str = "CONFIG", role: Role = Role.ALL, api_workers: int = 1
+        cls,
+        config: SatelliteConfig,
+        *,
+        config_path: str = "CONFIG",
+        role: Role = Role.ALL,
+        api_workers: int = 1,
+        payout_planner: PayoutPlanner | None = None,
     ) -> Satellite:
         db = create_database(config.resolved_database_url, pool_size=config.db_pool_size)
         try:
@@ -208,7 +232,15 @@ class Satellite:
             await db.close()
             raise
         identity = Identity.load(config.resolved_identity_path)
-        return cls(config, db, identity, config_path=config_path, role=role, api_workers=api_workers)
+        return cls(
+            config,
+            db,
+            identity,
+            config_path=config_path,
+            role=role,
+            api_workers=api_workers,
+            payout_planner=payout_planner,
+        )
 
     def _api_app(self) -> web.Application:
         app = web.Application(
@@ -227,7 +259,9 @@ class Satellite:
         )
         app.add_routes(GracefulExitEndpoint(self.graceful_exit).routes())
         app.add_routes(LossEndpoint(self.losses, self.identity.id).routes())
-        app.add_routes(MetainfoEndpoint(self.metainfo, self.multipart, self.tenancy, self.losses).routes())
+        app.add_routes(AccountingEndpoint(self.accounting, self.identity.id).routes())
+        metainfo = MetainfoEndpoint(self.metainfo, self.multipart, self.tenancy, self.losses, self.accounting.meter)
+        app.add_routes(metainfo.routes())
         return app
 
     async def _serve(self, app: web.Application, host: str, port: int, *, reuse_port: bool = False) -> str:
@@ -266,6 +300,7 @@ class Satellite:
             Service("gc", self.gc.run, self.gc.close),
             Service("graceful-exit", self.exit_chore.run, self.exit_chore.close),
             Service("repair", self.repair.run, self.repair.close),
+            Service("accounting", self.accounting.run, self.accounting.close),
         ]
 
     def services(self) -> list[Service]:
@@ -290,6 +325,8 @@ class Satellite:
         services = [Service("database", noop, close_db), Service("http", serve_forever, stop_http)]
         if self.api_pool is not None:
             services.append(Service("api-workers", self.api_pool.run, self.api_pool.close))
+        if self.role.serves_api:  # request counts of this process's metainfo API, written in batches
+            services.append(Service("metering", self.accounting.meter.run, self.accounting.meter.close))
         if self.role.runs_background:
             services.extend(self.chores())
         return services

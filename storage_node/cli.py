@@ -26,6 +26,7 @@ from typing import Any
 from common.countries import is_country_code
 from common.identity import Identity, is_peer_id
 from common.observability import configure_logging
+from common.wallet import wallet_problem
 from storage_node.config import ConfigError, NodeConfig, format_size, parse_size
 from storage_node.nodedb import NodeDB
 from storage_node.onboarding import (
@@ -87,6 +88,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     status.add_argument("--json", action="store_true", help="print one JSON object")
     status.set_defaults(func=cmd_status)
 
+    earn = sub.add_parser("earnings", help="this period's estimate, paystubs and the held total, from the satellite")
+    earn.add_argument("--config", required=True, type=Path)
+    earn.add_argument("--json", action="store_true", help="print one JSON object")
+    earn.set_defaults(func=cmd_earnings)
+
     leave = sub.add_parser("exit", help="leave the network gracefully: the satellite moves this node's pieces")
     leave.add_argument("--config", required=True, type=Path)
     leave.add_argument("--status", action="store_true", help="only show the exit's progress")
@@ -99,22 +105,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def check_wallet(wallet: str) -> str:
-    from eth_utils import is_checksum_address, to_checksum_address
-
-    if not re.fullmatch(r"0x[0-9a-fA-F]{40}", wallet):
-        raise InitError(f"wallet {wallet!r} is not an Ethereum address (0x followed by 40 hex digits)")
-    if is_checksum_address(wallet):
-        return wallet
-    if wallet[2:] in (wallet[2:].lower(), wallet[2:].upper()):
-        raise InitError(
-            f"wallet {wallet} has no EIP-55 checksum (all one case), so a typo could not be "
-            "caught; copy the mixed-case address exactly as your wallet shows it "
-            f"(for this address that is {to_checksum_address(wallet)} — check it is yours)"
-        )
-    raise InitError(
-        f"wallet {wallet} fails its EIP-55 checksum: a character is probably mistyped; "
-        "copy the address again from your wallet"
-    )
+    problem = wallet_problem(wallet)
+    if problem is not None:
+        raise InitError(problem)
+    return wallet
 
 
 def check_country(country: str) -> str:
@@ -355,6 +349,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     exit_state = _exit_state(cfg) if isinstance(rep, dict) else None
     if exit_state is not None:
         st["graceful_exit"] = exit_state
+    st["earnings"] = _earnings_summary(cfg)
     if args.json:
         print(json.dumps(st))
         return 0
@@ -375,6 +370,47 @@ def cmd_status(args: argparse.Namespace) -> int:
         from storage_node.gracefulexit import format_exit
 
         print("\n".join(format_exit(exit_state)))
+    e = st["earnings"]
+    if "error" in e:
+        print(f"earnings     unavailable: {e['error']}")
+    else:
+        print(f"earnings     {e['this_period']} {e['currency']} so far in {e['period']}; held {e['held_total']}, "
+              f"paid {e['paid_total']}, awaiting settlement {e['pending_total']} (see `node earnings`)")  # fmt: skip
+    return 0
+
+
+def _earnings_summary(cfg: NodeConfig) -> dict[str, Any]:
+    """This period so far, held and paid totals, from the satellite (``node earnings`` has all)."""
+    from storage_node.earnings import EarningsUnavailable, fetch_earnings
+
+    try:
+        e = fetch_earnings(Identity.load(cfg.identity_path), cfg.satellite_id, cfg.satellite_url)
+    except (EarningsUnavailable, OSError, ValueError) as exc:
+        return {"error": str(exc)}
+    cur = e["current_period"]
+    return {"currency": e["currency"], "period": cur["period"], "this_period": cur["gross"],
+            "held_total": e["held_total"], "paid_total": e["paid_total"], "pending_total": e["pending_total"],
+            "last_paystub": e["paystubs"][0] if e["paystubs"] else None}  # fmt: skip
+
+
+# --- earnings --------------------------------------------------------------------------
+
+
+def cmd_earnings(args: argparse.Namespace) -> int:
+    from storage_node.earnings import EarningsUnavailable, fetch_earnings, format_earnings
+
+    try:
+        cfg = NodeConfig.load(args.config)
+        identity = Identity.load(cfg.identity_path)
+    except (ConfigError, OSError, ValueError) as e:
+        print(f"geoshard node earnings: error: {e}", file=sys.stderr)
+        return 2
+    try:
+        earnings = fetch_earnings(identity, cfg.satellite_id, cfg.satellite_url)
+    except EarningsUnavailable as e:
+        print(f"geoshard node earnings: error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(earnings) if args.json else "\n".join(format_earnings(earnings)))
     return 0
 
 

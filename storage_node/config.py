@@ -73,6 +73,8 @@ class NodeConfig:
     # often the expiry and trash chores run.
     trash_grace: float = 7 * 86400.0
     chore_interval: float = 3600.0
+    # Egress settlement: how often served download orders (once expired) are submitted for pay.
+    settlement_interval: float = 3600.0
     # Largest piece accepted, whatever an order says (bounds the Merkle tree in memory).
     max_piece_size: int = 256 * 2**20
     # Scrub (storage_node/scrub.py): every stored piece re-verified once per period, reading
@@ -122,6 +124,7 @@ class NodeConfig:
             dashboard_port=-1,  # off: dashboard tests turn it on (port 0), the rest keep a quiet satellite
             dashboard_refresh=1.0,
             history_interval=1.0,
+            settlement_interval=0.2,
         )
         base.update(overrides)
         return cls(**base)

@@ -11,22 +11,19 @@ releasable and the next retain list lets it delete everything.
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from typing import Any
 
 from common.identity import Identity
-from common.messages import ExitRequest, Signed, now
+from common.messages import ExitRequest, now
 from common.progress import bar
+from storage_node.satellite_rpc import SatelliteUnavailable, post_signed
 
 __all__ = ["EXIT_PATH", "ExitUnavailable", "format_exit", "request_exit"]
 
 EXIT_PATH = "/api/v1/nodes/exit"
 
 
-class ExitUnavailable(Exception):
-    """The satellite could not be asked, or refused; the message says why."""
+ExitUnavailable = SatelliteUnavailable  # the satellite could not be asked, or refused
 
 
 def request_exit(
@@ -34,22 +31,7 @@ def request_exit(
 ) -> dict[str, Any]:
     """``action`` is ``begin`` or ``status``; the satellite's view of the exit."""
     msg = ExitRequest(node_id=identity.id, satellite_id=satellite_id, action=action, timestamp=now())
-    req = urllib.request.Request(
-        satellite_url.rstrip("/") + EXIT_PATH,
-        data=Signed.sign(identity, msg).dumps().encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            state: dict[str, Any] = json.loads(resp.read())
-    except urllib.error.HTTPError as e:
-        try:
-            detail = json.loads(e.read()).get("message", "")
-        except ValueError:
-            detail = ""
-        raise ExitUnavailable(f"satellite answered {e.code}: {detail or e.reason}") from None
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        raise ExitUnavailable(f"cannot reach the satellite at {satellite_url}: {e}") from None
+    state: dict[str, Any] = post_signed(identity, msg, satellite_url, EXIT_PATH, timeout)
     return state
 
 

@@ -58,7 +58,7 @@ CREATE TABLE IF NOT EXISTS bandwidth_usage (
 );
 """
 
-_PAID_ACTIONS = (Action.GET.value, Action.REPAIR_GET.value)
+_PAID_ACTIONS = (Action.GET.value, Action.REPAIR_GET.value, Action.AUDIT.value)
 
 
 @dataclass(frozen=True)
@@ -160,12 +160,14 @@ class OrderArchive:
     def is_used(self, serial: str) -> bool:
         return self.conn.execute("SELECT 1 FROM orders WHERE serial = ?", (serial,)).fetchone() is not None
 
-    def unsettled(self, limit: int = 1000) -> list[SettlableOrder]:
-        """Download orders with bytes served that the satellite has not settled yet."""
+    def unsettled(self, limit: int = 1000, expired_before: int | None = None) -> list[SettlableOrder]:
+        """Download orders with bytes served that the satellite has not settled yet (only those
+        that expired before ``expired_before``, if given: no more bytes can be served under them)."""
+        until = "" if expired_before is None else " AND expires < ?"
         rows = self.conn.execute(
             "SELECT serial, order_json, bytes FROM orders WHERE settled_at IS NULL AND bytes > 0"
-            f" AND action IN ({','.join('?' * len(_PAID_ACTIONS))}) ORDER BY expires LIMIT ?",
-            (*_PAID_ACTIONS, limit),
+            f" AND action IN ({','.join('?' * len(_PAID_ACTIONS))}){until} ORDER BY expires LIMIT ?",
+            (*_PAID_ACTIONS, *(() if expired_before is None else (expired_before,)), limit),
         ).fetchall()
         return [SettlableOrder(s, Signed.loads(j, OrderLimit), b) for s, j, b in rows]
 

@@ -26,6 +26,7 @@ from storage_node.pieces.chores import ExpiryChore, RetainChore, TrashChore
 from storage_node.pieces.store import PieceStore
 from storage_node.piecestore.endpoint import PiecestoreEndpoint
 from storage_node.scrub import ScrubChore, ScrubConfig, ScrubRecords
+from storage_node.settlement import SettlementChore
 
 __all__ = ["VERSION", "HttpServer", "Peer", "Service"]
 
@@ -104,6 +105,7 @@ class Peer:
             config, identity, self.store, self.db, self.contact.state, address=lambda: self.address, version=VERSION
         )
         self.dashboard_server = DashboardServer(self.dashboard) if config.dashboard_port >= 0 else None
+        self.settlement = SettlementChore(identity, config, self.db)  # served GET orders, submitted for pay
         self.services: list[Service] = [
             Service("db", nothing, self._close_db),
             Service("piecestore", self.server.run, self.server.close),
@@ -112,6 +114,7 @@ class Peer:
             Service("trash", self.trash.run),
             Service("scrub", self.scrub.run, self.scrub.close),
             Service("contact", self._run_contact, self.contact.close),
+            Service("settlement", self.settlement.run, self.settlement.close),
         ]
         if self.dashboard_server is not None:
             self.services.append(Service("dashboard", self._run_dashboard))

@@ -9,42 +9,25 @@ their reasons — the warning Storj operators say they never got before disquali
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from typing import Any
 
 from common.identity import Identity
-from common.messages import ReputationRequest, Signed, now
+from common.messages import ReputationRequest, now
+from storage_node.satellite_rpc import SatelliteUnavailable, post_signed
 
 __all__ = ["REPUTATION_PATH", "ReputationUnavailable", "fetch_reputation", "format_contact", "format_reputation"]
 
 REPUTATION_PATH = "/api/v1/nodes/reputation"
 
 
-class ReputationUnavailable(Exception):
-    """The satellite could not be asked, or refused; the message says why."""
+ReputationUnavailable = SatelliteUnavailable  # the satellite could not be asked, or refused
 
 
 def fetch_reputation(
     identity: Identity, satellite_id: str, satellite_url: str, timeout: float = 10.0
 ) -> dict[str, Any]:
     msg = ReputationRequest(node_id=identity.id, satellite_id=satellite_id, timestamp=now())
-    body = Signed.sign(identity, msg).dumps().encode()
-    req = urllib.request.Request(
-        satellite_url.rstrip("/") + REPUTATION_PATH, data=body, headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            report: dict[str, Any] = json.loads(resp.read())
-    except urllib.error.HTTPError as e:
-        try:
-            detail = json.loads(e.read()).get("message", "")
-        except ValueError:
-            detail = ""
-        raise ReputationUnavailable(f"satellite answered {e.code}: {detail or e.reason}") from None
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        raise ReputationUnavailable(f"cannot reach the satellite at {satellite_url}: {e}") from None
+    report: dict[str, Any] = post_signed(identity, msg, satellite_url, REPUTATION_PATH, timeout)
     skew = report.get("satellite_time", now()) - now()
     if abs(skew) > 60:
         report.setdefault("warnings", []).insert(

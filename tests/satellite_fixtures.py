@@ -121,6 +121,9 @@ async def db(db_backend: str, tmp_path: os.PathLike[str]) -> AsyncIterator[Datab
 # --- a whole satellite on a loopback port, and nodes that only sign --------------------------
 
 
+WALLET = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"  # a valid EIP-55 address: check-ins refuse others
+
+
 class FakeNode:
     """A node identity that checks in and signs receipts; it stores nothing."""
 
@@ -141,7 +144,7 @@ class FakeNode:
 
         fields: dict[str, object] = {
             "node_id": self.id, "address": self.address, "country": self.country, "region": self.region,
-            "capacity": 10**12, "used": 0, "free": 10**12, "version": "test", "wallet": "0x0", "timestamp": now(),
+            "capacity": 10**12, "used": 0, "free": 10**12, "version": "test", "wallet": WALLET, "timestamp": now(),
         }  # fmt: skip
         fields.update(overrides)
         return Signed.sign(self.identity, CheckIn(**fields)).to_json()  # type: ignore[arg-type]

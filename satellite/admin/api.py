@@ -32,6 +32,7 @@ from satellite.nodeselection import PlacementPolicy, PolicyError, SelectionConfi
 from satellite.overlay.geoip import decide
 
 from .openapi import openapi_spec
+from .payouts import PAYOUT_ROUTES, PeriodConflict
 from .repair_status import REPAIR_STATUS, RepairStatusView, repair_status
 from .report import ComplianceReport
 from .repository import AdminRepository, node_candidate
@@ -56,6 +57,7 @@ class AdminServices:
     graceful_exit: Any = None  # satellite.gracefulexit.GracefulExitService: exit state and progress
     gc: Any = None  # satellite.db.gc.GCRepository: the last retain list sent to a node
     repair: Any = None  # satellite.repair.RepairService: queue, counters, capacity shortfalls
+    accounting: Any = None  # satellite.accounting.AccountingService: periods, reserve, statements
 
 
 ADMIN_SERVICES = web.AppKey("admin_services", AdminServices)
@@ -69,6 +71,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (PolicyExists, 409),
     (TenantExists, 409),
     (PolicyInUse, 409),
+    (PeriodConflict, 409),
     (InvalidArgument, 400),
     (PolicyError, 400),
     (ValueError, 400),  # SchemeError and friends: bad arguments
@@ -509,6 +512,7 @@ ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespons
     ("PUT", "/v1/buckets/{bucket}/policy", set_bucket_policy),
     ("GET", "/v1/buckets/{bucket}/report", bucket_report),
     ("GET", "/v1/repair", repair_capacity),
+    *PAYOUT_ROUTES,
 ]
 
 

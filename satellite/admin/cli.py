@@ -17,6 +17,7 @@ from typing import Any
 from common.progress import bar
 
 from .client import AdminClient, AdminClientError
+from .payouts_cli import register_payouts, register_statement
 
 __all__ = ["register"]
 
@@ -414,6 +415,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = leaf(g, "set-default-policy", tenant_set_default_policy, "set a tenant's default policy")
     p.add_argument("tenant", help="id or name")
     p.add_argument("policy", help="a policy name, or 'none' to clear")
+    register_statement(g, leaf)
 
     g = groups.add_parser("key", help="S3 access keys").add_subparsers(metavar="ACTION", required=True)
     leaf(g, "create", key_create, "create an access key (the secret is shown once)").add_argument(
@@ -446,6 +448,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("policy")
 
     leaf(groups, "report", report, "compliance report of a bucket").add_argument("bucket")
+    register_payouts(groups, leaf)
 
     g = groups.add_parser("repair", help="the repair queue").add_subparsers(metavar="ACTION", required=True)
     p = leaf(g, "status", repair_status, "queue by reason and policy, oldest job, throughput, failing jobs")

@@ -41,8 +41,15 @@ class AdminClient:
         return "/" + "/".join(urllib.parse.quote(p, safe="") for p in parts)
 
     def call(
-        self, method: str, path: str, body: dict[str, Any] | None = None, query: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        query: dict[str, str] | None = None,
+        *,
+        raw: bool = False,
     ) -> Any:
+        """The answer's JSON, or its text with ``raw`` (a CSV statement)."""
         url = self.url + path + (("?" + urllib.parse.urlencode(query)) if query else "")
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(url, data=data, method=method)
@@ -52,7 +59,8 @@ class AdminClient:
             req.add_header("Content-Type", "application/json")
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                return json.loads(resp.read() or b"null")
+                data = resp.read()
+                return data.decode() if raw else json.loads(data or b"null")
         except urllib.error.HTTPError as exc:
             raw = exc.read()
             try:

@@ -209,5 +209,73 @@ def openapi_spec() -> dict[str, Any]:
                                     "schema": {"type": "integer", "minimum": 0, "maximum": 100}}],
                 },
             },
+            **_payout_paths(),
+        },
+    }
+
+
+def _query(*names: str) -> list[dict[str, Any]]:
+    return [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in names]
+
+
+def _payout_paths() -> dict[str, Any]:
+    """The economy's routes (satellite/admin/payouts.py): amounts in currency and in ``*_units``."""
+    return {
+        "/v1/payouts/periods": {"get": _op("closed periods with their totals and margin, and the current period")},
+        "/v1/payouts/periods/{period}": {
+            "parameters": _params("period"),
+            "get": _op("one closed period: totals and every node's paystub", errors=(400, 404)),
+        },
+        "/v1/payouts/periods/{period}/close": {
+            "parameters": _params("period"),
+            "post": _op("close an ended period now (once; 409 if closed or not over)", ok=201, errors=(400, 409)),
+        },
+        "/v1/payouts/nodes/{node}": {
+            "parameters": _params("node"),
+            "get": _op("a node's earnings: this period's estimate, paystubs, held total", errors=(404,)),
+        },
+        "/v1/payouts/reserve": {
+            "get": {
+                **_op("the reserve fund: balance and latest movements", errors=(400,)),
+                "parameters": _query("limit"),
+            }
+        },
+        "/v1/payouts/credits": {
+            "get": {**_op("credits given to tenants (?tenant=)", errors=(404,)), "parameters": _query("tenant")},
+            "post": _op(
+                "credit a tenant from the reserve fund by hand, with a reason",
+                ok=201,
+                errors=(400, 404),
+                body={
+                    "type": "object",
+                    "required": ["tenant", "amount", "reason"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "tenant": {"type": "string", "description": "id or name"},
+                        "amount": {"type": "string", "description": "currency, a positive decimal"},
+                        "reason": {"type": "string"},
+                    },
+                },
+            ),
+        },
+        "/v1/payouts/incidents": {
+            "get": {
+                **_op("data-loss incidents: tenant, bucket, key, bytes, credit", errors=(400, 404)),
+                "parameters": _query("tenant", "limit"),
+            }
+        },
+        "/v1/tenants/{tenant}/statement": {
+            "parameters": _params("tenant"),
+            "get": {
+                **_op("a tenant's statement for ?period= (default: the current one, an estimate); ?format=csv"),
+                "parameters": _query("period", "format"),
+                "responses": {
+                    **_op("", errors=(400, 404))["responses"],
+                    "200": {
+                        "description": "OK",
+                        "content": {"application/json": {"schema": _OBJ}, "text/csv": {"schema": {"type": "string"}}},
+                    },
+                },
+            }
         },
     }

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from satellite.accounting.metering import RequestMeter
 from satellite.api.errors import error_response
 from satellite.errors import InvalidArgument
 from satellite.losses import LossService
@@ -56,7 +57,9 @@ class MetainfoEndpoint:
         multipart: MultipartService,
         tenancy: TenancyService,
         losses: LossService | None = None,
+        meter: RequestMeter | None = None,
     ) -> None:
+        self.meter = meter  # customer metering: counts each answered operation per tenant
         self.m = metainfo
         self.losses = losses
         self.mp = multipart
@@ -101,7 +104,10 @@ class MetainfoEndpoint:
         body = await request.json()
         if not isinstance(body, dict):
             raise InvalidArgument("the request body must be a JSON object")
-        return web.json_response(await handler(body))
+        answer = await handler(body)
+        if self.meter is not None:
+            self.meter.observe(request.match_info["op"], body, answer)
+        return web.json_response(answer)
 
     # --- handlers: unpack, call the service, pack ----------------------------------------
 

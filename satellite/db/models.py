@@ -316,7 +316,7 @@ class OrderSerial(Base):
     bucket_id: Mapped[int | None] = mapped_column(BigInteger)
     max_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     expires_at: Mapped[dt.datetime] = mapped_column(index=True)
-    settled_at: Mapped[dt.datetime | None]
+    settled_at: Mapped[dt.datetime | None] = mapped_column(index=True)  # accounting sums egress by this
     settled_bytes: Mapped[int | None] = mapped_column(BigInteger)
 
 
@@ -462,3 +462,5 @@ from satellite.db import console_models as _console_models  # noqa: E402, F401  
 from satellite.db import durability_models as _durability_models  # noqa: E402, F401
 from satellite.db import security_models as _security_models  # noqa: E402,F401 - issue 16's index
 from satellite.db import surface_models as _surface_models  # noqa: E402,F401  (S3-surface tables)
+
+from . import accounting_models as _accounting_models  # noqa: E402, F401  (the economy's tables)

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from common.errors import MessageError, SignatureError
-from common.messages import CheckIn, ExitRequest, ReputationRequest, Signed, now
+from common.messages import CheckIn, EarningsRequest, ExitRequest, OrderSettlement, ReputationRequest, Signed, now
+from common.wallet import wallet_problem
 from satellite.errors import InvalidArgument, NodeRejected
 from satellite.nodeselection import NodeCandidate
 from satellite.overlay.geoip import GeoIPDatabase, decide, host_of
@@ -74,7 +75,7 @@ class NodeStore(Protocol):
     async def nodes(self, ids: list[str]) -> dict[str, NodeInfo]: ...
 
 
-M = TypeVar("M", CheckIn, ExitRequest, ReputationRequest)
+M = TypeVar("M", CheckIn, EarningsRequest, ExitRequest, OrderSettlement, ReputationRequest)
 
 
 def verify_node_signed(envelope: Any, expected: type[M], what: str, only_own: str) -> M:
@@ -129,6 +130,9 @@ class OverlayService:
         skew = abs(now() - msg.timestamp)
         if skew > MAX_CLOCK_SKEW:
             raise NodeRejected(f"check-in timestamp is {skew}s away from the satellite's clock")
+        wallet = wallet_problem(msg.wallet)
+        if wallet is not None:  # it would be paid: a typo must not send a node's earnings to a stranger
+            raise NodeRejected(f"check-in refused: {wallet}; fix it in the node's config.toml")
         host = host_of(msg.address)
         try:
             ip = str(ipaddress.ip_address(host))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -29,7 +30,10 @@ from satellite.nodeselection import NodeCandidate, PlacementPolicy
 from .health import RepairReason, segment_health
 from .queue import QueueEntry, RepairQueue
 
-__all__ = ["CheckerState", "CheckerStep", "NodeSnapshot", "RepairChecker"]
+__all__ = ["CheckerState", "CheckerStep", "LostHook", "NodeSnapshot", "RepairChecker"]
+
+# (segment id, healthy pieces, k) of each segment found with fewer than k healthy pieces.
+LostHook = Callable[[list[tuple[int, int, int]]], Awaitable[object]]
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +65,15 @@ class CheckerState:
 
 class RepairChecker:
     def __init__(
-        self, queue: RepairQueue, nodes: NodeSnapshot, *, online_window: float, batch_size: int = 1000
+        self,
+        queue: RepairQueue,
+        nodes: NodeSnapshot,
+        *,
+        online_window: float,
+        batch_size: int = 1000,
+        on_lost: LostHook | None = None,
     ) -> None:
+        self.on_lost = on_lost  # told of segments with fewer than k healthy pieces (data-loss incidents)
         self.queue = queue
         self.nodes = nodes
         self.online_window = online_window
@@ -88,6 +99,7 @@ class RepairChecker:
         batch, last = await self.queue.segment_batch(after, self.batch_size)
         entries: list[QueueEntry] = []
         cleared: list[int] = []  # short segments that reached success by other means
+        lost: list[tuple[int, int, int]] = []
         for seg in batch:
             policy = self._policies.get(seg.policy_id)
             if policy is None:  # a policy created after the pass began
@@ -110,9 +122,16 @@ class RepairChecker:
                     cleared.append(seg.id)
             if reason is not None:
                 entries.append(QueueEntry(seg.id, len(health.healthy), health.margin, reason.value))
+                if reason is RepairReason.LOST:
+                    lost.append((seg.id, len(health.healthy), seg.k))
                 self.state.by_reason[reason.value] = self.state.by_reason.get(reason.value, 0) + 1
         await self.queue.push(entries, dt.datetime.fromtimestamp(t, dt.UTC))
         await self.queue.clear_shortfalls(cleared)
+        if lost and self.on_lost is not None:
+            try:
+                await self.on_lost(lost)
+            except Exception:  # compensation must never stop repair
+                log.exception("recording %d lost segments failed", len(lost))
         self.state.forgotten += await self.queue.forget_range(after, last, (e.segment_id for e in entries))
         self.state.checked += len(batch)
         self.state.queued += len(entries)

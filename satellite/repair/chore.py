@@ -20,7 +20,7 @@ from common.piece_client import PieceClient, PieceClientConfig
 from satellite.nodeselection import SelectionConfig
 from satellite.orders import OrderSigner
 
-from .checker import CheckerStep, NodeSnapshot, RepairChecker
+from .checker import CheckerStep, LostHook, NodeSnapshot, RepairChecker
 from .queue import RepairQueue
 from .repairer import Repairer
 
@@ -62,6 +62,8 @@ class RepairService:
         signer: OrderSigner,
         selection: SelectionConfig,
         config: RepairConfig,
+        *,
+        on_lost: LostHook | None = None,
     ) -> None:
         self.queue = queue
         self.nodes = nodes
@@ -69,7 +71,7 @@ class RepairService:
         self.selection = selection
         self.config = config
         self.checker = RepairChecker(
-            queue, nodes, online_window=selection.online_window, batch_size=config.checker_batch
+            queue, nodes, online_window=selection.online_window, batch_size=config.checker_batch, on_lost=on_lost
         )
         self.repairers: list[Repairer] = []
         self._session: Any = None

@@ -1,0 +1,56 @@
+"""The node's side of the economy, on the satellite's public port: settle orders, read earnings.
+
+``POST /api/v1/nodes/orders/settle`` takes a node-signed
+:class:`~common.messages.OrderSettlement` and answers which serials were accepted and, for
+each rejected one, why (``satellite.accounting.orders``). ``POST /api/v1/nodes/earnings``
+takes a node-signed :class:`~common.messages.EarningsRequest` and answers this period's
+estimate, the node's paystubs and its held total. Both are about the signing node only, must
+be addressed to this satellite and be recent by its clock.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from common.messages import EarningsRequest, now
+from satellite.accounting.service import AccountingService
+from satellite.errors import InvalidArgument, NodeRejected
+from satellite.overlay.service import MAX_CLOCK_SKEW, verify_node_signed
+
+__all__ = ["EARNINGS_PATH", "SETTLE_PATH", "AccountingEndpoint"]
+
+SETTLE_PATH = "/api/v1/nodes/orders/settle"
+EARNINGS_PATH = "/api/v1/nodes/earnings"
+
+
+async def _json(request: web.Request) -> object:
+    try:
+        return await request.json()
+    except ValueError as e:
+        raise InvalidArgument(f"the request body is not JSON: {e}") from None
+
+
+class AccountingEndpoint:
+    def __init__(self, accounting: AccountingService, satellite_id: str) -> None:
+        self.accounting = accounting
+        self.satellite_id = satellite_id
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post(SETTLE_PATH, self.settle), web.post(EARNINGS_PATH, self.earnings)]
+
+    async def settle(self, request: web.Request) -> web.Response:
+        result = await self.accounting.settler.settle(await _json(request))
+        return web.json_response(result.to_json())
+
+    async def earnings(self, request: web.Request) -> web.Response:
+        msg = verify_node_signed(
+            await _json(request), EarningsRequest, "earnings request", "a node may only ask for its own earnings"
+        )
+        if msg.satellite_id != self.satellite_id:
+            raise NodeRejected(f"earnings request is addressed to satellite {msg.satellite_id[:16]}…, not this one")
+        t = now()
+        if abs(t - msg.timestamp) > MAX_CLOCK_SKEW:
+            raise NodeRejected(f"earnings request timestamp is {msg.timestamp - t:+d}s off the satellite's clock")
+        body = await self.accounting.earnings(msg.node_id)
+        body["satellite_time"] = t
+        return web.json_response(body)
