@@ -10,12 +10,14 @@ requests before the sessions under it close.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 
 from aiohttp import web
 
 from common.lifecycle import Service, close_services, nothing, run_services
+from gateway.access_keys import CredentialCache, CredentialCacheConfig
 from gateway.app import create_app
 from gateway.config import GatewayConfig, load_master_key
 from gateway.handlers.common import GatewayServices
@@ -39,11 +41,16 @@ class GatewayPeer:
         piece_cfg = PieceClientConfig(base_timeout=config.piece_timeout)
         self.session = PieceClient.new_session(piece_cfg)
         self.satellite = SatelliteClient(config.satellite_url, config.satellite_token)
+        self.credentials = CredentialCache(self.satellite, CredentialCacheConfig(
+            ttl=config.credential_cache_ttl, poll_interval=config.revocation_poll_interval,
+            max_staleness=config.revocation_max_staleness,
+        ))  # fmt: skip
         self.services_state = GatewayServices(
             config=config,
             satellite=self.satellite,
             pieces=PieceClient(self.session, piece_cfg),
             master_key=key,
+            credentials=self.credentials,
             router=RouterConfig(base_domains=tuple(config.base_domains)),
             auth=AuthConfig(),
         )
@@ -53,6 +60,7 @@ class GatewayPeer:
         self._runner: web.AppRunner | None = None
         self._metrics_runner: web.AppRunner | None = None
         self.metrics_url = ""
+        self._feed: asyncio.Task[None] | None = None
         self.port = config.port
         self.started = asyncio.Event()
 
@@ -73,6 +81,10 @@ class GatewayPeer:
         return ctx
 
     async def start(self) -> None:
+        # The revocation feed runs as long as the server: an in-process gateway (tests' planet)
+        # honours revocations exactly as a `gateway run` process does.
+        if self._feed is None:
+            self._feed = asyncio.create_task(self.credentials.run(), name="revocation-feed")
         # Large socket reads cut per-chunk overhead for multi-MiB uploads.
         self._runner = web.AppRunner(self.app, access_log=None, read_bufsize=2**20)
         await self._runner.setup()
@@ -95,6 +107,14 @@ class GatewayPeer:
         await self.start()
         await asyncio.Event().wait()
 
+    async def _close_feed(self) -> None:
+        if self._feed is not None:
+            self._feed.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._feed
+            self._feed = None
+        await self.credentials.close()
+
     async def _close_http(self) -> None:
         if self._metrics_runner is not None:
             await self._metrics_runner.cleanup()
@@ -110,7 +130,7 @@ class GatewayPeer:
         return [
             Service("piece-session", nothing, self._close_session),
             Service("satellite-client", nothing, self.satellite.close),
-            Service("revocation-feed", self.services_state.credentials.run, self.services_state.credentials.close),
+            Service("revocation-feed", nothing, self._close_feed),  # started by start()
             Service("s3", self._serve, self._close_http),
         ]
 

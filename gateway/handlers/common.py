@@ -19,7 +19,7 @@ from aiohttp import web
 
 from common.messages import OrderLimit, Signed
 from erasure import RedundancyScheme, SegmentLayout, derive_bucket_key
-from gateway.access_keys import CredentialCache, CredentialCacheConfig
+from gateway.access_keys import CredentialCache
 from gateway.config import GatewayConfig
 from gateway.pipeline import (
     BegunSegment,
@@ -78,19 +78,12 @@ class GatewayServices:
     satellite: SatelliteClient
     pieces: PieceClient
     master_key: bytes = field(repr=False)
+    credentials: CredentialCache = field(repr=False)  # what signatures verify with (gateway/access_keys.py)
     router: RouterConfig = field(default_factory=RouterConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     # Redundancy schemes learned per (tenant, bucket), so later uploads overlap begin-segment
     # with encoding; a stale entry costs one re-placement (see ObjectUploader).
     schemes: dict[tuple[str, str], RedundancyScheme] = field(default_factory=dict)
-    credentials: CredentialCache = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        cfg = self.config
-        self.credentials = CredentialCache(self.satellite, CredentialCacheConfig(
-            ttl=cfg.credential_cache_ttl, poll_interval=cfg.revocation_poll_interval,
-            max_staleness=cfg.revocation_max_staleness,
-        ))  # fmt: skip
 
     def bucket_key(self, tenant_id: str, bucket: str) -> bytes:
         return derive_bucket_key(self.master_key, tenant_id, bucket)

@@ -153,3 +153,28 @@ async def test_listing_pages_and_delimiters(world: World) -> None:
             break
         start = page["next"]
     assert seen == ["B", "a", "a/", "a0", "b/", "c", "é"]
+
+
+async def test_bad_input_to_the_security_operations_is_invalid_argument(world: World) -> None:
+    c, t = world.client, world.tenant
+    key = await world.sat.tenancy.create_access_key(t)
+    await c.create_bucket(t, "photos")
+    bad = [
+        ("access-key/revocations", {"since": "yesterday"}),
+        ("access-key/revocations", {"since": "2026-12-01T10:00:00"}),  # no time zone
+        ("access-key/get", {"access_key_id": key.access_key_id, "date": "2026-12-01", "region": "us-east-1"}),
+        ("access-key/get", {"access_key_id": key.access_key_id, "date": "20261201", "region": "us east\r\n"}),
+        ("access-key/verify-v2", {"access_key_id": key.access_key_id, "signature": "x", "strings_to_sign": []}),
+        ("access-key/verify-v2", {"access_key_id": key.access_key_id, "signature": "x", "strings_to_sign": [1]}),
+        ("object/authorize-write", {"tenant_id": t, "bucket": "photos", "key": "k", "size": -1}),
+        ("object/authorize-write", {"tenant_id": t, "bucket": "photos", "key": "k", "size": "10"}),
+    ]
+    for op, body in bad:
+        with pytest.raises(sc.InvalidArgument):
+            await c.call(op, body)
+    with pytest.raises(sc.AccessDenied):  # another tenant's bucket, refused before any body
+        other = await world.sat.tenancy.create_tenant("other")
+        await c.authorize_write(other.id, "photos", "k", 10, placed=False)
+    with pytest.raises(sc.NoSuchUpload):
+        await c.authorize_write(t, "photos", "k", 10, placed=True, upload_id="nope")
+    assert (await _listing(world)) == []
