@@ -458,3 +458,5 @@ class RepairJob(Base):
     last_error: Mapped[str] = mapped_column(String(500), default="")
     inserted_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
+
+from satellite.db import payout_models as _payout_models  # noqa: E402, F401  (settlement's tables)
