@@ -196,7 +196,7 @@ class PayoutRepository:
         )
 
     async def mark_sent(self, batch_id: int, now: dt.datetime) -> bool:
-        return await self._move(batch_id, BatchState.SIGNED, BatchState.SENT, sent_at=now, last_error="")
+        return await self._move(batch_id, BatchState.SIGNED, BatchState.SENT, sent_at=now)
 
     async def mark_confirmed(
         self, batch_id: int, from_state: BatchState, block_number: int | None, gas_used: int | None, now: dt.datetime

@@ -159,7 +159,9 @@ class Chain:
     @classmethod
     def connect(cls, url: str, key_path: str, *, timeout: float = DEFAULT_TIMEOUT, **kw: Any) -> Chain:
         """Any JSON-RPC endpoint over HTTP, signing with the key in ``key_path``."""
-        w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+        # No retries inside web3: the settlement worker retries on its own schedule.
+        provider = Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
+        w3 = Web3(provider)
         return cls(w3, load_key(key_path), **kw)
 
     def fund(self, address: str, wei: int) -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import logging
 import time
@@ -104,8 +105,8 @@ class SettlementWorker:
                 self._chain = await asyncio.to_thread(self._open, self.config)
             return self._chain
 
-    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.to_thread(fn, *args)
+    async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
 
     # -- one pass -----------------------------------------------------------------------------
 
@@ -202,7 +203,7 @@ class SettlementWorker:
         pc = await self.chain()
         s = batch.signed
         receipt = await self._call(pc.chain.receipt, s.tx_hash)
-        if receipt is None and await self._call(pc.chain.nonce, False) > s.nonce:
+        if receipt is None and await self._call(pc.chain.nonce, pending=False) > s.nonce:
             receipt = await self._call(pc.chain.receipt, s.tx_hash)  # it may have landed meanwhile
             if receipt is None:
                 return await self._settle_lost(batch, f"nonce {s.nonce} used by another transaction", at)
