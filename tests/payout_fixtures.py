@@ -99,8 +99,8 @@ class Anvil:
         self.proc.send_signal(signal.SIGTERM)  # anvil writes --state on a clean exit
         try:
             self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        except subprocess.TimeoutExpired:  # the npm wrapper and the real binary: the whole group
+            os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         self.proc = None
 
