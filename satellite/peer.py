@@ -41,6 +41,7 @@ from satellite.db.gc import GCRepository
 from satellite.db.gracefulexit import GracefulExitRepository
 from satellite.db.metabase import MetabaseRepository
 from satellite.db.nodes import NodeRepository
+from satellite.db.payouts import PayoutRepository
 from satellite.db.tenancy import TenancyRepository
 from satellite.gc import RetainSender, gc_config
 from satellite.gracefulexit import ExitChore, GracefulExitEndpoint, GracefulExitService, exit_config
@@ -49,6 +50,7 @@ from satellite.nodeselection import SelectionConfig
 from satellite.orders import OrderSigner
 from satellite.overlay.geoip import GeoIPDatabase
 from satellite.overlay.service import OverlayService
+from satellite.payouts import Settlement, SettlementConfig
 from satellite.process import ApiWorkerPool
 from satellite.repair import RepairConfig, RepairQueue, RepairService
 from satellite.reputation import ReputationConfig
@@ -149,6 +151,10 @@ class Satellite:
         self.repair = RepairService(
             RepairQueue(db), self.nodes, self.signer, self.metainfo.selection, RepairConfig.from_satellite(config)
         )
+        # Settlement (satellite/payouts): accounting plans periods on ``self.payouts``; the
+        # worker pays them on chain. The chain is opened on first need, not at start.
+        self.settlement = Settlement(PayoutRepository(db), SettlementConfig.from_satellite(config))
+        self.payouts = self.settlement.service
         self.api_app = self._api_app()
         # The admin API: a separate aiohttp app on admin_host:admin_port, never the public port;
         # without an admin token it is not served at all rather than served open.
@@ -165,6 +171,7 @@ class Satellite:
                     reputation=self.reputation,
                     graceful_exit=self.graceful_exit,
                     gc=self.gc.store,
+                    payouts=self.settlement,
                 )
             )
         self._runners: list[web.AppRunner] = []
@@ -231,6 +238,7 @@ class Satellite:
             Service("gc", self.gc.run, self.gc.close),
             Service("graceful-exit", self.exit_chore.run, self.exit_chore.close),
             Service("repair", self.repair.run, self.repair.close),
+            *self.settlement.services(),
         ]
 
     def services(self) -> list[Service]:

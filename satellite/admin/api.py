@@ -53,6 +53,7 @@ class AdminServices:
     reputation: Any = None  # satellite.reputation.ReputationService: scores and audit history
     graceful_exit: Any = None  # satellite.gracefulexit.GracefulExitService: exit state and progress
     gc: Any = None  # satellite.db.gc.GCRepository: the last retain list sent to a node
+    payouts: Any = None  # satellite.payouts.Settlement: periods, batches, the payer on chain
 
 
 ADMIN_SERVICES = web.AppKey("admin_services", AdminServices)
@@ -455,6 +456,11 @@ ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespons
     ("PUT", "/v1/buckets/{bucket}/policy", set_bucket_policy),
     ("GET", "/v1/buckets/{bucket}/report", bucket_report),
 ]
+
+# Settlement's routes live in their own module, which builds on the helpers above.
+from .payouts_api import PAYOUT_ROUTES  # noqa: E402
+
+ROUTES += PAYOUT_ROUTES
 
 
 def create_admin_app(services: AdminServices) -> web.Application:

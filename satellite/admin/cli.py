@@ -383,6 +383,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     leaf(groups, "report", report, "compliance report of a bucket").add_argument("bucket")
 
+    from .payouts_cli import register_payouts
+
+    register_payouts(groups, leaf)
+
 
 def _connection(a: argparse.Namespace) -> tuple[str, str]:
     url = a.url or os.environ.get("GEOSHARD_ADMIN_URL", "")

@@ -54,6 +54,26 @@ def _one(name: str, schema: dict[str, Any], required: bool = True) -> dict[str, 
     }
 
 
+_AMOUNT = {"type": ["string", "integer"], "description": "token base units; decimal text for large values"}
+_PLAN = {
+    "type": "object",
+    "required": ["period", "payees"],
+    "additionalProperties": False,
+    "properties": {
+        "period": {"type": "string"},
+        "payees": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["node_id", "wallet", "amount"],
+                "additionalProperties": False,
+                "properties": {"node_id": {"type": "string"}, "wallet": {"type": "string"}, "amount": _AMOUNT},
+            },
+        },
+    },
+}
+
+
 def openapi_spec() -> dict[str, Any]:
     nullable = {"type": ["string", "null"]}
     return {
@@ -173,6 +193,28 @@ def openapi_spec() -> dict[str, Any]:
                 "get": _op(
                     "compliance report: pieces per country and region, violations, weak segments", errors=(404,)
                 ),
+            },
+            "/v1/payouts/periods": {
+                "get": _op("periods handed to settlement: payees, total, paid, rolled over, batch states"),
+                "post": _op(
+                    "plan a period's payouts (once; a period planned before is left as it is)",
+                    ok=201,
+                    body=_PLAN,
+                    errors=(400,),
+                ),
+            },
+            "/v1/payouts/batches": {
+                "get": {
+                    **_op("settlement batches: state, nonce, transaction hash, block, attempts, last error"),
+                    "parameters": [{"name": "period", "in": "query", "schema": {"type": "string"}}],
+                }
+            },
+            "/v1/payouts/chain": {
+                "get": _op("the settlement chain, its contracts and the payer's balances", errors=(503,))
+            },
+            "/v1/payouts/wallets/{wallet}": {
+                "parameters": _params("wallet"),
+                "get": _op("a wallet's balance of the payout token, on chain", errors=(400, 503)),
             },
         },
     }

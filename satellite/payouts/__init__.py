@@ -8,6 +8,7 @@ them (``planned → signed → sent → confirmed``); ``chain`` is the only modu
 from .errors import ChainError, ChainReverted
 from .network import PayoutChain, SettlementConfig, open_chain
 from .service import PayoutService
+from .settlement import Settlement
 from .store import Batch, BatchState, PayoutState, PayoutStore, PeriodSummary
 from .types import Payee, PayoutPlanner
 from .worker import SettlementWorker, StepResult
@@ -24,6 +25,7 @@ __all__ = [
     "PayoutState",
     "PayoutStore",
     "PeriodSummary",
+    "Settlement",
     "SettlementConfig",
     "SettlementWorker",
     "StepResult",
