@@ -23,8 +23,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import blake3
-
 from common.identity import Identity
 from geoshard.supervisor import Child, ChildDied, Supervisor, http_ready
 
@@ -57,9 +55,13 @@ def scaled_scheme(nodes: int) -> str:
 
 
 def _wallet(index: int) -> str:
-    from eth_utils import to_checksum_address
+    """Node ``index``'s wallet: the address of a key the satellite can derive too, so that in the
+    stake profile it can stake for the devnet's nodes on its in-process chain."""
+    from eth_account import Account
 
-    return to_checksum_address(blake3.blake3(f"geoshard devnet node {index}".encode()).digest(20))
+    from satellite.payouts.staking import devnet_node_key
+
+    return str(Account.from_key(devnet_node_key(index)).address)
 
 
 @dataclass
@@ -73,6 +75,7 @@ class DevnetOptions:
     node_port_base: int
     tls: bool
     node_capacity: str
+    stake: bool = False
 
 
 def _geoshard() -> list[str]:
@@ -142,6 +145,19 @@ def _prepare_satellite(opts: DevnetOptions) -> Path:
     cfg.repair_interval = 1.0
     cfg.repair_claim_timeout = 30.0
     cfg.repair_job_timeout = 60.0
+    # Settlement on the in-process test chain: final at one block, polled every two seconds.
+    # The test token has no market price, so no payee is rolled over for its fee.
+    cfg.payout_chain_url = ""
+    cfg.payout_confirmations = 1
+    cfg.payout_interval = 2.0
+    cfg.payout_retry_delay = 10.0
+    cfg.payout_rebroadcast_after = 10.0
+    cfg.payout_native_price = 0.0
+    # The stake profile (--stake): placement needs stake, the satellite deploys the staking
+    # contract and stakes for the devnet's own nodes (whose keys it derives, see _wallet).
+    cfg.stake_required = opts.stake
+    cfg.stake_unbonding = 60
+    cfg.stake_refresh_interval = 2.0
     save_config(cfg, cfg_path)
     return cfg_path
 
@@ -286,6 +302,7 @@ def run_devnet(opts: DevnetOptions) -> int:
         print(f"started {len(children)} storage nodes in {len({c for c, _ in locations})} countries", flush=True)
 
         state = _setup_tenant(admin_url, sat_cfg.admin_token, opts.data / "devnet-tenant.json", locations)
+        settlement = _open_settlement(admin_url, sat_cfg.admin_token)
         gw_dir = opts.data / "gateway"
         if not (gw_dir / "master.key").exists():
             _run_cli("gateway", "init", "--master-key-file", str(gw_dir / "master.key"))
@@ -314,7 +331,7 @@ def run_devnet(opts: DevnetOptions) -> int:
         probe = http_ready(f"http://{opts.host}:{opts.gateway_port}/") if not opts.tls else _tls_probe(endpoint)
         sup.start(Child("gateway", gw_args, logs / "gateway.log", ready=probe), ready_timeout=60)
         env_path = _write_env(opts, env)
-        _print_banner(opts, env, env_path)
+        _print_banner(opts, env, env_path, settlement)
         sup.watch()
         print("\nstopping devnet…", flush=True)
         return 0
@@ -346,8 +363,19 @@ def _tls_probe(endpoint: str):  # type: ignore[no-untyped-def]
     return probe
 
 
-def _print_banner(opts: DevnetOptions, env: dict[str, str], env_path: Path) -> None:
+def _open_settlement(admin_url: str, admin_token: str) -> dict[str, object]:
+    """Deploy the test token and payout contract on the satellite's in-process chain and fund
+    its payer (the admin read-out opens the chain), so the banner can show where pay comes from."""
+    from satellite.admin.client import AdminClient
+
+    return dict(AdminClient(admin_url, admin_token).call("GET", "/v1/payouts/chain"))
+
+
+def _print_banner(opts: DevnetOptions, env: dict[str, str], env_path: Path, chain: dict[str, object]) -> None:
     e = env
+    decimals = int(str(chain["decimals"]))
+    funds = int(str(chain["payer_token_balance"])) / 10**decimals
+    staking = f", staking {chain['staking_contract']}" if chain.get("staking_contract") else ""
     ca = f" --ca-bundle {shlex.quote(e['AWS_CA_BUNDLE'])}" if "AWS_CA_BUNDLE" in e else ""
     print(
         f"""
@@ -357,6 +385,8 @@ Geoshard devnet is up.
   secret key      {e['AWS_SECRET_ACCESS_KEY']}
   admin API       {e['GEOSHARD_ADMIN_URL']}  (token in {env_path})
   policies        global, eu (DE/FR/NL), na (US/CA) — pick one with a bucket's LocationConstraint
+  payouts         {chain['chain']}: token {chain['token']}, payout contract {chain['payout_contract']}{staking}
+                  payer {chain['payer']} holds {funds:,.0f} GST; see `geoshard admin payouts periods`
   logs            {opts.data / 'logs'}
 
 In another shell:
@@ -386,6 +416,7 @@ def _cmd(args: argparse.Namespace) -> int:
         node_port_base=args.node_port_base,
         tls=args.tls,
         node_capacity=args.node_capacity,
+        stake=args.stake,
     )
     return run_devnet(opts)
 
@@ -402,4 +433,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--node-port-base", type=int, default=7800, help="node i listens on base+i")
     p.add_argument("--node-capacity", default="2GB", help="disk each node offers (default 2GB)")
     p.add_argument("--tls", action="store_true", help="serve S3 over HTTPS with a self-signed certificate")
+    p.add_argument("--stake", action="store_true",
+                   help="the stake profile: nodes must hold stake on chain to receive pieces")
     p.set_defaults(func=_cmd)

@@ -42,6 +42,7 @@ from satellite.db.gracefulexit import GracefulExitRepository
 from satellite.db.metabase import MetabaseRepository
 from satellite.db.nodes import NodeRepository
 from satellite.db.payouts import PayoutRepository
+from satellite.db.stakes import StakeRepository
 from satellite.db.tenancy import TenancyRepository
 from satellite.gc import RetainSender, gc_config
 from satellite.gracefulexit import ExitChore, GracefulExitEndpoint, GracefulExitService, exit_config
@@ -119,6 +120,8 @@ class Satellite:
                 online_window=float(config.online_window),
                 new_node_fraction=config.new_node_fraction,
                 min_free_bytes=config.min_free_bytes,
+                require_stake=config.stake_required,
+                min_stake=config.stake_minimum,
             ),
             inline_threshold=config.inline_threshold,
             max_segment_size=config.max_segment_size,
@@ -153,7 +156,12 @@ class Satellite:
         )
         # Settlement (satellite/payouts): accounting plans periods on ``self.payouts``; the
         # worker pays them on chain. The chain is opened on first need, not at start.
-        self.settlement = Settlement(PayoutRepository(db), SettlementConfig.from_satellite(config))
+        self.settlement = Settlement(
+            PayoutRepository(db),
+            SettlementConfig.from_satellite(config),
+            stakes=StakeRepository(db),
+            on_stakes_changed=self.overlay.invalidate,
+        )
         self.payouts = self.settlement.service
         self.api_app = self._api_app()
         # The admin API: a separate aiohttp app on admin_host:admin_port, never the public port;

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from satellite.db.engine import Database
 from satellite.db.models import Node
+from satellite.db.payout_models import NodeStake
 from satellite.errors import NotFound
 from satellite.nodeselection import NodeCandidate
 from satellite.overlay.service import CheckInRecord, NodeInfo, geoip_excluded
@@ -16,7 +17,7 @@ from satellite.overlay.service import CheckInRecord, NodeInfo, geoip_excluded
 __all__ = ["NodeRepository", "node_candidate"]
 
 
-def node_candidate(n: Node) -> NodeCandidate:
+def node_candidate(n: Node, stake: str | None = None) -> NodeCandidate:
     """A node row as placement, repair and the compliance report see it (effective location)."""
     return NodeCandidate(
         id=n.id,
@@ -32,6 +33,7 @@ def node_candidate(n: Node) -> NodeCandidate:
         contained=n.contained_at is not None,
         exiting=n.exit_initiated_at is not None and n.exit_finished_at is None,
         geoip_excluded=geoip_excluded(n.country, n.geoip_country, n.country_override is not None),
+        stake=int(stake or 0),
     )
 
 
@@ -70,9 +72,15 @@ class NodeRepository:
                 continue
 
     async def candidates(self) -> list[NodeCandidate]:
+        # With each node, its stake as the stake chore last read it from chain (no I/O here).
+        q = (
+            select(Node, NodeStake.amount)
+            .outerjoin(NodeStake, NodeStake.node_id == Node.id)
+            .where(Node.exit_finished_at.is_(None))
+        )
         async with self.db.read() as s:
-            rows = (await s.execute(select(Node).where(Node.exit_finished_at.is_(None)))).scalars().all()
-        return [node_candidate(n) for n in rows]
+            rows = (await s.execute(q)).all()
+        return [node_candidate(n, stake) for n, stake in rows]
 
     async def nodes(self, ids: list[str]) -> dict[str, NodeInfo]:
         if not ids:

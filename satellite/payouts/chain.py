@@ -299,6 +299,11 @@ class Chain:
         c = self._contract("Staking", staking)
         return self._int(self._guard("stake", c.functions.active_stake(node_key(node_id)).call), "stake")
 
+    def bonded_stake(self, staking: str, node_id: str) -> int:
+        """All the stake held for the node, exiting or not (what a slash takes)."""
+        c = self._contract("Staking", staking)
+        return self._int(self._guard("stake", c.functions.stake_of(node_key(node_id)).call), "stake")
+
     def staked_wallet(self, staking: str, node_id: str) -> str:
         c = self._contract("Staking", staking)
         value = self._guard("stake wallet", c.functions.wallet_of(node_key(node_id)).call)

@@ -4,12 +4,14 @@ and a read-out of the payer on chain for the admin API."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from common.lifecycle import Service
 
 from .network import SettlementConfig
 from .service import PayoutService
+from .staking import StakeChore, StakeStore
 from .store import PayoutStore
 from .worker import SettlementWorker
 
@@ -17,10 +19,22 @@ __all__ = ["Settlement"]
 
 
 class Settlement:
-    def __init__(self, store: PayoutStore, config: SettlementConfig, **worker_options: Any) -> None:
+    def __init__(
+        self,
+        store: PayoutStore,
+        config: SettlementConfig,
+        *,
+        stakes: StakeStore | None = None,
+        on_stakes_changed: Callable[[], None] = lambda: None,
+        **worker_options: Any,
+    ) -> None:
         self.config = config
         self.service = PayoutService(store)
         self.worker = SettlementWorker(store, config, **worker_options)
+        # The stake policy: only when the network requires stake (and a store is given).
+        self.stakes: StakeChore | None = None
+        if config.stake_required and stakes is not None:
+            self.stakes = StakeChore(stakes, config, self.worker.chain, on_change=on_stakes_changed)
 
     async def chain_status(self) -> dict[str, Any]:
         """The chain, the contracts and the payer's balances (``ChainError`` when unreachable)."""
@@ -50,4 +64,7 @@ class Settlement:
         return int(await asyncio.to_thread(pc.chain.token_balance, pc.token, wallet))
 
     def services(self) -> list[Service]:
-        return [Service("payouts", self.worker.run, self.worker.close)]
+        out = [Service("payouts", self.worker.run, self.worker.close)]
+        if self.stakes is not None:
+            out.append(Service("stakes", self.stakes.run, self.stakes.close))
+        return out
