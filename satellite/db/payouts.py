@@ -226,6 +226,24 @@ class PayoutRepository:
             retry_at=retry_at,
         )
 
+    async def forget_in_flight(self, error: str) -> int:
+        """Every signed or sent batch back to planned (a new in-process chain never saw them)."""
+        async with self.db.read() as s:
+            ids = list(
+                (
+                    await s.execute(
+                        select(PayoutBatchRow.id, PayoutBatchRow.state).where(
+                            PayoutBatchRow.state.in_([BatchState.SIGNED, BatchState.SENT])
+                        )
+                    )
+                ).all()
+            )
+        now = dt.datetime.now(dt.UTC)
+        moved = 0
+        for batch_id, state in ids:
+            moved += await self.mark_retry(batch_id, BatchState(state), error, now)
+        return moved
+
     async def note_error(self, batch_id: int, error: str) -> None:
         async with self.db.transaction() as s:
             await s.execute(update(PayoutBatchRow).where(PayoutBatchRow.id == batch_id).values(last_error=error[:500]))

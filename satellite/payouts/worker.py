@@ -102,7 +102,14 @@ class SettlementWorker:
     async def chain(self) -> PayoutChain:
         async with self._opening:
             if self._chain is None:
-                self._chain = await asyncio.to_thread(self._open, self.config)
+                pc = await asyncio.to_thread(self._open, self.config)
+                if pc.chain.in_process:
+                    # A new in-process chain (devnet restarted) has none of the transactions a
+                    # previous one was sent: re-sign them here rather than wait for them forever.
+                    moved = await self.store.forget_in_flight("the in-process chain was restarted")
+                    if moved:
+                        log.warning("in-process chain restarted: %d batches in flight will be signed again", moved)
+                self._chain = pc
             return self._chain
 
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -123,6 +130,11 @@ class SettlementWorker:
             if batch is None:
                 continue
             try:
+                if self._chain is None:  # opened on first need; opening may re-plan batches in flight
+                    await self.chain()
+                    batch = await self.store.next_batch(state, at)
+                    if batch is None:
+                        return StepResult.BUSY
                 if await handler(batch, at):
                     return StepResult.BUSY
                 waiting = True

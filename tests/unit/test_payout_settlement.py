@@ -253,3 +253,27 @@ async def test_a_chain_that_answers_garbage_raises_one_typed_error(tmp_path, ans
                 await asyncio.to_thread(call)
     finally:
         await runner.cleanup()
+
+
+async def test_a_fresh_in_process_chain_re_signs_what_the_old_one_was_sent(sqlite_db, tester_chain) -> None:  # noqa: F811
+    """A devnet satellite restarted: its in-process chain is new; batches in flight are paid on it."""
+    from satellite.payouts import PayoutChain
+
+    repo = PayoutRepository(sqlite_db)
+    payees = make_payees(2)
+    await PayoutService(repo).plan_period("p", payees)
+    old = SettlementWorker(repo, CONFIG, chain=tester_chain)
+    for _ in range(3):  # cut, signed, sent
+        await old.step()
+    assert (await repo.batches())[0].state is BatchState.SENT
+
+    def fresh(_config: SettlementConfig) -> PayoutChain:
+        chain = Chain.in_process()
+        d = chain.deploy_devnet()
+        return PayoutChain(chain=chain, token=d.token, contract=d.payout, staking="", decimals=6)
+
+    restarted = SettlementWorker(repo, CONFIG, open=fresh)
+    assert await restarted.run_until_idle() is StepResult.IDLE
+    (b,) = await repo.batches()
+    assert b.state is BatchState.CONFIRMED and b.attempts == 2 and "restarted" in b.last_error
+    assert balances(await restarted.chain(), payees) == [p.amount for p in payees]
