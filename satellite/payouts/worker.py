@@ -142,11 +142,9 @@ class SettlementWorker:
                 log.warning("settlement of batch %s/%d (%s): %s", batch.period, batch.seq, batch.state, e)
                 await self.store.note_error(batch.id, str(e))
                 return StepResult.THROTTLED
-        if waiting:
-            return StepResult.WAITING
-        pending = await self.store.unbatched_period()
+        pending = await self.store.unbatched_period()  # a new period need not wait for the last
         if pending is None:
-            return StepResult.IDLE
+            return StepResult.WAITING if waiting else StepResult.IDLE
         try:
             await self._cut(*pending, at)
         except ChainError as e:
