@@ -138,7 +138,7 @@ class SatelliteConfig:
             "repair_claim_timeout": 5.0,
             "repair_job_timeout": 30.0,
             "payout_confirmations": 1,
-            "payout_interval": 0.2,
+            "payout_interval": 1.0,  # idle polling of every test satellite: keep it light
             "payout_retry_delay": 1.0,
             "payout_rebroadcast_after": 1.0,
             "stake_refresh_interval": 0.5,
