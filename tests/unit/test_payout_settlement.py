@@ -277,3 +277,21 @@ async def test_a_fresh_in_process_chain_re_signs_what_the_old_one_was_sent(sqlit
     (b,) = await repo.batches()
     assert b.state is BatchState.CONFIRMED and b.attempts == 2 and "restarted" in b.last_error
     assert balances(await restarted.chain(), payees) == [p.amount for p in payees]
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"payout_batch_size": 201}, "payout_batch_size must be between 1 and 200"),
+        ({"payout_confirmations": 0}, "payout_confirmations must be at least 1"),
+        ({"payout_gas_headroom": 0.9}, "payout_gas_headroom must be at least 1.0"),
+        ({"payout_native_price": -1.0}, "must not be negative"),
+        ({"payout_max_fee_share": 0.0}, "payout_max_fee_share"),
+        ({"payout_chain_url": "http://127.0.0.1:8545"}, "needs payout_token and payout_contract"),
+    ],
+)
+def test_an_absurd_settlement_config_stops_the_satellite_with_a_clear_message(tmp_path, override, message) -> None:
+    from satellite.config import SatelliteConfig
+
+    with pytest.raises(ValueError, match=message):
+        SettlementConfig.from_satellite(SatelliteConfig.for_tests(str(tmp_path), **override))
