@@ -31,8 +31,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import blake3
-
 from common.identity import Identity
 from gateway.config import write_private_file
 from geoshard.pidfile import PidFile, busy_ports
@@ -67,9 +65,13 @@ def scaled_scheme(nodes: int) -> str:
 
 
 def node_wallet(index: int) -> str:
-    from eth_utils import to_checksum_address
+    """Node ``index``'s wallet: the address of a key the satellite can derive too, so that in the
+    stake profile it can stake for the devnet's nodes on its in-process chain."""
+    from eth_account import Account
 
-    return to_checksum_address(blake3.blake3(f"geoshard devnet node {index}".encode()).digest(20))
+    from satellite.payouts.staking import devnet_node_key
+
+    return str(Account.from_key(devnet_node_key(index)).address)
 
 
 @dataclass
@@ -84,6 +86,7 @@ class DevnetOptions:
     tls: bool
     node_capacity: str
     dashboard_port_base: int = 14002
+    stake: bool = False
 
 
 def _geoshard() -> list[str]:
@@ -168,6 +171,19 @@ def _prepare_satellite(opts: DevnetOptions) -> Path:
         "month_seconds": 600,
         "incident_grace": 30,
     }
+    # Settlement on the in-process test chain: final at one block, polled every two seconds.
+    # The test token has no market price, so no payee is rolled over for its fee.
+    cfg.payout_chain_url = ""
+    cfg.payout_confirmations = 1
+    cfg.payout_interval = 2.0
+    cfg.payout_retry_delay = 10.0
+    cfg.payout_rebroadcast_after = 10.0
+    cfg.payout_native_price = 0.0
+    # The stake profile (--stake): placement needs stake, the satellite deploys the staking
+    # contract and stakes for the devnet's own nodes (whose keys it derives, see node_wallet).
+    cfg.stake_required = opts.stake
+    cfg.stake_unbonding = 60
+    cfg.stake_refresh_interval = 2.0
     save_config(cfg, cfg_path)
     return cfg_path
 
@@ -380,6 +396,7 @@ def run_devnet(opts: DevnetOptions) -> int:
         print(f"started {len(children)} storage nodes in {len({c for c, _ in locations})} countries", flush=True)
 
         state = _setup_tenant(admin_url, sat_cfg.admin_token, opts.data / "devnet-tenant.json", locations)
+        settlement = _open_settlement(admin_url, sat_cfg.admin_token)
         gw_dir = opts.data / "gateway"
         if not (gw_dir / "master.key").exists():
             _run_cli("gateway", "init", "--master-key-file", str(gw_dir / "master.key"))
@@ -413,7 +430,7 @@ def run_devnet(opts: DevnetOptions) -> int:
         env["GEOSHARD_NODE_DASHBOARD"] = f"http://{_dashboard_host(opts, 0)}:{opts.dashboard_port_base}"
         _write_dashboards(opts, node_configs)
         env_path = _write_env(opts, env)
-        _print_banner(opts, env, env_path)
+        _print_banner(opts, env, env_path, settlement)
         sup.watch()
         print("\nstopping devnet…", flush=True)
         return 0
@@ -453,8 +470,19 @@ def _tls_probe(endpoint: str):  # type: ignore[no-untyped-def]
     return probe
 
 
-def _print_banner(opts: DevnetOptions, env: dict[str, str], env_path: Path) -> None:
+def _open_settlement(admin_url: str, admin_token: str) -> dict[str, object]:
+    """Deploy the test token and payout contract on the satellite's in-process chain and fund
+    its payer (the admin read-out opens the chain), so the banner can show where pay comes from."""
+    from satellite.admin.client import AdminClient
+
+    return dict(AdminClient(admin_url, admin_token).call("GET", "/v1/settlement/chain"))
+
+
+def _print_banner(opts: DevnetOptions, env: dict[str, str], env_path: Path, chain: dict[str, object]) -> None:
     e = env
+    decimals = int(str(chain["decimals"]))
+    funds = int(str(chain["payer_token_balance"])) / 10**decimals
+    staking = f", staking {chain['staking_contract']}" if chain.get("staking_contract") else ""
     ca = f" --ca-bundle {shlex.quote(e['AWS_CA_BUNDLE'])}" if "AWS_CA_BUNDLE" in e else ""
     rclone = rclone_line(tls="AWS_CA_BUNDLE" in e)
     print(
@@ -468,6 +496,8 @@ Geoshard devnet is up.
   node dashboard  {e['GEOSHARD_NODE_DASHBOARD']}/  (node i: port {opts.dashboard_port_base}+i; all: /multinode;
                   URLs and tokens in {opts.data / 'dashboards.json'})
   policies        global, eu (DE/FR/NL), na (US/CA) — pick one with a bucket's LocationConstraint
+  payouts         {chain['chain']}: token {chain['token']}, payout contract {chain['payout_contract']}{staking}
+                  payer {chain['payer']} holds {funds:,.0f} GST; see `geoshard admin settlement batches`
   logs            {opts.data / 'logs'}
 
 In another shell:
@@ -511,6 +541,7 @@ def _cmd(args: argparse.Namespace) -> int:
         tls=args.tls,
         node_capacity=args.node_capacity,
         dashboard_port_base=args.dashboard_port_base,
+        stake=args.stake,
     )
     return run_devnet(opts)
 
@@ -529,4 +560,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="node i's dashboard listens on base+i, on its own loopback address (default 14002)")
     p.add_argument("--node-capacity", default="2GB", help="disk each node offers (default 2GB)")
     p.add_argument("--tls", action="store_true", help="serve S3 over HTTPS with a self-signed certificate")
+    p.add_argument("--stake", action="store_true",
+                   help="the stake profile: nodes must hold stake on chain to receive pieces")
     p.set_defaults(func=_cmd)

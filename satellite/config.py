@@ -90,6 +90,27 @@ class SatelliteConfig:
     loss_suspend_fraction: float = 0.02
     # The economy (satellite/accounting): rates, token, periods; see AccountingConfig for the keys.
     accounting: dict[str, Any] = field(default_factory=dict)
+    # Settlement (satellite/payouts): batch ERC-20 payouts on an Ethereum-compatible chain.
+    payout_chain_url: str = ""  # JSON-RPC endpoint; empty: an in-process test chain (devnet)
+    payout_key_path: str = ""  # the payer's key file; empty: payout.key under data_dir
+    payout_token: str = ""  # the ERC-20 paid out (deployed by the satellite on the in-process chain)
+    payout_contract: str = ""  # the BatchPayout contract (idem)
+    payout_confirmations: int = 12  # blocks (the receipt's own included) before a batch is final
+    payout_batch_size: int = 200  # payees per transaction (the contract's maximum)
+    payout_gas_headroom: float = 1.25  # gas limit = estimate x this
+    payout_interval: float = 30.0  # seconds an idle or waiting settlement worker sleeps
+    payout_retry_delay: float = 300.0  # seconds before a reverted or refused batch is signed again
+    payout_rebroadcast_after: float = 120.0  # seconds before an unmined transaction is re-sent
+    payout_gas_per_payee: int = 35_000  # gas one more payee adds to a batch (for the fee rule)
+    payout_native_price: float = 0.0  # tokens one native coin (ETH) buys; 0: no fee rule
+    payout_max_fee_share: float = 0.25  # payees whose fee exceeds this share roll over (Storj)
+    # Stake (a network policy, off by default): placement needs an active stake on chain.
+    stake_required: bool = False
+    stake_minimum: int = 1  # token base units of active stake that count as staked
+    stake_contract: str = ""  # the Staking contract (deployed by the satellite on the in-process chain)
+    stake_reserve: str = ""  # the reserve fund's address: slashed stake goes there
+    stake_unbonding: int = 30 * 86400  # seconds between an exit request and withdrawal (devnet deploys)
+    stake_refresh_interval: float = 300.0  # seconds between refreshes of the cached stakes
     extra: dict[str, Any] = field(default_factory=dict)  # sections other services add
 
     @classmethod
@@ -138,6 +159,11 @@ class SatelliteConfig:
                 "month_seconds": 60,
                 "incident_grace": 0,
             },
+            "payout_confirmations": 1,
+            "payout_interval": 1.0,  # idle polling of every test satellite: keep it light
+            "payout_retry_delay": 1.0,
+            "payout_rebroadcast_after": 1.0,
+            "stake_refresh_interval": 0.5,
         }
         base.update(overrides)
         return cls(data_dir=data_dir, **base)
@@ -161,6 +187,10 @@ class SatelliteConfig:
     @property
     def resolved_identity_path(self) -> str:
         return self.path(self.identity_path, "identity.pem")
+
+    @property
+    def resolved_payout_key_path(self) -> str:
+        return self.path(self.payout_key_path, "payout.key")
 
     @property
     def resolved_secrets_key_path(self) -> str:

@@ -49,6 +49,8 @@ from satellite.db.gracefulexit import GracefulExitRepository
 from satellite.db.losses import LossRepository
 from satellite.db.metabase import MetabaseRepository
 from satellite.db.nodes import NodeRepository
+from satellite.db.payouts import PayoutRepository
+from satellite.db.stakes import StakeRepository
 from satellite.db.tenancy import TenancyRepository
 from satellite.gc import RetainSender, gc_config
 from satellite.gracefulexit import ExitChore, GracefulExitEndpoint, GracefulExitService, exit_config
@@ -59,7 +61,8 @@ from satellite.nodeselection import SelectionConfig
 from satellite.orders import OrderSigner
 from satellite.overlay.geoip import GeoIPDatabase
 from satellite.overlay.service import OverlayService
-from satellite.payouts import PayoutPlanner
+from satellite.payouts import PayoutPlanner, Settlement, SettlementConfig
+from satellite.payouts.store import Batch
 from satellite.process import ApiWorkerPool
 from satellite.repair import RepairConfig, RepairQueue, RepairService
 from satellite.reputation import ReputationConfig
@@ -129,6 +132,8 @@ class Satellite:
                 online_window=float(config.online_window),
                 new_node_fraction=config.new_node_fraction,
                 min_free_bytes=config.min_free_bytes,
+                require_stake=config.stake_required,
+                min_stake=config.stake_minimum,
             ),
             inline_threshold=config.inline_threshold,
             max_segment_size=config.max_segment_size,
@@ -157,11 +162,23 @@ class Satellite:
         self.exit_chore = ExitChore(
             exits, self.signer, self.overlay.candidates, self.metainfo.selection, exit_config(config)
         )
+        # Settlement (satellite/payouts): accounting plans periods on ``self.payouts``; the
+        # worker pays them on chain. The chain is opened on first need, not at start.
+        self.settlement = Settlement(
+            PayoutRepository(db),
+            SettlementConfig.from_satellite(config),
+            stakes=StakeRepository(db),
+            on_stakes_changed=self.overlay.invalidate,
+            on_confirmed=self._paystubs_settled,
+        )
+        self.payouts = self.settlement.service
         # Accounting (satellite/accounting): tallies, order settlement, periods, meters, the reserve
-        # fund. ``payout_planner`` is settlement (satellite/payouts): the hook stays None until it is
-        # connected, and closed periods wait, logged as awaiting settlement, until then.
+        # fund. Closed periods are handed to settlement (``payout_planner`` replaces it in tests).
         self.accounting = AccountingService(
-            db, AccountingConfig.from_dict(config.accounting), identity.id, planner=payout_planner
+            db,
+            AccountingConfig.from_dict(config.accounting),
+            identity.id,
+            planner=payout_planner if payout_planner is not None else self.payouts,
         )
         # Repair (satellite/repair): the checker and the repair workers, one queue in the database.
         # A segment the checker finds lost (fewer than k healthy pieces) becomes a data-loss incident.
@@ -204,6 +221,7 @@ class Satellite:
                     gc=self.gc.store,
                     repair=self.repair,
                     accounting=self.accounting,
+                    payouts=self.settlement,
                 ),
                 outer_middlewares=[audit_log_middleware(console)],
             )
@@ -240,6 +258,13 @@ class Satellite:
             role=role,
             api_workers=api_workers,
             payout_planner=payout_planner,
+        )
+
+    async def _paystubs_settled(self, batch: Batch) -> None:
+        """Settlement's write-back: a confirmed batch's state and transaction on its paystubs."""
+        tx_hash = batch.signed.tx_hash if batch.signed is not None else None
+        await self.accounting.repo.record_settlement(
+            batch.period, [p.node_id for p in batch.payees], "confirmed", tx_hash
         )
 
     def _api_app(self) -> web.Application:
@@ -301,6 +326,7 @@ class Satellite:
             Service("graceful-exit", self.exit_chore.run, self.exit_chore.close),
             Service("repair", self.repair.run, self.repair.close),
             Service("accounting", self.accounting.run, self.accounting.close),
+            *self.settlement.services(),
         ]
 
     def services(self) -> list[Service]:

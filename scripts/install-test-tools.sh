@@ -14,3 +14,12 @@ if [ ${#need[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# anvil, a real Ethereum node for the settlement tests (tests/integration/test_payout_crashes.py).
+# The npm package ships the binary for this platform as an optional dependency; its postinstall
+# script only links it, so it is allowed to run.
+ANVIL_VERSION=1.7.1
+if ! command -v anvil >/dev/null 2>&1 || ! anvil --version 2>/dev/null | grep -q "$ANVIL_VERSION"; then
+    echo "installing anvil $ANVIL_VERSION (npm @foundry-rs/anvil)"
+    $SUDO npm install -g --silent --allow-scripts=@foundry-rs/anvil "@foundry-rs/anvil@$ANVIL_VERSION" >/dev/null 2>&1 \
+        || $SUDO npm install -g --silent "@foundry-rs/anvil@$ANVIL_VERSION" >/dev/null
+fi

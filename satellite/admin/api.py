@@ -58,6 +58,7 @@ class AdminServices:
     gc: Any = None  # satellite.db.gc.GCRepository: the last retain list sent to a node
     repair: Any = None  # satellite.repair.RepairService: queue, counters, capacity shortfalls
     accounting: Any = None  # satellite.accounting.AccountingService: periods, reserve, statements
+    payouts: Any = None  # satellite.payouts.Settlement: periods, batches, the payer on chain
 
 
 ADMIN_SERVICES = web.AppKey("admin_services", AdminServices)
@@ -296,8 +297,8 @@ async def revoke_key(request: web.Request) -> web.Response:
 # --- nodes ------------------------------------------------------------------------------
 
 
-def node_json(n: Any, selection: SelectionConfig, now: float) -> dict[str, Any]:
-    cand = node_candidate(n)
+def node_json(n: Any, selection: SelectionConfig, now: float, stake: str | None = None) -> dict[str, Any]:
+    cand = node_candidate(n, stake=stake)
     geo = decide(n.country, n.geoip_country, host=n.last_ip or n.address, overridden=n.country_override is not None)
     reason = is_eligible(cand, now, selection)
     return {
@@ -345,13 +346,16 @@ def retain_json(r: Any) -> dict[str, Any] | None:
 async def list_nodes(request: web.Request) -> web.Response:
     svc = request.app[ADMIN_SERVICES]
     now = time.time()
-    return web.json_response({"nodes": [node_json(n, svc.selection, now) for n in await svc.repo.list_nodes()]})
+    stakes = await svc.repo.node_stakes() if svc.selection.require_stake else {}
+    nodes = [node_json(n, svc.selection, now, stakes.get(n.id)) for n in await svc.repo.list_nodes()]
+    return web.json_response({"nodes": nodes})
 
 
 async def show_node(request: web.Request) -> web.Response:
     svc = request.app[ADMIN_SERVICES]
     node = await svc.repo.find_node(request.match_info["node"])
-    out = node_json(node, svc.selection, time.time())
+    stakes = await svc.repo.node_stakes() if svc.selection.require_stake else {}
+    out = node_json(node, svc.selection, time.time(), stakes.get(node.id))
     if svc.reputation is not None:
         out["reputation"] = await svc.reputation.report(node.id, recent=5)
     if svc.graceful_exit is not None:
@@ -379,7 +383,9 @@ async def node_audits(request: web.Request) -> web.Response:
 async def _changed_node(request: web.Request, node_id: str) -> web.Response:
     svc = request.app[ADMIN_SERVICES]
     svc.on_nodes_changed()
-    return web.json_response(node_json(await svc.repo.find_node(node_id), svc.selection, time.time()))
+    stakes = await svc.repo.node_stakes() if svc.selection.require_stake else {}
+    node = await svc.repo.find_node(node_id)
+    return web.json_response(node_json(node, svc.selection, time.time(), stakes.get(node.id)))
 
 
 async def set_node_location(request: web.Request) -> web.Response:
@@ -514,6 +520,11 @@ ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespons
     ("GET", "/v1/repair", repair_capacity),
     *PAYOUT_ROUTES,
 ]
+
+# Settlement's routes live in their own module, which builds on the helpers above.
+from .settlement_api import SETTLEMENT_ROUTES  # noqa: E402
+
+ROUTES += SETTLEMENT_ROUTES
 
 
 def create_admin_app(services: AdminServices, *, outer_middlewares: Sequence[Any] = ()) -> web.Application:

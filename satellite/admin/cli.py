@@ -454,6 +454,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = leaf(g, "status", repair_status, "queue by reason and policy, oldest job, throughput, failing jobs")
     p.add_argument("--failures", type=int, default=10, help="how many failing jobs to list (default 10, max 100)")
 
+    from .settlement_cli import register_settlement
+
+    register_settlement(groups, leaf)
+
 
 def _connection(a: argparse.Namespace) -> tuple[str, str]:
     url = a.url or os.environ.get("GEOSHARD_ADMIN_URL", "")

@@ -54,6 +54,26 @@ def _one(name: str, schema: dict[str, Any], required: bool = True) -> dict[str, 
     }
 
 
+_AMOUNT = {"type": ["string", "integer"], "description": "token base units; decimal text for large values"}
+_PLAN = {
+    "type": "object",
+    "required": ["period", "payees"],
+    "additionalProperties": False,
+    "properties": {
+        "period": {"type": "string"},
+        "payees": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["node_id", "wallet", "amount"],
+                "additionalProperties": False,
+                "properties": {"node_id": {"type": "string"}, "wallet": {"type": "string"}, "amount": _AMOUNT},
+            },
+        },
+    },
+}
+
+
 def openapi_spec() -> dict[str, Any]:
     nullable = {"type": ["string", "null"]}
     return {
@@ -208,6 +228,28 @@ def openapi_spec() -> dict[str, Any]:
                     "parameters": [{"name": "failures", "in": "query", "required": False,
                                     "schema": {"type": "integer", "minimum": 0, "maximum": 100}}],
                 },
+            },
+            "/v1/settlement/periods": {
+                "get": _op("periods handed to settlement: payees, total, paid, rolled over, batch states"),
+                "post": _op(
+                    "plan a period's payouts (once; a period planned before is left as it is)",
+                    ok=201,
+                    body=_PLAN,
+                    errors=(400,),
+                ),
+            },
+            "/v1/settlement/batches": {
+                "get": {
+                    **_op("settlement batches: state, nonce, transaction hash, block, attempts, last error"),
+                    "parameters": [{"name": "period", "in": "query", "schema": {"type": "string"}}],
+                }
+            },
+            "/v1/settlement/chain": {
+                "get": _op("the settlement chain, its contracts and the payer's balances", errors=(503,))
+            },
+            "/v1/settlement/wallets/{wallet}": {
+                "parameters": _params("wallet"),
+                "get": _op("a wallet's balance of the payout token, on chain", errors=(400, 503)),
             },
             **_payout_paths(),
         },

@@ -127,6 +127,13 @@ class AdminRepository:
         async with self.db.read() as s:
             return list((await s.execute(select(Node).order_by(Node.id))).scalars())
 
+    async def node_stakes(self) -> dict[str, str]:
+        """Each node's cached active stake (the stake policy's view; ``satellite.payouts.staking``)."""
+        from satellite.db.payout_models import NodeStake
+
+        async with self.db.read() as s:
+            return {i: a for i, a in (await s.execute(select(NodeStake.node_id, NodeStake.amount))).all()}
+
     async def find_node(self, ref: str) -> Node:
         """A node by full id or by a unique prefix of at least :data:`MIN_PREFIX` characters."""
         ref = ref.strip().lower()

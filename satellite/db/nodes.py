@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from satellite.db.durability_models import NodeLossStanding
 from satellite.db.engine import Database
 from satellite.db.models import Node
+from satellite.db.payout_models import NodeStake
 from satellite.errors import NotFound
 from satellite.nodeselection import NodeCandidate
 from satellite.overlay.service import CheckInRecord, NodeInfo, geoip_excluded
@@ -17,10 +18,11 @@ from satellite.overlay.service import CheckInRecord, NodeInfo, geoip_excluded
 __all__ = ["NodeRepository", "node_candidate"]
 
 
-def node_candidate(n: Node, loss_suspended: bool = False) -> NodeCandidate:
+def node_candidate(n: Node, loss_suspended: bool = False, stake: str | None = None) -> NodeCandidate:
     """A node row as placement, repair and the compliance report see it (effective location).
     ``loss_suspended``: suspended for the pieces it reported lost (``node_loss_standing``),
-    which an audit's recovery does not lift."""
+    which an audit's recovery does not lift; ``stake``: its stake as the stake chore last read
+    it from chain."""
     return NodeCandidate(
         id=n.id,
         address=n.address,
@@ -35,6 +37,7 @@ def node_candidate(n: Node, loss_suspended: bool = False) -> NodeCandidate:
         contained=n.contained_at is not None,
         exiting=n.exit_initiated_at is not None and n.exit_finished_at is None,
         geoip_excluded=geoip_excluded(n.country, n.geoip_country, n.country_override is not None),
+        stake=int(stake or 0),
     )
 
 
@@ -73,14 +76,17 @@ class NodeRepository:
                 continue
 
     async def candidates(self) -> list[NodeCandidate]:
+        # With each node, its loss standing and its stake as the stake chore last read it from
+        # chain (no I/O here).
         query = (
-            select(Node, NodeLossStanding.suspended_at)
+            select(Node, NodeLossStanding.suspended_at, NodeStake.amount)
             .outerjoin(NodeLossStanding, NodeLossStanding.node_id == Node.id)
+            .outerjoin(NodeStake, NodeStake.node_id == Node.id)
             .where(Node.exit_finished_at.is_(None))
         )
         async with self.db.read() as s:
             rows = (await s.execute(query)).all()
-        return [node_candidate(n, loss_at is not None) for n, loss_at in rows]
+        return [node_candidate(n, loss_at is not None, stake) for n, loss_at, stake in rows]
 
     async def nodes(self, ids: list[str]) -> dict[str, NodeInfo]:
         if not ids:

@@ -34,6 +34,7 @@ class NodeCandidate:
     contained: bool = False  # an audit is pending against it: give it no new work
     exiting: bool = False
     geoip_excluded: bool = False
+    stake: int = 0  # active stake on chain, token base units, as last cached (satellite/payouts)
 
 
 class Ineligible(StrEnum):
@@ -42,6 +43,7 @@ class Ineligible(StrEnum):
     DISQUALIFIED = "disqualified"
     SUSPENDED = "suspended"
     EXITING = "exiting"
+    UNSTAKED = "without the required stake"
     CONTAINED = "in audit containment"
     GEOIP = "failing the GeoIP check"
     OFFLINE = "offline"
@@ -55,6 +57,8 @@ class SelectionConfig:
     online_window: float = 4 * 3600.0  # seconds since last check-in for a node to count as online
     new_node_fraction: float = 0.01  # share of a segment's pieces that may go to unvetted nodes
     min_free_bytes: int = 5 * 1024**3
+    require_stake: bool = False  # the network's stake policy: only staked nodes take new pieces
+    min_stake: int = 1  # token base units of active stake that count, when stake is required
 
     def __post_init__(self) -> None:
         if self.online_window <= 0:
@@ -63,6 +67,8 @@ class SelectionConfig:
             raise ValueError("new_node_fraction must be between 0 and 1")
         if self.min_free_bytes < 0:
             raise ValueError("min_free_bytes must not be negative")
+        if self.min_stake < 1:
+            raise ValueError("min_stake must be at least 1 token base unit")
 
 
 def in_policy(node: NodeCandidate, policy: PlacementPolicy) -> bool:
@@ -87,6 +93,8 @@ def is_eligible(node: NodeCandidate, now: float, config: SelectionConfig) -> Ine
         return Ineligible.SUSPENDED
     if node.exiting:
         return Ineligible.EXITING
+    if config.require_stake and node.stake < config.min_stake:
+        return Ineligible.UNSTAKED
     if node.geoip_excluded:
         return Ineligible.GEOIP
     if node.contained:
