@@ -154,15 +154,16 @@ async def test_upload_with_piece_expiry_in_the_past_is_refused(tmp_path):
         assert status == 410 and files_on_disk(tmp_path) == {}
 
 
-async def test_download_with_audit_and_repair_orders(tmp_path):
+async def test_audit_and_repair_downloads_are_kept_as_paid_egress(tmp_path):
     async with running_node(tmp_path) as node:
         pid = new_piece_id()
         await node.put(pid, b"r" * 2000, order=node.order(pid, Action.REPAIR_PUT))
         for action in (Action.REPAIR_GET, Action.AUDIT):
             status, got, _ = await node.get(pid, order=node.order(pid, action))
             assert status == 200 and got == b"r" * 2000
-        # only GET and REPAIR_GET are egress the satellite pays for
-        assert [u.order.message.action for u in node.peer.db.orders.unsettled()] == [Action.REPAIR_GET]
+        # repair and audit downloads are egress the satellite pays for, each at its own rate
+        paid = sorted(u.order.message.action.value for u in node.peer.db.orders.unsettled())
+        assert paid == [Action.AUDIT.value, Action.REPAIR_GET.value]
 
 
 async def test_used_space_survives_a_restart(tmp_path):
