@@ -19,7 +19,7 @@ from typing import Any
 from common.identity import Identity
 from common.messages import ExitRequest, Signed, now
 
-__all__ = ["EXIT_PATH", "ExitUnavailable", "format_exit", "request_exit"]
+__all__ = ["EXIT_PATH", "ExitUnavailable", "exit_request", "format_exit", "request_exit"]
 
 EXIT_PATH = "/api/v1/nodes/exit"
 
@@ -28,14 +28,19 @@ class ExitUnavailable(Exception):
     """The satellite could not be asked, or refused; the message says why."""
 
 
+def exit_request(identity: Identity, satellite_id: str, action: str) -> bytes:
+    """The node-signed body of ``POST {satellite}/api/v1/nodes/exit``."""
+    msg = ExitRequest(node_id=identity.id, satellite_id=satellite_id, action=action, timestamp=now())
+    return Signed.sign(identity, msg).dumps().encode()
+
+
 def request_exit(
     identity: Identity, satellite_id: str, satellite_url: str, action: str, timeout: float = 10.0
 ) -> dict[str, Any]:
     """``action`` is ``begin`` or ``status``; the satellite's view of the exit."""
-    msg = ExitRequest(node_id=identity.id, satellite_id=satellite_id, action=action, timestamp=now())
     req = urllib.request.Request(
         satellite_url.rstrip("/") + EXIT_PATH,
-        data=Signed.sign(identity, msg).dumps().encode(),
+        data=exit_request(identity, satellite_id, action),
         headers={"Content-Type": "application/json"},
     )
     try:

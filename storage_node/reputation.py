@@ -17,7 +17,14 @@ from typing import Any
 from common.identity import Identity
 from common.messages import ReputationRequest, Signed, now
 
-__all__ = ["REPUTATION_PATH", "ReputationUnavailable", "fetch_reputation", "format_reputation"]
+__all__ = [
+    "REPUTATION_PATH",
+    "ReputationUnavailable",
+    "add_clock_warning",
+    "fetch_reputation",
+    "format_reputation",
+    "reputation_request",
+]
 
 REPUTATION_PATH = "/api/v1/nodes/reputation"
 
@@ -26,11 +33,26 @@ class ReputationUnavailable(Exception):
     """The satellite could not be asked, or refused; the message says why."""
 
 
+def reputation_request(identity: Identity, satellite_id: str) -> bytes:
+    """The node-signed body of ``POST {satellite}/api/v1/nodes/reputation``."""
+    msg = ReputationRequest(node_id=identity.id, satellite_id=satellite_id, timestamp=now())
+    return Signed.sign(identity, msg).dumps().encode()
+
+
+def add_clock_warning(report: dict[str, Any]) -> dict[str, Any]:
+    """Warn first when this machine's clock is more than a minute off the satellite's."""
+    skew = report.get("satellite_time", now()) - now()
+    if abs(skew) > 60:
+        report.setdefault("warnings", []).insert(
+            0, f"this machine's clock is {-skew:+d}s off the satellite's: set it right (NTP)"
+        )
+    return report
+
+
 def fetch_reputation(
     identity: Identity, satellite_id: str, satellite_url: str, timeout: float = 10.0
 ) -> dict[str, Any]:
-    msg = ReputationRequest(node_id=identity.id, satellite_id=satellite_id, timestamp=now())
-    body = Signed.sign(identity, msg).dumps().encode()
+    body = reputation_request(identity, satellite_id)
     req = urllib.request.Request(
         satellite_url.rstrip("/") + REPUTATION_PATH, data=body, headers={"Content-Type": "application/json"}
     )
@@ -45,12 +67,7 @@ def fetch_reputation(
         raise ReputationUnavailable(f"satellite answered {e.code}: {detail or e.reason}") from None
     except (urllib.error.URLError, OSError, ValueError) as e:
         raise ReputationUnavailable(f"cannot reach the satellite at {satellite_url}: {e}") from None
-    skew = report.get("satellite_time", now()) - now()
-    if abs(skew) > 60:
-        report.setdefault("warnings", []).insert(
-            0, f"this machine's clock is {-skew:+d}s off the satellite's: set it right (NTP)"
-        )
-    return report
+    return add_clock_warning(report)
 
 
 def format_reputation(r: dict[str, Any]) -> list[str]:
