@@ -14,16 +14,22 @@ from __future__ import annotations
 from typing import Any
 
 from common.identity import Identity
-from common.messages import ExitRequest, now
+from common.messages import ExitRequest, Signed, now
 from common.progress import bar
 from storage_node.satellite_rpc import SatelliteUnavailable, post_signed
 
-__all__ = ["EXIT_PATH", "ExitUnavailable", "format_exit", "request_exit"]
+__all__ = ["EXIT_PATH", "ExitUnavailable", "exit_request", "format_exit", "request_exit"]
 
 EXIT_PATH = "/api/v1/nodes/exit"
 
 
 ExitUnavailable = SatelliteUnavailable  # the satellite could not be asked, or refused
+
+
+def exit_request(identity: Identity, satellite_id: str, action: str) -> bytes:
+    """The node-signed body of ``POST {satellite}/api/v1/nodes/exit``."""
+    msg = ExitRequest(node_id=identity.id, satellite_id=satellite_id, action=action, timestamp=now())
+    return Signed.sign(identity, msg).dumps().encode()
 
 
 def request_exit(

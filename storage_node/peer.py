@@ -117,7 +117,7 @@ class Peer:
             Service("settlement", self.settlement.run, self.settlement.close),
         ]
         if self.dashboard_server is not None:
-            self.services.append(Service("dashboard", self._run_dashboard))
+            self.services.append(Service("dashboard", self._run_dashboard, self.dashboard.close))
             self.services.append(Service("dashboard-http", self.dashboard_server.run, self.dashboard_server.close))
 
     @property

@@ -12,10 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 from common.identity import Identity
-from common.messages import ReputationRequest, now
+from common.messages import ReputationRequest, Signed, now
 from storage_node.satellite_rpc import SatelliteUnavailable, post_signed
 
-__all__ = ["REPUTATION_PATH", "ReputationUnavailable", "fetch_reputation", "format_contact", "format_reputation"]
+__all__ = [
+    "REPUTATION_PATH",
+    "ReputationUnavailable",
+    "add_clock_warning",
+    "fetch_reputation",
+    "format_contact",
+    "format_reputation",
+    "reputation_request",
+]
 
 REPUTATION_PATH = "/api/v1/nodes/reputation"
 
@@ -23,17 +31,28 @@ REPUTATION_PATH = "/api/v1/nodes/reputation"
 ReputationUnavailable = SatelliteUnavailable  # the satellite could not be asked, or refused
 
 
-def fetch_reputation(
-    identity: Identity, satellite_id: str, satellite_url: str, timeout: float = 10.0
-) -> dict[str, Any]:
+def reputation_request(identity: Identity, satellite_id: str) -> bytes:
+    """The node-signed body of ``POST {satellite}/api/v1/nodes/reputation``."""
     msg = ReputationRequest(node_id=identity.id, satellite_id=satellite_id, timestamp=now())
-    report: dict[str, Any] = post_signed(identity, msg, satellite_url, REPUTATION_PATH, timeout)
+    return Signed.sign(identity, msg).dumps().encode()
+
+
+def add_clock_warning(report: dict[str, Any]) -> dict[str, Any]:
+    """Warn first when this machine's clock is more than a minute off the satellite's."""
     skew = report.get("satellite_time", now()) - now()
     if abs(skew) > 60:
         report.setdefault("warnings", []).insert(
             0, f"this machine's clock is {-skew:+d}s off the satellite's: set it right (NTP)"
         )
     return report
+
+
+def fetch_reputation(
+    identity: Identity, satellite_id: str, satellite_url: str, timeout: float = 10.0
+) -> dict[str, Any]:
+    msg = ReputationRequest(node_id=identity.id, satellite_id=satellite_id, timestamp=now())
+    report: dict[str, Any] = post_signed(identity, msg, satellite_url, REPUTATION_PATH, timeout)
+    return add_clock_warning(report)
 
 
 def format_contact(r: dict[str, Any]) -> list[str]:

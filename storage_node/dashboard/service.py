@@ -22,23 +22,26 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import shutil
 import time
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
+
 from common.identity import Identity
 from common.messages import Action
 from storage_node.config import NodeConfig
 from storage_node.contact import CheckInState
 from storage_node.dashboard.history import NodeHistory, Sample
-from storage_node.gracefulexit import ExitUnavailable, request_exit
+from storage_node.gracefulexit import EXIT_PATH, exit_request
 from storage_node.nodedb import NodeDB, utc_day
 from storage_node.pieces.store import PieceStore
-from storage_node.reputation import ReputationUnavailable, fetch_reputation
+from storage_node.reputation import REPUTATION_PATH, add_clock_warning, reputation_request
 
-__all__ = ["INGRESS", "DashboardService", "score_warnings"]
+__all__ = ["INGRESS", "DashboardService", "SatelliteUnavailable", "score_warnings"]
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +109,28 @@ def score_warnings(report: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+class SatelliteUnavailable(Exception):
+    """The satellite could not be asked, or refused; the message says why."""
+
+
+async def _ask(session: aiohttp.ClientSession, url: str, body: bytes, timeout: float) -> dict[str, Any]:
+    """POST a node-signed request; the satellite's JSON answer, or why there is none."""
+    try:
+        async with session.post(url, data=body, headers={"Content-Type": "application/json"},
+                                timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+            text = await resp.text()
+            if resp.status != 200:
+                try:
+                    detail = json.loads(text).get("message", "")
+                except ValueError:
+                    detail = ""
+                raise SatelliteUnavailable(f"satellite answered {resp.status}: {detail or resp.reason}")
+            data: dict[str, Any] = json.loads(text)
+            return data
+    except (aiohttp.ClientError, TimeoutError, ValueError) as e:
+        raise SatelliteUnavailable(f"cannot reach the satellite at {url}: {e or type(e).__name__}") from None
+
+
 class DashboardService:
     """Builds the dashboard's JSON documents and runs the chore that refreshes and samples."""
 
@@ -132,24 +157,28 @@ class DashboardService:
         self.exit_error: str | None = None
         self.refreshed_at: float | None = None
         self.refreshed = asyncio.Event()  # set after each refresh, for tests
+        self._session: aiohttp.ClientSession | None = None
 
     # --- the chore ---------------------------------------------------------------------
 
     async def refresh(self) -> None:
         """Ask the satellite for this node's reputation and exit state (off the loop)."""
         c = self.config
-        # Both answers are asked for first and published together, so a page never shows
-        # this refresh's scores beside the last one's exit state.
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        base = c.satellite_url.rstrip("/")
+        # Asked on the loop (no worker thread that could hold up shutdown), and both answers
+        # published together, so a page never shows these scores beside the last exit state.
         rep, rep_error, exit_state, exit_error = self.reputation, None, self.exit, None
         try:
-            rep = await asyncio.to_thread(fetch_reputation, self.identity, c.satellite_id, c.satellite_url,
-                                          c.checkin_timeout)
-        except ReputationUnavailable as e:
+            rep = add_clock_warning(await _ask(self._session, base + REPUTATION_PATH,
+                                               reputation_request(self.identity, c.satellite_id), c.checkin_timeout))
+        except SatelliteUnavailable as e:
             rep_error = str(e)
         try:
-            exit_state = await asyncio.to_thread(request_exit, self.identity, c.satellite_id, c.satellite_url,
-                                                 "status", c.checkin_timeout)
-        except ExitUnavailable as e:
+            exit_state = await _ask(self._session, base + EXIT_PATH,
+                                    exit_request(self.identity, c.satellite_id, "status"), c.checkin_timeout)
+        except SatelliteUnavailable as e:
             exit_error = str(e)
         self.reputation, self.reputation_error, self.exit, self.exit_error = rep, rep_error, exit_state, exit_error
         self.refreshed_at = time.time()
@@ -190,6 +219,11 @@ class DashboardService:
             except Exception:  # the dashboard must never take the node down
                 log.exception("dashboard refresh failed")
             await asyncio.sleep(interval)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     # --- documents ---------------------------------------------------------------------
 

@@ -35,7 +35,8 @@ BUCKET = "pages-photos"
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
-    d = start_devnet(tmp_path_factory.mktemp("pages-devnet"), nodes=6)
+    # A busy two-core machine can take two minutes and more to bring six nodes up.
+    d = start_devnet(tmp_path_factory.mktemp("pages-devnet"), nodes=6, timeout=300)
     try:
         yield d
     finally:
@@ -161,8 +162,10 @@ def test_admin_creates_a_policy_uses_it_for_a_bucket_and_sees_its_compliance(
     assert page.inner_text("#report-outside") == "0"
     countries = page.locator("#report-countries rect.bar").evaluate_all("bs => bs.map(b => b.dataset.label)")
     assert countries and set(countries) <= {"DE", "FR", "NL"}, countries
-    assert sum(int(v) for v in page.locator("#report-countries rect.bar").evaluate_all(
-        "bs => bs.map(b => b.dataset.value)")) == 4
+    charted = sum(int(v) for v in page.locator("#report-countries rect.bar").evaluate_all(
+        "bs => bs.map(b => b.dataset.value)"))
+    # 2/3/3/4: the upload commits at 3 pieces and may cancel the slowest fourth.
+    assert charted in (3, 4) and f"{charted} piece(s)" in page.inner_text("#report-verdict")
     page.screenshot(path=str(shots / "console-compliance.png"), full_page=True)
 
     # The policy is in use now: it cannot be deleted; an unused one can, after confirmation.

@@ -72,7 +72,8 @@ const GS = (() => {
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
 
   // A line chart: series of [unix seconds, value]; thresholds drawn as dashed lines.
-  function lineChart(box, { series, thresholds = [], yMin, yMax, yFormat = String, height = 180, empty }) {
+  // markers: [{at, label}] drawn as red ticks with a tooltip (e.g. failed audits on a score chart).
+  function lineChart(box, { series, thresholds = [], markers = [], yMin, yMax, yFormat = String, height = 180, empty }) {
     clear(box);
     const pts = series.flatMap(s => s.points.filter(p => p[1] !== null && p[1] !== undefined));
     if (pts.length < 2) {
@@ -100,6 +101,12 @@ const GS = (() => {
                                 stroke: t.color || "#c0392b" }));
       root.append(svg("text", { x: W - R - 4, y: Y(t.value) - 4, "text-anchor": "end", class: "threshold-label",
                                 fill: t.color || "#c0392b" }, t.label));
+    }
+    for (const m of markers) {
+      if (m.at < x0 || m.at > x1) continue;
+      const tick = svg("line", { x1: X(m.at), x2: X(m.at), y1: T, y2: H - B, class: "marker" });
+      tick.append(svg("title", {}, m.label));
+      root.append(tick);
     }
     series.forEach((s, i) => {
       const p = s.points.filter(q => q[1] !== null && q[1] !== undefined);

@@ -5,8 +5,9 @@
   const { el, clear, fmtBytes, fmtTime, fmtAgo, api, lineChart, rates } = GS;
   const TOKEN = "geoshard-dashboard-token";
   const $ = id => document.getElementById(id);
-  const POLL_MS = 2000, HISTORY_MS = 15000;
-  let lastHistory = 0;
+  const POLL_MS = 2000;
+  let historyEvery = 15000;  // then the node's own sampling interval, within 5–60 s
+  let lastHistory = 0, lastSummary = null;
 
   function text(id, v) { $(id).textContent = v === null || v === undefined ? "—" : v; }
   function meter(id, frac) { $(id).style.width = Math.max(0, Math.min(1, frac || 0)) * 100 + "%"; }
@@ -79,6 +80,7 @@
 
   function drawSummary(s) {
     $("login").hidden = true; $("content").hidden = false;
+    lastSummary = s;
     text("node-id", s.node.id);
     const rep = s.reputation;
     const crit = s.warnings.some(w => w.severity === "critical");
@@ -128,7 +130,11 @@
     if (th.unknown_suspend !== undefined) thresholds.push({ value: th.unknown_suspend, label: `unknown: suspended at ${th.unknown_suspend}`, color: "#b7791f" });
     if (th.online_suspend !== undefined && th.online_suspend !== th.unknown_suspend)
       thresholds.push({ value: th.online_suspend, label: `online: suspended below ${th.online_suspend}`, color: "#8e44ad" });
-    lineChart($("chart-scores"), { yMax: 1, yFormat: v => v.toFixed(2), thresholds, series: [
+    // Each audit that did not pass is a red tick on the score chart: the reason for a drop.
+    const rep = lastSummary && lastSummary.reputation;
+    const markers = rep ? rep.recent_audits.filter(a => a.outcome !== "success")
+      .map(a => ({ at: new Date(a.at).getTime() / 1000, label: `${a.outcome}: ${a.reason}` })) : [];
+    lineChart($("chart-scores"), { yMax: 1, yFormat: v => v.toFixed(2), thresholds, markers, series: [
       { name: "audit", points: S.map(s => [s.at, s.audit]) },
       { name: "unknown", points: S.map(s => [s.at, s.unknown]), color: "#b7791f" },
       { name: "online", points: S.map(s => [s.at, s.online]), color: "#27ae60" }] });
@@ -137,9 +143,11 @@
   async function tick() {
     try {
       drawSummary(await api("/api/summary", { tokenKey: TOKEN }));
-      if (Date.now() - lastHistory > HISTORY_MS) {
+      if (Date.now() - lastHistory > historyEvery) {
         lastHistory = Date.now();
-        drawHistory(await api("/api/history", { tokenKey: TOKEN }));
+        const h = await api("/api/history", { tokenKey: TOKEN });
+        historyEvery = Math.max(5000, Math.min(60000, h.interval_seconds * 1000));
+        drawHistory(h);
       }
     } catch (e) {
       if (e.status === 401) { showLogin(sessionStorage.getItem(TOKEN) ? "wrong token" : ""); return; }
