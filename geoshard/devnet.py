@@ -151,24 +151,47 @@ def _prepare_satellite(opts: DevnetOptions) -> Path:
     return cfg_path
 
 
+def _node_init_args(opts: DevnetOptions, index: int, satellite: str, country: str, region: str) -> list[str]:
+    return [
+        "node", "init",
+        "--data", str(opts.data / "nodes" / f"node{index:02d}"),
+        "--capacity", opts.node_capacity,
+        "--country", country,
+        "--region", region,
+        "--wallet", node_wallet(index),
+        "--satellite", satellite,
+        "--port", str(opts.node_port_base + index), "--listen-host", _node_host(opts, index),
+    ]  # fmt: skip
+
+
+def _init_nodes(opts: DevnetOptions, satellite: str, locations: list[tuple[str, str]]) -> None:
+    """``node init`` for every node without a config yet, all at once (each is a process
+    that asks the satellite for its id; one after another, twelve take a minute on a busy
+    machine)."""
+    import subprocess
+
+    running = []
+    for i, (country, region) in enumerate(locations):
+        if not (opts.data / "nodes" / f"node{i:02d}" / "config.toml").exists():
+            argv = [*_geoshard(), *_node_init_args(opts, i, satellite, country, region)]
+            running.append((argv, subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)))
+    failed = []
+    for argv, proc in running:
+        out, _ = proc.communicate()
+        if proc.returncode != 0:
+            failed.append(f"geoshard {' '.join(argv[3:])} failed:\n{out.decode(errors='replace')}")
+    if failed:
+        raise SystemExit("\n".join(failed))
+
+
 def _prepare_node(opts: DevnetOptions, index: int, satellite: str, country: str, region: str) -> Path:
     from storage_node.config import NodeConfig
 
-    node_dir = opts.data / "nodes" / f"node{index:02d}"
-    cfg = node_dir / "config.toml"
+    cfg = opts.data / "nodes" / f"node{index:02d}" / "config.toml"
     host = _node_host(opts, index)
     port = opts.node_port_base + index
     if not cfg.exists():
-        _run_cli(
-            "node", "init",
-            "--data", str(node_dir),
-            "--capacity", opts.node_capacity,
-            "--country", country,
-            "--region", region,
-            "--wallet", node_wallet(index),
-            "--satellite", satellite,
-            "--port", str(port), "--listen-host", host,
-        )
+        _run_cli(*_node_init_args(opts, index, satellite, country, region))
     # Every start applies this run's ports, the satellite's included (a resumed devnet may be
     # given others; the node reports its new address at its first check-in), and devnet timing: check-ins every few
     # seconds so the satellite sees the network at once.
@@ -309,6 +332,7 @@ def run_devnet(opts: DevnetOptions) -> int:
         satellite_id = Identity.load(sat_cfg.resolved_identity_path).id
         satellite = f"{satellite_id}@{sat_url}"
         locations = node_locations(opts.nodes)
+        _init_nodes(opts, satellite, locations)
         children = []
         for i, (country, region) in enumerate(locations):
             cfg = _prepare_node(opts, i, satellite, country, region)
