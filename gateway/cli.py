@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from common.observability import configure_logging
 from gateway.config import ConfigError, GatewayConfig, create_master_key, load_master_key
 
 __all__ = ["config_from_args", "register"]
@@ -106,6 +105,8 @@ async def _serve(config: GatewayConfig) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from common.observability import configure_logging  # here: other commands need not load metrics
+
     configure_logging(args.log_level, process="gateway")
     try:
         config = config_from_args(args)
