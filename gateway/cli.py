@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from common.observability import configure_logging
 from gateway.config import (
     TOKEN_ENV,
     ConfigError,
@@ -133,6 +132,8 @@ async def _serve(config: GatewayConfig) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from common.observability import configure_logging  # here: other commands need not load metrics
+
     configure_logging(args.log_level, process="gateway")
     try:
         config = config_from_args(args)

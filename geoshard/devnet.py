@@ -188,24 +188,45 @@ def _prepare_satellite(opts: DevnetOptions) -> Path:
     return cfg_path
 
 
+def _node_init_args(opts: DevnetOptions, index: int, satellite: str, country: str, region: str) -> list[str]:
+    return [
+        "node", "init",
+        "--data", str(opts.data / "nodes" / f"node{index:02d}"),
+        "--capacity", opts.node_capacity,
+        "--country", country,
+        "--region", region,
+        "--wallet", node_wallet(index),
+        "--satellite", satellite,
+        "--port", str(opts.node_port_base + index), "--listen-host", _node_host(opts, index),
+    ]  # fmt: skip
+
+
+def _init_nodes(opts: DevnetOptions, satellite: str, locations: list[tuple[str, str]]) -> None:
+    """``node init`` for every node without a config yet, in this process: the same parser
+    and checks as the command (the satellite is asked for its id, the port must be free),
+    without a Python start-up per node, which on a busy machine took minutes for twelve."""
+    from geoshard.cli import build_parser
+    from storage_node.cli import InitError, init_node
+
+    parser = build_parser()
+    for i, (country, region) in enumerate(locations):
+        if (opts.data / "nodes" / f"node{i:02d}" / "config.toml").exists():
+            continue
+        argv = _node_init_args(opts, i, satellite, country, region)
+        try:
+            init_node(parser.parse_args(argv))
+        except InitError as e:
+            raise SystemExit(f"geoshard {' '.join(argv)} failed: {e}") from None
+
+
 def _prepare_node(opts: DevnetOptions, index: int, satellite: str, country: str, region: str) -> Path:
     from storage_node.config import NodeConfig
 
-    node_dir = opts.data / "nodes" / f"node{index:02d}"
-    cfg = node_dir / "config.toml"
+    cfg = opts.data / "nodes" / f"node{index:02d}" / "config.toml"
     host = _node_host(opts, index)
     port = opts.node_port_base + index
     if not cfg.exists():
-        _run_cli(
-            "node", "init",
-            "--data", str(node_dir),
-            "--capacity", opts.node_capacity,
-            "--country", country,
-            "--region", region,
-            "--wallet", node_wallet(index),
-            "--satellite", satellite,
-            "--port", str(port), "--listen-host", host,
-        )
+        _run_cli(*_node_init_args(opts, index, satellite, country, region))
     # Every start applies this run's ports, the satellite's included (a resumed devnet may be
     # given others; the node reports its new address at its first check-in), and devnet timing: check-ins every few
     # seconds so the satellite sees the network at once.
@@ -380,6 +401,7 @@ def run_devnet(opts: DevnetOptions) -> int:
         satellite_id = Identity.load(sat_cfg.resolved_identity_path).id
         satellite = f"{satellite_id}@{sat_url}"
         locations = node_locations(opts.nodes)
+        _init_nodes(opts, satellite, locations)
         children = []
         node_configs = []
         for i, (country, region) in enumerate(locations):

@@ -9,6 +9,8 @@ SUDO=""
 need=()
 command -v rclone >/dev/null 2>&1 || need+=(rclone)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# `ip netns` and veth: the test that runs satellite, nodes and gateway as separate hosts.
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing Debian packages: ${need[*]}"
     $SUDO apt-get update -qq

@@ -25,7 +25,6 @@ from typing import Any
 
 from common.countries import is_country_code
 from common.identity import Identity, is_peer_id
-from common.observability import configure_logging
 from common.wallet import wallet_problem
 from storage_node.config import ConfigError, NodeConfig, format_size, parse_size
 from storage_node.nodedb import NodeDB
@@ -262,6 +261,8 @@ async def _serve(cfg: NodeConfig, identity: Identity) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from common.observability import configure_logging  # here: `node init` need not load metrics
+
     configure_logging(args.log_level, process="storage-node")
     try:
         cfg = NodeConfig.load(args.config)
