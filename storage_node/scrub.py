@@ -27,6 +27,7 @@ where it stopped instead of starting over (or skipping the rest of the pass).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -247,6 +248,8 @@ class ScrubChore:
         self._shard: tuple[str, list[str]] | None = None  # cached sorted listing of one shard
         self._session: aiohttp.ClientSession | None = None
         self._last_report_try = 0.0
+        self._requested = False  # request_pass(): begin the next pass now
+        self._wake = asyncio.Event()
         if self.in_pass:  # resumed after a restart: keep the pass's pace
             self._set_rate()
 
@@ -297,7 +300,7 @@ class ScrubChore:
     def due(self, t: float) -> bool:
         """Whether a pass is running or the next one is due."""
         s = self.state
-        return self.in_pass or not s.pass_started or t >= s.pass_started + self.config.period
+        return self.in_pass or self._requested or not s.pass_started or t >= s.pass_started + self.config.period
 
     async def run_once(self, t: float | None = None) -> ScrubStep:
         """Verify the next piece of the pass (starting one if due); report what it finds."""
@@ -306,10 +309,11 @@ class ScrubChore:
         t = time.time() if t is None else t
         s = self.state
         if not self.in_pass:
-            if s.pass_started and t < s.pass_started + self.config.period:
+            if s.pass_started and t < s.pass_started + self.config.period and not self._requested:
                 return ScrubStep.IDLE
+            self._requested = False
             self._begin_pass(t)
-        piece_id = self._next_piece(s.cursor)
+        piece_id = await asyncio.to_thread(self._next_piece, s.cursor)  # directory listings
         if piece_id is None:
             s.passes += 1
             s.last_pass_finished = max(time.time(), s.pass_started + 1e-6)
@@ -416,6 +420,17 @@ class ScrubChore:
 
     # --- the loop -------------------------------------------------------------------------
 
+    def request_pass(self) -> None:
+        """Begin a pass now (when the current one, if any, ends), without waiting out the period."""
+        self._requested = True
+        self._wake.set()
+
+    async def _idle(self) -> None:
+        left = self.state.pass_started + self.config.period - time.time()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), min(60.0, max(0.05, left)))
+        self._wake.clear()
+
     async def run(self) -> None:
         if self.config.period <= 0:
             log.info("scrub is off (scrub_period = 0)")
@@ -424,7 +439,7 @@ class ScrubChore:
         while True:
             await self.flush_reports()
             if not self.due(time.time()):
-                await asyncio.sleep(min(60.0, max(0.05, self.state.pass_started + self.config.period - time.time())))
+                await self._idle()
                 continue
             try:
                 step = await self.run_once()
@@ -432,7 +447,7 @@ class ScrubChore:
                 log.exception("scrub step failed")
                 step = ScrubStep.IDLE
             if step is ScrubStep.IDLE:
-                await asyncio.sleep(min(60.0, max(0.05, self.state.pass_started + self.config.period - time.time())))
+                await self._idle()
 
     async def close(self) -> None:
         if self._session is not None:

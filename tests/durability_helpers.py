@@ -31,6 +31,7 @@ __all__ = [
     "repair_running",
     "repair_settle_time",
     "restart_node",
+    "shortfall_ids",
     "wait_until",
 ]
 
@@ -135,3 +136,11 @@ async def admin(net: Planet, method: str, path: str, body: dict[str, Any] | None
     ) as resp:
         assert resp.status < 300, await resp.text()
         return await resp.json()
+
+
+async def shortfall_ids(net: Planet) -> set[int]:
+    """Segments the repairer found short of eligible nodes (``repair_shortfalls``)."""
+    from satellite.db.durability_models import RepairShortfall
+
+    async with net.satellite.db.read() as s:
+        return set((await s.execute(select(RepairShortfall.segment_id))).scalars())

@@ -132,7 +132,7 @@ async def planet(
             peer = Peer(cfg, Identity.load_or_create(data / "identity.pem"))
             peers.append(peer)
             tasks.append(asyncio.create_task(peer.run()))
-        await _wait_for_nodes(sat, nodes)
+        await _wait_for_nodes(sat, nodes, timeout=max(15.0, 3.0 * nodes))  # a loaded machine starts slowly
         tenants = []
         for name in ("alpha", "beta"):
             info = await sat.tenancy.create_tenant(name, "global")

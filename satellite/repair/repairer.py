@@ -250,6 +250,14 @@ class Repairer:
         uploaded: list[UploadedPiece] = []
         keep = [p for p in seg.pieces if health.states[p.number] is PieceState.HEALTHY]
         if len(keep) < target:  # else only pieces out of policy go: no data moves
+            # No eligible node at all: say so before downloading k pieces for nothing.
+            probe, why = self._place(
+                policy, snapshot, [nodes[p.node_id] for p in keep], {p.node_id for p in seg.pieces}, 1, now
+            )
+            if not probe:
+                result.short_reason = why
+                await self._note_short(seg, policy, len(keep), target, result)
+                raise RepairShortage(f"no eligible node for a new piece ({why}); {len(keep)} healthy of {target}")
             got = await self._download(seg, layout, health, nodes, result)
             keep = [p for p in keep if p.number not in result.corrupt]
             numbers = self._numbers(seg, health, keep, result.corrupt)[: target - len(keep)]

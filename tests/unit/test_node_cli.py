@@ -146,7 +146,7 @@ async def test_init_fails_clearly_when_the_satellite_answers_nonsense(tmp_path, 
     assert "did not answer with a satellite id" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("sat", ["http://127.0.0.1:9", f"{SAT_ID}@http://127.0.0.1:9"])
+@pytest.mark.parametrize("sat", ["http://127.0.0.1:9", f"{SAT_ID}@http://127.0.0.1:9"], ids=["url", "id-at-url"])
 def test_init_fails_clearly_when_the_satellite_is_unreachable_with_or_without_an_id(tmp_path, capsys, sat):
     assert _init(tmp_path, satellite=sat) == 2
     err = capsys.readouterr().err
