@@ -41,6 +41,9 @@ class GatewayConfig:
     spare_after: float = 1.0
     piece_timeout: float = 10.0
     credential_cache_ttl: float = 60.0
+    # SSE-C keys travel in request headers; AWS refuses them on plain HTTP, and so does the
+    # gateway unless TLS ends in a proxy in front of it (or on a devnet).
+    allow_sse_c_over_http: bool = False
 
     def __post_init__(self) -> None:
         self.base_domains = tuple(self.base_domains)

@@ -10,9 +10,22 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.handlers import bucket, copy, delete, list, multipart, object_get, object_put, tagging
+from gateway.handlers import (
+    attributes,
+    bucket,
+    copy,
+    cors,
+    delete,
+    encryption,
+    list,
+    multipart,
+    object_get,
+    object_put,
+    tagging,
+)
 from gateway.handlers.common import Call
 from gateway.s3.credentials import AuthResult
+from gateway.s3.errors import S3Error
 from gateway.s3.router import Operation
 
 __all__ = ["dispatch"]
@@ -68,4 +81,20 @@ async def dispatch(call: Call, auth: AuthResult) -> web.StreamResponse:
             return await tagging.put_object_tagging(call, auth)
         case Operation.DELETE_OBJECT_TAGGING:
             return await tagging.delete_object_tagging(call)
+        case Operation.GET_OBJECT_ATTRIBUTES:
+            return await attributes.get_object_attributes(call)
+        case Operation.POST_OBJECT | Operation.PREFLIGHT:  # answered by their middlewares, never here
+            raise S3Error("MethodNotAllowed", Method=call.request.method, ResourceType="BUCKET")
+        case Operation.GET_BUCKET_CORS:
+            return await cors.get_bucket_cors(call)
+        case Operation.PUT_BUCKET_CORS:
+            return await cors.put_bucket_cors(call, auth)
+        case Operation.DELETE_BUCKET_CORS:
+            return await cors.delete_bucket_cors(call)
+        case Operation.GET_BUCKET_ENCRYPTION:
+            return await encryption.get_bucket_encryption(call)
+        case Operation.PUT_BUCKET_ENCRYPTION:
+            return await encryption.put_bucket_encryption(call, auth)
+        case Operation.DELETE_BUCKET_ENCRYPTION:
+            return await encryption.delete_bucket_encryption(call)
     raise RuntimeError(f"no handler for {call.endpoint.operation}")
