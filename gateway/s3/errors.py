@@ -141,6 +141,7 @@ ERRORS: Mapping[str, ErrorSpec] = {
     "InvalidPartNumber": ErrorSpec(416, "The requested partnumber is not satisfiable"),
     "NoSuchCORSConfiguration": ErrorSpec(404, "The CORS configuration does not exist"),
     "BadRequest": ErrorSpec(400, "Bad Request"),
+    "AccessControlListNotSupported": ErrorSpec(400, "The bucket does not allow ACLs"),
     "InvalidPolicyDocument": ErrorSpec(
         400, "The content of the form does not meet the conditions specified in the policy document."
     ),

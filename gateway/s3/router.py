@@ -63,14 +63,13 @@ RESPONSE_OVERRIDES: Mapping[str, str] = MappingProxyType(
 )
 
 # Bucket subresources Geoshard serves; on an object they name nothing S3 has.
-_BUCKET_ONLY = frozenset({"encryption", "cors"})
+_BUCKET_ONLY = frozenset({"encryption", "cors", "ownershipControls"})
 
 # Subresources of S3 that Geoshard does not serve: NotImplemented rather than a silent
 # fallback to the plain operation, which would answer something wrong.
 _UNSUPPORTED = frozenset(
     {
         "accelerate",
-        "acl",
         "analytics",
         "intelligent-tiering",
         "inventory",
@@ -82,7 +81,6 @@ _UNSUPPORTED = frozenset(
         "metrics",
         "notification",
         "object-lock",
-        "ownershipControls",
         "policy",
         "policyStatus",
         "publicAccessBlock",
@@ -133,6 +131,11 @@ class Operation(enum.Enum):
     DELETE_BUCKET_CORS = "DeleteBucketCors"
     POST_OBJECT = "PostObject"  # a browser form upload; authenticated by its signed policy
     PREFLIGHT = "OPTIONS"  # a browser's CORS preflight (unsigned), for a bucket or an object
+    GET_BUCKET_ACL = "GetBucketAcl"
+    PUT_BUCKET_ACL = "PutBucketAcl"
+    GET_OBJECT_ACL = "GetObjectAcl"
+    PUT_OBJECT_ACL = "PutObjectAcl"
+    GET_BUCKET_OWNERSHIP_CONTROLS = "GetBucketOwnershipControls"
     GET_BUCKET_ENCRYPTION = "GetBucketEncryption"
     PUT_BUCKET_ENCRYPTION = "PutBucketEncryption"
     DELETE_BUCKET_ENCRYPTION = "DeleteBucketEncryption"
@@ -145,6 +148,8 @@ _CONFIGURATIONS: Mapping[str, Mapping[str, Operation]] = MappingProxyType(
                        "DELETE": Operation.DELETE_BUCKET_ENCRYPTION},
         "cors": {"GET": Operation.GET_BUCKET_CORS, "PUT": Operation.PUT_BUCKET_CORS,
                  "DELETE": Operation.DELETE_BUCKET_CORS},
+        "acl": {"GET": Operation.GET_BUCKET_ACL, "PUT": Operation.PUT_BUCKET_ACL},
+        "ownershipControls": {"GET": Operation.GET_BUCKET_OWNERSHIP_CONTROLS},
     }
 )  # fmt: skip
 
@@ -467,6 +472,8 @@ def _object_operation(
             return Operation.LIST_PARTS, {"upload_id": upload_id, "list_query": lq}
         if method == "GET" and "tagging" in query:
             return Operation.GET_OBJECT_TAGGING, {}
+        if method == "GET" and "acl" in query:
+            return Operation.GET_OBJECT_ACL, {}
         if method == "GET" and "attributes" in query:
             return Operation.GET_OBJECT_ATTRIBUTES, _attributes_query(headers)
         extra: dict[str, object] = {
@@ -493,6 +500,8 @@ def _object_operation(
             return Operation.UPLOAD_PART, {"upload_id": upload_id, "part_number": part}
         if "tagging" in query:
             return Operation.PUT_OBJECT_TAGGING, {}
+        if "acl" in query:
+            return Operation.PUT_OBJECT_ACL, {}
         if copy_source is not None:
             return Operation.COPY_OBJECT, {"copy_source": copy_source}
         return Operation.PUT_OBJECT, {}

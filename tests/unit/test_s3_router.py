@@ -310,6 +310,12 @@ AWS_EXAMPLES: list[tuple[str, str, CIMultiDictProxy[str], Endpoint]] = [
     ("OPTIONS", "/exampleobject", _headers(BUCKET_HOST, Origin="http://www.example.com",
                                            Access_Control_Request_Method="PUT"),
      Endpoint(Op.PREFLIGHT, "examplebucket", "exampleobject", addressing=V)),
+    # GetBucketAcl / GetObjectAcl / PutObjectAcl sample requests.
+    ("GET", "/?acl", _headers(BUCKET_HOST), Endpoint(Op.GET_BUCKET_ACL, "examplebucket", addressing=V)),
+    ("GET", "/my-image.jpg?acl", _headers(BUCKET_HOST),
+     Endpoint(Op.GET_OBJECT_ACL, "examplebucket", "my-image.jpg", addressing=V)),
+    ("PUT", "/my-image.jpg?acl", _headers(BUCKET_HOST),
+     Endpoint(Op.PUT_OBJECT_ACL, "examplebucket", "my-image.jpg", addressing=V)),
     # GetObjectAttributes sample request.
     ("GET", "/example-object?attributes", _headers(BUCKET_HOST, x_amz_object_attributes="ETag,ObjectSize",
                                                    x_amz_max_parts="10"),
@@ -402,7 +408,7 @@ def test_invalid_bucket_in_path_is_rejected_by_the_router():
 @pytest.mark.parametrize(
     ("method", "target", "code"),
     [
-        ("GET", "/bkt?acl", "NotImplemented"),
+        ("GET", "/bkt?policy", "NotImplemented"),
         ("PUT", "/bkt/k?encryption", "NotImplemented"),
         ("GET", "/bkt/k?cors", "NotImplemented"),
         ("POST", "/bkt?encryption", "MethodNotAllowed"),
