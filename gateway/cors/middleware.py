@@ -25,7 +25,7 @@ from gateway.satellite_client import NoSuchBucket
 
 __all__ = ["install"]
 
-_HEADERS = "gateway.cors.headers"
+_HEADERS: web.RequestKey[dict[str, str]] = web.RequestKey("gateway.cors.headers", dict)
 _VARY = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method"
 _METHODS = ("GET", "PUT", "POST", "DELETE", "HEAD")
 
