@@ -60,6 +60,7 @@ __all__ = [
     "ciphertext_size",
     "decrypt_blocks",
     "derive_bucket_key",
+    "derive_customer_key",
     "encrypt_segment",
     "new_segment_key",
     "unwrap_key",
@@ -71,6 +72,8 @@ TAG_SIZE = 16
 NONCE_SIZE = 12
 WRAPPED_KEY_SIZE = KEY_SIZE + 8
 _BUCKET_INFO = b"geoshard/bucket-key/"
+_CUSTOMER_INFO = b"geoshard/sse-c/v1/wrap"
+_CUSTOMER_CHECK = b"geoshard/sse-c/v1/check"
 _U64 = struct.Struct(">Q")
 
 Buffer = bytes | bytearray | memoryview
@@ -91,6 +94,22 @@ def derive_bucket_key(master_key: Buffer, tenant_id: str | bytes, bucket: str | 
     _check_key(master_key, "master key")
     info = _BUCKET_INFO + version.encode() + b"\x00" + _prefixed(tenant_id) + _prefixed(bucket)
     return HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=None, info=info).derive(bytes(master_key))
+
+
+def derive_customer_key(bucket_key: Buffer, customer_key: Buffer) -> tuple[bytes, str]:
+    """SSE-C: the key that wraps the segment keys of an object encrypted with a customer's
+    key, and a check value (hex) that tells whether a later request brought the same key.
+
+    Both come from the customer's key *and* the bucket key (HKDF, the bucket key as salt):
+    the gateway's master key alone opens nothing, nor does the customer's key without it.
+    The check value is stored with the object; it is an HMAC under a key derived from both,
+    so it reveals nothing about the customer's key to whoever reads the metadata."""
+    _check_key(bucket_key, "bucket key")
+    _check_key(customer_key, "customer key")
+    wrap = HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=bytes(bucket_key), info=_CUSTOMER_INFO)
+    wrapping = wrap.derive(bytes(customer_key))
+    check = HKDF(algorithm=hashes.SHA256(), length=16, salt=bytes(bucket_key), info=_CUSTOMER_CHECK)
+    return wrapping, check.derive(bytes(customer_key)).hex()
 
 
 def new_segment_key() -> bytes:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.handlers import dispatch, domain_errors
+from gateway.cors import middleware as cors
+from gateway.handlers import dispatch, domain_errors, post_object
 from gateway.handlers.common import SERVICES, Call, GatewayServices
 from gateway.handlers.preflight import authorize_body
 from gateway.metrics import OPERATION_KEY
@@ -43,6 +44,8 @@ def create_app(services: GatewayServices) -> web.Application:
     domain_errors.register()
     app = web.Application(client_max_size=_CLIENT_MAX_SIZE)
     install(app)
+    cors.install(app)  # preflights are answered before routing and authentication
+    post_object.install(app)  # browser forms authenticate with their signed policy, not a header
     app[SERVICES] = services
     app.router.add_route("*", "/{tail:.*}", handle, expect_handler=defer_continue)
     return app

@@ -67,6 +67,9 @@ class GatewayConfig:
     # to requests that carry no S3 credentials.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = -1
+    # SSE-C keys travel in request headers; AWS refuses them on plain HTTP, and so does the
+    # gateway unless TLS ends in a proxy in front of it (or on a devnet).
+    allow_sse_c_over_http: bool = False
 
     def __post_init__(self) -> None:
         self.base_domains = tuple(self.base_domains)

@@ -256,6 +256,17 @@ class SatelliteClient:
     async def delete_bucket(self, tenant_id: str, bucket: str) -> None:
         await self.call("bucket/delete", {"tenant_id": tenant_id, "bucket": bucket})
 
+    async def get_setting(self, tenant_id: str | None, bucket: str, name: str) -> Json | None:
+        """A bucket setting (``cors``), or None; ``tenant_id`` None looks it up for any owner."""
+        answer = await self.call("bucket/setting/get", {"tenant_id": tenant_id, "bucket": bucket, "name": name})
+        return answer.get("value")
+
+    async def put_setting(self, tenant_id: str, bucket: str, name: str, value: Json) -> None:
+        await self.call("bucket/setting/put", {"tenant_id": tenant_id, "bucket": bucket, "name": name, "value": value})
+
+    async def delete_setting(self, tenant_id: str, bucket: str, name: str) -> None:
+        await self.call("bucket/setting/delete", {"tenant_id": tenant_id, "bucket": bucket, "name": name})
+
     # --- objects -------------------------------------------------------------------------
 
     async def authorize_write(self, tenant_id: str, bucket: str, key: str, size: int, *, placed: bool,
@@ -302,6 +313,10 @@ class SatelliteClient:
 
     async def head_object(self, tenant_id: str, bucket: str, key: str) -> Json:
         return (await self.call("object/head", {"tenant_id": tenant_id, "bucket": bucket, "key": key}))["object"]
+
+    async def head_parts(self, tenant_id: str, bucket: str, key: str) -> Json:
+        """``{object, part_sizes, parts_count}``: the object and the size of each of its parts."""
+        return await self.call("object/head", {"tenant_id": tenant_id, "bucket": bucket, "key": key, "parts": True})
 
     async def head_part(self, tenant_id: str, bucket: str, key: str, part_number: int) -> Json:
         """``{object, range, parts_count}``: the object and the byte range of its part ``part_number``."""

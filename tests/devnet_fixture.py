@@ -103,9 +103,13 @@ def _read_env(path: Path) -> dict[str, str]:
 
 
 def start_devnet(
-    data: Path, *, nodes: int = 10, extra: tuple[str, ...] = (), timeout: float = 120, env: dict[str, str] | None = None
+    data: Path, *, nodes: int = 10, extra: tuple[str, ...] = (), timeout: float = 300, env: dict[str, str] | None = None
 ) -> Devnet:
-    """Start ``geoshard devnet`` on ``data`` (``env`` is added to this process's environment)."""
+    """Start ``geoshard devnet`` on ``data`` (``env`` is added to this process's environment).
+
+    On a loaded machine (several engineers' suites on two cores) ten nodes can take minutes
+    to check in. A devnet that is not up in time is stopped as a user stops it (SIGINT), so
+    that it takes its satellite and nodes with it: a SIGKILL would leave them running."""
     data.mkdir(parents=True, exist_ok=True)
     env_file = data / "devnet.env"
     if env_file.exists():

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from common.identity import Identity
 from erasure import RedundancyScheme
@@ -34,7 +35,7 @@ from satellite.peer import Satellite
 from storage_node.config import NodeConfig
 from storage_node.peer import Peer
 
-__all__ = ["PLACES", "Planet", "Tenant", "planet"]
+__all__ = ["PLACES", "Planet", "Tenant", "fails", "planet", "status"]
 
 T = TypeVar("T")
 
@@ -86,6 +87,19 @@ class Planet:
 
     def node_of(self, node_id: str) -> Peer:
         return next(n for n in self.nodes if n.identity.id == node_id)
+
+
+async def fails(net: Planet, call: Callable[..., Any], **kwargs: Any) -> ClientError:
+    """The ClientError a boto3 call must raise (through ``net.s3``)."""
+    try:
+        await net.s3(call, **kwargs)
+    except ClientError as e:
+        return e
+    raise AssertionError(f"{getattr(call, '__name__', call)} succeeded")
+
+
+def status(err: ClientError) -> int:
+    return int(err.response["ResponseMetadata"]["HTTPStatusCode"])
 
 
 async def _wait_for_nodes(sat: Satellite, count: int, timeout: float = 15.0) -> None:

@@ -10,15 +10,35 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.handlers import bucket, copy, delete, list, multipart, object_get, object_put, tagging
+from gateway.handlers import (
+    acl,
+    attributes,
+    bucket,
+    copy,
+    cors,
+    delete,
+    encryption,
+    list,
+    multipart,
+    object_get,
+    object_put,
+    tagging,
+)
 from gateway.handlers.common import Call
 from gateway.s3.credentials import AuthResult
+from gateway.s3.errors import S3Error
 from gateway.s3.router import Operation
 
 __all__ = ["dispatch"]
 
 
+_WRITES_WITH_ACL = frozenset({Operation.PUT_OBJECT, Operation.COPY_OBJECT, Operation.CREATE_BUCKET,
+                              Operation.CREATE_MULTIPART_UPLOAD})  # fmt: skip
+
+
 async def dispatch(call: Call, auth: AuthResult) -> web.StreamResponse:
+    if call.endpoint.operation in _WRITES_WITH_ACL:
+        acl.check_acl_headers(call.request.headers)  # ACLs are disabled, as AWS's default
     match call.endpoint.operation:
         case Operation.LIST_BUCKETS:
             return await bucket.list_buckets(call)
@@ -68,4 +88,26 @@ async def dispatch(call: Call, auth: AuthResult) -> web.StreamResponse:
             return await tagging.put_object_tagging(call, auth)
         case Operation.DELETE_OBJECT_TAGGING:
             return await tagging.delete_object_tagging(call)
+        case Operation.GET_OBJECT_ATTRIBUTES:
+            return await attributes.get_object_attributes(call)
+        case Operation.POST_OBJECT | Operation.PREFLIGHT:  # answered by their middlewares, never here
+            raise S3Error("MethodNotAllowed", Method=call.request.method, ResourceType="BUCKET")
+        case Operation.GET_BUCKET_ACL | Operation.GET_OBJECT_ACL:
+            return await acl.get_acl(call)
+        case Operation.PUT_BUCKET_ACL | Operation.PUT_OBJECT_ACL:
+            return await acl.put_acl(call, auth)
+        case Operation.GET_BUCKET_OWNERSHIP_CONTROLS:
+            return await acl.get_ownership_controls(call)
+        case Operation.GET_BUCKET_CORS:
+            return await cors.get_bucket_cors(call)
+        case Operation.PUT_BUCKET_CORS:
+            return await cors.put_bucket_cors(call, auth)
+        case Operation.DELETE_BUCKET_CORS:
+            return await cors.delete_bucket_cors(call)
+        case Operation.GET_BUCKET_ENCRYPTION:
+            return await encryption.get_bucket_encryption(call)
+        case Operation.PUT_BUCKET_ENCRYPTION:
+            return await encryption.put_bucket_encryption(call, auth)
+        case Operation.DELETE_BUCKET_ENCRYPTION:
+            return await encryption.delete_bucket_encryption(call)
     raise RuntimeError(f"no handler for {call.endpoint.operation}")

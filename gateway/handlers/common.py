@@ -88,22 +88,24 @@ class GatewayServices:
     def bucket_key(self, tenant_id: str, bucket: str) -> bytes:
         return derive_bucket_key(self.master_key, tenant_id, bucket)
 
-    def uploader(self, placer: SatellitePlacer, tenant_id: str, bucket: str, *, allow_inline: bool = True
-                 ) -> ObjectUploader:  # fmt: skip
+    def uploader(self, placer: SatellitePlacer, tenant_id: str, bucket: str, *, allow_inline: bool = True,
+                 wrapping_key: bytes | None = None) -> ObjectUploader:  # fmt: skip
+        """``wrapping_key`` replaces the bucket key for an SSE-C object (see handlers.encryption)."""
         cfg = UploadConfig(segment_size=self.config.segment_size, inline_threshold=self.config.inline_threshold)
+        key = wrapping_key if wrapping_key is not None else self.bucket_key(tenant_id, bucket)
         return ObjectUploader(
-            self.pieces, placer, self.bucket_key(tenant_id, bucket), self.schemes.get((tenant_id, bucket)),
-            config=cfg, allow_inline=allow_inline,
+            self.pieces, placer, key, self.schemes.get((tenant_id, bucket)), config=cfg, allow_inline=allow_inline,
         )  # fmt: skip
 
     def learn_scheme(self, tenant_id: str, bucket: str, uploader: ObjectUploader) -> None:
         if uploader.scheme is not None:
             self.schemes[(tenant_id, bucket)] = uploader.scheme
 
-    def downloader(self, tenant_id: str, bucket: str) -> ObjectDownloader:
+    def downloader(self, tenant_id: str, bucket: str, wrapping_key: bytes | None = None) -> ObjectDownloader:
         cfg = DownloadConfig(window=self.config.download_window, spare_after=self.config.spare_after)
         reporter = SatelliteReporter(self.satellite, tenant_id)
-        return ObjectDownloader(self.pieces, self.bucket_key(tenant_id, bucket), config=cfg, reporter=reporter)
+        key = wrapping_key if wrapping_key is not None else self.bucket_key(tenant_id, bucket)
+        return ObjectDownloader(self.pieces, key, config=cfg, reporter=reporter)
 
 
 SERVICES: web.AppKey[GatewayServices] = web.AppKey("gateway.services", GatewayServices)

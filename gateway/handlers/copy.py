@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from erasure import unwrap_key, wrap_key
+from gateway.handlers import encryption
 from gateway.handlers.bucket import xml_response
 from gateway.handlers.common import (
     Call,
@@ -34,6 +35,7 @@ from gateway.handlers.object_put import DEFAULT_CONTENT_TYPE, upload_body
 from gateway.s3 import xml
 from gateway.s3.errors import S3Error
 from gateway.s3.http import check_copy_source_conditions
+from gateway.s3.sse import check_sse_request
 from gateway.satellite_client import CopyNeedsReupload
 
 __all__ = ["copy_object"]
@@ -63,14 +65,30 @@ def _new_meta(call: Call, src: dict[str, Any]) -> dict[str, Any] | None:
     return meta
 
 
+def _source_meta(obj: dict[str, Any]) -> dict[str, Any]:
+    return {"content_type": obj.get("content_type", ""), "metadata": obj.get("metadata") or {},
+            "checksums": obj.get("checksums") or {}, "tags": obj.get("tags") or {}}  # fmt: skip
+
+
 async def copy_object(call: Call) -> web.Response:
     src = call.endpoint.copy_source
     if src is None:
         raise RuntimeError("CopyObject routed without a copy source")
+    source_key, target_key = encryption.request_key(call, copy_source=True), encryption.request_key(call)
+    check_sse_request(call.request.headers, target_key)
     answer = await call.sat.get_object(call.tenant_id, src.bucket, src.key)
     obj = answer["object"]
+    src_keys = encryption.read_keys(call, src.bucket, obj.get("metadata"), source_key, of="copy source")
+    dst_keys = encryption.write_keys(call, call.bucket, target_key)
     check_copy_source_conditions(call.request.headers, quote_etag(str(obj["etag"])), created_at(obj))
     meta = _new_meta(call, obj)
+    # SSE-C on either side: the segment keys are wrapped anew and the stored check value
+    # follows the destination, so the metadata is always spelled out.
+    sse_c = src_keys.check is not None or dst_keys.check is not None
+    if sse_c and meta is None:
+        meta = _source_meta(obj)
+    if meta is not None:
+        meta["metadata"] = dst_keys.mark(meta["metadata"])
     if (src.bucket, src.key) == (call.bucket, call.key) and meta is None:
         raise S3Error(
             "InvalidRequest",
@@ -80,31 +98,33 @@ async def copy_object(call: Call) -> web.Response:
     condition = write_condition(call.request.headers)  # on the destination, checked at commit
     segments = answer.get("segments") or []
     keys = None
-    if src.bucket != call.bucket:
-        old = call.services.bucket_key(call.tenant_id, src.bucket)
-        new = call.services.bucket_key(call.tenant_id, call.bucket)
-        keys = [b64(wrap_key(new, unwrap_key(old, unb64(s["wrapped_key"])))) for s in segments]
+    if src.bucket != call.bucket or sse_c:
+        keys = [b64(wrap_key(dst_keys.wrapping_key, unwrap_key(src_keys.wrapping_key, unb64(s["wrapped_key"]))))
+                for s in segments]  # fmt: skip
     try:
         copied = await call.sat.copy_object(call.tenant_id, src.bucket, src.key, call.tenant_id, call.bucket, call.key,
                                             meta=meta, segment_keys=keys, condition=condition)  # fmt: skip
         etag = quote_etag(str(copied["etag"]))
     except CopyNeedsReupload:
-        etag, copied = await _stream_copy(call, answer, meta if meta is not None else {
-            "content_type": obj.get("content_type", ""), "metadata": obj.get("metadata") or {},
-            "checksums": obj.get("checksums") or {}, "tags": obj.get("tags") or {},
-        }, condition)  # fmt: skip
-    return xml_response(xml.copy_object_result(etag, datetime.fromisoformat(str(copied["created"]))))
+        full = meta if meta is not None else _source_meta(obj)
+        etag, copied = await _stream_copy(call, answer, full, condition, (src_keys, dst_keys))
+    body = xml.copy_object_result(etag, datetime.fromisoformat(str(copied["created"])))
+    return xml_response(body, headers=dst_keys.headers)
 
 
-async def _stream_copy(call: Call, answer: dict[str, Any], meta: dict[str, Any], condition: dict[str, Any] | None
-                       ) -> tuple[str, dict[str, Any]]:  # fmt: skip
+Keys = tuple[encryption.ObjectKeys, encryption.ObjectKeys]  # the source's and the destination's
+
+
+async def _stream_copy(call: Call, answer: dict[str, Any], meta: dict[str, Any], condition: dict[str, Any] | None,
+                       keys: Keys) -> tuple[str, dict[str, Any]]:  # fmt: skip
     size = int(answer["object"]["size"])
     src = call.endpoint.copy_source
     if src is None:
         raise RuntimeError("CopyObject routed without a copy source")
-    downloader = call.services.downloader(call.tenant_id, src.bucket)
+    downloader = call.services.downloader(call.tenant_id, src.bucket, keys[0].wrapping_key)
     body = Md5Stream(downloader.stream(segment_sources(answer.get("segments") or []), 0, size))
-    result = await upload_body(call, body, SatellitePlacer(call.sat, call.tenant_id, call.bucket, call.key))
+    placer = SatellitePlacer(call.sat, call.tenant_id, call.bucket, call.key)
+    result = await upload_body(call, body, placer, wrapping_key=keys[1].wrapping_key)
     full = {**meta, "size": result.size, "etag": body.etag}
     committed = await call.sat.commit_object(call.tenant_id, call.bucket, call.key, full,
                                              [segment_json(s) for s in result.segments], condition)  # fmt: skip

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.handlers import integrity
 from gateway.handlers.bucket import xml_response
 from gateway.handlers.common import Call, quote_etag
 from gateway.s3 import xml
@@ -23,11 +24,16 @@ from gateway.s3.router import ListQuery
 __all__ = ["list_objects", "list_objects_v2"]
 
 
+def _checksum(stored: dict[str, Any] | None) -> tuple[str, str] | None:
+    algorithm = integrity.stored_algorithm(stored)
+    return (algorithm, integrity.checksum_type(stored) or "FULL_OBJECT") if algorithm else None
+
+
 def _infos(objects: list[dict[str, Any]], owner: xml.Owner) -> list[xml.ObjectInfo]:
     return [
         # Quoted as GET and HEAD send it (a multipart ETag is stored bare).
         xml.ObjectInfo(o["key"], datetime.fromisoformat(o["created"]), quote_etag(o["etag"]), int(o["size"]),
-                       owner=owner)
+                       owner=owner, checksum=_checksum(o.get("checksums")))
         for o in objects
     ]
 

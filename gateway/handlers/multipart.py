@@ -7,12 +7,14 @@ the part (a range of an object cannot share whole pieces).
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
+from typing import Any
 
 from aiohttp import web
 
+from gateway import satellite_client as sc
+from gateway.handlers import encryption, integrity
 from gateway.handlers.bucket import xml_response
 from gateway.handlers.common import (
     Call,
@@ -27,10 +29,12 @@ from gateway.handlers.conditional import write_condition
 from gateway.handlers.object_put import DEFAULT_CONTENT_TYPE, checksum_headers, upload_body
 from gateway.s3 import xml
 from gateway.s3.body import BodyReader
+from gateway.s3.checksums import ChecksumAlgorithm, ExpectedChecksums, MultiHasher, parse_checksum_headers
 from gateway.s3.credentials import AuthResult
 from gateway.s3.errors import S3Error
 from gateway.s3.http import check_copy_source_conditions
 from gateway.s3.router import ListQuery
+from gateway.s3.sse import check_sse_request
 
 __all__ = [
     "Md5Stream",
@@ -60,48 +64,73 @@ def _part_number(call: Call) -> int:
 
 async def create_multipart_upload(call: Call) -> web.Response:
     headers = call.request.headers
+    sse_c = encryption.request_key(call)
+    check_sse_request(headers, sse_c)
+    keys = encryption.write_keys(call, call.bucket, sse_c)  # every part must bring the same key
     meta = {
         "content_type": headers.get("Content-Type", DEFAULT_CONTENT_TYPE),
-        "metadata": metadata_from_headers(headers),
+        "metadata": keys.mark(metadata_from_headers(headers)),
         "tags": xml.parse_tagging_header(headers["x-amz-tagging"]) if "x-amz-tagging" in headers else {},
     }
-    algorithm = headers.get("x-amz-checksum-algorithm")
-    upload = await call.sat.create_upload(call.tenant_id, call.bucket, call.key, meta, algorithm.upper() if algorithm
-                                          else None)  # fmt: skip
-    return xml_response(xml.initiate_multipart_upload_result(call.bucket, call.key, str(upload["upload_id"])))
+    raw_algorithm = headers.get("x-amz-checksum-algorithm")
+    algorithm = raw_algorithm.strip().upper() if raw_algorithm else None
+    kind = integrity.upload_checksum_type(algorithm, headers.get("x-amz-checksum-type"))
+    out = dict(keys.headers)
+    if kind is not None:
+        meta["metadata"][integrity.TYPE_MARK] = kind
+        out.update({"x-amz-checksum-algorithm": str(algorithm), "x-amz-checksum-type": kind})
+    upload = await call.sat.create_upload(call.tenant_id, call.bucket, call.key, meta, algorithm)
+    body = xml.initiate_multipart_upload_result(call.bucket, call.key, str(upload["upload_id"]))
+    return xml_response(body, headers=out)
 
 
 def _part_placer(call: Call) -> SatellitePlacer:
     return SatellitePlacer(call.sat, call.tenant_id, call.bucket, call.key, _upload_id(call), _part_number(call))
 
 
+async def _part_keys(call: Call) -> tuple[encryption.ObjectKeys, str | None]:
+    """The keys a part is written with (the upload's SSE-C key, which the part must bring)
+    and the upload's checksum algorithm."""
+    sse_c = encryption.request_key(call)
+    upload = (await call.sat.list_parts(call.tenant_id, call.bucket, call.key, _upload_id(call), max_parts=1))["upload"]
+    keys = encryption.read_keys(call, call.bucket, upload.get("metadata"), sse_c, of="upload")
+    return keys, upload.get("checksum_algorithm")
+
+
 async def upload_part(call: Call, auth: AuthResult) -> web.Response:
-    reader = BodyReader(call.request, auth)
-    result = await upload_body(call, reader, _part_placer(call))
+    keys, algorithm = await _part_keys(call)
+    reader = BodyReader(call.request, auth, expected=integrity.part_expectations(call.request.headers, algorithm))
+    result = await upload_body(call, reader, _part_placer(call), wrapping_key=keys.wrapping_key)
     checksums = {alg.value: value for alg, value in reader.checksums.items()}
     await call.sat.commit_part(
         call.tenant_id, call.bucket, call.key, _upload_id(call), _part_number(call),
         size=result.size, etag=reader.etag, segments=[segment_json(s) for s in result.segments], checksums=checksums,
     )  # fmt: skip
-    return web.Response(headers={"ETag": reader.etag, **checksum_headers(checksums)})
+    return web.Response(headers={"ETag": reader.etag, **checksum_headers(checksums), **keys.headers})
 
 
 class Md5Stream:
     """Bytes read back from the network, hashed on their way to the uploader (the ETag of
-    a copy is the MD5 of what was written)."""
+    a copy is the MD5 of what was written; a part of an upload with a checksum algorithm
+    also gets that checksum)."""
 
-    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+    def __init__(self, chunks: AsyncIterator[bytes], algorithm: str | None = None) -> None:
         self.chunks = chunks
-        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.algorithm = ChecksumAlgorithm.from_name(algorithm) if algorithm else None
+        self.hasher = MultiHasher((self.algorithm,) if self.algorithm else ())
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self.chunks:
-            self.md5.update(chunk)
+            self.hasher.update(chunk)
             yield chunk
 
     @property
     def etag(self) -> str:
-        return f'"{self.md5.hexdigest()}"'
+        return self.hasher.etag
+
+    @property
+    def checksums(self) -> dict[str, str]:
+        return {self.algorithm.value: self.hasher.checksum(self.algorithm)} if self.algorithm else {}
 
 
 async def upload_part_copy(call: Call) -> web.Response:
@@ -109,35 +138,79 @@ async def upload_part_copy(call: Call) -> web.Response:
     if src is None:
         raise RuntimeError("UploadPartCopy routed without a copy source")
     first, last = src.range if src.range is not None else (None, None)
+    source_key = encryption.request_key(call, copy_source=True)
+    keys, algorithm = await _part_keys(call)
     answer = await call.sat.get_object(call.tenant_id, src.bucket, src.key, range_start=first, range_end=last)
     obj = answer["object"]
+    src_keys = encryption.read_keys(call, src.bucket, obj.get("metadata"), source_key, of="copy source")
     check_copy_source_conditions(call.request.headers, quote_etag(str(obj["etag"])), created_at(obj))
     size = int(obj["size"])
     rng = answer.get("range")
     if src.range is not None and (rng is None or int(rng[1]) != last):
         raise S3Error("InvalidRange", headers={"Content-Range": f"bytes */{size}"})
     start, stop = (int(rng[0]), int(rng[1]) + 1) if rng is not None else (0, size)
-    downloader = call.services.downloader(call.tenant_id, src.bucket)
-    body = Md5Stream(downloader.stream(segment_sources(answer.get("segments") or []), start, stop - start))
-    result = await upload_body(call, body, _part_placer(call))
+    downloader = call.services.downloader(call.tenant_id, src.bucket, src_keys.wrapping_key)
+    body = Md5Stream(downloader.stream(segment_sources(answer.get("segments") or []), start, stop - start), algorithm)
+    result = await upload_body(call, body, _part_placer(call), wrapping_key=keys.wrapping_key)
     etag = body.etag
     part = await call.sat.commit_part(
         call.tenant_id, call.bucket, call.key, _upload_id(call), _part_number(call),
-        size=result.size, etag=etag, segments=[segment_json(s) for s in result.segments],
+        size=result.size, etag=etag, segments=[segment_json(s) for s in result.segments], checksums=body.checksums,
     )  # fmt: skip
-    return xml_response(xml.copy_part_result(etag, datetime.fromisoformat(str(part["created"]))))
+    return xml_response(xml.copy_part_result(etag, datetime.fromisoformat(str(part["created"]))), headers=keys.headers)
+
+
+async def _all_parts(call: Call) -> tuple[dict[str, Any] | None, dict[int, dict[str, Any]]]:
+    """The upload and its parts by number; (None, {}) for an upload that is gone (a retried
+    Complete: the satellite answers it from its memory of completed uploads)."""
+    parts: dict[int, dict[str, Any]] = {}
+    marker = 0
+    try:
+        while True:
+            page = await call.sat.list_parts(call.tenant_id, call.bucket, call.key, _upload_id(call),
+                                             part_number_marker=marker, max_parts=1000)  # fmt: skip
+            parts.update({int(p["part_number"]): p for p in page["parts"]})
+            if not page["truncated"]:
+                return page["upload"], parts
+            marker = int(page["next_marker"])
+    except sc.NoSuchUpload:
+        return None, {}
+
+
+def _object_checksums(upload: dict[str, Any], stored: dict[int, dict[str, Any]], claimed: list[xml.CompletedPart],
+                      headers: Mapping[str, str]) -> dict[str, Any]:  # fmt: skip
+    algorithm = upload.get("checksum_algorithm")
+    kind = (upload.get("metadata") or {}).get(integrity.TYPE_MARK)
+    if any(p.part_number not in stored for p in claimed):
+        return {}  # the satellite answers InvalidPart
+    if algorithm and kind == "COMPOSITE":
+        for p in claimed:
+            if f"Checksum{algorithm}" not in p.checksums:
+                raise S3Error("InvalidRequest", f"The upload was created using a {algorithm.lower()} checksum. The "
+                              "complete request must include the checksum for each part. It was missing for part "
+                              f"{p.part_number} in the request.")  # fmt: skip
+    chosen = [stored[p.part_number] for p in claimed]
+    return integrity.multipart_checksums(algorithm, kind, chosen, [p.checksums for p in claimed], headers)
 
 
 async def complete_multipart_upload(call: Call, auth: AuthResult) -> web.Response:
-    parts = xml.parse_complete_multipart_upload(await BodyReader(call.request, auth).read_all(_MAX_COMPLETE_BODY))
+    # Complete's x-amz-checksum-* header is the whole object's checksum, not its body's.
+    expected = ExpectedChecksums(parse_checksum_headers(call.request.headers).content_md5)
+    reader = BodyReader(call.request, auth, expected=expected)
+    parts = xml.parse_complete_multipart_upload(await reader.read_all(_MAX_COMPLETE_BODY))
     condition = write_condition(call.request.headers)  # checked in Complete's transaction
+    upload, stored = await _all_parts(call)
+    checksums = _object_checksums(upload, stored, parts, call.request.headers) if upload is not None else {}
     obj = await call.sat.complete_upload(
         call.tenant_id, call.bucket, call.key, _upload_id(call), [(p.part_number, p.etag) for p in parts],
-        condition=condition,
+        checksums=checksums, condition=condition,
     )  # fmt: skip
     etag = quote_etag(str(obj["etag"]))
     location = f"/{call.bucket}/{call.key}"
-    return xml_response(xml.complete_multipart_upload_result(location, call.bucket, call.key, etag))
+    headers = encryption.stored_headers(obj.get("metadata"), encryption.request_key(call))
+    fields = integrity.checksum_fields(obj.get("checksums"))
+    body = xml.complete_multipart_upload_result(location, call.bucket, call.key, etag, fields)
+    return xml_response(body, headers=headers)
 
 
 async def abort_multipart_upload(call: Call) -> web.Response:
@@ -152,13 +225,17 @@ async def list_parts(call: Call) -> web.Response:
                                        part_number_marker=marker, max_parts=q.max_keys)  # fmt: skip
     parts = [
         xml.PartInfo(int(p["part_number"]), datetime.fromisoformat(p["created"]), quote_etag(p["etag"]), int(p["size"]),
-                     {f"Checksum{k}": v for k, v in (p.get("checksums") or {}).items()})
+                     {f"Checksum{k}": v for k, v in (p.get("checksums") or {}).items() if k in integrity.ALGORITHMS})
         for p in answer["parts"]
     ]  # fmt: skip
     owner = xml.Owner(call.tenant_id, call.tenant_id)
+    upload = answer["upload"]
+    algorithm = upload.get("checksum_algorithm")
+    kind = (upload.get("metadata") or {}).get(integrity.TYPE_MARK)
     body = xml.list_parts_result(
         call.bucket, call.key, _upload_id(call), q, parts,
         is_truncated=bool(answer["truncated"]), next_part_number_marker=answer.get("next_marker"), owner=owner,
+        checksum=(algorithm, kind) if algorithm and kind else None,
     )  # fmt: skip
     return xml_response(body)
 

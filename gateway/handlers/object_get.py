@@ -17,8 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.handlers import encryption, integrity
 from gateway.handlers.common import STANDARD_HEADERS, Call, created_at, quote_etag, segment_sources
-from gateway.handlers.object_put import checksum_headers
 from gateway.s3.errors import S3Error, request_id
 from gateway.s3.http import check_conditions, http_date, mail_safe, parse_range_spec
 
@@ -26,9 +26,10 @@ __all__ = ["get_object", "head_object", "object_headers"]
 
 log = logging.getLogger(__name__)
 
-def object_headers(obj: Mapping[str, Any], call: Call) -> dict[str, str]:
+def object_headers(obj: Mapping[str, Any], call: Call, keys: encryption.ObjectKeys) -> dict[str, str]:
     """The headers S3 returns with an object's data or HEAD."""
     headers = {
+        **keys.headers,
         "ETag": quote_etag(str(obj["etag"])),
         "Last-Modified": http_date(created_at(obj)),
         "Content-Type": str(obj.get("content_type") or "binary/octet-stream"),
@@ -42,7 +43,7 @@ def object_headers(obj: Mapping[str, Any], call: Call) -> dict[str, str]:
     if obj.get("tags"):
         headers["x-amz-tagging-count"] = str(len(obj["tags"]))
     if call.request.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED":
-        headers.update(checksum_headers(obj.get("checksums") or {}))
+        headers.update(integrity.checksum_headers(obj.get("checksums")))
     headers.update(call.endpoint.response_overrides)
     return headers
 
@@ -69,14 +70,16 @@ def _part_headers(answer: Mapping[str, Any], headers: dict[str, str]) -> tuple[i
 
 
 async def head_object(call: Call) -> web.Response:
+    sse_c = encryption.request_key(call)
     part = call.endpoint.part_number
     if part is None:
         answer = {"object": await call.sat.head_object(call.tenant_id, call.bucket, call.key)}
     else:
         answer = await call.sat.head_part(call.tenant_id, call.bucket, call.key, part)
     obj = answer["object"]
+    keys = encryption.read_keys(call, call.bucket, obj.get("metadata"), sse_c)
     check_conditions(call.request.headers, quote_etag(str(obj["etag"])), created_at(obj), method="HEAD")
-    headers = object_headers(obj, call)
+    headers = object_headers(obj, call, keys)
     status, length = 200, int(obj["size"])
     if part is not None:
         _, length, status = _part_headers(answer, headers)
@@ -86,6 +89,7 @@ async def head_object(call: Call) -> web.Response:
 
 async def get_object(call: Call) -> web.StreamResponse:
     # The satellite resolves the range (or the part) against the size and returns only its segments.
+    sse_c = encryption.request_key(call)
     part = call.endpoint.part_number
     spec = parse_range_spec(call.request.headers.get("Range"))
     if part is not None and "Range" in call.request.headers:
@@ -97,8 +101,9 @@ async def get_object(call: Call) -> web.StreamResponse:
     )  # fmt: skip
     obj = answer["object"]
     size = int(obj["size"])
+    keys = encryption.read_keys(call, call.bucket, obj.get("metadata"), sse_c)
     check_conditions(call.request.headers, quote_etag(str(obj["etag"])), created_at(obj))
-    headers = object_headers(obj, call)
+    headers = object_headers(obj, call, keys)
     resolved = answer.get("range")
     if part is not None:
         first, length, status = _part_headers(answer, headers)
@@ -112,7 +117,7 @@ async def get_object(call: Call) -> web.StreamResponse:
     headers["Content-Length"] = str(length)
     response = web.StreamResponse(status=status, headers=headers)
     sources = segment_sources(answer.get("segments") or [])
-    downloader = call.services.downloader(call.tenant_id, call.bucket)
+    downloader = call.services.downloader(call.tenant_id, call.bucket, keys.wrapping_key)
     stream = downloader.stream(sources, first, length)
     # Fetch the first window before committing to a status: a read that cannot start is
     # still an S3 error (503), not a truncated 200.

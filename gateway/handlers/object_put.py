@@ -13,22 +13,25 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.handlers import conditional
+from gateway.handlers import conditional, encryption
 from gateway.handlers.common import Call, SatellitePlacer, metadata_from_headers, segment_json
 from gateway.pipeline import UploadResult
 from gateway.s3 import xml
 from gateway.s3.body import BodyReader
 from gateway.s3.credentials import AuthResult
+from gateway.s3.sse import check_sse_request
 
 __all__ = ["DEFAULT_CONTENT_TYPE", "put_object", "upload_body"]
 
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"
 
 
-async def upload_body(call: Call, reader: AsyncIterable[bytes], placer: SatellitePlacer, *, allow_inline: bool = True
-                      ) -> UploadResult:  # fmt: skip
-    """Stream ``reader`` through the pipeline (PutObject and UploadPart)."""
-    uploader = call.services.uploader(placer, call.tenant_id, call.bucket, allow_inline=allow_inline)
+async def upload_body(call: Call, reader: AsyncIterable[bytes], placer: SatellitePlacer, *, allow_inline: bool = True,
+                      wrapping_key: bytes | None = None) -> UploadResult:  # fmt: skip
+    """Stream ``reader`` through the pipeline (PutObject and UploadPart); ``wrapping_key``
+    replaces the bucket key for SSE-C."""
+    uploader = call.services.uploader(placer, call.tenant_id, call.bucket, allow_inline=allow_inline,
+                                      wrapping_key=wrapping_key)  # fmt: skip
     result = await uploader.upload(reader)
     call.services.learn_scheme(call.tenant_id, call.bucket, uploader)
     return result
@@ -41,11 +44,14 @@ def checksum_headers(checksums: dict[str, Any]) -> dict[str, str]:
 async def put_object(call: Call, auth: AuthResult) -> web.Response:
     headers = call.request.headers
     reader = BodyReader(call.request, auth)  # length and integrity claims checked before any byte
-    metadata = metadata_from_headers(headers)
+    sse_c = encryption.request_key(call)
+    check_sse_request(headers, sse_c)
+    keys = encryption.write_keys(call, call.bucket, sse_c)
+    metadata = keys.mark(metadata_from_headers(headers))
     tags = xml.parse_tagging_header(headers["x-amz-tagging"]) if "x-amz-tagging" in headers else {}
     condition = await conditional.precheck(call)  # a write that cannot succeed uploads nothing
     placer = SatellitePlacer(call.sat, call.tenant_id, call.bucket, call.key)
-    result = await upload_body(call, reader, placer)
+    result = await upload_body(call, reader, placer, wrapping_key=keys.wrapping_key)
     checksums = {alg.value: value for alg, value in reader.checksums.items()}
     meta = {
         "size": result.size,
@@ -58,4 +64,4 @@ async def put_object(call: Call, auth: AuthResult) -> web.Response:
     segments = [segment_json(s) for s in result.segments]
     with conditional.conflict_if_vanished(condition):
         await call.sat.commit_object(call.tenant_id, call.bucket, call.key, meta, segments, condition)
-    return web.Response(headers={"ETag": reader.etag, **checksum_headers(checksums)})
+    return web.Response(headers={"ETag": reader.etag, **checksum_headers(checksums), **keys.headers})

@@ -140,6 +140,23 @@ ERRORS: Mapping[str, ErrorSpec] = {
         "upload you should initiate another CreateMultipartUpload request and re-upload each part.",
     ),
     "InvalidPartNumber": ErrorSpec(416, "The requested partnumber is not satisfiable"),
+    "NoSuchCORSConfiguration": ErrorSpec(404, "The CORS configuration does not exist"),
+    "BadRequest": ErrorSpec(400, "Bad Request"),
+    "AccessControlListNotSupported": ErrorSpec(400, "The bucket does not allow ACLs"),
+    "InvalidPolicyDocument": ErrorSpec(
+        400, "The content of the form does not meet the conditions specified in the policy document."
+    ),
+    "MalformedPOSTRequest": ErrorSpec(400, "The body of your POST request is not well-formed multipart/form-data."),
+    "AccessForbidden": ErrorSpec(
+        403,
+        "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request "
+        "method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the "
+        "resource's CORS spec.",
+    ),
+    "InvalidEncryptionAlgorithmError": ErrorSpec(
+        400, "The Encryption request you specified is not valid. Supported value: AES256."
+    ),
+
     "NotModified": ErrorSpec(304, "Not Modified"),
     "MalformedXML": ErrorSpec(
         400,

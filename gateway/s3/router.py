@@ -68,16 +68,15 @@ RESPONSE_OVERRIDES: Mapping[str, str] = MappingProxyType(
     }
 )
 
+# Bucket subresources Geoshard serves; on an object they name nothing S3 has.
+_BUCKET_ONLY = frozenset({"encryption", "cors", "ownershipControls"})
+
 # Subresources of S3 that Geoshard does not serve: NotImplemented rather than a silent
 # fallback to the plain operation, which would answer something wrong.
 _UNSUPPORTED = frozenset(
     {
         "accelerate",
-        "acl",
         "analytics",
-        "attributes",
-        "cors",
-        "encryption",
         "intelligent-tiering",
         "inventory",
         "legal-hold",
@@ -88,7 +87,6 @@ _UNSUPPORTED = frozenset(
         "metrics",
         "notification",
         "object-lock",
-        "ownershipControls",
         "policy",
         "policyStatus",
         "publicAccessBlock",
@@ -133,6 +131,33 @@ class Operation(enum.Enum):
     GET_OBJECT_TAGGING = "GetObjectTagging"
     PUT_OBJECT_TAGGING = "PutObjectTagging"
     DELETE_OBJECT_TAGGING = "DeleteObjectTagging"
+    GET_OBJECT_ATTRIBUTES = "GetObjectAttributes"
+    GET_BUCKET_CORS = "GetBucketCors"
+    PUT_BUCKET_CORS = "PutBucketCors"
+    DELETE_BUCKET_CORS = "DeleteBucketCors"
+    POST_OBJECT = "PostObject"  # a browser form upload; authenticated by its signed policy
+    PREFLIGHT = "OPTIONS"  # a browser's CORS preflight (unsigned), for a bucket or an object
+    GET_BUCKET_ACL = "GetBucketAcl"
+    PUT_BUCKET_ACL = "PutBucketAcl"
+    GET_OBJECT_ACL = "GetObjectAcl"
+    PUT_OBJECT_ACL = "PutObjectAcl"
+    GET_BUCKET_OWNERSHIP_CONTROLS = "GetBucketOwnershipControls"
+    GET_BUCKET_ENCRYPTION = "GetBucketEncryption"
+    PUT_BUCKET_ENCRYPTION = "PutBucketEncryption"
+    DELETE_BUCKET_ENCRYPTION = "DeleteBucketEncryption"
+
+
+# Bucket configurations: GET, PUT and DELETE of ?<subresource>.
+_CONFIGURATIONS: Mapping[str, Mapping[str, Operation]] = MappingProxyType(
+    {
+        "encryption": {"GET": Operation.GET_BUCKET_ENCRYPTION, "PUT": Operation.PUT_BUCKET_ENCRYPTION,
+                       "DELETE": Operation.DELETE_BUCKET_ENCRYPTION},
+        "cors": {"GET": Operation.GET_BUCKET_CORS, "PUT": Operation.PUT_BUCKET_CORS,
+                 "DELETE": Operation.DELETE_BUCKET_CORS},
+        "acl": {"GET": Operation.GET_BUCKET_ACL, "PUT": Operation.PUT_BUCKET_ACL},
+        "ownershipControls": {"GET": Operation.GET_BUCKET_OWNERSHIP_CONTROLS},
+    }
+)  # fmt: skip
 
 
 class Addressing(enum.Enum):
@@ -190,6 +215,7 @@ class Endpoint:
     copy_source: CopySource | None = None
     list_query: ListQuery | None = None
     response_overrides: Mapping[str, str] = field(default_factory=dict)
+    object_attributes: tuple[str, ...] = ()  # GetObjectAttributes' x-amz-object-attributes
 
     @property
     def resource(self) -> str:
@@ -332,6 +358,8 @@ def route(
             return Endpoint(Operation.LIST_BUCKETS)
         raise S3Error("MethodNotAllowed", Method=method, ResourceType="SERVICE")
     check_bucket_name(bucket)
+    if method == "OPTIONS":
+        return Endpoint(Operation.PREFLIGHT, bucket, check_key(key) if key is not None else None, addressing)
     if key is None:
         op, extra = _bucket_operation(method, query)
     else:
@@ -420,6 +448,11 @@ def _check_version_id(query: MultiDictProxy[str]) -> None:
 def _bucket_operation(method: str, query: MultiDictProxy[str]) -> tuple[Operation, dict[str, object]]:
     if method == "HEAD":
         return Operation.HEAD_BUCKET, {}
+    for sub, ops in _CONFIGURATIONS.items():
+        if sub in query:
+            if method not in ops:
+                raise S3Error("MethodNotAllowed", Method=method, ResourceType=sub.upper())
+            return ops[method], {}
     if method == "GET":
         if "location" in query:
             return Operation.GET_BUCKET_LOCATION, {}
@@ -469,13 +502,16 @@ def _bucket_operation(method: str, query: MultiDictProxy[str]) -> tuple[Operatio
     if method == "POST" and "delete" in query:
         return Operation.DELETE_OBJECTS, {}
     if method == "POST":
-        raise S3Error("NotImplemented", Header="POST Object (browser form upload)")
+        return Operation.POST_OBJECT, {}
     raise S3Error("MethodNotAllowed", Method=method, ResourceType="BUCKET")
 
 
 def _object_operation(
     method: str, query: MultiDictProxy[str], headers: CIMultiDictProxy[str] | Mapping[str, str]
 ) -> tuple[Operation, dict[str, object]]:
+    bucket_only = sorted(_BUCKET_ONLY.intersection(query))
+    if bucket_only:
+        raise S3Error("NotImplemented", Header=f"?{bucket_only[0]}")
     upload_id = query.get("uploadId")
     if upload_id == "":
         raise S3Error("NoSuchUpload", UploadId="")
@@ -490,6 +526,10 @@ def _object_operation(
             return Operation.LIST_PARTS, {"upload_id": upload_id, "list_query": lq}
         if method == "GET" and "tagging" in query:
             return Operation.GET_OBJECT_TAGGING, {}
+        if method == "GET" and "acl" in query:
+            return Operation.GET_OBJECT_ACL, {}
+        if method == "GET" and "attributes" in query:
+            return Operation.GET_OBJECT_ATTRIBUTES, _attributes_query(headers)
         extra: dict[str, object] = {"response_overrides": _response_overrides(query)}
         if "partNumber" in query:
             extra["part_number"] = _part_number(query)
@@ -512,6 +552,8 @@ def _object_operation(
             return Operation.UPLOAD_PART, {"upload_id": upload_id, "part_number": part}
         if "tagging" in query:
             return Operation.PUT_OBJECT_TAGGING, {}
+        if "acl" in query:
+            return Operation.PUT_OBJECT_ACL, {}
         if copy_source is not None:
             return Operation.COPY_OBJECT, {"copy_source": copy_source}
         return Operation.PUT_OBJECT, {}
@@ -529,6 +571,29 @@ def _object_operation(
         _check_version_id(query)
         return Operation.DELETE_OBJECT, {}
     raise S3Error("MethodNotAllowed", Method=method, ResourceType="OBJECT")
+
+
+_OBJECT_ATTRIBUTES = ("ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize")
+
+
+def _attributes_query(headers: CIMultiDictProxy[str] | Mapping[str, str]) -> dict[str, object]:
+    """GetObjectAttributes: ``x-amz-object-attributes`` (comma-separated, checked),
+    ``x-amz-max-parts`` and ``x-amz-part-number-marker``."""
+    raw = headers.get("x-amz-object-attributes", "")
+    names = tuple(n.strip() for n in raw.split(",") if n.strip())
+    bad = [n for n in names if n not in _OBJECT_ATTRIBUTES]
+    if not names or bad:
+        message = "Invalid attribute name specified." if bad else "Minimum of 1 attribute is required"
+        raise S3Error("InvalidArgument", message, ArgumentName="x-amz-object-attributes",
+                      ArgumentValue=bad[0] if bad else raw)  # fmt: skip
+    limits = MultiDict({"max-parts": headers.get("x-amz-max-parts", "1000")})
+    marker = headers.get("x-amz-part-number-marker")
+    if marker is not None and not marker.strip().isdigit():
+        raise S3Error("InvalidArgument", "Provided part-number-marker not an integer or within integer range",
+                      ArgumentName="x-amz-part-number-marker", ArgumentValue=marker)  # fmt: skip
+    lq = ListQuery(max_keys=_int_arg(MultiDictProxy(limits), "max-parts", 1000, 0, 1000),
+                   marker=marker.strip() if marker else None)  # fmt: skip
+    return {"object_attributes": names, "list_query": lq}
 
 
 def _copy_source(headers: CIMultiDictProxy[str] | Mapping[str, str]) -> CopySource | None:

@@ -60,6 +60,16 @@ def canonical_resource(raw_path: str, bucket: str | None, virtual_host: bool) ->
     return resource
 
 
+def _resources(raw_path: str, bucket: str | None, virtual_host: bool) -> list[str]:
+    """The canonical resource, and for a bucket named in a path without a trailing slash also
+    ``/bucket/``: botocore signs path-style bucket requests (CreateBucket …) that way."""
+    resource = canonical_resource(raw_path, bucket, virtual_host)
+    path, sep, rest = resource.partition("?")
+    if bucket and not virtual_host and path == f"/{bucket}":
+        return [resource, f"/{bucket}/{sep}{rest}"]
+    return [resource]
+
+
 def _amz_headers(headers: CIMultiDictProxy[str], query: Mapping[str, str]) -> str:
     found: dict[str, list[str]] = {}
     for name, value in headers.items():
@@ -115,11 +125,11 @@ async def verify_sigv2_header(
         raise S3Error("RequestTimeTooSkewed", RequestTime=raw_date, ServerTime=_fmt(now),
                       MaxAllowedSkewMilliseconds=int(config.max_skew * 1000))  # fmt: skip
     head = f"{method}\n{headers.get('Content-MD5', '')}\n{headers.get('Content-Type', '')}\n"
-    tail = _amz_headers(headers, {}) + canonical_resource(raw_path, bucket, virtual_host)
+    tails = [_amz_headers(headers, {}) + r for r in _resources(raw_path, bucket, virtual_host)]
     dates = [headers.get("Date", "")]
     if "x-amz-date" in headers and dates[0]:
         dates.append("")
-    tenant = await _check(lookup, access_key, signature, [f"{head}{d}\n{tail}" for d in dates])
+    tenant = await _check(lookup, access_key, signature, [f"{head}{d}\n{t}" for t in tails for d in dates])
     return AuthResult(access_key, tenant, AuthScheme.SIGV2_HEADER)
 
 
@@ -149,10 +159,6 @@ async def verify_sigv2_query(
         raise S3Error("AccessDenied", "Request has expired", Expires=_fmt(int(expires)), ServerTime=_fmt(now))
     md5 = headers.get("Content-MD5") or query.get("content-md5", "")
     ctype = headers.get("Content-Type") or query.get("content-type", "")
-    sts = (
-        f"{method}\n{md5}\n{ctype}\n{expires}\n"
-        + _amz_headers(headers, query)
-        + canonical_resource(raw_path, bucket, virtual_host)
-    )
-    tenant = await _check(lookup, access_key, signature, [sts])
+    head = f"{method}\n{md5}\n{ctype}\n{expires}\n" + _amz_headers(headers, query)
+    tenant = await _check(lookup, access_key, signature, [head + r for r in _resources(raw_path, bucket, virtual_host)])
     return AuthResult(access_key, tenant, AuthScheme.SIGV2_QUERY)

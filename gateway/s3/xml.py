@@ -34,6 +34,7 @@ __all__ = [
     "DeleteError",
     "DeleteRequest",
     "ObjectInfo",
+    "ObjectParts",
     "Owner",
     "PartInfo",
     "UploadInfo",
@@ -41,6 +42,7 @@ __all__ = [
     "copy_object_result",
     "copy_part_result",
     "delete_result",
+    "encryption_configuration",
     "initiate_multipart_upload_result",
     "iso8601",
     "list_buckets_result",
@@ -49,9 +51,12 @@ __all__ = [
     "list_objects_v2_result",
     "list_parts_result",
     "location_constraint",
+    "object_attributes",
     "parse_complete_multipart_upload",
     "parse_create_bucket_configuration",
     "parse_delete",
+    "parse_document",
+    "parse_encryption_configuration",
     "parse_tagging",
     "parse_tagging_header",
     "tagging",
@@ -87,6 +92,7 @@ class ObjectInfo:
     size: int
     storage_class: str = "STANDARD"
     owner: Owner | None = None
+    checksum: tuple[str, str] | None = None  # (ChecksumAlgorithm, ChecksumType)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +182,9 @@ def _contents(root: ET.Element, objects: Sequence[ObjectInfo], url: bool, fetch_
         _add(el, "Key", _enc(o.key, url))
         _add(el, "LastModified", o.last_modified)
         _add(el, "ETag", o.etag)
+        if o.checksum is not None:
+            _add(el, "ChecksumAlgorithm", o.checksum[0])
+            _add(el, "ChecksumType", o.checksum[1])
         _add(el, "Size", o.size)
         if fetch_owner and o.owner is not None:
             _owner(el, "Owner", o.owner)
@@ -260,6 +269,64 @@ def versioning_configuration() -> bytes:
     return _bytes(_root("VersioningConfiguration"))
 
 
+def encryption_configuration() -> bytes:
+    """GetBucketEncryption: SSE-S3 (AES256), which the gateway applies to every object."""
+    root = _root("ServerSideEncryptionConfiguration")
+    rule = _add(root, "Rule")
+    _add(_add(rule, "ApplyServerSideEncryptionByDefault"), "SSEAlgorithm", "AES256")
+    _add(rule, "BucketKeyEnabled", _bool(False))
+    return _bytes(root)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectParts:
+    """GetObjectAttributes' ObjectParts: one page of (part number, size, checksum fields)."""
+
+    total: int
+    marker: int
+    max_parts: int
+    parts: Sequence[tuple[int, int, dict[str, str]]]
+    next_marker: int | None = None
+
+
+def object_attributes(
+    wanted: Sequence[str],
+    *,
+    etag: str,
+    size: int,
+    checksum: dict[str, str],
+    parts: ObjectParts | None,
+    storage_class: str = "STANDARD",
+) -> bytes:
+    """GetObjectAttributes' document with the ``wanted`` attributes (ETag unquoted, as AWS)."""
+    root = _root("GetObjectAttributesResponse")
+    if "ETag" in wanted:
+        _add(root, "ETag", etag.strip('"'))
+    if "Checksum" in wanted and checksum:
+        el = _add(root, "Checksum")
+        for name, value in checksum.items():
+            _add(el, name, value)
+    if "ObjectParts" in wanted and parts is not None:
+        el = _add(root, "ObjectParts")
+        _add(el, "PartsCount", parts.total)
+        _add(el, "PartNumberMarker", parts.marker)
+        if parts.next_marker is not None:
+            _add(el, "NextPartNumberMarker", parts.next_marker)
+        _add(el, "MaxParts", parts.max_parts)
+        _add(el, "IsTruncated", _bool(parts.next_marker is not None))
+        for number, part_size, fields in parts.parts:
+            p = _add(el, "Part")
+            _add(p, "PartNumber", number)
+            _add(p, "Size", part_size)
+            for name, value in fields.items():
+                _add(p, name, value)
+    if "StorageClass" in wanted:
+        _add(root, "StorageClass", storage_class)
+    if "ObjectSize" in wanted:
+        _add(root, "ObjectSize", size)
+    return _bytes(root)
+
+
 def _copy_result(tag: str, etag: str, last_modified: datetime, checksums: dict[str, str]) -> bytes:
     root = _root(tag)
     _add(root, "ETag", etag)
@@ -309,7 +376,9 @@ def list_parts_result(
     next_part_number_marker: int | None,
     owner: Owner,
     storage_class: str = "STANDARD",
+    checksum: tuple[str, str] | None = None,
 ) -> bytes:
+    """``checksum``: the upload's (algorithm, type), when it has one."""
     root = _root("ListPartsResult")
     _add(root, "Bucket", bucket)
     _add(root, "Key", key)
@@ -317,6 +386,9 @@ def list_parts_result(
     _owner(root, "Initiator", owner)
     _owner(root, "Owner", owner)
     _add(root, "StorageClass", storage_class)
+    if checksum is not None:
+        _add(root, "ChecksumAlgorithm", checksum[0])
+        _add(root, "ChecksumType", checksum[1])
     _add(root, "PartNumberMarker", query.marker or "0")
     if next_part_number_marker is not None:
         _add(root, "NextPartNumberMarker", next_part_number_marker)
@@ -415,6 +487,12 @@ def _parse(body: bytes, root_tag: str) -> ET.Element:
     return root
 
 
+def parse_document(body: bytes, root_tag: str) -> ET.Element:
+    """A request document whose root is ``root_tag``, refused as ``MalformedXML`` otherwise
+    (and before parsing, if it declares a DTD or entity)."""
+    return _parse(body, root_tag)
+
+
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
@@ -505,3 +583,18 @@ def parse_create_bucket_configuration(body: bytes) -> str | None:
     root = _parse(body, "CreateBucketConfiguration")
     value = _text(root, "LocationConstraint", required=False)
     return value.strip() or None if value is not None else None
+
+
+def parse_encryption_configuration(body: bytes) -> list[str]:
+    """The ``SSEAlgorithm`` of each rule of a PutBucketEncryption body (at least one rule)."""
+    root = _parse(body, "ServerSideEncryptionConfiguration")
+    rules = _children(root, "Rule")
+    if not rules:
+        raise _malformed()
+    out = []
+    for rule in rules:
+        defaults = _children(rule, "ApplyServerSideEncryptionByDefault")
+        if len(defaults) != 1:
+            raise _malformed()
+        out.append((_text(defaults[0], "SSEAlgorithm") or "").strip())
+    return out

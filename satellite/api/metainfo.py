@@ -73,6 +73,9 @@ class MetainfoEndpoint:
             "bucket/list": self.bucket_list,
             "bucket/delete": self.bucket_delete,
             "object/authorize-write": self.authorize_write,
+            "bucket/setting/get": self.setting_get,
+            "bucket/setting/put": self.setting_put,
+            "bucket/setting/delete": self.setting_delete,
             "segment/begin": self.segment_begin,
             "object/commit": self.object_commit,
             "object/get": self.object_get,
@@ -164,6 +167,19 @@ class MetainfoEndpoint:
         if b.get("upload_id") is not None:
             return await self.mp.authorize_part(tenant, bucket, key, b.get("upload_id"), size, placed=placed)
         return await self.m.authorize_write(tenant, bucket, key, size, placed=placed)
+    async def setting_get(self, b: dict[str, Any]) -> dict[str, Any]:
+        tenant = b.get("tenant_id")  # null: the bucket's owner, whoever it is (CORS preflight)
+        if tenant is not None and not isinstance(tenant, str):
+            raise InvalidArgument("'tenant_id' must be a string or null")
+        return {"value": await self.m.setting(tenant, _s(b, "bucket"), b.get("name"))}
+
+    async def setting_put(self, b: dict[str, Any]) -> dict[str, Any]:
+        await self.m.put_setting(_s(b, "tenant_id"), _s(b, "bucket"), b.get("name"), b.get("value"))
+        return {}
+
+    async def setting_delete(self, b: dict[str, Any]) -> dict[str, Any]:
+        await self.m.delete_setting(_s(b, "tenant_id"), _s(b, "bucket"), b.get("name"))
+        return {}
 
     async def segment_begin(self, b: dict[str, Any]) -> dict[str, Any]:
         return await self.m.begin_segment(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), b.get("piece_size"))  # type: ignore[arg-type]
@@ -187,6 +203,10 @@ class MetainfoEndpoint:
 
     async def object_head(self, b: dict[str, Any]) -> dict[str, Any]:
         _, info = await self.m.object(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"))
+        if b.get("parts"):  # GetObjectAttributes: every part's size
+            bounds, count = await self.m.part_bounds(info)
+            sizes = [stop - start for start, stop in bounds]
+            return {"object": info.to_json(), "part_sizes": sizes, "parts_count": count}
         if b.get("part_number") is None:
             return {"object": info.to_json()}
         rng, count = await self.m.part_range(info, b.get("part_number"))

@@ -5,7 +5,8 @@ client that lost Complete's answer and retries it gets the same 200 and ETag (as
 answers) instead of ``NoSuchUpload``: SDKs retry Complete on timeouts. ``policy_aliases``
 lets an admin give a residency policy other names — AWS region names such as
 ``eu-west-1`` — so that a client that sends its region as ``LocationConstraint`` lands in
-that policy.
+that policy. ``bucket_settings`` holds a bucket's S3 configuration documents by name
+(``cors`` today), as the gateway parsed and checked them; the satellite stores them opaque.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from satellite.db.models import Base, ObjectKey
 
-__all__ = ["CompletedUpload", "PolicyAlias"]
+__all__ = ["BucketSetting", "CompletedUpload", "PolicyAlias"]
 
 
 class CompletedUpload(Base):
@@ -45,3 +46,14 @@ class PolicyAlias(Base):
 
     alias: Mapped[str] = mapped_column(String(64), primary_key=True)
     policy_id: Mapped[int] = mapped_column(ForeignKey("placement_policies.id", ondelete="CASCADE"), index=True)
+
+
+class BucketSetting(Base):
+    """One S3 configuration of a bucket (``name`` e.g. ``cors``), as a JSON document."""
+
+    __tablename__ = "bucket_settings"
+
+    bucket_id: Mapped[int] = mapped_column(ForeignKey("buckets.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime]

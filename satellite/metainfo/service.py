@@ -115,6 +115,28 @@ class MetainfoService:
     async def delete_bucket(self, tenant_id: str, name: str) -> None:
         await self.store.delete_bucket(await self.bucket(tenant_id, name))
 
+    # --- bucket settings (S3 configuration documents: CORS) --------------------------------
+
+    async def setting(self, tenant_id: str | None, bucket_name: str, name: Any) -> dict[str, Any] | None:
+        """A bucket's ``name`` setting, or None. ``tenant_id`` None: whoever owns the bucket —
+        for a browser's unauthenticated CORS preflight, which the gateway answers."""
+        name = _setting_name(name)
+        if tenant_id is None:
+            b = await self.store.get_bucket(bucket_name)
+            if b is None:
+                raise NoSuchBucket(f"no bucket named {bucket_name!r}")
+        else:
+            b = await self.bucket(tenant_id, bucket_name)
+        return await self.store.get_setting(b.id, name)
+
+    async def put_setting(self, tenant_id: str, bucket_name: str, name: Any, value: Any) -> None:
+        if not isinstance(value, dict):
+            raise InvalidArgument("a setting's value is a JSON object")
+        await self.store.put_setting((await self.bucket(tenant_id, bucket_name)).id, _setting_name(name), value)
+
+    async def delete_setting(self, tenant_id: str, bucket_name: str, name: Any) -> None:
+        await self.store.delete_setting((await self.bucket(tenant_id, bucket_name)).id, _setting_name(name))
+
     # --- placement ----------------------------------------------------------------------
 
     async def begin_segment(
@@ -284,21 +306,27 @@ class MetainfoService:
         ETag's ``-N``; any other object is one part. An empty part has no range (None)."""
         if isinstance(part_number, bool) or not isinstance(part_number, int) or not 1 <= part_number <= 10_000:
             raise InvalidArgument("part numbers are integers from 1 to 10000")
-        head, sep, tail = info.etag.strip('"').rpartition("-")
-        multipart = bool(sep and head and tail.isdigit())
-        segments = await self.store.get_segments(info.id, None, with_pieces=False) if info.size else []
-        bounds: dict[int, list[int]] = {}
-        for seg in segments:
-            b = bounds.setdefault(seg.part_number, [seg.plain_offset, seg.plain_offset])
-            b[1] = seg.plain_offset + seg.plain_size
-        parts = [bounds[n] for n in sorted(bounds)] if multipart else [[0, info.size]]
-        count = int(tail) if multipart else 1
+        parts, count = await self.part_bounds(info)
         # Fewer stored parts than the ETag counts: a copy streamed through the pipeline keeps
         # the source's ETag but is one part of bytes.
         if part_number > min(count, len(parts)):
             raise InvalidPartNumber("The requested partnumber is not satisfiable")
         start, stop = parts[part_number - 1]
         return ((start, stop - 1) if stop > start else None), count
+
+    async def part_bounds(self, info: ObjectInfo) -> tuple[list[tuple[int, int]], int]:
+        """The ``[start, stop)`` byte bounds of the object's parts in order, and the number of
+        parts its ETag counts (1 for an object that was not uploaded in parts)."""
+        head, sep, tail = info.etag.strip('"').rpartition("-")
+        multipart = bool(sep and head and tail.isdigit())
+        if not multipart:
+            return [(0, info.size)], 1
+        segments = await self.store.get_segments(info.id, None, with_pieces=False) if info.size else []
+        bounds: dict[int, list[int]] = {}
+        for seg in segments:
+            b = bounds.setdefault(seg.part_number, [seg.plain_offset, seg.plain_offset])
+            b[1] = seg.plain_offset + seg.plain_size
+        return [(bounds[n][0], bounds[n][1]) for n in sorted(bounds)], int(tail)
 
     async def list_objects(
         self,
@@ -440,6 +468,15 @@ class MetainfoService:
             number if isinstance(number, int) else None,
             f"tenant {tenant_id}: {reason}",
         )
+
+
+_SETTINGS = frozenset({"cors"})
+
+
+def _setting_name(name: Any) -> str:
+    if name not in _SETTINGS:
+        raise InvalidArgument(f"bucket settings are {sorted(_SETTINGS)}")
+    return str(name)
 
 
 def resolve_range(size: int, start: int | None, end: int | None, suffix: int | None) -> tuple[int, int] | None:

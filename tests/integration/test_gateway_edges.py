@@ -11,23 +11,10 @@ from email.header import decode_header
 
 import aiohttp
 from botocore.credentials import Credentials
-from botocore.exceptions import ClientError
 
 from tests.integration.test_gateway_objects import code
-from tests.planet import Planet, planet
+from tests.planet import Planet, fails, planet, status
 from tests.s3_requests import send, sign
-
-
-def _status(err: ClientError) -> int:
-    return int(err.response["ResponseMetadata"]["HTTPStatusCode"])
-
-
-async def _fails(net: Planet, call, **kwargs) -> ClientError:  # type: ignore[no-untyped-def]
-    try:
-        await net.s3(call, **kwargs)
-    except ClientError as e:
-        return e
-    raise AssertionError(f"{call.__name__} succeeded")
 
 
 async def _admin(net: Planet, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
@@ -41,20 +28,20 @@ async def test_deleted_and_taken_buckets_answer_as_aws(tmp_path):
     async with planet(tmp_path) as net:
         owner, other = net.client(0), net.client(1)
         await net.s3(owner.create_bucket, Bucket="gone-bucket")
-        err = await _fails(net, owner.create_bucket, Bucket="gone-bucket")
-        assert (code(err), _status(err)) == ("BucketAlreadyOwnedByYou", 409)
-        err = await _fails(net, other.create_bucket, Bucket="gone-bucket")
-        assert (code(err), _status(err)) == ("BucketAlreadyExists", 409)
-        err = await _fails(net, other.list_objects_v2, Bucket="gone-bucket")
-        assert (code(err), _status(err)) == ("AccessDenied", 403)  # it exists, and is not theirs
+        err = await fails(net, owner.create_bucket, Bucket="gone-bucket")
+        assert (code(err), status(err)) == ("BucketAlreadyOwnedByYou", 409)
+        err = await fails(net, other.create_bucket, Bucket="gone-bucket")
+        assert (code(err), status(err)) == ("BucketAlreadyExists", 409)
+        err = await fails(net, other.list_objects_v2, Bucket="gone-bucket")
+        assert (code(err), status(err)) == ("AccessDenied", 403)  # it exists, and is not theirs
         await net.s3(owner.delete_bucket, Bucket="gone-bucket")
         for client in (owner, other):
             for call, kw in ((client.list_objects_v2, {}), (client.put_object, {"Key": "k", "Body": b"x"}),
                              (client.get_object, {"Key": "k"})):  # fmt: skip
-                err = await _fails(net, call, Bucket="gone-bucket", **kw)
-                assert (code(err), _status(err)) == ("NoSuchBucket", 404)
-            err = await _fails(net, client.head_bucket, Bucket="gone-bucket")
-            assert _status(err) == 404
+                err = await fails(net, call, Bucket="gone-bucket", **kw)
+                assert (code(err), status(err)) == ("NoSuchBucket", 404)
+            err = await fails(net, client.head_bucket, Bucket="gone-bucket")
+            assert status(err) == 404
         # The name is free again, for anyone.
         await net.s3(other.create_bucket, Bucket="gone-bucket")
 
@@ -62,9 +49,9 @@ async def test_deleted_and_taken_buckets_answer_as_aws(tmp_path):
 async def test_unknown_location_constraint_names_it_and_lists_the_valid_policies(tmp_path):
     async with planet(tmp_path) as net:
         s3 = net.client()
-        err = await _fails(net, s3.create_bucket, Bucket="mars-bucket",
+        err = await fails(net, s3.create_bucket, Bucket="mars-bucket",
                            CreateBucketConfiguration={"LocationConstraint": "mars-1"})  # fmt: skip
-        assert (code(err), _status(err)) == ("InvalidLocationConstraint", 400)
+        assert (code(err), status(err)) == ("InvalidLocationConstraint", 400)
         message = err.response["Error"]["Message"]
         assert message.startswith("The specified location-constraint is not valid")
         assert "'mars-1'" in message and "eu, global, na" in message
@@ -86,12 +73,12 @@ async def test_aws_region_names_map_to_the_policy_the_admin_aliased(tmp_path):
         status, body = await _admin(net, "PUT", "/v1/policies/na/aliases", {"aliases": ["global"]})
         assert status == 400 and "is the name of policy 'global'" in body["error"]["message"]
         ohio = {"LocationConstraint": "us-east-2"}
-        err = await _fails(net, s3.create_bucket, Bucket="in-ohio", CreateBucketConfiguration=ohio)
+        err = await fails(net, s3.create_bucket, Bucket="in-ohio", CreateBucketConfiguration=ohio)
         assert code(err) == "InvalidLocationConstraint"
         assert "valid: eu, eu-central-1, eu-west-1, global, na" in err.response["Error"]["Message"]
         assert (await _admin(net, "GET", "/v1/policies/eu/aliases"))[1]["aliases"] == ["eu-central-1", "eu-west-1"]
         await _admin(net, "PUT", "/v1/policies/eu/aliases", {"aliases": []})
-        err = await _fails(net, s3.create_bucket, Bucket="in-frankfurt",
+        err = await fails(net, s3.create_bucket, Bucket="in-frankfurt",
                            CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})  # fmt: skip
         assert code(err) == "InvalidLocationConstraint"
 

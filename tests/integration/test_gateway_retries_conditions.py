@@ -19,21 +19,11 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from tests.integration.test_gateway_objects import code
-from tests.planet import Planet, planet
+from tests.planet import Planet, fails, planet, status
 from tests.s3_requests import error_code, sign
 from tests.satellite_fixtures import db_backend, drop_database, fresh_database  # noqa: F401
 
 MIB = 1024 * 1024
-
-
-def status(err: ClientError) -> int:
-    return int(err.response["ResponseMetadata"]["HTTPStatusCode"])
-
-
-async def _fail(net: Planet, call: Any, **kwargs: Any) -> ClientError:
-    with pytest.raises(ClientError) as e:
-        await net.s3(call, **kwargs)
-    return e.value
 
 
 async def _body(net: Planet, s3: Any, bucket: str, key: str) -> bytes:
@@ -54,21 +44,21 @@ async def test_put_if_none_match_and_if_match_answer_as_aws_and_change_nothing_w
         s3 = net.client()
         await net.s3(s3.create_bucket, Bucket="cond")
         first = await net.s3(s3.put_object, Bucket="cond", Key="k", Body=b"first", IfNoneMatch="*")
-        err = await _fail(net, s3.put_object, Bucket="cond", Key="k", Body=b"second", IfNoneMatch="*")
+        err = await fails(net, s3.put_object, Bucket="cond", Key="k", Body=b"second", IfNoneMatch="*")
         assert (code(err), status(err)) == ("PreconditionFailed", 412)
         assert err.response["Error"].get("Condition") == "If-None-Match"
         assert await _body(net, s3, "cond", "k") == b"first"
         # If-Match: the current ETag replaces; a stale one is refused; no object at all is NoSuchKey.
         second = await net.s3(s3.put_object, Bucket="cond", Key="k", Body=b"second", IfMatch=first["ETag"])
-        err = await _fail(net, s3.put_object, Bucket="cond", Key="k", Body=b"third", IfMatch=first["ETag"])
+        err = await fails(net, s3.put_object, Bucket="cond", Key="k", Body=b"third", IfMatch=first["ETag"])
         assert (code(err), status(err), err.response["Error"].get("Condition")) == ("PreconditionFailed", 412,
                                                                                       "If-Match")  # fmt: skip
         assert await _body(net, s3, "cond", "k") == b"second"
         assert (await net.s3(s3.head_object, Bucket="cond", Key="k"))["ETag"] == second["ETag"]
-        err = await _fail(net, s3.put_object, Bucket="cond", Key="absent", Body=b"x", IfMatch=first["ETag"])
+        err = await fails(net, s3.put_object, Bucket="cond", Key="absent", Body=b"x", IfMatch=first["ETag"])
         assert (code(err), status(err)) == ("NoSuchKey", 404)
         # If-None-Match takes only "*" on a write.
-        err = await _fail(net, s3.put_object, Bucket="cond", Key="other", Body=b"x", IfNoneMatch=second["ETag"])
+        err = await fails(net, s3.put_object, Bucket="cond", Key="other", Body=b"x", IfNoneMatch=second["ETag"])
         assert (code(err), status(err)) == ("NotImplemented", 501)
         listed = await net.s3(s3.list_objects_v2, Bucket="cond")
         assert [o["Key"] for o in listed["Contents"]] == ["k"]
@@ -133,7 +123,7 @@ async def test_if_match_object_deleted_during_the_upload_is_409_conditional_requ
                 answer = await resp.read()
         assert deleted.is_set()
         assert (resp.status, error_code(answer)) == (409, "ConditionalRequestConflict")
-        err = await _fail(net, s3.head_object, Bucket="cond", Key="k")
+        err = await fails(net, s3.head_object, Bucket="cond", Key="k")
         assert status(err) == 404  # the deleted object stays deleted: the conditional PUT stored nothing
 
 
@@ -151,10 +141,10 @@ async def test_retried_complete_multipart_upload_answers_200_and_the_same_etag(t
         assert (await net.s3(s3.complete_multipart_upload, IfNoneMatch="*", **kw))["ETag"] == done["ETag"]
         assert await _body(net, s3, "multi", "big") == b"".join(parts)
         # Another part list is not a retry of that Complete: the upload is gone.
-        err = await _fail(net, s3.complete_multipart_upload, Bucket="multi", Key="big", UploadId=uid,
+        err = await fails(net, s3.complete_multipart_upload, Bucket="multi", Key="big", UploadId=uid,
                           MultipartUpload={"Parts": listed[:1]})  # fmt: skip
         assert code(err) == "NoSuchUpload"
-        err = await _fail(net, s3.complete_multipart_upload, Bucket="multi", Key="other", UploadId=uid,
+        err = await fails(net, s3.complete_multipart_upload, Bucket="multi", Key="other", UploadId=uid,
                           MultipartUpload={"Parts": listed})  # fmt: skip
         assert code(err) == "NoSuchUpload"
         assert (await net.s3(s3.list_multipart_uploads, Bucket="multi")).get("Uploads", []) == []
@@ -193,7 +183,7 @@ async def test_resent_parts_replace_and_parts_complete_in_number_order(tmp_path)
         listed = await net.s3(s3.list_parts, Bucket="multi", Key="k", UploadId=uid)
         assert [(p["PartNumber"], p["ETag"]) for p in listed["Parts"]] == [(1, e1), (2, e2), (3, e3)]
         # The first body's ETag no longer names part 1.
-        err = await _fail(net, s3.complete_multipart_upload, Bucket="multi", Key="k", UploadId=uid,
+        err = await fails(net, s3.complete_multipart_upload, Bucket="multi", Key="k", UploadId=uid,
                           MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": racing[0]}]})  # fmt: skip
         assert code(err) == "InvalidPart"
         await net.s3(s3.complete_multipart_upload, Bucket="multi", Key="k", UploadId=uid, MultipartUpload={"Parts": [
@@ -208,9 +198,9 @@ async def test_complete_and_copy_with_conditions_refuse_as_aws_and_keep_the_uplo
         existing = await net.s3(s3.put_object, Bucket="multi", Key="k", Body=b"already here")
         uid, listed = await _multipart(net, s3, "multi", "k", [b"new body"])
         kw = {"Bucket": "multi", "Key": "k", "UploadId": uid, "MultipartUpload": {"Parts": listed}}
-        err = await _fail(net, s3.complete_multipart_upload, IfNoneMatch="*", **kw)
+        err = await fails(net, s3.complete_multipart_upload, IfNoneMatch="*", **kw)
         assert (code(err), status(err)) == ("PreconditionFailed", 412)
-        err = await _fail(net, s3.complete_multipart_upload, IfMatch='"0123456789abcdef0123456789abcdef"', **kw)
+        err = await fails(net, s3.complete_multipart_upload, IfMatch='"0123456789abcdef0123456789abcdef"', **kw)
         assert (code(err), status(err)) == ("PreconditionFailed", 412)
         assert await _body(net, s3, "multi", "k") == b"already here"
         # The refused Complete left the upload as it was: completing it If-Match the current ETag works.
@@ -218,13 +208,13 @@ async def test_complete_and_copy_with_conditions_refuse_as_aws_and_keep_the_uplo
         assert await _body(net, s3, "multi", "k") == b"new body"
         # CopyObject: conditions on the destination.
         src = {"Bucket": "multi", "Key": "k"}
-        err = await _fail(net, s3.copy_object, Bucket="multi", Key="k", CopySource=src, IfNoneMatch="*",
+        err = await fails(net, s3.copy_object, Bucket="multi", Key="k", CopySource=src, IfNoneMatch="*",
                           MetadataDirective="REPLACE")  # fmt: skip
         assert (code(err), status(err)) == ("PreconditionFailed", 412)
         await net.s3(s3.copy_object, Bucket="multi", Key="copy", CopySource=src, IfNoneMatch="*")
-        err = await _fail(net, s3.copy_object, Bucket="multi", Key="copy", CopySource=src, IfNoneMatch="*")
+        err = await fails(net, s3.copy_object, Bucket="multi", Key="copy", CopySource=src, IfNoneMatch="*")
         assert code(err) == "PreconditionFailed"
-        err = await _fail(net, s3.copy_object, Bucket="multi", Key="nothing", CopySource=src, IfMatch=existing["ETag"])
+        err = await fails(net, s3.copy_object, Bucket="multi", Key="nothing", CopySource=src, IfMatch=existing["ETag"])
         assert (code(err), status(err)) == ("NoSuchKey", 404)
         assert await _body(net, s3, "multi", "copy") == b"new body"
 
@@ -250,17 +240,17 @@ async def test_get_and_head_part_number_return_that_part_and_the_parts_count(tmp
             assert (head["PartsCount"], head["ContentLength"]) == (3, len(data))
             offset += len(data)
         for call in (s3.get_object, s3.head_object):
-            err = await _fail(net, call, Bucket="multi", Key="k", PartNumber=4)
+            err = await fails(net, call, Bucket="multi", Key="k", PartNumber=4)
             assert status(err) == 416
-        err = await _fail(net, s3.get_object, Bucket="multi", Key="k", PartNumber=4)
+        err = await fails(net, s3.get_object, Bucket="multi", Key="k", PartNumber=4)
         assert code(err) == "InvalidPartNumber"
-        err = await _fail(net, s3.get_object, Bucket="multi", Key="k", PartNumber=1, Range="bytes=0-9")
+        err = await fails(net, s3.get_object, Bucket="multi", Key="k", PartNumber=1, Range="bytes=0-9")
         assert (code(err), status(err)) == ("InvalidRequest", 400)
         # A plain object is one part, and says no parts count.
         await net.s3(s3.put_object, Bucket="multi", Key="plain", Body=b"0123456789")
         got, body = await net.get(s3, Bucket="multi", Key="plain", PartNumber=1)
         assert body == b"0123456789" and "PartsCount" not in got
-        err = await _fail(net, s3.get_object, Bucket="multi", Key="plain", PartNumber=2)
+        err = await fails(net, s3.get_object, Bucket="multi", Key="plain", PartNumber=2)
         assert code(err) == "InvalidPartNumber"
         # Without partNumber, no parts count (AWS sends it only for a part).
         assert "PartsCount" not in await net.s3(s3.head_object, Bucket="multi", Key="k")

@@ -1,14 +1,17 @@
 """The S3 surface beyond the core, through unmodified clients against a real devnet.
 
 Conditional writes and idempotent multipart Completes with boto3 and the AWS CLI;
-``?partNumber=N`` reads with boto3 and the MinIO SDK.
+``?partNumber=N`` reads with boto3 and the MinIO SDK; an admin's region alias used by the
+AWS CLI; raw UTF-8 metadata from curl read back by boto3.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from email.header import decode_header
 from pathlib import Path
 
 import pytest
@@ -96,3 +99,36 @@ def test_minio_sdk_reads_one_part_of_a_multipart_object(devnet: Devnet) -> None:
     finally:
         resp.close()
         resp.release_conn()
+
+
+def test_admin_cli_alias_lets_the_aws_cli_create_a_bucket_in_its_region(devnet: Devnet) -> None:
+    aws = _tool("aws")
+    env = devnet.client_env()
+    geoshard = [sys.executable, "-m", "geoshard.cli", "admin"]
+    out = _run([*geoshard, "policy", "aliases", "eu", "eu-west-1", "eu-north-1"], env).stdout
+    assert "aliases eu-north-1, eu-west-1" in out
+    bucket = _bucket("stockholm")
+    _run([aws, "s3", "mb", f"s3://{bucket}", "--region", "eu-north-1"], env)  # sends LocationConstraint=eu-north-1
+    where = _run([aws, "s3api", "get-bucket-location", "--bucket", bucket, "--output", "text"], env).stdout
+    assert where.strip() == "eu"
+    refused = subprocess.run([aws, "s3", "mb", f"s3://{_bucket('ohio')}", "--region", "us-east-2"], env=env,
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert refused.returncode != 0 and "InvalidLocationConstraint" in refused.stderr and "us-east-2" in refused.stderr
+
+
+def test_curl_raw_utf8_metadata_comes_back_rfc_2047_to_boto3(devnet: Devnet, tmp_path: Path) -> None:
+    s3 = devnet.boto3()
+    bucket = _bucket("curlmeta")
+    s3.create_bucket(Bucket=bucket)
+    (tmp_path / "body").write_bytes(b"hello")
+    text = "Grüße ✓ 東京"
+    _run(["curl", "-sS", "--fail-with-body", "-X", "PUT", "--data-binary", f"@{tmp_path / 'body'}",
+          "--aws-sigv4", "aws:amz:us-east-1:s3",
+          "--user", f"{devnet.env['AWS_ACCESS_KEY_ID']}:{devnet.env['AWS_SECRET_ACCESS_KEY']}",
+          "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-H", f"x-amz-meta-title: {text}",
+          f"{devnet.endpoint}/{bucket}/k"], devnet.client_env())  # fmt: skip
+    sent = s3.head_object(Bucket=bucket, Key="k")["Metadata"]["title"]
+    ((decoded, charset),) = decode_header(sent)
+    assert sent.isascii() and decoded.decode(charset) == text
+    listed = s3.list_objects_v2(Bucket=bucket)  # boto3 asks for encoding-type=url and decodes it
+    assert [o["Key"] for o in listed["Contents"]] == ["k"]

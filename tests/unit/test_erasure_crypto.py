@@ -153,3 +153,18 @@ def test_keys_of_the_wrong_size_are_refused(size: int) -> None:
 def test_empty_segment_id_is_refused() -> None:
     with pytest.raises(ValueError, match="segment id"):
         crypto.encrypt_segment(KEY, b"", b"x", 16)
+
+
+def test_sse_c_wrapping_key_needs_both_the_customer_key_and_the_bucket_key() -> None:
+    bucket, other_bucket, customer, other_customer = (bytes([i]) * 32 for i in range(1, 5))
+    wrapping, check = crypto.derive_customer_key(bucket, customer)
+    assert crypto.derive_customer_key(bucket, customer) == (wrapping, check)  # deterministic: a later GET finds it
+    assert crypto.derive_customer_key(other_bucket, customer)[0] != wrapping
+    assert crypto.derive_customer_key(bucket, other_customer)[0] != wrapping
+    assert wrapping not in (bucket, customer) and bytes.fromhex(check) not in wrapping
+    segment_key = os.urandom(32)
+    wrapped = crypto.wrap_key(wrapping, segment_key)
+    assert crypto.unwrap_key(wrapping, wrapped) == segment_key
+    for wrong in (bucket, crypto.derive_customer_key(bucket, other_customer)[0]):
+        with pytest.raises(DecryptionError):
+            crypto.unwrap_key(wrong, wrapped)

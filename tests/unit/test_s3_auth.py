@@ -321,3 +321,11 @@ async def test_plus_in_the_query_is_a_space_for_the_signature_as_sdks_sign_it():
         status, body = await _get(prepared.url.replace("my%20data", "my+data"), dict(prepared.headers.items()))
         assert status == 200, body
         assert json.loads(body)["operation"] == "ListObjectsV2"
+
+
+async def test_sigv2_header_signed_bucket_request_verifies_as_botocore_signs_it():
+    # botocore's HmacV1 signs a path-style bucket request as "/bucket/" (trailing slash).
+    async with echo_server() as (url, _):
+        client = boto_client(url, signature_version="s3")
+        await asyncio.to_thread(client.create_bucket, Bucket="bucket")
+        await asyncio.to_thread(client.delete_bucket, Bucket="bucket")

@@ -296,6 +296,34 @@ AWS_EXAMPLES: list[tuple[str, str, CIMultiDictProxy[str], Endpoint]] = [
         _headers("localhost:9000"),
         Endpoint(Op.HEAD_OBJECT, "examplebucket", "key"),
     ),
+    # GetBucketEncryption / PutBucketEncryption / DeleteBucketEncryption sample requests.
+    ("GET", "/?encryption", _headers("bucket.s3.amazonaws.com"), Endpoint(Op.GET_BUCKET_ENCRYPTION, "bucket",
+                                                                           addressing=V)),
+    ("PUT", "/?encryption", _headers("bucket.s3.amazonaws.com"), Endpoint(Op.PUT_BUCKET_ENCRYPTION, "bucket",
+                                                                           addressing=V)),
+    ("DELETE", "/?encryption", _headers("bucket.s3.amazonaws.com"), Endpoint(Op.DELETE_BUCKET_ENCRYPTION, "bucket",
+                                                                              addressing=V)),
+    # GetBucketCors / PutBucketCors / DeleteBucketCors, and the OPTIONS object preflight example.
+    ("GET", "/?cors", _headers(BUCKET_HOST), Endpoint(Op.GET_BUCKET_CORS, "examplebucket", addressing=V)),
+    ("PUT", "/?cors", _headers(BUCKET_HOST), Endpoint(Op.PUT_BUCKET_CORS, "examplebucket", addressing=V)),
+    ("DELETE", "/?cors", _headers(BUCKET_HOST), Endpoint(Op.DELETE_BUCKET_CORS, "examplebucket", addressing=V)),
+    ("OPTIONS", "/exampleobject", _headers(BUCKET_HOST, Origin="http://www.example.com",
+                                           Access_Control_Request_Method="PUT"),
+     Endpoint(Op.PREFLIGHT, "examplebucket", "exampleobject", addressing=V)),
+    # GetBucketAcl / GetObjectAcl / PutObjectAcl sample requests.
+    ("GET", "/?acl", _headers(BUCKET_HOST), Endpoint(Op.GET_BUCKET_ACL, "examplebucket", addressing=V)),
+    ("GET", "/my-image.jpg?acl", _headers(BUCKET_HOST),
+     Endpoint(Op.GET_OBJECT_ACL, "examplebucket", "my-image.jpg", addressing=V)),
+    ("PUT", "/my-image.jpg?acl", _headers(BUCKET_HOST),
+     Endpoint(Op.PUT_OBJECT_ACL, "examplebucket", "my-image.jpg", addressing=V)),
+    # GetObjectAttributes sample request.
+    ("GET", "/example-object?attributes", _headers(BUCKET_HOST, x_amz_object_attributes="ETag,ObjectSize",
+                                                   x_amz_max_parts="10"),
+     Endpoint(Op.GET_OBJECT_ATTRIBUTES, "examplebucket", "example-object", addressing=V,
+              object_attributes=("ETag", "ObjectSize"), list_query=ListQuery(max_keys=10))),
+    # GetObject with partNumber (the "Sample Request: Getting a part of an object" shape).
+    ("GET", "/my-object?partNumber=2", _headers(BUCKET_HOST), Endpoint(Op.GET_OBJECT, "examplebucket", "my-object",
+                                                                         addressing=V, part_number=2)),
 ]
 
 
@@ -380,7 +408,10 @@ def test_invalid_bucket_in_path_is_rejected_by_the_router():
 @pytest.mark.parametrize(
     ("method", "target", "code"),
     [
-        ("GET", "/bkt?acl", "NotImplemented"),
+        ("GET", "/bkt?policy", "NotImplemented"),
+        ("PUT", "/bkt/k?encryption", "NotImplemented"),
+        ("GET", "/bkt/k?cors", "NotImplemented"),
+        ("POST", "/bkt?encryption", "MethodNotAllowed"),
         ("PUT", "/bkt/k?retention", "NotImplemented"),
         ("GET", "/bkt?versions", "NotImplemented"),
         ("PUT", "/bkt?versioning", "NotImplemented"),

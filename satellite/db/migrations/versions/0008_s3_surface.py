@@ -1,4 +1,4 @@
-"""S3 surface: completed multipart uploads (idempotent Complete), policy aliases (region names)
+"""S3 surface: completed multipart uploads (idempotent Complete), policy aliases (region names), bucket settings (CORS)
 
 Revision ID: 0008
 Revises: 0007
@@ -53,9 +53,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("policy_aliases", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_policy_aliases_policy_id"), ["policy_id"], unique=False)
+    op.create_table(
+        "bucket_settings",
+        sa.Column("bucket_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("value", sa.JSON(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["bucket_id"], ["buckets.id"], name=op.f("fk_bucket_settings_bucket_id_buckets"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("bucket_id", "name", name=op.f("pk_bucket_settings")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("bucket_settings")
     with op.batch_alter_table("policy_aliases", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_policy_aliases_policy_id"))
     op.drop_table("policy_aliases")
