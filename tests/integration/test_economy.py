@@ -113,7 +113,12 @@ async def test_nodes_are_paid_for_stored_bytes_and_settled_egress_and_see_it(tmp
         out = await _cli(net, "admin", "payouts", "periods", "--json")
         assert out.returncode == 0, out.stderr
         row = json.loads(out.stdout)["periods"][0]
-        assert row["period"] == period.id and row["settlement"] == "awaiting_settlement"
+        # accounting handed the period to settlement at once (satellite/peer.py connects them)
+        assert row["period"] == period.id and row["settlement"] == "planned"
+        out = await _cli(net, "admin", "settlement", "periods", "--json")
+        assert out.returncode == 0, out.stderr
+        planned = json.loads(out.stdout)["periods"]
+        assert [p["period"] for p in planned] == [period.id] and planned[0]["payees"] == len(held_pieces)
         pr = result.period_row
         assert int(row["margin_units"]) == pr.revenue - pr.gross - (pr.reserve_in - pr.forfeited)
         out = await _cli(net, "admin", "tenant", "statement", "alpha", "--period", period.id, "--csv")
