@@ -12,19 +12,28 @@ from __future__ import annotations
 from typing import Any
 
 from common.identity import Identity
-from common.messages import EarningsRequest, now
+from common.messages import EarningsRequest, Signed, now
 from storage_node.satellite_rpc import SatelliteUnavailable, post_signed
 
-__all__ = ["EARNINGS_PATH", "EarningsUnavailable", "fetch_earnings", "format_earnings"]
+__all__ = ["EARNINGS_PATH", "EarningsUnavailable", "earnings_request", "fetch_earnings", "format_earnings"]
 
 EARNINGS_PATH = "/api/v1/nodes/earnings"
 
 EarningsUnavailable = SatelliteUnavailable
 
 
+def _message(identity: Identity, satellite_id: str) -> EarningsRequest:
+    return EarningsRequest(node_id=identity.id, satellite_id=satellite_id, timestamp=now())
+
+
+def earnings_request(identity: Identity, satellite_id: str) -> bytes:
+    """The node-signed body of ``POST {satellite}/api/v1/nodes/earnings`` (the dashboard's chore sends it)."""
+    return Signed.sign(identity, _message(identity, satellite_id)).dumps().encode()
+
+
 def fetch_earnings(identity: Identity, satellite_id: str, satellite_url: str, timeout: float = 10.0) -> dict[str, Any]:
-    msg = EarningsRequest(node_id=identity.id, satellite_id=satellite_id, timestamp=now())
-    answer: dict[str, Any] = post_signed(identity, msg, satellite_url, EARNINGS_PATH, timeout)
+    answer: dict[str, Any] = post_signed(identity, _message(identity, satellite_id), satellite_url, EARNINGS_PATH,
+                                         timeout)
     return answer
 
 

@@ -86,12 +86,13 @@ class Peer:
             version=VERSION,
         )
         # Scrub (storage_node/scrub.py): every piece re-verified per period, losses reported.
+        scrub_records = ScrubRecords(self.db.conn)
         self.scrub = ScrubChore(
             identity,
             config.satellite_id,
             config.satellite_url,
             self.store,
-            ScrubRecords(self.db.conn),
+            scrub_records,
             ScrubConfig.from_node(config),
         )
         app = self.endpoint.app()
@@ -102,7 +103,8 @@ class Peer:
         self.server = HttpServer(app, config.listen_host, config.port)
         self.contact = CheckInService(identity, config, self.store, lambda: self.address, VERSION)
         self.dashboard = DashboardService(
-            config, identity, self.store, self.db, self.contact.state, address=lambda: self.address, version=VERSION
+            config, identity, self.store, self.db, self.contact.state, address=lambda: self.address, version=VERSION,
+            scrub=scrub_records,
         )
         self.dashboard_server = DashboardServer(self.dashboard) if config.dashboard_port >= 0 else None
         self.settlement = SettlementChore(identity, config, self.db)  # served GET orders, submitted for pay

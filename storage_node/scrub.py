@@ -149,6 +149,15 @@ class ScrubRecords:
         ).fetchall()
         return [(str(a), str(b), str(c)) for a, b, c in rows]
 
+    def recent_losses(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest losses found, for the dashboard: piece, why, when, and when reported."""
+        rows = self.conn.execute(
+            "SELECT piece_id, reason, detail, found_at, reported_at FROM scrub_losses "
+            "ORDER BY found_at DESC, piece_id LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [{"piece_id": p, "reason": r, "detail": d, "found_at": f, "reported_at": t} for p, r, d, f, t in rows]
+
     def mark_reported(self, piece_ids: list[str]) -> None:
         t = now()
         self.conn.executemany("UPDATE scrub_losses SET reported_at = ? WHERE piece_id = ?", [(t, p) for p in piece_ids])

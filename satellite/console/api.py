@@ -30,7 +30,8 @@ from satellite.admin.api import ADMIN_SERVICES, PUBLIC_PREFIX, node_json
 from satellite.db.console import ConsoleRepository
 from satellite.errors import InvalidArgument
 
-from .economics import PERIODS, accounting_placeholder, churn, network_overview
+from .accounting import economics
+from .economics import PERIODS, churn, network_overview
 
 __all__ = ["CONSOLE", "audit_log_middleware", "install_console"]
 
@@ -123,8 +124,13 @@ async def console_overview(request: web.Request) -> web.Response:
     nodes = await svc.repo.list_nodes()
     body = network_overview(nodes, now=time.time(), online_window=svc.selection.online_window)
     body["churn"] = {"period": period, "periods": churn(nodes, period)}
-    body["accounting"] = accounting_placeholder()
+    body["accounting"] = await economics(svc.accounting, svc.payouts, svc.tenancy)
     return web.json_response(body)
+
+
+async def console_economics(request: web.Request) -> web.Response:
+    svc = request.app[ADMIN_SERVICES]
+    return web.json_response(await economics(svc.accounting, svc.payouts, svc.tenancy))
 
 
 async def console_audits(request: web.Request) -> web.Response:
@@ -161,6 +167,7 @@ def install_console(app: web.Application, repo: ConsoleRepository) -> None:
     for path, handler in (
         ("/v1/console/nodes", console_nodes),
         ("/v1/console/overview", console_overview),
+        ("/v1/console/economics", console_economics),
         ("/v1/console/audit-failures", console_audits),
         ("/v1/console/repair", console_repair),
         ("/v1/console/exits", console_exits),

@@ -5,7 +5,7 @@ disqualified, not exited); the online share is shown beside it, since an offline
 capacity cannot take pieces. *Churn* per period counts nodes that joined (first check-in),
 were disqualified, or finished a graceful exit, and the nodes active at the period's end.
 Revenue, payouts, the reserve fund and tenants' statements come from the satellite's
-accounting; until it serves them the ``accounting`` document says so and holds no numbers.
+accounting (``satellite.console.accounting``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["PERIODS", "accounting_placeholder", "churn", "network_overview", "period_of"]
+__all__ = ["PERIODS", "churn", "network_overview", "period_of"]
 
 PERIODS = ("day", "week", "month")
 
@@ -88,18 +88,4 @@ def network_overview(nodes: Iterable[Any], *, now: float, online_window: float) 
             "online_offered": sum(n.capacity for n in online),
         },
         "by_country": [{"country": k, **v} for k, v in sorted(countries.items())],
-    }
-
-
-def accounting_placeholder() -> dict[str, Any]:
-    """The shape the accounting API fills (docs/admin.md, *Console*); no numbers until it lands."""
-    return {
-        "available": False,
-        "message": "The satellite's accounting has not run yet. Once it does, this shows revenue, payouts, "
-                   "the reserve fund and the margin per period, revenue per node operator, and tenants' usage "
-                   "and statements.",
-        "currency": None,
-        "periods": [],  # [{period, revenue, payouts, reserve_in, reserve_balance, margin}]
-        "revenue_per_operator": [],  # [{period, operators, per_operator}]
-        "statements": [],  # [{tenant, period, stored_byte_hours, egress_bytes, requests, amount}]
     }

@@ -434,6 +434,12 @@ class AccountingRepository:
         async with self.db.read() as s:
             return list((await s.execute(q)).scalars())
 
+    async def statements(self, period: str) -> list[StatementRow]:
+        """Every tenant's statement of one closed period."""
+        q = select(StatementRow).where(StatementRow.period == period).order_by(StatementRow.tenant_id)
+        async with self.db.read() as s:
+            return list((await s.execute(q)).scalars())
+
     async def statement(self, period: str, tenant_id: str) -> StatementRow | None:
         async with self.db.read() as s:
             return await s.get(StatementRow, (period, tenant_id))

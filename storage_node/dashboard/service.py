@@ -13,9 +13,12 @@ the page shows when it last heard and why it could not.
 1.0 and its threshold; a score that has used up a quarter of its margin is a warning, half
 of it is critical, and crossing it is what the satellite reports as suspension or
 disqualification. Every audit that did not pass is listed with its reason, so a drop is
-never unexplained. Earnings, paystubs, held amount and stake come from the satellite's
-accounting once it serves them; until then the payouts document says so (``available:
-false``) and carries no numbers.
+never unexplained. Earnings — this period's estimate, every paystub with its byte-hours,
+egress by kind, gross, held, paid and settlement transaction, and the held total — are the
+satellite's accounting, asked in the same chore (``POST /api/v1/nodes/earnings``, node-signed
+as ``geoshard node earnings`` does), never per page view. Until the satellite first answered
+the payouts document says why (``available: false``) and carries no numbers. The scrub
+panel is the node's own :class:`~storage_node.scrub.ScrubRecords`.
 """
 
 from __future__ import annotations
@@ -36,10 +39,12 @@ from common.messages import Action
 from storage_node.config import NodeConfig
 from storage_node.contact import CheckInState
 from storage_node.dashboard.history import NodeHistory, Sample
+from storage_node.earnings import EARNINGS_PATH, earnings_request
 from storage_node.gracefulexit import EXIT_PATH, exit_request
 from storage_node.nodedb import NodeDB, utc_day
 from storage_node.pieces.store import PieceStore
 from storage_node.reputation import REPUTATION_PATH, add_clock_warning, reputation_request
+from storage_node.scrub import ScrubRecords
 
 __all__ = ["INGRESS", "DashboardService", "SatelliteUnavailable", "score_warnings"]
 
@@ -109,6 +114,19 @@ def score_warnings(report: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+_NO_STAKE: dict[str, Any] = {
+    "available": False,
+    "message": "Stake is off: the satellite's earnings answer carries no stake, so this node shows none.",
+    "amount": None,
+}
+
+
+def _paystub(p: dict[str, Any]) -> dict[str, Any]:
+    """A paystub as the page draws it: the satellite's fields, plus ``paid`` once confirmed."""
+    confirmed = p.get("settlement_state") == "confirmed"
+    return {**p, "paid": p.get("to_pay") if confirmed else "0"}
+
+
 class SatelliteUnavailable(Exception):
     """The satellite could not be asked, or refused; the message says why."""
 
@@ -144,6 +162,7 @@ class DashboardService:
         *,
         address: Callable[[], str],
         version: str,
+        scrub: ScrubRecords | None = None,
     ) -> None:
         self.config, self.identity, self.store, self.db = config, identity, store, db
         self.checkin = checkin
@@ -155,6 +174,10 @@ class DashboardService:
         self.reputation_error: str | None = None
         self.exit: dict[str, Any] | None = None
         self.exit_error: str | None = None
+        self.earnings: dict[str, Any] | None = None
+        self.earnings_error: str | None = None
+        self.earnings_at: float | None = None
+        self.scrub_records = scrub if scrub is not None else ScrubRecords(db.conn)
         self.refreshed_at: float | None = None
         self.refreshed = asyncio.Event()  # set after each refresh, for tests
         self._session: aiohttp.ClientSession | None = None
@@ -180,7 +203,15 @@ class DashboardService:
                                     exit_request(self.identity, c.satellite_id, "status"), c.checkin_timeout)
         except SatelliteUnavailable as e:
             exit_error = str(e)
+        earn, earn_error, earn_at = self.earnings, None, self.earnings_at
+        try:
+            earn = await _ask(self._session, base + EARNINGS_PATH,
+                              earnings_request(self.identity, c.satellite_id), c.checkin_timeout)
+            earn_at = time.time()
+        except SatelliteUnavailable as e:
+            earn_error = str(e)
         self.reputation, self.reputation_error, self.exit, self.exit_error = rep, rep_error, exit_state, exit_error
+        self.earnings, self.earnings_error, self.earnings_at = earn, earn_error, earn_at
         self.refreshed_at = time.time()
 
     def sample(self, at: float | None = None) -> Sample:
@@ -281,27 +312,73 @@ class DashboardService:
         return out
 
     def payouts(self) -> dict[str, Any]:
-        """The shape the satellite's accounting will fill (docs/node-dashboard.md); empty until then."""
+        """The satellite's earnings as last fetched by the chore (docs/node-dashboard.md)."""
+        e = self.earnings
+        if e is None:
+            why = self.earnings_error or "the satellite has not been asked yet"
+            return {
+                "available": False,
+                "message": f"Earnings unavailable: {why}. Once the satellite answers, this panel shows the "
+                           "estimated earnings of this period, each paystub with its transaction hash and the "
+                           "held amount.",
+                "error": self.earnings_error,
+                "fetched_at": None,
+                "currency": None,
+                "token": None,
+                "rates": None,
+                "estimated_this_period": None,
+                "current_period": None,
+                "held": None,
+                "paid": None,
+                "pending": None,
+                "stake": _NO_STAKE,
+                "paystubs": [],
+            }
+        cur = e.get("current_period") or {}
         return {
-            "available": False,
-            "message": "The satellite does not report earnings yet. Once its accounting runs, this panel shows "
-                       "the estimated earnings of this period, each paystub with its transaction hash, the "
-                       "held amount and any stake.",
-            "currency": None,
-            "estimated_this_period": None,
-            "held": None,
-            "stake": None,
-            "paystubs": [],
+            "available": True,
+            "message": None,
+            "error": self.earnings_error,  # set when the last ask failed: the figures are from fetched_at
+            "fetched_at": _iso(self.earnings_at),
+            "currency": e.get("currency"),
+            "token": e.get("token"),
+            "rates": e.get("rates"),
+            "estimated_this_period": cur.get("gross"),
+            "current_period": cur,
+            "held": e.get("held_total"),
+            "paid": e.get("paid_total"),
+            "pending": e.get("pending_total"),
+            "stake": _NO_STAKE,
+            "paystubs": [_paystub(p) for p in e.get("paystubs", [])],
         }
 
     def scrub(self) -> dict[str, Any]:
+        """The node's own scrub records: the last finished pass, the one running, losses found."""
+        c = self.config
+        st = self.scrub_records.load()
+        if c.scrub_period <= 0 and not st.passes and not st.pass_started:
+            return {"available": False, "message": "Scrubbing is off on this node (scrub_period = 0).",
+                    "enabled": False, "last_run_at": None, "pieces_checked": None, "pieces_damaged": None,
+                    "passes": 0, "current": None, "totals": None, "losses": []}
         return {
-            "available": False,
-            "message": "This node does not scrub its pieces yet. Once it does, this panel shows the last pass, "
-                       "pieces checked and any found damaged.",
-            "last_run_at": None,
-            "pieces_checked": None,
-            "pieces_damaged": None,
+            "available": True,
+            "message": None,
+            "enabled": c.scrub_period > 0,
+            "period_seconds": c.scrub_period,
+            "passes": st.passes,
+            # The last finished pass; before the first one finishes, these are null.
+            "last_run_at": _iso(st.last_pass_finished) if st.passes else None,
+            "last_pass_seconds": st.last_pass_seconds if st.passes else None,
+            "pieces_checked": st.last_pass_verified if st.passes else None,
+            "pieces_damaged": st.last_pass_losses if st.passes else None,
+            "current": None if not st.pass_started else {
+                "started_at": _iso(st.pass_started), "pieces_checked": st.pass_verified,
+                "bytes_checked": st.pass_bytes, "pieces_damaged": st.pass_losses,
+            },
+            "totals": {"pieces_checked": st.total_verified, "bytes_checked": st.total_bytes,
+                       "pieces_damaged": st.total_losses},
+            "losses_unreported": len(self.scrub_records.unreported()),
+            "losses": self.scrub_records.recent_losses(20),
         }
 
     def summary(self) -> dict[str, Any]:

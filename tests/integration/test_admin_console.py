@@ -1,8 +1,10 @@
 """The admin console on a running satellite's admin port, on SQLite and PostgreSQL.
 
 Its pages load without the token and hold no data; its data routes need the token; nodes
-come with scores, the overview computes utilization and churn from node rows and holds no
-accounting numbers; audit failures, the repair queue and exits are listed; every change
+come with scores, the overview computes utilization and churn from node rows, and its
+economy document shows the accounting's closed periods (revenue, operator payouts, reserve,
+margin, revenue per operator, tenants' statements, settlement batches); audit failures, the
+repair queue and exits are listed; every change
 through the admin API — refused ones too — lands in the admin audit log.
 """
 
@@ -14,9 +16,13 @@ from typing import Any
 
 import aiohttp
 
+from common.messages import now
+from satellite.accounting import Period
 from satellite.audit.verifier import AuditTarget
 from satellite.console.economics import churn
 from satellite.reputation import Outcome
+from tests.planet import planet
+from tests.repair_helpers import upload_objects
 from tests.satellite_fixtures import FakeNode, db, db_backend, satellite  # noqa: F401  (pytest fixtures)
 
 TOKEN = "test-admin-token"
@@ -76,7 +82,10 @@ async def test_nodes_come_with_scores_and_the_overview_with_utilization_and_chur
     assert o["churn"]["periods"][-1] == {"period": today, "joined": 2, "disqualified": 0, "exited": 0,
                                          "active_end": 2, "churn_rate": None}  # none at its start
     acc = o["accounting"]
-    assert acc["available"] is False and acc["periods"] == [] and acc["statements"] == []
+    if acc["available"]:  # accounting runs but has closed nothing: no invented rows
+        assert acc["periods"] == [] and acc["statements"] == [] and acc["current"]["period"]
+    else:
+        assert acc["periods"] == [] and "not running" in acc["message"]
     status, err = await call(satellite, "GET", "/v1/console/overview?period=year")
     assert status == 400 and "period" in err["error"]["message"]
 
@@ -142,3 +151,43 @@ def test_churn_counts_joins_and_departures_per_period() -> None:
         {"period": "2026-11", "joined": 1, "disqualified": 1, "exited": 0, "active_end": 2, "churn_rate": 0.5},
         {"period": "2026-12", "joined": 1, "disqualified": 0, "exited": 1, "active_end": 2, "churn_rate": 0.5},
     ]
+
+
+DAY = 86400
+ECONOMY = {"order_ttl": 3, "accounting": {"period_seconds": DAY, "tally_interval": 1, "close_delay": 1,
+                                          "meter_flush_interval": 0.5, "min_payout": "0", "month_seconds": 60}}
+
+
+async def test_a_closed_period_is_a_row_with_revenue_payouts_reserve_and_margin_in_the_console(tmp_path) -> None:
+    async with planet(tmp_path, nodes=3, scheme="1/2/3/3", segment_size=64 * 1024, satellite_config=ECONOMY) as net:
+        await upload_objects(net, "econ", 1, 100_000)
+        acc = net.satellite.accounting
+        t = now()
+        period = Period.at(t, DAY)
+        await acc.tally.tally(now=t)
+        await acc.tally.tally(now=period.end)
+        await acc.meter.flush(now=t)
+        result = await acc.closer.close(period, now=period.end + 2)
+        pr = result.period_row
+
+        status, e = await call(net.satellite, "GET", "/v1/console/economics", token=net.satellite.config.admin_token)
+        assert status == 200 and e["available"] is True and e["currency"] == "USD"
+        row = next(r for r in e["periods"] if r["period"] == period.id)
+        assert int(row["revenue_units"]) == pr.revenue > 0
+        assert int(row["payouts_units"]) == pr.gross > 0 and row["byte_hours"] > 0
+        assert int(row["reserve_in_units"]) == pr.reserve_in
+        assert int(row["margin_units"]) == pr.revenue - pr.gross - (pr.reserve_in - pr.forfeited)
+        paid_stubs = [p for p in await acc.repo.paystubs(period=period.id) if p.gross > 0]
+        wallets = {p.wallet or p.node_id for p in paid_stubs}
+        ops = next(r for r in e["revenue_per_operator"] if r["period"] == period.id)
+        assert ops["operators"] == row["operators"] == len(wallets) >= 1
+        assert int(ops["revenue_per_operator_units"]) == pr.revenue // len(wallets)
+        assert sum(int(o["gross_units"]) for o in ops["by_operator"]) == pr.gross
+        st = next(s for s in e["statements"] if s["tenant_id"] == net.tenants[0].id)
+        assert st["period"] == period.id and st["byte_hours"] > 0 and st["tenant"] == "alpha"
+        assert int(e["reserve"]["balance_units"]) >= pr.reserve_in
+        assert any(m["kind"] == "revenue_share" and m["period"] == period.id for m in e["reserve"]["movements"])
+        assert e["incidents"] == [] and e["credits"] == []
+        assert set(e["settlement"]) >= {"available", "periods", "batches"}
+        status, o = await call(net.satellite, "GET", "/v1/console/overview", token=net.satellite.config.admin_token)
+        assert o["accounting"]["periods"][0]["period"] == period.id

@@ -17,12 +17,15 @@ from typing import Any
 import aiohttp
 import pytest
 
-from common.messages import Action
+from common.messages import Action, now
+from satellite.accounting import Period
 from satellite.audit.verifier import AuditTarget
 from satellite.reputation import Outcome
 from storage_node.config import ConfigError
 from tests.node_fixtures import NodeHarness, files_on_disk, new_piece_id
 from tests.node_fixtures import running_node as _running_node
+from tests.planet import planet
+from tests.repair_helpers import upload_objects
 from tests.satellite_fixtures import db, db_backend, satellite  # noqa: F401  (pytest fixtures)
 
 
@@ -95,7 +98,63 @@ async def test_stored_bytes_equal_piece_files_on_disk_and_bandwidth_is_counted_b
         status, s = await get_json(node.session, f"{url}/api/summary")
         assert any(w["kind"] == "satellite_unreachable" for w in s["warnings"])
         assert s["payouts"]["available"] is False and s["payouts"]["paystubs"] == []
-        assert s["payouts"]["estimated_this_period"] is None  # no number until accounting serves one
+        assert s["payouts"]["estimated_this_period"] is None  # no number until a satellite answers
+        assert "cannot reach the satellite" in s["payouts"]["message"] and s["payouts"]["error"]
+        assert s["scrub"]["available"] is False  # test nodes do not scrub (scrub_period = 0)
+
+
+DAY = 86400
+ECONOMY = {"order_ttl": 3, "accounting": {"period_seconds": DAY, "tally_interval": 1, "close_delay": 1,
+                                          "meter_flush_interval": 0.5, "min_payout": "0", "month_seconds": 60}}
+
+
+async def test_a_closed_period_shows_its_byte_hours_and_the_scrub_its_verified_pieces_on_the_dashboard(
+    tmp_path: Path,
+) -> None:
+    nodes = {"dashboard_port": 0, "dashboard_refresh": 0.2, "scrub_period": 1.0}
+    async with planet(tmp_path, nodes=3, scheme="1/2/3/3", segment_size=64 * 1024, satellite_config=ECONOMY,
+                      node_config=nodes) as net:  # fmt: skip
+        await upload_objects(net, "dash", 1, 100_000)
+        acc = net.satellite.accounting
+        t = now()
+        period = Period.at(t, DAY)
+        await acc.tally.tally(now=t)
+        await acc.tally.tally(now=period.end)
+        await acc.meter.flush(now=t)
+        result = await acc.closer.close(period, now=period.end + 2)
+        stubs = {p.node_id: p for p in result.paystubs}
+        peer = next(p for p in net.nodes if stubs.get(p.identity.id) and stubs[p.identity.id].byte_hours > 0)
+        stub = stubs[peer.identity.id]
+        assert peer.dashboard_server is not None
+        await asyncio.wait_for(peer.dashboard_server.started.wait(), 10)
+        url = peer.dashboard_server.url
+        async with aiohttp.ClientSession() as http:
+
+            async def shown() -> Any:
+                _, s = await get_json(http, f"{url}/api/summary")
+                paid, scrub = s["payouts"], s["scrub"]
+                # A pass that began after the upload verified every piece the node holds.
+                held = peer.store.usage().piece_count
+                ready = paid["available"] and paid["paystubs"] and scrub["pieces_checked"] == held
+                return s if ready else None
+
+            s = await until(shown, 60)
+            p = s["payouts"]
+            assert p["currency"] == "USD" and p["fetched_at"] and p["error"] is None
+            mine = next(x for x in p["paystubs"] if x["period"] == period.id)
+            assert mine["byte_hours"] == stub.byte_hours > 0
+            assert int(mine["held_units"]) == stub.held and int(mine["gross_units"]) == stub.gross
+            assert set(mine["egress"]) == {"get", "repair", "audit"}
+            assert mine["settlement_state"] in (None, "awaiting_settlement") and mine["tx_hash"] is None
+            assert mine["paid"] == "0"  # nothing confirmed on chain yet
+            assert p["current_period"]["period"] and p["estimated_this_period"] == p["current_period"]["gross"]
+            assert p["stake"]["available"] is False and "Stake is off" in p["stake"]["message"]
+            _, alone = await get_json(http, f"{url}/api/payouts")
+            assert alone["paystubs"][0]["period"] == period.id
+            sc = s["scrub"]
+            assert sc["available"] and sc["enabled"] and sc["last_run_at"]
+            assert sc["pieces_checked"] >= 1 and sc["totals"]["pieces_checked"] >= sc["pieces_checked"]
+            assert sc["pieces_damaged"] == 0 and sc["losses"] == []
 
 
 async def _has_error(node: NodeHarness) -> bool:

@@ -67,15 +67,34 @@
 
   function drawPayouts(box, p) {
     const cur = p.currency || "";
+    const c = p.current_period || {};
+    const g = c.egress || {};
+    const stake = p.stake && p.stake.available ? `${p.stake.amount} ${cur}` : (p.stake ? p.stake.message : "—");
     box.append(el("table", {}, el("tbody", {},
-      el("tr", {}, el("th", {}, "estimated this period"), el("td", { class: "num" }, `${p.estimated_this_period ?? "—"} ${cur}`)),
-      el("tr", {}, el("th", {}, "held"), el("td", { class: "num" }, `${p.held ?? "—"} ${cur}`)),
-      el("tr", {}, el("th", {}, "stake"), el("td", { class: "num" }, `${p.stake ?? "—"} ${cur}`)))));
-    if (!p.paystubs.length) { box.append(el("p", { class: "empty" }, "No paystubs yet.")); return; }
-    box.append(el("table", {}, el("thead", {}, el("tr", {}, ["period", "stored", "egress", "held", "paid", "transaction"].map(h => el("th", {}, h)))),
-      el("tbody", {}, p.paystubs.map(s => el("tr", {}, el("td", {}, s.period), el("td", { class: "num" }, s.storage),
-        el("td", { class: "num" }, s.egress), el("td", { class: "num" }, s.held), el("td", { class: "num" }, s.paid),
-        el("td", { class: "mono" }, s.tx_hash || "—"))))));
+      el("tr", {}, el("th", {}, `estimated this period (${c.period || "—"})`), el("td", { class: "num", id: "earn-estimate" }, `${p.estimated_this_period ?? "—"} ${cur}`)),
+      el("tr", {}, el("th", {}, "stored so far"), el("td", { class: "num" }, `${c.byte_hours ?? 0} byte-hours`)),
+      el("tr", {}, el("th", {}, "egress so far"), el("td", { class: "num" }, `${fmtBytes(g.get || 0)} download, ${fmtBytes(g.repair || 0)} repair, ${fmtBytes(g.audit || 0)} audit`)),
+      el("tr", {}, el("th", {}, "held total"), el("td", { class: "num" }, `${p.held ?? "—"} ${cur}`)),
+      el("tr", {}, el("th", {}, "paid (confirmed on chain)"), el("td", { class: "num" }, `${p.paid ?? "—"} ${cur}`)),
+      el("tr", {}, el("th", {}, "awaiting settlement"), el("td", { class: "num" }, `${p.pending ?? "—"} ${cur}`)),
+      el("tr", {}, el("th", {}, "stake"), el("td", {}, stake)))));
+    if (p.error) box.append(el("p", { class: "empty" }, `last refresh failed (${p.error}); figures from ${fmtTime(p.fetched_at)}`));
+    if (!p.paystubs.length) { box.append(el("p", { class: "empty" }, "No paystubs yet (a period's paystub appears once it closes).")); return; }
+    box.append(el("table", { id: "paystubs" }, el("thead", {}, el("tr", {}, ["period", "byte-hours", "egress (get / repair / audit)", "gross", "held", "paid", "settlement", "transaction"].map(h => el("th", {}, h)))),
+      el("tbody", {}, p.paystubs.map(s => el("tr", {}, el("td", {}, s.period), el("td", { class: "num" }, s.byte_hours),
+        el("td", { class: "num" }, `${fmtBytes(s.egress.get)} / ${fmtBytes(s.egress.repair)} / ${fmtBytes(s.egress.audit)}`),
+        el("td", { class: "num" }, s.gross), el("td", { class: "num" }, s.held), el("td", { class: "num" }, s.paid),
+        el("td", {}, s.settlement_state || "awaiting settlement"), el("td", { class: "mono" }, s.tx_hash || "—"))))));
+  }
+
+  function drawScrub(box, d) {
+    box.append(el("p", {}, d.passes ? `last pass ${fmtTime(d.last_run_at)}: ${d.pieces_checked} pieces verified, ${d.pieces_damaged} lost` :
+      "no pass finished yet"));
+    if (d.current) box.append(el("p", {}, `this pass since ${fmtTime(d.current.started_at)}: ${d.current.pieces_checked} verified (${fmtBytes(d.current.bytes_checked)}), ${d.current.pieces_damaged} lost`));
+    if (d.totals) box.append(el("p", {}, `all passes: ${d.totals.pieces_checked} verified, ${d.totals.pieces_damaged} lost; ${d.losses_unreported} loss report(s) not yet delivered`));
+    if (d.losses.length) box.append(el("table", {}, el("thead", {}, el("tr", {}, ["piece", "why", "found", "reported"].map(h => el("th", {}, h)))),
+      el("tbody", {}, d.losses.map(l => el("tr", {}, el("td", { class: "mono" }, l.piece_id.slice(0, 16) + "…"), el("td", {}, `${l.reason}: ${l.detail}`),
+        el("td", {}, fmtTime(l.found_at)), el("td", {}, l.reported_at ? fmtTime(l.reported_at) : "pending"))))));
   }
 
   function drawSummary(s) {
@@ -107,7 +126,7 @@
     drawScores(rep, s.reputation_error);
     drawExit(s.exit, s.exit_error);
     drawPanel("payouts-body", s.payouts, drawPayouts);
-    drawPanel("scrub-body", s.scrub, (box, d) => box.append(el("p", {}, `last pass ${fmtTime(d.last_run_at)}: ${d.pieces_checked} checked, ${d.pieces_damaged} damaged`)));
+    drawPanel("scrub-body", s.scrub, drawScrub);
     const info = clear($("node-info"));
     const n = s.node;
     for (const [k, v] of [["address", n.address], ["location", `${n.country} / ${n.region}`], ["wallet", n.wallet],
