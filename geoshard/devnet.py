@@ -87,6 +87,7 @@ class DevnetOptions:
     node_capacity: str
     dashboard_port_base: int = 14002
     stake: bool = False
+    scrub_period: float = 120.0
 
 
 def _geoshard() -> list[str]:
@@ -238,8 +239,9 @@ def _prepare_node(opts: DevnetOptions, index: int, satellite: str, country: str,
     node_cfg.checkin_interval = 5.0
     node_cfg.settlement_interval = 10.0  # served GET orders are submitted soon after they expire
     node_cfg.checkin_retry_max = 5.0
-    # A devnet scrubs every piece every two minutes, so planted rot is found while you watch.
-    node_cfg.scrub_period = 120.0
+    # A devnet scrubs every piece every two minutes (--scrub-period), so planted rot is found
+    # while you watch; a longer period leaves corrupt pieces for the audits to find.
+    node_cfg.scrub_period = opts.scrub_period
     # Each node's dashboard on its own loopback address (or 127.0.0.1 when devnet listens
     # elsewhere), scores refreshed every three seconds and a chart sample every five.
     node_cfg.dashboard_host = _dashboard_host(opts, index)
@@ -564,6 +566,7 @@ def _cmd(args: argparse.Namespace) -> int:
         node_capacity=args.node_capacity,
         dashboard_port_base=args.dashboard_port_base,
         stake=args.stake,
+        scrub_period=args.scrub_period,
     )
     return run_devnet(opts)
 
@@ -584,4 +587,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--tls", action="store_true", help="serve S3 over HTTPS with a self-signed certificate")
     p.add_argument("--stake", action="store_true",
                    help="the stake profile: nodes must hold stake on chain to receive pieces")
+    p.add_argument("--scrub-period", type=float, default=120.0, metavar="SECONDS",
+                   help="each node re-verifies every piece it stores once per period (default 120; 0 turns it off)")
     p.set_defaults(func=_cmd)

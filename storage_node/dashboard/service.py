@@ -114,6 +114,25 @@ def score_warnings(report: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def scrub_warnings(scrub: dict[str, Any]) -> list[dict[str, Any]]:
+    """Warnings from the node's own scrub (``Dashboard.scrub``): pieces its disk lost, reports not delivered."""
+    if not scrub.get("available"):
+        return []
+    out: list[dict[str, Any]] = []
+    current = scrub.get("current") or {}
+    damaged = max(scrub.get("pieces_damaged") or 0, current.get("pieces_damaged") or 0)
+    if damaged:
+        out.append({"severity": "critical", "kind": "scrub_losses",
+                    "message": f"the scrub found {damaged} corrupt or missing piece(s) in its last pass: they were "
+                               "deleted and reported lost, and the satellite repairs them elsewhere; a disk that "
+                               "keeps losing pieces is failing (check it with smartctl)"})
+    if scrub.get("losses_unreported"):
+        out.append({"severity": "warning", "kind": "scrub_unreported",
+                    "message": f"{scrub['losses_unreported']} lost piece(s) not yet reported to the satellite: "
+                               "the node retries; until then their repair waits for an audit or a reader"})
+    return out
+
+
 _NO_STAKE: dict[str, Any] = {
     "available": False,
     "message": "Stake is off: the satellite's earnings answer carries no stake, so this node shows none.",
@@ -306,6 +325,7 @@ class DashboardService:
             out.append({"severity": "warning", "kind": "disk",
                         "message": f"the disk has {space['disk_free']} bytes free, less than the "
                                    f"{space['free']} this node still offers: lower capacity or free disk space"})
+        out += scrub_warnings(self.scrub())
         if self.exit and self.exit.get("status") == "failed":
             out.append({"severity": "critical", "kind": "exit",
                         "message": f"graceful exit failed: {self.exit.get('reason')}"})

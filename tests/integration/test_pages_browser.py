@@ -36,7 +36,9 @@ BUCKET = "pages-photos"
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
     # A busy two-core machine can take two minutes and more to bring six nodes up.
-    d = start_devnet(tmp_path_factory.mktemp("pages-devnet"), nodes=6, timeout=300)
+    # Scrubbing once an hour: the pieces the audit test corrupts are left for the audits to find
+    # (a node's scrub would find them first, delete them and report them lost).
+    d = start_devnet(tmp_path_factory.mktemp("pages-devnet"), nodes=6, timeout=300, extra=("--scrub-period", "3600"))
     try:
         yield d
     finally:
@@ -119,7 +121,9 @@ def test_admin_logs_in_and_sees_the_nodes_by_country(net: Devnet, page: Any, sho
     page.wait_for_function("document.querySelector('#ov-nodes').textContent.trim() === '6 / 6'")
     bars = page.locator("#chart-countries rect.bar")
     assert sorted(bars.evaluate_all("bs => bs.map(b => b.dataset.label)")) == ["CA", "DE", "FR", "NL", "US"]
-    assert page.locator("#acc-periods.empty").inner_text().startswith("The satellite's accounting has not run")
+    # The devnet runs accounting: its panels are there from the start (a table once a period closed).
+    page.wait_for_selector("div#acc-periods")
+    assert page.locator("#acc-periods.empty").count() == 0
     page.screenshot(path=str(shots / "console-overview.png"), full_page=True)
     page.click("a[href='#nodes']")
     page.wait_for_selector("#nodes-table")

@@ -25,7 +25,7 @@ from tests.satellite_fixtures import db, db_backend  # noqa: F401  (pytest fixtu
 
 TOKEN = "admin-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-NOW = dt.datetime.now(dt.UTC)
+NOW = dt.datetime.now(dt.UTC)  # for records whose age does not matter; check-ins take the time of the call
 
 
 def nid(i: int) -> str:
@@ -89,7 +89,7 @@ async def checkin(
             version="0.1.0",
             wallet="",
             geoip_country=geoip,
-            at=NOW - dt.timedelta(seconds=ago),
+            at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=ago),
         )
     )
     return nid(i)
@@ -282,7 +282,8 @@ async def test_node_lookup_errors(admin: Admin) -> None:
     await checkin(admin, 1)
     await admin.services.nodes.record_checkin(
         CheckInRecord(
-            nid(1)[:10] + "f" * 54, "http://10.9.9.9:1", "10.9.9.9", "10.9.9", "DE", "", 1, 0, 1, "", "", None, NOW
+            nid(1)[:10] + "f" * 54, "http://10.9.9.9:1", "10.9.9.9", "10.9.9", "DE", "", 1, 0, 1, "", "", None,
+            dt.datetime.now(dt.UTC),
         )
     )
     assert "at least 6" in (await admin.call("GET", "/v1/nodes/0101", status=404))["error"]["message"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from storage_node.dashboard.service import score_warnings
+from storage_node.dashboard.service import score_warnings, scrub_warnings
 
 THRESHOLDS = {"audit_disqualify": 0.96, "unknown_suspend": 0.6, "online_suspend": 0.6}
 
@@ -59,3 +59,16 @@ def test_each_audit_that_did_not_pass_is_named_with_its_reason() -> None:
 def test_the_satellites_own_warnings_are_kept_once() -> None:
     r = report(audit=0.975, warnings=["this machine's clock is +90s off the satellite's: set it right (NTP)"])
     assert [w["kind"] for w in score_warnings(r)] == ["audit_score", "satellite"]
+
+
+def test_pieces_the_scrub_lost_are_critical_and_undelivered_reports_warn() -> None:
+    clean = {"available": True, "pieces_damaged": 0, "current": {"pieces_damaged": 0}, "losses_unreported": 0}
+    assert scrub_warnings(clean) == []
+    assert scrub_warnings({"available": False, "message": "Scrubbing is off"}) == []
+    found = {**clean, "current": {"pieces_damaged": 2}, "losses_unreported": 2}
+    by_kind = {w["kind"]: w for w in scrub_warnings(found)}
+    lost = by_kind["scrub_losses"]
+    assert lost["severity"] == "critical" and "2 corrupt or missing" in lost["message"]
+    assert by_kind["scrub_unreported"]["severity"] == "warning"
+    # The last finished pass's losses count too, before the next pass begins.
+    assert [w["kind"] for w in scrub_warnings({**clean, "pieces_damaged": 1, "current": None})] == ["scrub_losses"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 
 import pytest
 from eth_account import Account
@@ -29,6 +30,20 @@ from tests.payout_fixtures import make_payees, tester_chain  # noqa: F401  (pyte
 from tests.satellite_fixtures import db, db_backend  # noqa: F401  (pytest fixtures)
 
 CONFIG = SettlementConfig(confirmations=1, interval=0.05, retry_delay=0.01, rebroadcast_after=0.01)
+
+
+class StepClock:
+    """The worker's clock, moved only by the test: a retry is due when the test says so,
+    not when a step happened to take longer than ``retry_delay``."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 @pytest.fixture
@@ -162,17 +177,12 @@ async def test_a_sent_transaction_sent_again_counts_as_sent_and_pays_once(sqlite
     assert (await repo.batches())[0].state is BatchState.CONFIRMED
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="flaky (2 of 3 runs on 2026-12-01): eth-tester sometimes answers no receipt for our transaction, "
-    "so the worker takes the nonce-taken path first; pays once either way, but the state/error asserted "
-    "here differ — to fix in the next session (see the closing note)",
-)
 async def test_a_nonce_taken_by_another_transaction_is_signed_again_and_paid_once(sqlite_db, tester_chain) -> None:  # noqa: F811
     repo = PayoutRepository(sqlite_db)
     payees = make_payees(2)
     await PayoutService(repo).plan_period("p", payees)
-    worker = SettlementWorker(repo, CONFIG, chain=tester_chain)
+    clock = StepClock()
+    worker = SettlementWorker(repo, CONFIG, chain=tester_chain, clock=clock)
     await worker.step()
     await worker.step()
     (signed,) = await repo.batches()
@@ -180,32 +190,37 @@ async def test_a_nonce_taken_by_another_transaction_is_signed_again_and_paid_onc
     tester_chain.chain.mint(tester_chain.token, tester_chain.chain.address, 1)
     assert tester_chain.chain.nonce(pending=False) > signed.signed.nonce
     assert await worker.run_until_idle() is StepResult.IDLE
+    (back,) = await repo.batches()  # back to planned, waiting out the retry delay
+    assert back.state is BatchState.PLANNED and "used by another transaction" in back.last_error
+    assert balances(tester_chain, payees) == [0, 0]
+    clock.advance(CONFIG.retry_delay)
+    assert await worker.run_until_idle() is StepResult.IDLE
     (done,) = await repo.batches()
     assert done.state is BatchState.CONFIRMED and done.attempts == 2
     assert done.signed.nonce != signed.signed.nonce and "used by another transaction" in done.last_error
     assert balances(tester_chain, payees) == [p.amount for p in payees]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="flaky (2 of 3 runs on 2026-12-01): eth-tester sometimes answers no receipt for our transaction, "
-    "so the worker takes the nonce-taken path first; pays once either way, but the state/error asserted "
-    "here differ — to fix in the next session (see the closing note)",
-)
 async def test_a_reverted_transaction_is_signed_again_without_paying_twice(sqlite_db, tester_chain) -> None:  # noqa: F811
     repo = PayoutRepository(sqlite_db)
     payees = make_payees(2)
     await PayoutService(repo).plan_period("p", payees)
-    worker = SettlementWorker(repo, CONFIG, chain=tester_chain)
+    clock = StepClock()
+    worker = SettlementWorker(repo, CONFIG, chain=tester_chain, clock=clock)
     await worker.step()
     await worker.step()  # signed while the allowance suffices
     c = tester_chain.chain
     c.approve(tester_chain.token, tester_chain.contract, 0)  # takes nonce n: the batch must re-sign
     await worker.run_until_idle()
     (b,) = await repo.batches()
+    assert b.state is BatchState.PLANNED and "used by another transaction" in b.last_error
+    clock.advance(CONFIG.retry_delay)
+    await worker.run_until_idle()  # signing again fails: the contract may not spend the payer's tokens
+    (b,) = await repo.batches()
     assert b.state is BatchState.PLANNED and "allowance too low" in b.last_error
     assert balances(tester_chain, payees) == [0, 0]
     c.approve(tester_chain.token, tester_chain.contract, 2**256 - 1)
+    clock.advance(CONFIG.retry_delay)
     assert await worker.run_until_idle() is StepResult.IDLE
     assert (await repo.batches())[0].state is BatchState.CONFIRMED
     assert balances(tester_chain, payees) == [p.amount for p in payees]
