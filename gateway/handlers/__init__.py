@@ -21,6 +21,7 @@ from gateway.handlers import (
     list,
     multipart,
     object_get,
+    object_lock,
     object_put,
     tagging,
 )
@@ -39,6 +40,10 @@ _WRITES_WITH_ACL = frozenset({Operation.PUT_OBJECT, Operation.COPY_OBJECT, Opera
 async def dispatch(call: Call, auth: AuthResult) -> web.StreamResponse:
     if call.endpoint.operation in _WRITES_WITH_ACL:
         acl.check_acl_headers(call.request.headers)  # ACLs are disabled, as AWS's default
+        if call.endpoint.operation is Operation.CREATE_BUCKET:
+            object_lock.refuse_bucket_lock(call.request.headers)
+        else:
+            object_lock.refuse_object_lock(call.request.headers)
     match call.endpoint.operation:
         case Operation.LIST_BUCKETS:
             return await bucket.list_buckets(call)

@@ -106,3 +106,30 @@ async def test_delete_objects_and_tagging(tmp_path):
         assert "Deleted" not in quiet
         left = await net.s3(s3.list_objects_v2, Bucket="tags")
         assert [o["Key"] for o in left["Contents"]] == ["t"]
+
+
+async def test_object_lock_is_refused_never_silently_dropped(tmp_path):
+    """Until Object Lock is built, a lock-enabled bucket is not created and a write asking for
+    retention or a legal hold stores nothing: no one believes in a lock that is not there."""
+    import datetime as dt
+
+    async with planet(tmp_path) as net:
+        s3 = net.client()
+        with pytest.raises(ClientError) as e:
+            await net.s3(s3.create_bucket, Bucket="worm-records", ObjectLockEnabledForBucket=True)
+        assert code(e.value) == "NotImplemented" and "Object Lock" in e.value.response["Error"]["Message"]
+        assert (await net.s3(s3.list_buckets))["Buckets"] == []
+        await net.s3(s3.create_bucket, Bucket="records")
+        until = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
+        for kwargs in (
+            {"ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": until},
+            {"ObjectLockLegalHoldStatus": "ON"},
+        ):
+            with pytest.raises(ClientError) as e:
+                await net.s3(s3.put_object, Bucket="records", Key="ledger.csv", Body=b"a,b", **kwargs)
+            assert code(e.value) == "InvalidRequest" and "Object Lock Configuration" in str(e.value)
+            with pytest.raises(ClientError) as e:
+                await net.s3(s3.create_multipart_upload, Bucket="records", Key="big.csv", **kwargs)
+            assert code(e.value) == "InvalidRequest"
+        assert (await net.s3(s3.list_objects_v2, Bucket="records"))["KeyCount"] == 0
+        assert (await net.s3(s3.list_multipart_uploads, Bucket="records")).get("Uploads", []) == []
