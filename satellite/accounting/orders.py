@@ -27,8 +27,7 @@ from typing import Any
 from common.errors import MessageError, SignatureError
 from common.messages import Action, OrderLimit, OrderSettlement, Signed, now
 from satellite.db.accounting import AccountingRepository, SettledOrder
-from satellite.errors import NodeRejected
-from satellite.overlay.service import MAX_CLOCK_SKEW, verify_node_signed
+from satellite.overlay.service import verify_node_request
 
 __all__ = ["OrderSettler", "SettlementResult"]
 
@@ -55,12 +54,10 @@ class OrderSettler:
 
     async def settle(self, envelope: Any, at: int | None = None) -> SettlementResult:
         """Verify a ``Signed[OrderSettlement]`` JSON envelope; record what it rightly claims."""
-        msg = verify_node_signed(envelope, OrderSettlement, "order settlement", "a node settles only its own orders")
-        if msg.satellite_id != self.satellite_id:
-            raise NodeRejected(f"order settlement is addressed to satellite {msg.satellite_id[:16]}…, not this one")
         t = now() if at is None else at
-        if abs(t - msg.timestamp) > MAX_CLOCK_SKEW:
-            raise NodeRejected(f"order settlement timestamp is {msg.timestamp - t:+d}s off the satellite's clock")
+        msg = verify_node_request(
+            envelope, OrderSettlement, "order settlement", "a node settles only its own orders", self.satellite_id, at=t
+        )
         result = SettlementResult()
         candidates: dict[str, SettledOrder] = {}
         for text, amount in zip(msg.orders, msg.amounts, strict=True):

@@ -14,8 +14,8 @@ from aiohttp import web
 
 from common.messages import EarningsRequest, now
 from satellite.accounting.service import AccountingService
-from satellite.errors import InvalidArgument, NodeRejected
-from satellite.overlay.service import MAX_CLOCK_SKEW, verify_node_signed
+from satellite.api.node_requests import read_node_request
+from satellite.errors import InvalidArgument
 
 __all__ = ["EARNINGS_PATH", "SETTLE_PATH", "AccountingEndpoint"]
 
@@ -43,14 +43,11 @@ class AccountingEndpoint:
         return web.json_response(result.to_json())
 
     async def earnings(self, request: web.Request) -> web.Response:
-        msg = verify_node_signed(
-            await _json(request), EarningsRequest, "earnings request", "a node may only ask for its own earnings"
-        )
-        if msg.satellite_id != self.satellite_id:
-            raise NodeRejected(f"earnings request is addressed to satellite {msg.satellite_id[:16]}…, not this one")
         t = now()
-        if abs(t - msg.timestamp) > MAX_CLOCK_SKEW:
-            raise NodeRejected(f"earnings request timestamp is {msg.timestamp - t:+d}s off the satellite's clock")
+        msg = await read_node_request(
+            request, EarningsRequest, "earnings request", "a node may only ask for its own earnings",
+            self.satellite_id, at=t,
+        )  # fmt: skip
         body = await self.accounting.earnings(msg.node_id)
         body["satellite_time"] = t
         return web.json_response(body)

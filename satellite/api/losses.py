@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from common.errors import MessageError, SignatureError
-from common.messages import PieceLossReport, Signed, now
-from satellite.errors import InvalidArgument, NodeRejected
+from common.messages import PieceLossReport
+from satellite.api.node_requests import read_node_request
 from satellite.losses import LossService
-from satellite.overlay.service import MAX_CLOCK_SKEW
 
 __all__ = ["LOSSES_PATH", "LossEndpoint"]
 
@@ -31,24 +29,9 @@ class LossEndpoint:
         return [web.post(LOSSES_PATH, self.report)]
 
     async def report(self, request: web.Request) -> web.Response:
-        try:
-            signed = Signed.loads(await request.read(), PieceLossReport)
-        except SignatureError as e:
-            raise NodeRejected(f"loss report rejected: {e}") from None
-        except MessageError as e:
-            raise InvalidArgument(f"malformed loss report: {e}") from None
-        msg = signed.message
-        try:
-            signed.verify(expected_signer=msg.node_id)
-        except SignatureError as e:
-            raise NodeRejected(f"a node may only report its own losses: {e}") from None
-        if msg.satellite_id != self.satellite_id:
-            raise NodeRejected(f"loss report is addressed to satellite {msg.satellite_id[:16]}…, not this one")
-        t = now()
-        if abs(t - msg.timestamp) > MAX_CLOCK_SKEW:
-            raise NodeRejected(
-                f"loss report timestamp is {msg.timestamp - t:+d}s off the satellite's clock "
-                f"(allowed ±{MAX_CLOCK_SKEW}s): set the node's clock right (NTP)"
-            )
+        msg = await read_node_request(
+            request, PieceLossReport, "loss report",
+            "a node may only report its own losses", self.satellite_id,
+        )  # fmt: skip
         answer = await self.service.node_report(msg.node_id, list(msg.piece_ids), msg.reason, msg.detail)
         return web.json_response(answer)

@@ -18,10 +18,9 @@ import datetime as dt
 
 from aiohttp import web
 
-from common.errors import MessageError, SignatureError
-from common.messages import ReputationRequest, Signed, now
-from satellite.errors import InvalidArgument, NodeRejected, NotFound
-from satellite.overlay.service import MAX_CLOCK_SKEW
+from common.messages import ReputationRequest, now
+from satellite.api.node_requests import read_node_request
+from satellite.errors import NotFound
 from satellite.reputation.service import ReputationService
 
 __all__ = ["REPUTATION_PATH", "ReputationEndpoint"]
@@ -42,25 +41,11 @@ class ReputationEndpoint:
         return [web.post(REPUTATION_PATH, self.reputation)]
 
     async def reputation(self, request: web.Request) -> web.Response:
-        try:
-            signed = Signed.loads(await request.read(), ReputationRequest)
-        except SignatureError as e:
-            raise NodeRejected(f"reputation request rejected: {e}") from None
-        except MessageError as e:
-            raise InvalidArgument(f"malformed reputation request: {e}") from None
-        msg = signed.message
-        try:
-            signed.verify(expected_signer=msg.node_id)
-        except SignatureError as e:
-            raise NodeRejected(f"a node may only ask for its own reputation: {e}") from None
-        if msg.satellite_id != self.satellite_id:
-            raise NodeRejected(f"reputation request is addressed to satellite {msg.satellite_id[:16]}…, not this one")
         t = now()
-        if abs(t - msg.timestamp) > MAX_CLOCK_SKEW:
-            raise NodeRejected(
-                f"reputation request timestamp is {msg.timestamp - t:+d}s off the satellite's clock "
-                f"(allowed ±{MAX_CLOCK_SKEW}s): set the node's clock right (NTP)"
-            )
+        msg = await read_node_request(
+            request, ReputationRequest, "reputation request",
+            "a node may only ask for its own reputation", self.satellite_id, at=t,
+        )  # fmt: skip
         report = await self.service.report(msg.node_id, recent=self.recent)
         if report is None:
             raise NotFound(f"node {msg.node_id[:16]}… has never checked in with this satellite")

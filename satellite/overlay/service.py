@@ -17,7 +17,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from common.errors import MessageError, SignatureError
-from common.messages import CheckIn, EarningsRequest, ExitRequest, OrderSettlement, ReputationRequest, Signed, now
+from common.messages import (
+    CheckIn,
+    EarningsRequest,
+    ExitRequest,
+    OrderSettlement,
+    PieceLossReport,
+    ReputationRequest,
+    Signed,
+    now,
+)
 from common.wallet import wallet_problem
 from satellite.errors import InvalidArgument, NodeRejected
 from satellite.nodeselection import NodeCandidate
@@ -75,7 +84,7 @@ class NodeStore(Protocol):
     async def nodes(self, ids: list[str]) -> dict[str, NodeInfo]: ...
 
 
-M = TypeVar("M", CheckIn, EarningsRequest, ExitRequest, OrderSettlement, ReputationRequest)
+M = TypeVar("M", CheckIn, EarningsRequest, ExitRequest, OrderSettlement, PieceLossReport, ReputationRequest)
 
 
 def verify_node_signed(envelope: Any, expected: type[M], what: str, only_own: str) -> M:
@@ -99,6 +108,24 @@ def verify_node_signed(envelope: Any, expected: type[M], what: str, only_own: st
         signed.verify(expected_signer=msg.node_id)
     except SignatureError as e:
         raise NodeRejected(f"{what} rejected: {e}") from None
+    return msg
+
+
+def verify_node_request(
+    envelope: Any, expected: type[M], what: str, only_own: str, satellite_id: str, at: int | None = None
+) -> M:
+    """:func:`verify_node_signed`, and addressed to this satellite (no replay to another) and
+    recent by its clock: what every request a node makes about itself must be. A node whose
+    clock is off is told by how much, since a wrong clock is worth knowing about in its own right."""
+    msg = verify_node_signed(envelope, expected, what, only_own)
+    if msg.satellite_id != satellite_id:
+        raise NodeRejected(f"{what} is addressed to satellite {msg.satellite_id[:16]}…, not this one")
+    t = now() if at is None else at
+    if abs(t - msg.timestamp) > MAX_CLOCK_SKEW:
+        raise NodeRejected(
+            f"{what} timestamp is {msg.timestamp - t:+d}s off the satellite's clock "
+            f"(allowed ±{MAX_CLOCK_SKEW}s): set the node's clock right (NTP)"
+        )
     return msg
 
 
