@@ -23,6 +23,7 @@ from storage_node.dashboard import DashboardServer, DashboardService
 from storage_node.metrics import NodeMetrics
 from storage_node.nodedb import NodeDB
 from storage_node.pieces.chores import ExpiryChore, RetainChore, TrashChore
+from storage_node.pieces.index import PieceIndex
 from storage_node.pieces.store import PieceStore
 from storage_node.piecestore.endpoint import PiecestoreEndpoint
 from storage_node.scrub import ScrubChore, ScrubConfig, ScrubRecords
@@ -71,8 +72,8 @@ class Peer:
     def __init__(self, config: NodeConfig, identity: Identity) -> None:
         self.config = config
         self.identity = identity
-        self.store = PieceStore(config.data_dir, config.capacity)
         self.db = NodeDB(config.db_path)
+        self.store = PieceStore(config.data_dir, config.capacity, PieceIndex(self.db.conn))
         self.retain = RetainChore(self.store)
         self.expiry = ExpiryChore(self.store, self.db, config.chore_interval)
         self.trash = TrashChore(self.store, config.trash_grace, config.chore_interval)

@@ -324,6 +324,7 @@ class ScrubChore:
             self._begin_pass(t)
         piece_id = await asyncio.to_thread(self._next_piece, s.cursor)  # directory listings
         if piece_id is None:
+            await self._missing()
             s.passes += 1
             s.last_pass_finished = max(time.time(), s.pass_started + 1e-6)
             s.last_pass_seconds = s.last_pass_finished - s.pass_started
@@ -376,6 +377,8 @@ class ScrubChore:
         if not problem:
             s.pass_verified += 1
             s.total_verified += 1
+            if self.store.index is not None:  # a file the index missed (a crash, or a node older than it)
+                await asyncio.to_thread(self.store.index.add, piece_id, self.store.path(piece_id).stat().st_size)
             return
         log.error("scrub: piece %s is lost: %s; deleting it and telling the satellite", piece_id, problem)
         self.records.add_loss(piece_id, "corrupt", problem)
@@ -383,6 +386,37 @@ class ScrubChore:
         s.pass_losses += 1
         s.total_losses += 1
         await self.flush_reports(force=True)
+
+    async def _missing(self) -> None:
+        """End of a pass: every piece the index holds whose file is gone is lost (``missing``)."""
+        if self.store.index is None:
+            return
+        gone = await asyncio.to_thread(self._vanished)
+        if not gone:
+            return
+        log.error("scrub: %d piece file(s) are gone from %s; telling the satellite", len(gone), self.store.blobs)
+        for piece_id in gone:
+            self.records.add_loss(piece_id, "missing", "the piece file is gone from the node's disk")
+            self.store.index.discard(piece_id)
+        s = self.state
+        s.pass_losses += len(gone)
+        s.total_losses += len(gone)
+        await self.flush_reports(force=True)
+
+    def _vanished(self, page: int = 1000) -> list[str]:
+        index, gone, after = self.store.index, [], ""
+        assert index is not None
+        while ids := index.page(after, page):
+            after = ids[-1]
+            for piece_id in ids:
+                if self.store.path(piece_id).exists():
+                    continue
+                # Trash and delete drop the row before they move the file: a row still there,
+                # with the file in neither place, is a loss and not a deletion in progress.
+                if index.contains(piece_id) and not self.store.trash_path(piece_id).exists() \
+                        and not self.store.path(piece_id).exists():
+                    gone.append(piece_id)
+        return gone
 
     pace = False  # whether reads sleep to hold ``rate`` (``run`` turns it on; steps in tests do not)
 

@@ -58,6 +58,7 @@ from storage_node.errors import (
     PieceNotFound,
 )
 from storage_node.pieces.format import FIXED_SIZE, PieceHeader, header_length, level_offsets
+from storage_node.pieces.index import PieceIndex
 
 __all__ = ["PieceReader", "PieceStore", "PieceWriter", "SpaceUsage", "scan_usage"]
 
@@ -150,8 +151,10 @@ def scan_usage(data_dir: Path) -> SpaceUsage:
 class PieceStore:
     """Stores, reads, trashes and deletes piece files within an allocated capacity."""
 
-    def __init__(self, data_dir: str | os.PathLike[str], capacity: int) -> None:
+    def __init__(self, data_dir: str | os.PathLike[str], capacity: int, index: PieceIndex | None = None) -> None:
         self.root = Path(data_dir)
+        # What the node holds, for the scrub to notice a file that vanished (storage_node/pieces/index.py).
+        self.index = index
         self.capacity = capacity
         self.blobs = self.root / "blobs"
         self.trash_dir = self.root / "trash"
@@ -248,8 +251,14 @@ class PieceStore:
             self._release(hlen + size)
             raise
 
-    def _committed(self, reserved: int, file_size: int) -> None:
+    def _committed(self, piece_id: str, reserved: int, file_size: int) -> None:
         self._adjust(pieces=file_size, count=1, reserved=-reserved)
+        if self.index is not None:  # after the piece is durable: a row always has its file
+            self.index.add(piece_id, file_size)
+
+    def _forget(self, piece_id: str) -> None:
+        if self.index is not None:  # before the file moves: a row without a file is a loss
+            self.index.discard(piece_id)
 
     # --- reading -----------------------------------------------------------------------
 
@@ -293,6 +302,7 @@ class PieceStore:
             replaced: int | None = dst.stat().st_size  # a copy trashed before: it is overwritten
         except FileNotFoundError:
             replaced = None
+        self._forget(piece_id)
         try:
             size = src.stat().st_size
             os.utime(src, (t, t))
@@ -306,6 +316,7 @@ class PieceStore:
     def delete(self, piece_id: str) -> bool:
         """Delete a stored piece for good (TTL expiry); False if absent."""
         path = self.path(piece_id)
+        self._forget(piece_id)
         try:
             size = path.stat().st_size
             path.unlink()
@@ -325,6 +336,8 @@ class PieceStore:
             return False
         os.replace(src, dst)
         self._adjust(pieces=size, count=1, trash=-size, trash_count=-1)
+        if self.index is not None:
+            self.index.add(piece_id, size)
         return True
 
     def empty_trash(self, older_than: float) -> int:
@@ -453,7 +466,7 @@ class PieceWriter:
         # to a worker thread costs a GIL round with the event loop.
         header = await asyncio.to_thread(self._finish, batch, self._dest)
         self._done = True
-        self.store._committed(self._reserved, self.header_len + self.size)
+        self.store._committed(self.piece_id, self._reserved, self.header_len + self.size)
         return header
 
     def _finish(self, batch: list[bytes | bytearray | memoryview], dest: Path) -> PieceHeader:

@@ -1,5 +1,5 @@
 """Node-side scrubbing end to end on a planet (real nodes over HTTP, SQLite and PostgreSQL):
-every planted flip found in one pass, reported, repaired; the loss signal warns and suspends,
+every planted flip and vanished file found in one pass, reported, repaired; the loss signal warns and suspends,
 and never counts as a failed audit."""
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ async def _passes_after_planting(net, before: dict[str, int]) -> bool:
     return all(n.scrub.state.passes >= before[n.identity.id] + 2 for n in net.nodes)
 
 
-async def test_scrub_finds_every_planted_flip_in_one_pass_and_repair_follows(tmp_path, db_backend) -> None:  # noqa: F811
+async def test_scrub_finds_every_planted_flip_and_vanished_file_in_one_pass_and_repair_follows(
+    tmp_path, db_backend  # noqa: F811
+) -> None:
     database, schema = await fresh_database(db_backend, tmp_path)
     try:
         async with planet(tmp_path, nodes=7, segment_size=SEGMENT, database=database,
@@ -33,20 +35,26 @@ async def test_scrub_finds_every_planted_flip_in_one_pass_and_repair_follows(tmp
             objects = await upload_objects(net, "data", 4, 2 * SEGMENT + 100)
             before = await pieces_by_segment(net)
             rng = random.Random(3)
-            # One byte flipped in one piece of every segment, on any node.
-            planted = {}
-            for sid, rows in before.items():
+            # In one piece of every segment, on any node: one byte flipped, or (every other
+            # segment) the whole file gone, which only the node's piece index can notice.
+            planted, reasons = {}, {}
+            for i, (sid, rows) in enumerate(sorted(before.items())):
                 p = rng.choice(rows)
-                corrupt_piece(piece_file(net, p.node_id, p.piece_id), rng)
+                if i % 2:
+                    piece_file(net, p.node_id, p.piece_id).unlink()
+                else:
+                    corrupt_piece(piece_file(net, p.node_id, p.piece_id), rng)
                 planted[(p.node_id, p.piece_id)] = sid
+                reasons[(p.node_id, p.piece_id)] = "missing" if i % 2 else "corrupt"
             passes = {n.identity.id: n.scrub.state.passes for n in net.nodes}
             await wait_until(lambda: _passes_after_planting(net, passes), 10 * SCRUB_PERIOD + 20, "a scrub pass")
 
             # The satellite heard of every planted flip, from the node itself, and of no other piece.
             losses = await piece_losses(net)
             assert {(x.node_id, x.piece_id) for x in losses} == set(planted)
-            assert all(x.reason.startswith("corrupt") and x.segment_id == planted[(x.node_id, x.piece_id)]
-                       for x in losses)  # fmt: skip
+            assert "missing" in reasons.values()
+            assert all(x.reason.startswith(reasons[(x.node_id, x.piece_id)])
+                       and x.segment_id == planted[(x.node_id, x.piece_id)] for x in losses)  # fmt: skip
             after = await pieces_by_segment(net)
             for (node_id, piece_id), sid in planted.items():
                 assert piece_id not in {p.piece_id for p in after[sid]}, "the lost piece's row is gone"

@@ -105,3 +105,35 @@ async def test_reads_are_throttled_to_the_configured_rate(tmp_path) -> None:
         elapsed = time.monotonic() - t0
         assert state.last_pass_verified == 4
         assert elapsed >= 0.45, f"1 MiB verified in {elapsed:.2f}s at a 2 MiB/s limit"
+
+
+async def test_a_piece_file_that_vanished_is_reported_missing_and_a_trashed_one_is_not(tmp_path) -> None:
+    async with running_node(tmp_path) as node:
+        ids = await _store_pieces(node, 6)
+        store = node.peer.store
+        assert store.index is not None and store.index.count() == 6
+        store.path(ids[0]).unlink()  # gone from the disk behind the node's back
+        store.path(ids[1]).unlink()
+        assert store.trash(ids[2])  # the retain list trashed it: not a loss
+        assert store.delete(ids[3])  # its TTL expired: not a loss
+        chore = _chore(node)
+        state = await chore.run_pass()
+        assert state.last_pass_losses == 2 and state.last_pass_verified == 2
+        pending = {p: (r, d) for p, r, d in chore.records.unreported()}
+        assert set(pending) == {ids[0], ids[1]}
+        assert all(r == "missing" and "gone" in d for r, d in pending.values())
+        # Reported once: the rows are gone, so the next pass finds nothing more.
+        assert sorted(store.index.page("", 100)) == sorted(ids[4:])
+        assert store.restore(ids[2]) and store.index.contains(ids[2])  # a wrong retain list, undone
+
+
+async def test_the_scrub_fills_the_index_of_a_node_older_than_it(tmp_path) -> None:
+    async with running_node(tmp_path) as node:
+        ids = await _store_pieces(node, 3)
+        store = node.peer.store
+        assert store.index is not None
+        for pid in ids:  # a node that predates the index: files, no rows
+            store.index.discard(pid)
+        state = await _chore(node).run_pass()
+        assert state.last_pass_losses == 0 and state.last_pass_verified == 3
+        assert sorted(store.index.page("", 10)) == ids
