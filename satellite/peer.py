@@ -61,7 +61,7 @@ from satellite.nodeselection import SelectionConfig
 from satellite.orders import OrderSigner
 from satellite.overlay.geoip import GeoIPDatabase
 from satellite.overlay.service import OverlayService
-from satellite.payouts import PayoutPlanner, Settlement, SettlementConfig
+from satellite.payouts import Payee, PayoutPlanner, Settlement, SettlementConfig
 from satellite.payouts.store import Batch
 from satellite.process import ApiWorkerPool
 from satellite.repair import RepairConfig, RepairQueue, RepairService
@@ -170,6 +170,7 @@ class Satellite:
             stakes=StakeRepository(db),
             on_stakes_changed=self.overlay.invalidate,
             on_confirmed=self._paystubs_settled,
+            on_rolled_over=self._payouts_rolled_over,
         )
         self.payouts = self.settlement.service
         # Accounting (satellite/accounting): tallies, order settlement, periods, meters, the reserve
@@ -266,6 +267,13 @@ class Satellite:
         await self.accounting.repo.record_settlement(
             batch.period, [p.node_id for p in batch.payees], "confirmed", tx_hash
         )
+
+    async def _payouts_rolled_over(self, period: str, payees: list[Payee]) -> None:
+        """Settlement did not pay these (their fee would eat too much): accounting carries each
+        amount into the node's next paystub, once (``AccountingRepository.carry_rolled_over``)."""
+        carried = await self.accounting.repo.carry_rolled_over(period, [p.node_id for p in payees])
+        if carried:
+            log.info("period %s: %d rolled-over payouts carried to the next period", period, len(carried))
 
     def _api_app(self) -> web.Application:
         app = web.Application(

@@ -21,6 +21,9 @@ EARNINGS_PATH = "/api/v1/nodes/earnings"
 
 EarningsUnavailable = SatelliteUnavailable
 
+# How a paystub's settlement state reads to an operator.
+_STATES = {"rolled_over": "rolled over (its fee would exceed the allowed share), carried to the next period"}
+
 
 def _message(identity: Identity, satellite_id: str) -> EarningsRequest:
     return EarningsRequest(node_id=identity.id, satellite_id=satellite_id, timestamp=now())
@@ -54,7 +57,7 @@ def format_earnings(e: dict[str, Any]) -> list[str]:
         lines.append("")
         lines.append(f"{'PERIOD':<17} {'BYTE-HOURS':>14} {'GROSS':>14} {'HELD':>12} {'TO PAY':>14}  STATE / TX")
         for p in e["paystubs"]:
-            state = p.get("settlement_state") or "awaiting settlement"
+            state = _STATES.get(p.get("settlement_state") or "", p.get("settlement_state") or "awaiting settlement")
             tx = p.get("tx_hash") or ""
             lines.append(
                 f"{p['period']:<17} {p['byte_hours']:>14} {p['gross']:>14} {p['held']:>12} {p['to_pay']:>14}  "

@@ -17,7 +17,7 @@ import logging
 import time
 from typing import Any
 
-from satellite.db.accounting import AccountingRepository
+from satellite.db.accounting import ROLLED_OVER, AccountingRepository
 from satellite.db.engine import Database
 from satellite.errors import InvalidArgument, NotFound
 from satellite.payouts import PayoutPlanner
@@ -254,7 +254,8 @@ class AccountingService:
         account = await self.repo.node_account(node_id)
         held = account.held_balance if account else 0
         paid = sum(p.to_pay for p in stubs if p.settlement_state == "confirmed")
-        pending = sum(p.to_pay for p in stubs) - paid
+        # A rolled-over paystub's amount is owed in the next period's paystub, not pending twice.
+        pending = sum(p.to_pay for p in stubs if p.settlement_state not in ("confirmed", ROLLED_OVER))
         return {
             "node_id": node_id,
             "currency": self.config.currency,

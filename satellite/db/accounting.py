@@ -36,6 +36,7 @@ from satellite.db.engine import Database
 from satellite.db.models import Bucket, GracefulExit, Node, ObjectRow, OrderSerial, PieceRow, SegmentRow
 
 __all__ = [
+    "ROLLED_OVER",
     "AccountingRepository",
     "CloseInputs",
     "CloseResult",
@@ -47,6 +48,8 @@ __all__ = [
 
 EGRESS_COLUMNS = {"GET": "egress", "REPAIR_GET": "repair_egress", "AUDIT": "audit_egress"}
 CREDIT_KINDS = ("incident_credit", "manual_credit")
+ROLLED_OVER = "rolled_over"  # a paystub settlement did not pay: its amount is carried to the next period
+_SETTLED_STATES = (ROLLED_OVER, "confirmed")
 _TALLY_LOCK = 0x6765_6F73_7461_6C79  # "geostaly": the advisory lock that begins tallies on PostgreSQL
 
 
@@ -369,6 +372,8 @@ class AccountingRepository:
         async with self.db.transaction() as s:
             if await s.get(AccountingPeriod, period.id) is not None:
                 raise PeriodAlreadyClosed(f"period {period.id} is already closed; its ledgers are final")
+            if self.db.dialect == "postgresql":  # a rollover told meanwhile waits (carry_rolled_over)
+                await s.execute(select(NodeAccount.node_id).with_for_update())
             usage = await self.node_usage(period, s=s)
             standing, wallets = await self.standing(s)
             inputs = CloseInputs(
@@ -403,6 +408,38 @@ class AccountingRepository:
                 .values(settlement_state=state, tx_hash=tx_hash)
             )
         return int(res.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def carry_rolled_over(self, period: str, node_ids: Sequence[str]) -> dict[str, int]:
+        """Settlement rolled these payouts over (their fee would eat too much of them): add each
+        paystub's ``to_pay`` to its node's carried balance, which the next period close pays, and
+        mark the paystub ``rolled_over``. Idempotent: a paystub already rolled over (or confirmed
+        paid) is skipped, so telling twice carries nothing twice. What was carried, per node.
+
+        The node's account row is locked (PostgreSQL; SQLite has one writer) and the period close
+        locks the same rows, so a rollover told while the next period closes lands in that
+        period or the one after, never in neither."""
+        if not node_ids:
+            return {}
+        carried: dict[str, int] = {}
+        postgres = self.db.dialect == "postgresql"
+        async with self.db.transaction() as s:
+            q = select(PaystubRow).where(
+                PaystubRow.period == period,
+                PaystubRow.node_id.in_(list(node_ids)),
+                PaystubRow.settlement_state.is_(None) | PaystubRow.settlement_state.not_in(_SETTLED_STATES),
+            )
+            for stub in (await s.execute(q.with_for_update() if postgres else q)).scalars():
+                if stub.to_pay <= 0:
+                    continue
+                aq = select(NodeAccount).where(NodeAccount.node_id == stub.node_id)
+                account = (await s.execute(aq.with_for_update() if postgres else aq)).scalar_one_or_none()
+                if account is None:
+                    account = NodeAccount(node_id=stub.node_id, held_balance=0, carried=0)
+                    s.add(account)
+                account.carried = (account.carried or 0) + stub.to_pay
+                stub.settlement_state = ROLLED_OVER
+                carried[stub.node_id] = stub.to_pay
+        return carried
 
     async def latest_period(self) -> str | None:
         async with self.db.read() as s:

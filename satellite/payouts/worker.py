@@ -3,13 +3,15 @@ confirmed``, one step per pass, so that a crash anywhere pays no one twice and n
 
 **The steps.** A period accounting planned is first *cut*: each payee's fee is estimated (gas
 per payee × the chain's max fee × the native coin's price in tokens); a payee whose fee would
-exceed ``max_fee_share`` of the amount is *rolled over* (accounting carries it to the next
-period, as Storj does); the rest is cut into batches of at most ``batch_size``, each with a
-fixed 32-byte id that the payout contract records as paid. A planned batch is then *signed*
-with the next free nonce, and the raw transaction, its hash and nonce are committed before
-anything is broadcast. A signed batch is *sent*: the same stored bytes, as often as needed. A
-sent batch is *confirmed* once its receipt is ``confirmations`` blocks deep and the contract
-says the batch is paid.
+exceed ``max_fee_share`` of the amount is *rolled over*: accounting is told
+(``on_rolled_over``) and adds the amount to what the node is owed, so the next period's payout
+carries it, as Storj does — never lost, never paid twice (accounting's write is idempotent, and
+a worker that crashed before telling it tells it again at its first pass); the rest is cut
+into batches of at most ``batch_size``, each with a fixed 32-byte id that the payout contract
+records as paid. A planned batch is then *signed* with the next free nonce, and the raw
+transaction, its hash and nonce are committed before anything is broadcast. A signed batch is
+*sent*: the same stored bytes, as often as needed. A sent batch is *confirmed* once its receipt
+is ``confirmations`` blocks deep and the contract says the batch is paid.
 
 **Crashes.** Each step commits one state change after its chain call; the next pass reads the
 state back. Killed after cutting: batches are planned, nothing is signed. Killed after signing,
@@ -88,6 +90,7 @@ class SettlementWorker:
         open: Callable[[SettlementConfig], PayoutChain] = open_chain,
         after_broadcast: Callable[[Batch], Awaitable[None]] | None = None,
         on_confirmed: Callable[[Batch], Awaitable[None]] | None = None,
+        on_rolled_over: Callable[[str, list[Payee]], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -98,6 +101,9 @@ class SettlementWorker:
         self.after_broadcast = after_broadcast
         # Told of each batch once it is final (accounting writes the state and hash on its paystubs).
         self.on_confirmed = on_confirmed
+        # Told of a period's rolled-over payees (accounting carries their amounts to the next period).
+        self.on_rolled_over = on_rolled_over
+        self._rollovers_announced = False  # every recorded rollover re-told once per process
         self.clock = clock
         self._broadcast_at: dict[int, float] = {}  # batch id -> last broadcast by this process
         self._stopping = asyncio.Event()
@@ -122,6 +128,8 @@ class SettlementWorker:
 
     async def step(self) -> StepResult:
         at = _at(self.clock())
+        if not self._rollovers_announced:
+            await self._announce_rollovers()
         handlers: tuple[tuple[BatchState, Callable[[Batch, dt.datetime], Awaitable[bool]]], ...] = (
             (BatchState.SENT, self._confirm),
             (BatchState.SIGNED, self._send),
@@ -169,6 +177,26 @@ class SettlementWorker:
         fees = {p.node_id: fee for p in payees} if fee else {}
         if await self.store.cut_batches(period, batches, rolled, fees, at):
             log.info("period %s: %d batches, %d payees rolled over", period, len(batches), len(rolled))
+            if rolled and self.on_rolled_over is not None:
+                try:
+                    await self.on_rolled_over(period, [p for p in payees if fee > share * p.amount])
+                except Exception:  # told again (with every other rollover) at the next pass
+                    log.exception("period %s: telling accounting of %d rolled-over payees failed", period, len(rolled))
+                    self._rollovers_announced = False
+
+    async def _announce_rollovers(self) -> None:
+        """Tell accounting of every rollover on record, once per process: a worker killed between
+        cutting a period and telling accounting must not leave a rolled-over payee unpaid forever.
+        Accounting ignores what it already carried, so telling twice carries nothing twice."""
+        if self.on_rolled_over is not None:
+            try:
+                for summary in await self.store.periods():
+                    if summary.rolled_over:
+                        await self.on_rolled_over(summary.period, await self.store.rolled_over(summary.period))
+            except Exception:  # accounting could not take them: the next pass tells it again
+                log.exception("telling accounting of rolled-over payees failed; trying again at the next pass")
+                return
+        self._rollovers_announced = True
 
     async def _sign(self, batch: Batch, at: dt.datetime) -> bool:
         pc = await self.chain()
