@@ -37,6 +37,9 @@ class SettlementConfig:
     stake_reserve: str = ""
     stake_unbonding: int = 30 * 86400
     stake_refresh_interval: float = 300.0
+    # The decimals accounting prices in (accounting.token_decimals): a token with others would be
+    # paid 10**difference times too much or too little, so settlement refuses to pay it; None: unchecked.
+    token_decimals: int | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= MAX_BATCH:
@@ -78,6 +81,8 @@ class SettlementConfig:
             stake_reserve=config.stake_reserve,
             stake_unbonding=config.stake_unbonding,
             stake_refresh_interval=config.stake_refresh_interval,
+            # satellite.accounting.config's key and default (payouts sits below accounting: no import)
+            token_decimals=int((config.accounting or {}).get("token_decimals", 18)),
         )
 
 
@@ -93,7 +98,8 @@ class PayoutChain:
 
 
 def open_chain(config: SettlementConfig) -> PayoutChain:
-    """Connect (blocking). On the in-process chain, deploy the test token (minted to the payer),
+    """Connect (blocking). On the in-process chain, deploy the test token (with accounting's
+    decimals, a billion tokens minted to the payer),
     the payout contract with the payer's allowance and, if stake is required, the staking
     contract; its addresses are the same every time, the chain's history is not kept."""
     from .chain import Chain, Deployment, load_key, save_key
@@ -110,7 +116,10 @@ def open_chain(config: SettlementConfig) -> PayoutChain:
         chain = Chain.in_process(account, gas_headroom=config.gas_headroom)
         reserve = config.stake_reserve or "0x000000000000000000000000000000000000dEaD"
         deployment = chain.deploy_devnet(
-            staking=config.stake_required, reserve=reserve, unbonding=config.stake_unbonding
+            decimals=6 if config.token_decimals is None else config.token_decimals,
+            staking=config.stake_required,
+            reserve=reserve,
+            unbonding=config.stake_unbonding,
         )
     return PayoutChain(
         chain=chain,

@@ -165,6 +165,12 @@ class SettlementWorker:
 
     async def _cut(self, period: str, payees: list[Payee], at: dt.datetime) -> None:
         pc = await self.chain()
+        if self.config.token_decimals is not None and pc.decimals != self.config.token_decimals:
+            raise ChainError(
+                f"the payout token has {pc.decimals} decimals but accounting prices in {self.config.token_decimals} "
+                "(accounting.token_decimals): paying would be off by a factor of "
+                f"10**{abs(pc.decimals - self.config.token_decimals)}; nothing is paid until they agree"
+            )
         fee = 0
         if self.config.native_price > 0 and payees:
             max_fee, _tip = await self._call(pc.chain.fees)

@@ -73,7 +73,7 @@ def test_an_admin_plans_a_period_and_sees_it_settled_on_chain(tmp_path: Path) ->
         r = admin(config, "settlement", "plan", "2026-11", "--payee", payees[0])
         assert r.returncode == 0 and "already planned" in r.stdout
         chain = client.call("GET", "/v1/settlement/chain")
-        assert chain["chain"] == "in-process test chain" and chain["decimals"] == 6
+        assert chain["chain"] == "in-process test chain" and chain["decimals"] == 18  # accounting's decimals
     finally:
         proc.terminate()
         proc.wait(timeout=30)
