@@ -292,7 +292,7 @@ class Satellite:
         )
         app.add_routes(GracefulExitEndpoint(self.graceful_exit).routes())
         app.add_routes(LossEndpoint(self.losses, self.identity.id).routes())
-        app.add_routes(AccountingEndpoint(self.accounting, self.identity.id).routes())
+        app.add_routes(AccountingEndpoint(self.accounting, self.identity.id, stake=self.settlement.node_stake).routes())
         metainfo = MetainfoEndpoint(self.metainfo, self.multipart, self.tenancy, self.losses, self.accounting.meter)
         app.add_routes(metainfo.routes())
         return app

@@ -377,12 +377,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         print(f"earnings     {e['this_period']} {e['currency']} so far in {e['period']}; held {e['held_total']}, "
               f"paid {e['paid_total']}, awaiting settlement {e['pending_total']} (see `node earnings`)")  # fmt: skip
+        if e.get("stake_line"):
+            print(e["stake_line"])
     return 0
 
 
 def _earnings_summary(cfg: NodeConfig) -> dict[str, Any]:
     """This period so far, held and paid totals, from the satellite (``node earnings`` has all)."""
-    from storage_node.earnings import EarningsUnavailable, fetch_earnings
+    from storage_node.earnings import EarningsUnavailable, fetch_earnings, format_stake
 
     try:
         e = fetch_earnings(Identity.load(cfg.identity_path), cfg.satellite_id, cfg.satellite_url)
@@ -391,7 +393,8 @@ def _earnings_summary(cfg: NodeConfig) -> dict[str, Any]:
     cur = e["current_period"]
     return {"currency": e["currency"], "period": cur["period"], "this_period": cur["gross"],
             "held_total": e["held_total"], "paid_total": e["paid_total"], "pending_total": e["pending_total"],
-            "last_paystub": e["paystubs"][0] if e["paystubs"] else None}  # fmt: skip
+            "last_paystub": e["paystubs"][0] if e["paystubs"] else None,
+            "stake": e.get("stake"), "stake_line": format_stake(e)}  # fmt: skip
 
 
 # --- earnings --------------------------------------------------------------------------

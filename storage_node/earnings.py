@@ -4,7 +4,8 @@ The node asks with a node-signed :class:`~common.messages.EarningsRequest` at ``
 {satellite}/api/v1/nodes/earnings``. The satellite answers this period's estimate so far
 (byte-hours from its own tallies, egress from settled orders), every paystub of a closed
 period (byte-hours, egress by kind, gross, held, returned, paid and — once settlement ran —
-the transaction hash) and the total held back. Pay never comes from the node's own claims.
+the transaction hash), the total held back and, when the network requires stake, the node's
+stake (bonded amount, unbonding and its end). Pay never comes from the node's own claims.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from common.identity import Identity
 from common.messages import EarningsRequest, Signed, now
 from storage_node.satellite_rpc import SatelliteUnavailable, post_signed
 
-__all__ = ["EARNINGS_PATH", "EarningsUnavailable", "earnings_request", "fetch_earnings", "format_earnings"]
+__all__ = [
+    "EARNINGS_PATH",
+    "EarningsUnavailable",
+    "earnings_request",
+    "fetch_earnings",
+    "format_earnings",
+    "format_stake",
+]
 
 EARNINGS_PATH = "/api/v1/nodes/earnings"
 
@@ -40,6 +48,36 @@ def fetch_earnings(identity: Identity, satellite_id: str, satellite_url: str, ti
     return answer
 
 
+def _tokens(units: str | int, decimals: int) -> str:
+    whole, frac = divmod(int(units), 10**decimals)
+    return f"{whole}.{frac:0{decimals}d}".rstrip("0").rstrip(".") if decimals else str(whole)
+
+
+def format_stake(e: dict[str, Any]) -> str | None:
+    """One line on the node's stake, or None when the network requires none (``stake`` absent or null)."""
+    st = e.get("stake")
+    if not st:
+        return None
+    token = e.get("token") or {}
+    decimals, symbol = int(token.get("decimals", 0)), token.get("symbol", "")
+    state = st.get("state")
+    bonded = f"{_tokens(st.get('bonded_units', 0), decimals)} {symbol}"
+    if state == "bonded":
+        counts = "" if st.get("counts_for_placement") else f" (below the minimum {st.get('minimum_units')} units)"
+        return f"stake        {bonded} bonded{counts}"
+    if state == "unbonding":
+        return f"stake        {bonded} unbonding until {st.get('unbonding_until')} (then withdrawable to its wallet)"
+    if state == "withdrawable":
+        return f"stake        {bonded} withdrawable to {st['wallet']} since {st.get('unbonding_until')}"
+    if state == "withdrawn":
+        return "stake        withdrawn (the exit completed)"
+    if state == "slashed":
+        return f"stake        slashed into the reserve fund at {st.get('slashed_at')} (tx {st.get('slash_tx') or '—'})"
+    if state == "unstaked":
+        return f"stake        none posted from {st.get('wallet')}: this network selects only staked nodes for uploads"
+    return "stake        the satellite has not registered this node's wallet with the staking contract yet"
+
+
 def format_earnings(e: dict[str, Any]) -> list[str]:
     cur = e["currency"]
     c = e["current_period"]
@@ -53,6 +91,9 @@ def format_earnings(e: dict[str, Any]) -> list[str]:
         f"paid         {e['paid_total']} {cur} in {e['token']['symbol']} confirmed on chain; "
         f"{e['pending_total']} {cur} of closed periods awaiting settlement",
     ]
+    stake = format_stake(e)
+    if stake is not None:
+        lines.append(stake)
     if e["paystubs"]:
         lines.append("")
         lines.append(f"{'PERIOD':<17} {'BYTE-HOURS':>14} {'GROSS':>14} {'HELD':>12} {'TO PAY':>14}  STATE / TX")

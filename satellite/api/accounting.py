@@ -4,11 +4,15 @@
 :class:`~common.messages.OrderSettlement` and answers which serials were accepted and, for
 each rejected one, why (``satellite.accounting.orders``). ``POST /api/v1/nodes/earnings``
 takes a node-signed :class:`~common.messages.EarningsRequest` and answers this period's
-estimate, the node's paystubs and its held total. Both are about the signing node only, must
+estimate, the node's paystubs, its held total and — when the network requires stake — its stake
+(amount, state, end of unbonding). Both are about the signing node only, must
 be addressed to this satellite and be recent by its clock.
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -31,9 +35,17 @@ async def _json(request: web.Request) -> object:
 
 
 class AccountingEndpoint:
-    def __init__(self, accounting: AccountingService, satellite_id: str) -> None:
+    def __init__(
+        self,
+        accounting: AccountingService,
+        satellite_id: str,
+        *,
+        stake: Callable[[str], Awaitable[dict[str, Any] | None]] | None = None,
+    ) -> None:
         self.accounting = accounting
         self.satellite_id = satellite_id
+        # The node's stake (settlement's cache of the staking contract), when the network requires stake.
+        self.stake = stake
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post(SETTLE_PATH, self.settle), web.post(EARNINGS_PATH, self.earnings)]
@@ -49,5 +61,6 @@ class AccountingEndpoint:
             self.satellite_id, at=t,
         )  # fmt: skip
         body = await self.accounting.earnings(msg.node_id)
+        body["stake"] = await self.stake(msg.node_id) if self.stake is not None else None
         body["satellite_time"] = t
         return web.json_response(body)

@@ -90,7 +90,11 @@ class NodeStake(Base):
 
     node_id: Mapped[str] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"), primary_key=True)
     wallet: Mapped[str] = mapped_column(String(42), default="")
-    amount: Mapped[str] = mapped_column(Amount, default="0")
+    amount: Mapped[str] = mapped_column(Amount, default="0")  # active: what placement counts
+    # All the stake the contract holds for the node, exiting or not, and when an exit the node
+    # asked for ends its unbonding (withdrawable from then): what the node's operator is shown.
+    bonded: Mapped[str] = mapped_column(Amount, default="0", server_default="0")
+    unbonding_until: Mapped[dt.datetime | None]
     registered: Mapped[bool] = mapped_column(default=False)  # the contract binds the node to its wallet
     slashed_at: Mapped[dt.datetime | None]
     slash_tx: Mapped[str | None] = mapped_column(String(66))

@@ -16,7 +16,17 @@ __all__ = ["StakeRepository"]
 
 
 def _record(r: NodeStake) -> StakeRecord:
-    return StakeRecord(r.node_id, r.wallet, int(r.amount), r.registered, r.slashed_at, r.slash_tx)
+    return StakeRecord(
+        r.node_id,
+        r.wallet,
+        int(r.amount),
+        r.registered,
+        r.slashed_at,
+        r.slash_tx,
+        bonded=int(r.bonded or 0),
+        unbonding_until=r.unbonding_until,
+        checked_at=r.checked_at,
+    )
 
 
 class StakeRepository:
@@ -59,14 +69,24 @@ class StakeRepository:
         async with self.db.read() as s:
             return [_record(r) for r in (await s.execute(q)).scalars()]
 
-    async def record_stake(self, node_id: str, amount: int, now: dt.datetime) -> bool:
-        """Store the stake read from chain; ``True`` if it changed (placement must re-read)."""
+    async def record_stake(
+        self,
+        node_id: str,
+        amount: int,
+        now: dt.datetime,
+        *,
+        bonded: int | None = None,
+        unbonding_until: dt.datetime | None = None,
+    ) -> bool:
+        """Store the stake read from chain; ``True`` if the active amount changed (placement must re-read)."""
         async with self.db.transaction() as s:
             row = await s.get(NodeStake, node_id)
             if row is None:
                 return False
             changed = int(row.amount) != amount
             row.amount, row.checked_at = str(amount), now
+            row.bonded = str(amount if bonded is None else bonded)
+            row.unbonding_until = unbonding_until
             return changed
 
     async def to_slash(self, limit: int) -> list[StakeRecord]:
@@ -84,7 +104,7 @@ class StakeRepository:
             await s.execute(
                 update(NodeStake)
                 .where(NodeStake.node_id == node_id)
-                .values(slashed_at=now, slash_tx=tx_hash, amount="0", checked_at=now)
+                .values(slashed_at=now, slash_tx=tx_hash, amount="0", bonded="0", checked_at=now)
             )
 
     async def get(self, node_id: str) -> StakeRecord | None:

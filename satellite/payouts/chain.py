@@ -304,6 +304,15 @@ class Chain:
         c = self._contract("Staking", staking)
         return self._int(self._guard("stake", c.functions.stake_of(node_key(node_id)).call), "stake")
 
+    def exit_requested_at(self, staking: str, node_id: str) -> int:
+        """When the node asked to exit (block time, seconds), 0 if it has not: unbonding runs from there."""
+        c = self._contract("Staking", staking)
+        return self._int(self._guard("exit", c.functions.exit_requested_at(node_key(node_id)).call), "exit time")
+
+    def unbonding_period(self, staking: str) -> int:
+        c = self._contract("Staking", staking)
+        return self._int(self._guard("unbonding period", c.functions.unbonding_period().call), "unbonding period")
+
     def staked_wallet(self, staking: str, node_id: str) -> str:
         c = self._contract("Staking", staking)
         value = self._guard("stake wallet", c.functions.wallet_of(node_key(node_id)).call)
@@ -433,12 +442,19 @@ class Chain:
         self.transact(self._contract("Staking", staking).functions.withdraw(node_key(node_id)), "withdraw", account)
 
     def deploy_devnet(
-        self, *, decimals: int = 6, supply: int = 10**15, staking: bool = False, reserve: str = "", unbonding: int = 60
+        self,
+        *,
+        decimals: int = 6,
+        supply: int | None = None,
+        staking: bool = False,
+        reserve: str = "",
+        unbonding: int = 60,
     ) -> Deployment:
-        """A test token (``supply`` base units minted to the payer), the payout contract with an
-        unlimited allowance from the payer, and (``staking``) the staking contract."""
+        """A test token (``supply`` base units, a billion tokens by default, minted to the payer),
+        the payout contract with an unlimited allowance from the payer, and (``staking``) the
+        staking contract."""
         token = self.deploy("TestToken", "Geoshard Test Token", "GST", decimals)
-        self.mint(token, self.address, supply)
+        self.mint(token, self.address, 10**9 * 10**decimals if supply is None else supply)
         payout = self.deploy("BatchPayout")
         self.approve(token, payout)
         staking_address = self.deploy("Staking", token, checksum_address(reserve), unbonding) if staking else ""

@@ -4,6 +4,7 @@ and a read-out of the payer on chain for the admin API."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +12,7 @@ from common.lifecycle import Service
 
 from .network import SettlementConfig
 from .service import PayoutService
-from .staking import StakeChore, StakeStore
+from .staking import StakeChore, StakeStore, stake_json
 from .store import PayoutStore
 from .worker import SettlementWorker
 
@@ -57,6 +58,16 @@ class Settlement:
             }
 
         return await asyncio.to_thread(read)
+
+    async def node_stake(self, node_id: str) -> dict[str, Any] | None:
+        """The node's stake as its earnings answer carries it (None when the network requires none).
+
+        Read from the cache the stake chore refreshes every ``stake_refresh_interval``, not from the
+        chain: any API process can answer it, and a node polling its dashboard costs no chain calls."""
+        if self.stakes is None:
+            return None
+        record = await self.stakes.store.get(node_id)
+        return stake_json(record, self.config.stake_minimum, dt.datetime.now(dt.UTC))
 
     async def balance_of(self, wallet: str) -> int:
         """A wallet's balance of the payout token (what a node operator was paid, on chain)."""

@@ -31,7 +31,16 @@ from typing import Any, Protocol
 from .errors import ChainError, ChainReverted
 from .network import SettlementConfig
 
-__all__ = ["DEVNET_NODES", "StakeChore", "StakeRecord", "StakeStore", "devnet_node_key"]
+__all__ = [
+    "DEVNET_NODES",
+    "StakeChore",
+    "StakeRecord",
+    "StakeState",
+    "StakeStore",
+    "devnet_node_key",
+    "stake_json",
+    "stake_state",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +56,56 @@ def devnet_node_key(index: int) -> bytes:
 class StakeRecord:
     node_id: str
     wallet: str
-    amount: int
+    amount: int  # active stake: what placement counts (none once exiting or slashed)
     registered: bool
     slashed_at: dt.datetime | None
     slash_tx: str | None
+    bonded: int = 0  # all the stake the contract holds for the node, exiting or not
+    unbonding_until: dt.datetime | None = None  # an exit was asked for: withdrawable from then
+    checked_at: dt.datetime | None = None
+
+
+class StakeState(StrEnum):
+    """A node's stake as its operator is told it (the satellite's earnings answer)."""
+
+    UNREGISTERED = "unregistered"  # the contract does not bind the node's wallet yet (or it is unusable)
+    UNSTAKED = "unstaked"  # registered, nothing posted: placement skips the node
+    BONDED = "bonded"  # active: counts for placement
+    UNBONDING = "unbonding"  # an exit was asked for: withdrawable at unbonding_until
+    WITHDRAWABLE = "withdrawable"  # unbonding over: the node's wallet may withdraw
+    WITHDRAWN = "withdrawn"  # the exit completed and the stake went back to the wallet
+    SLASHED = "slashed"  # disqualified: the stake went to the reserve fund
+
+
+def stake_state(rec: StakeRecord | None, now: dt.datetime) -> StakeState:
+    if rec is None or not rec.registered:
+        return StakeState.UNREGISTERED
+    if rec.slashed_at is not None:
+        return StakeState.SLASHED
+    if rec.unbonding_until is not None:
+        if rec.bonded == 0:
+            return StakeState.WITHDRAWN
+        return StakeState.UNBONDING if now < rec.unbonding_until else StakeState.WITHDRAWABLE
+    return StakeState.BONDED if rec.amount > 0 else StakeState.UNSTAKED
+
+
+def stake_json(rec: StakeRecord | None, minimum: int, now: dt.datetime) -> dict[str, Any]:
+    """The ``stake`` of the node's earnings answer: amounts in token base units (exact, as strings),
+    the state, when unbonding ends, and whether placement counts the node as staked."""
+    state = stake_state(rec, now)
+    return {
+        "required": True,
+        "state": str(state),
+        "wallet": rec.wallet if rec is not None else None,
+        "amount_units": str(rec.amount if rec is not None else 0),
+        "bonded_units": str(rec.bonded if rec is not None else 0),
+        "minimum_units": str(minimum),
+        "counts_for_placement": state is StakeState.BONDED and rec is not None and rec.amount >= minimum,
+        "unbonding_until": rec.unbonding_until.isoformat() if rec is not None and rec.unbonding_until else None,
+        "slashed_at": rec.slashed_at.isoformat() if rec is not None and rec.slashed_at else None,
+        "slash_tx": rec.slash_tx if rec is not None else None,
+        "checked_at": rec.checked_at.isoformat() if rec is not None and rec.checked_at else None,
+    }
 
 
 class StakeStore(Protocol):
@@ -59,7 +114,19 @@ class StakeStore(Protocol):
         self, node_id: str, wallet: str, now: dt.datetime, *, registered: bool = True
     ) -> None: ...
     async def due_refresh(self, checked_before: dt.datetime, limit: int) -> list[StakeRecord]: ...
-    async def record_stake(self, node_id: str, amount: int, now: dt.datetime) -> bool: ...
+    async def record_stake(
+        self,
+        node_id: str,
+        amount: int,
+        now: dt.datetime,
+        *,
+        bonded: int | None = None,
+        unbonding_until: dt.datetime | None = None,
+    ) -> bool:
+        """Store what the chain says (``bonded`` defaults to ``amount``); True if ``amount`` changed."""
+        ...
+
+    async def get(self, node_id: str) -> StakeRecord | None: ...
     async def to_slash(self, limit: int) -> list[StakeRecord]: ...
     async def mark_slashed(self, node_id: str, tx_hash: str | None, now: dt.datetime) -> None: ...
 
@@ -88,6 +155,7 @@ class StakeChore:
         self.on_change = on_change
         self.clock = clock
         self._devnet: dict[str, bytes] | None = None
+        self._unbonding: tuple[str, int] | None = None  # (staking contract, its unbonding period)
         self._stopping = asyncio.Event()
 
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -112,14 +180,26 @@ class StakeChore:
             changed = False
             due = await self.store.due_refresh(now - dt.timedelta(seconds=self.config.stake_refresh_interval), 50)
             for rec in due:
-                amount = await self._call(pc.chain.stake_of, pc.staking, rec.node_id)
-                changed |= await self.store.record_stake(rec.node_id, amount, now)
+                amount, bonded, until = await self._read_stake(pc, rec.node_id)
+                changed |= await self.store.record_stake(rec.node_id, amount, now, bonded=bonded, unbonding_until=until)
             if changed:
                 self.on_change()
             return StakeStep.REFRESHED if due else StakeStep.IDLE
         except ChainError as e:
             log.warning("stake chore: %s", e)
             return StakeStep.THROTTLED
+
+    async def _read_stake(self, pc: Any, node_id: str) -> tuple[int, int, dt.datetime | None]:
+        """(active, bonded, end of unbonding or None) of one node, from the staking contract."""
+        c = pc.chain
+        amount = await self._call(c.stake_of, pc.staking, node_id)
+        bonded = await self._call(c.bonded_stake, pc.staking, node_id)
+        requested = await self._call(c.exit_requested_at, pc.staking, node_id)
+        if not requested:
+            return amount, bonded, None
+        if self._unbonding is None or self._unbonding[0] != pc.staking:
+            self._unbonding = (pc.staking, await self._call(c.unbonding_period, pc.staking))
+        return amount, bonded, dt.datetime.fromtimestamp(requested + self._unbonding[1], dt.UTC)
 
     async def _register_one(self, pc: Any, now: dt.datetime) -> bool:
         from .wallets import checksum_address

@@ -39,7 +39,7 @@ from common.messages import Action
 from storage_node.config import NodeConfig
 from storage_node.contact import CheckInState
 from storage_node.dashboard.history import NodeHistory, Sample
-from storage_node.earnings import EARNINGS_PATH, earnings_request
+from storage_node.earnings import EARNINGS_PATH, earnings_request, format_stake
 from storage_node.gracefulexit import EXIT_PATH, exit_request
 from storage_node.nodedb import NodeDB, utc_day
 from storage_node.pieces.store import PieceStore
@@ -135,9 +135,37 @@ def scrub_warnings(scrub: dict[str, Any]) -> list[dict[str, Any]]:
 
 _NO_STAKE: dict[str, Any] = {
     "available": False,
-    "message": "Stake is off: the satellite's earnings answer carries no stake, so this node shows none.",
+    "message": "Stake is off: this network does not require stake, so this node has none.",
     "amount": None,
 }
+
+
+def _stake(e: dict[str, Any]) -> dict[str, Any]:
+    """The stake panel: the satellite's ``stake`` (when the network requires stake), in whole tokens,
+    with the line ``geoshard node earnings`` prints as the panel's message."""
+    st = e.get("stake")
+    if not st:
+        return _NO_STAKE
+    token = e.get("token") or {}
+    decimals = int(token.get("decimals", 0))
+
+    def tokens(units: Any) -> str:
+        whole, frac = divmod(int(units or 0), 10**decimals)
+        return f"{whole}.{frac:0{decimals}d}".rstrip("0").rstrip(".") if decimals else str(whole)
+
+    line = format_stake(e) or ""
+    return {
+        "available": True,
+        "message": line.removeprefix("stake").strip(),
+        "state": st.get("state"),
+        "amount": tokens(st.get("amount_units")),
+        "bonded": tokens(st.get("bonded_units")),
+        "symbol": token.get("symbol"),
+        "counts_for_placement": st.get("counts_for_placement"),
+        "unbonding_until": st.get("unbonding_until"),
+        "wallet": st.get("wallet"),
+        "slash_tx": st.get("slash_tx"),
+    }
 
 
 def _paystub(p: dict[str, Any]) -> dict[str, Any]:
@@ -368,7 +396,7 @@ class DashboardService:
             "held": e.get("held_total"),
             "paid": e.get("paid_total"),
             "pending": e.get("pending_total"),
-            "stake": _NO_STAKE,
+            "stake": _stake(e),
             "paystubs": [_paystub(p) for p in e.get("paystubs", [])],
         }
 

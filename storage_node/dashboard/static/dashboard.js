@@ -69,7 +69,8 @@
     const cur = p.currency || "";
     const c = p.current_period || {};
     const g = c.egress || {};
-    const stake = p.stake && p.stake.available ? `${p.stake.amount} ${cur}` : (p.stake ? p.stake.message : "—");
+    const stake = p.stake && p.stake.available ? `${p.stake.bonded} ${p.stake.symbol || ""} ${p.stake.state}` : (p.stake ? p.stake.message : "—");
+    const stakeDetail = p.stake && p.stake.available ? p.stake.message : "";
     box.append(el("table", {}, el("tbody", {},
       el("tr", {}, el("th", {}, `estimated this period (${c.period || "—"})`), el("td", { class: "num", id: "earn-estimate" }, `${p.estimated_this_period ?? "—"} ${cur}`)),
       el("tr", {}, el("th", {}, "stored so far"), el("td", { class: "num" }, `${c.byte_hours ?? 0} byte-hours`)),
@@ -77,7 +78,8 @@
       el("tr", {}, el("th", {}, "held total"), el("td", { class: "num" }, `${p.held ?? "—"} ${cur}`)),
       el("tr", {}, el("th", {}, "paid (confirmed on chain)"), el("td", { class: "num" }, `${p.paid ?? "—"} ${cur}`)),
       el("tr", {}, el("th", {}, "awaiting settlement"), el("td", { class: "num" }, `${p.pending ?? "—"} ${cur}`)),
-      el("tr", {}, el("th", {}, "stake"), el("td", {}, stake)))));
+      el("tr", {}, el("th", {}, "stake"), el("td", { id: "stake", title: stakeDetail }, stake)),
+      ...(stakeDetail ? [el("tr", {}, el("th", {}, ""), el("td", { id: "stake-detail" }, stakeDetail))] : []))));
     if (p.error) box.append(el("p", { class: "empty" }, `last refresh failed (${p.error}); figures from ${fmtTime(p.fetched_at)}`));
     if (!p.paystubs.length) { box.append(el("p", { class: "empty" }, "No paystubs yet (a period's paystub appears once it closes).")); return; }
     box.append(el("table", { id: "paystubs" }, el("thead", {}, el("tr", {}, ["period", "byte-hours", "egress (get / repair / audit)", "gross", "held", "paid", "settlement", "transaction"].map(h => el("th", {}, h)))),
