@@ -158,15 +158,19 @@ def _prepare_satellite(opts: DevnetOptions) -> Path:
     cfg.repair_claim_timeout = 30.0
     cfg.repair_job_timeout = 60.0
     cfg.repair_short_retry = 5.0
-    # Accounting: one-minute periods tallied every 5 s, no payout minimum, and ten-minute
-    # "months" of node age, so a devnet shows paystubs within a minute of data being stored
-    # and its nodes walk through the held-back schedule in an hour and a half.
+    # Accounting: 20-second periods tallied every 2 s, no payout minimum, and ten-minute
+    # "months" of node age, so a devnet pays its nodes on chain within half a minute of data
+    # being stored (a period ends, a tally covers its end, it closes 2 s later and settlement
+    # polls every 2 s: at worst ~30 s; with one-minute periods the worst case was ~75 s) and its
+    # nodes walk through the held-back schedule in an hour and a half. The token is the test
+    # token the in-process chain deploys (its symbol; its decimals are accounting's).
     cfg.accounting = {
         **cfg.accounting,
-        "period_seconds": 60,
-        "tally_interval": 5,
-        "close_delay": 5,
+        "period_seconds": 20,
+        "tally_interval": 2,
+        "close_delay": 2,
         "meter_flush_interval": 2,
+        "token_symbol": "GST",
         "order_settlement_window": 3600,
         "min_payout": "0",
         "month_seconds": 600,

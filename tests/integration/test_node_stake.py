@@ -14,7 +14,6 @@ import datetime as dt
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from satellite.config import SatelliteConfig
 from satellite.payouts.staking import StakeStep, devnet_node_key
 from satellite.peer import Satellite
 from storage_node.earnings import fetch_earnings, format_earnings
+from tests.durability_helpers import wait_until
 from tests.node_fixtures import running_node
 from tests.satellite_fixtures import db, db_backend  # noqa: F401  (pytest fixtures)
 
@@ -34,15 +34,8 @@ INDEX = 3  # devnet node 3's wallet
 UNBONDING = 3600
 
 
-async def _until(cond: Any, timeout: float = 60.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
+async def _until(cond: Any, what: str) -> Any:
+    return await wait_until(cond, 60.0, what, every=0.1)
 
 
 async def test_a_nodes_stake_is_in_its_earnings_its_cli_and_its_dashboard_bonded_then_unbonding(
