@@ -48,11 +48,9 @@ async def _carried(sat: Satellite) -> dict[str, int]:
         return {a.node_id: a.carried for a in (await s.execute(select(NodeAccount))).scalars()}
 
 
-async def test_a_payout_rolled_over_for_its_fee_is_carried_and_paid_once_in_the_next_period(
-    db,  # noqa: F811
-    tmp_path: Path,
-) -> None:
-    # Three nodes; one segment on nodes 1 and 2, one on nodes 2 and 0: node 2 earns twice what 0 and 1 do.
+async def _network(db, tmp_path: Path):  # type: ignore[no-untyped-def]  # noqa: F811
+    """Three nodes with wallets of their own; one segment on nodes 1 and 2, one on nodes 2 and 0:
+    node 2 earns twice what 0 and 1 do. The satellite as peer.py wires it, its chain opened."""
     net = await seed_network(db, nodes=3, segments=2, pieces=2, piece_size=1000)
     wallets = {n: Account.create().address for n in net.nodes}
     async with db.transaction() as s:
@@ -60,8 +58,25 @@ async def test_a_payout_rolled_over_for_its_fee_is_carried_and_paid_once_in_the_
             await s.execute(update(Node).where(Node.id == n).values(wallet=w))
     config = SatelliteConfig.for_tests(str(tmp_path), accounting=ACCOUNTING, payout_native_price=1.0)
     sat = Satellite(config, db, Identity.generate())
+    pc = await sat.settlement.worker.chain()
+    return sat, net, wallets, pc
+
+
+def _price_fee_at(sat: Satellite, pc, amount: int) -> None:  # type: ignore[no-untyped-def]
+    """Price the native coin so that one payee's fee is 3/8 of ``amount``: more than a quarter of
+    it (rolled over), less than a quarter of twice it (paid). The chain's fee holds until it mines."""
     worker = sat.settlement.worker
-    pc = await worker.chain()
+    max_fee, _tip = pc.chain.fees()
+    price = Fraction(3 * amount, 8) * 10**18 / (worker.config.gas_per_payee * max_fee * 10**pc.decimals)
+    worker.config = dataclasses.replace(worker.config, native_price=float(price))
+
+
+async def test_a_payout_rolled_over_for_its_fee_is_carried_and_paid_once_in_the_next_period(
+    db,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    sat, net, wallets, pc = await _network(db, tmp_path)
+    worker = sat.settlement.worker
     small, other, big = net.nodes
 
     first = Period.at(START, HOUR)
@@ -69,12 +84,7 @@ async def test_a_payout_rolled_over_for_its_fee_is_carried_and_paid_once_in_the_
     await _close(sat, first)
     stubs = {p.node_id: p for p in await sat.accounting.repo.paystubs(period=first.id)}
     assert stubs[small].to_pay == stubs[other].to_pay > 0 and 1.9 < stubs[big].to_pay / stubs[small].to_pay < 2.1
-    # The fee of one payee: 3/8 of the small payout, so more than a quarter of it (rolled over)
-    # and less than a quarter of the big one (paid). The chain's fee is the same until it mines.
-    max_fee, _tip = pc.chain.fees()
-    target = Fraction(3 * stubs[small].to_pay, 8)
-    price = target * 10**18 / (config.payout_gas_per_payee * max_fee * 10**pc.decimals)
-    worker.config = dataclasses.replace(worker.config, native_price=float(price))
+    _price_fee_at(sat, pc, stubs[small].to_pay)
 
     assert await worker.run_until_idle() is StepResult.IDLE
     assert sorted(p.node_id for p in await sat.payouts.rolled_over(first.id)) == sorted([small, other])
@@ -116,3 +126,33 @@ async def test_a_payout_rolled_over_for_its_fee_is_carried_and_paid_once_in_the_
     await _tally_hour(sat, third.start)
     await _close(sat, third)
     assert all(p.carried_in == 0 for p in await sat.accounting.repo.paystubs(period=third.id))
+
+
+async def test_a_worker_killed_before_telling_accounting_of_a_rollover_tells_it_when_restarted(
+    db,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    sat, net, wallets, pc = await _network(db, tmp_path)
+    wired = sat.settlement.worker
+    small = net.nodes[0]
+    first = Period.at(START, HOUR)
+    await _tally_hour(sat, first.start)
+    await _close(sat, first)
+    owed = {p.node_id: p.to_pay for p in await sat.accounting.repo.paystubs(period=first.id)}
+    _price_fee_at(sat, pc, owed[small])
+    # A worker that cuts the period and dies before telling accounting: the rollover is on record
+    # in settlement's tables only.
+    killed = SettlementWorker(wired.store, wired.config, chain=pc, on_confirmed=wired.on_confirmed)
+    assert await killed.run_until_idle() is StepResult.IDLE
+    assert small in {p.node_id for p in await sat.payouts.rolled_over(first.id)}
+    assert small not in await _carried(sat) or (await _carried(sat))[small] == 0
+    # Its successor tells accounting at its first pass: carried once, paid once with the next period.
+    assert await wired.run_until_idle() is StepResult.IDLE
+    assert (await _carried(sat))[small] == owed[small]
+    second = first.next(HOUR)
+    await _tally_hour(sat, second.start)
+    await _close(sat, second)
+    assert await wired.run_until_idle() is StepResult.IDLE
+    later = {p.node_id: p for p in await sat.accounting.repo.paystubs(period=second.id)}
+    assert later[small].carried_in == owed[small] and later[small].settlement_state == "confirmed"
+    assert pc.chain.token_balance(pc.token, wallets[small]) == later[small].to_pay
