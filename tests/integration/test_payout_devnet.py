@@ -82,7 +82,10 @@ def test_devnet_pays_the_nodes_holding_pieces_on_its_chain_within_a_minute_of_th
 def test_stake_devnet_deploys_the_contracts_stakes_its_nodes_and_serves_s3(tmp_path: Path) -> None:
     net = start_devnet(tmp_path / "devnet", nodes=5, extra=("--stake",), timeout=240)
     try:
-        banner = net.log.read_text()
+        deadline = time.monotonic() + 30
+        while "payouts         " not in (banner := net.log.read_text()):  # printed just after devnet.env
+            assert time.monotonic() < deadline, banner
+            time.sleep(0.2)
         assert "payouts         in-process test chain: token 0x" in banner and ", staking 0x" in banner
         admin = AdminClient(net.env["GEOSHARD_ADMIN_URL"], net.env["GEOSHARD_ADMIN_TOKEN"])
         chain = admin.call("GET", "/v1/settlement/chain")
