@@ -211,11 +211,12 @@ class Satellite:
                     repair=self.repair,
                     accounting=self.accounting,
                     payouts=self.settlement,
+                    role=str(role),
+                    chores_here=lambda: {ls.name: ls.held for ls in self.leased},
                 ),
                 outer_middlewares=[audit_log_middleware(console)],
             )
             install_console(self.admin_app, console)  # the web console on the same port and token
-            self.admin_app.router.add_get("/v1/chores", self._chores_view)
         if self.admin_app is not None:
             self.admin_app.router.add_get("/metrics", self.metrics.metrics)
             self.admin_app.router.add_get("/health", self.metrics.health)
@@ -263,11 +264,6 @@ class Satellite:
     def serves_api(self) -> bool:
         """This process listens on the public port itself (not through a worker pool)."""
         return self.role.api and self.api_pool is None
-
-    async def _chores_view(self, request: web.Request) -> web.Response:
-        """``GET /v1/chores``: every chore lease (which process runs which chore) and this process's role."""
-        here = {ls.name: ls.held for ls in self.leased}
-        return web.json_response({"role": str(self.role), "leases": await self.leases.holders(), "held_here": here})
 
     def _api_app(self) -> web.Application:
         app = web.Application(
