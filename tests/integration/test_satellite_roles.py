@@ -136,6 +136,15 @@ async def test_api_and_two_workers_processes_split_the_satellite_and_a_dead_hold
             # The node the API process took in is what the workers' admin API lists: one database.
             async with http.get(f"{workers[0].admin}/v1/nodes", headers={"Authorization": f"Bearer {token}"}) as r:
                 assert node.id in await r.text()
+            # The same split in the metrics: per chore, the two processes' gauges add up to one.
+            held: dict[str, float] = {}
+            scrapes = []
+            for w in workers:
+                async with http.get(f"{w.admin}/metrics") as r:
+                    scrapes.append(f"{r.status} {await r.text()}")
+                for chore, v in re.findall(r'^geoshard_chore_lease_held\{chore="([^"]+)"\} (\S+)$', scrapes[-1], re.M):
+                    held[chore] = held.get(chore, 0.0) + float(v)
+            assert set(held) >= LEASED and all(v == 1.0 for v in held.values()), (held, [t[:300] for t in scrapes])
             victim = max(set(owners.values()), key=list(owners.values()).count)
             workers[victim].proc.send_signal(signal.SIGKILL)
             await workers[victim].proc.wait()
