@@ -66,6 +66,9 @@ def _cmd(args: argparse.Namespace) -> int:
         "node", "init", "--data", str(node_dir), "--capacity", args.capacity, "--country", country,
         "--region", region, "--wallet", node_wallet(index), "--satellite", satellite,
         "--listen-host", host, "--port", str(port), "--address", f"http://{host}:{port}",
+        # A free dashboard port: the default 14002 is the first one any other node on this
+        # machine takes, and a second node without a page of its own is a defect found joining.
+        "--dashboard-port", str(_free_port("127.0.0.1")),
     ])  # fmt: skip
     if code != 0:
         return code

@@ -53,7 +53,25 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         metavar="N",
         help="public-API processes (default: config api_workers; 0 = one per CPU on PostgreSQL, 1 on SQLite)",
     )
+    run.add_argument(
+        "--role",
+        type=_role,
+        default=None,
+        metavar="ROLE[,ROLE...]",
+        help="what this process runs: all (default), api, admin, workers (admin + every chore), or chores "
+        "by name: audit, repair (= repair-checker, repair-workers), gc, graceful-exit, accounting, settlement. "
+        "Processes sharing one database split the satellite; chores run under database leases, never twice",
+    )
     run.set_defaults(func=_run)
+
+
+def _role(text: str) -> Any:
+    from satellite.roles import Role
+
+    try:
+        return Role.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 async def _upgrade(config: SatelliteConfig) -> None:
@@ -117,8 +135,9 @@ def _migrate(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from common.observability import configure_logging
     from satellite.accounting import AccountingConfig, AccountingConfigError
-    from satellite.peer import Role, Satellite
+    from satellite.peer import Satellite
     from satellite.process import WorkerStartError, run_until_signal
+    from satellite.roles import Role
 
     configure_logging(os.environ.get("GEOSHARD_LOG", "INFO"), process="satellite")
     config = load_config(args.config)
@@ -132,19 +151,22 @@ def _run(args: argparse.Namespace) -> int:
             print("error: --api-workers must be 0 (automatic) or more", file=sys.stderr)
             return 2
         config.api_workers = args.api_workers
-    workers = config.resolved_api_workers
-    # One worker: one process serves everything. More: a MAIN process (admin API, chores)
-    # supervises that many API worker processes sharing the port (satellite/process.py).
-    role = Role.MAIN if workers > 1 else Role.ALL
+    role = args.role or Role.ALL
+    # One worker: this process serves the API itself. More: it supervises that many API worker
+    # processes sharing the port (satellite/process.py), beside whatever else its role runs.
+    workers = config.resolved_api_workers if role.api else 0
+
 
     def announce(sat: Satellite) -> None:
         # One machine-readable line, so scripts and tests can find a port chosen by the OS.
         admin = f"admin {sat.admin_url}" if sat.admin_url else "no admin API"
-        print(f"geoshard satellite {sat.identity.id} serving at {sat.api_url} ({admin}; {workers} API processes)",
-              flush=True)  # fmt: skip
+        api = f"serving at {sat.api_url}" if sat.api_url else "serving no public API"
+        chores = ", ".join(ls.name for ls in sat.leased) or "none"
+        print(f"geoshard satellite {sat.identity.id} {api} ({admin}; {workers} API processes; role {sat.role}; "
+              f"leased chores: {chores})", flush=True)  # fmt: skip
 
     async def main() -> None:
-        sat = await Satellite.create(config, config_path=args.config, role=role, api_workers=workers)
+        sat = await Satellite.create(config, config_path=args.config, role=role, api_workers=max(workers, 1))
         await run_until_signal(sat, announce=announce)
 
     loop_factory: Any = None

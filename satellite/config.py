@@ -22,6 +22,9 @@ class SatelliteConfig:
     admin_port: int = 7778
     # Public-API worker processes (satellite/process.py): 0 = one per CPU on PostgreSQL, 1 on SQLite.
     api_workers: int = 0
+    # Seconds a process holds a singleton chore's lease without renewing it (satellite/leases);
+    # a standby takes the chore over this long after its holder died on another host.
+    lease_ttl: float = 30.0
     db_pool_size: int = 10  # connections each process keeps open (as many again on overflow)
     gateway_token: str = ""
     admin_token: str = ""
@@ -159,6 +162,7 @@ class SatelliteConfig:
                 "month_seconds": 60,
                 "incident_grace": 0,
             },
+            "lease_ttl": 3.0,
             "payout_confirmations": 1,
             "payout_interval": 1.0,  # idle polling of every test satellite: keep it light
             "payout_retry_delay": 1.0,

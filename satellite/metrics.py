@@ -10,6 +10,8 @@ the public API port too. What is exported, each from its owner's own state:
 * ``geoshard_repair_jobs_total{outcome}``, ``geoshard_repair_repaired_bytes_total`` — this
   process's repairers (throughput: ``rate()`` of them);
 * ``geoshard_db_query_duration_seconds{statement}`` — every SQL statement, by its verb;
+* ``geoshard_chore_lease_held{chore}`` — 1 for each leased chore this process runs now
+  (``satellite.leases``), 0 while it waits as a standby;
 * ``geoshard_satellite_http_requests_total{operation,status}`` with latency and bytes — the
   public API (metainfo, check-ins, audits answered).
 
@@ -27,7 +29,7 @@ from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import event
 
@@ -69,6 +71,11 @@ class _WorkCollector(Collector):
         yield jobs
         yield CounterMetricFamily("geoshard_repair_repaired_bytes", "Encrypted bytes of segments repaired",
                                   value=repaired_bytes)  # fmt: skip
+        held = GaugeMetricFamily("geoshard_chore_lease_held", "1 while this process holds (runs) the chore",
+                                 labels=["chore"])  # fmt: skip
+        for leased in self.sat.leased:
+            held.add_metric([leased.name], 1.0 if leased.held else 0.0)
+        yield held
 
 
 class SatelliteMetrics:

@@ -2,25 +2,22 @@
 ``{name, run, close}`` in one TaskGroup, closed in reverse order (storj ``satellite/peer.go``).
 
 **Roles.** The public API is stateless over the database (segment tokens are signed with the
-satellite's identity, which every process loads), so it can run in several processes; the
-admin API and background chores must run exactly once. Each process is built with a
-:class:`Role` that says which of the three it serves:
+satellite's identity, which every process loads), so it can run in several processes; so can
+the admin API. Background chores must run once per satellite: each runs under a lease in the
+database (``satellite.leases``), except the repair workers, whose queue claims are exclusive.
+A process is built with a :class:`~satellite.roles.Role` that says which of these it serves
+(``geoshard satellite run --role``, see ``satellite.roles``):
 
-- ``ALL``: one process serves everything (SQLite's default; what tests build in-process).
-- ``MAIN``: the supervising process of ``geoshard satellite run --api-workers N`` (N ≥ 2): the
-  admin API, the background chores, and the pool of API worker processes
-  (``satellite.process``); it serves no public API itself.
-- ``API``: one API worker: the public API only, on a socket shared with its siblings through
-  ``SO_REUSEPORT``; no admin API, no chores.
-
-Background work of later issues (audit, repair, gc, payouts) registers in :meth:`Satellite.chores`,
-which only ``ALL`` and ``MAIN`` processes run.
+- ``Role.ALL``: one process serves everything (SQLite's default; what tests build in-process).
+- ``Role.API``: the public API only. With ``api_workers`` ≥ 2 a process whose role includes the
+  API serves none itself but supervises that many ``Role.API`` worker processes sharing its
+  port through ``SO_REUSEPORT`` (``satellite.process``).
+- ``Role.WORKERS``: the admin API and every chore, no public API (a compose "workers" container).
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 
 from aiohttp import web
@@ -46,6 +43,7 @@ from satellite.db.audits import AuditRepository
 from satellite.db.console import ConsoleRepository
 from satellite.db.gc import GCRepository
 from satellite.db.gracefulexit import GracefulExitRepository
+from satellite.db.leases import LeaseRepository
 from satellite.db.losses import LossRepository
 from satellite.db.metabase import MetabaseRepository
 from satellite.db.nodes import NodeRepository
@@ -54,6 +52,7 @@ from satellite.db.stakes import StakeRepository
 from satellite.db.tenancy import TenancyRepository
 from satellite.gc import RetainSender, gc_config
 from satellite.gracefulexit import ExitChore, GracefulExitEndpoint, GracefulExitService, exit_config
+from satellite.leases import LeasedService
 from satellite.losses import LossConfig, LossService
 from satellite.metainfo import MetainfoService, MultipartService
 from satellite.metrics import SatelliteMetrics
@@ -67,26 +66,12 @@ from satellite.process import ApiWorkerPool
 from satellite.repair import RepairConfig, RepairQueue, RepairService
 from satellite.reputation import ReputationConfig
 from satellite.reputation.service import ReputationService
+from satellite.roles import CHORES, SCALABLE_CHORES, Role
 from satellite.tenancy import SecretBox, TenancyService
 
 __all__ = ["Role", "Satellite", "Service"]
 
 log = logging.getLogger(__name__)
-
-
-class Role(enum.StrEnum):
-    ALL = "all"  # public API, admin API and chores in one process
-    MAIN = "main"  # admin API, chores and the API worker pool; no public API of its own
-    API = "api"  # public API only
-
-    @property
-    def serves_api(self) -> bool:
-        return self is not Role.MAIN
-
-    @property
-    def runs_background(self) -> bool:
-        """The admin API and the chores: exactly one process of a satellite runs them."""
-        return self is not Role.API
 
 
 class Satellite:
@@ -101,6 +86,7 @@ class Satellite:
         config_path: str = "CONFIG",
         role: Role = Role.ALL,
         api_workers: int = 1,
+        reuse_port: bool = False,
         payout_planner: PayoutPlanner | None = None,
     ):
         self.config = config
@@ -108,8 +94,11 @@ class Satellite:
         self.identity = identity
         self.config_path = config_path
         self.role = role
-        # MAIN: the API worker processes it supervises (it serves no public API itself).
-        self.api_pool = ApiWorkerPool(config, api_workers) if role is Role.MAIN else None
+        self.reuse_port = reuse_port  # a worker of a pool binds its port beside its siblings
+        # The API worker processes this one supervises (it then serves no public API itself).
+        self.api_pool = ApiWorkerPool(config, api_workers) if role.api and api_workers > 1 else None
+        self.leases = LeaseRepository(db)
+        self.leased: list[LeasedService] = []  # the chores of this process, once services() built them
         self.started = asyncio.Event()  # set once every listener of this role is up
         self.geoip = GeoIPDatabase(config.geoip_database) if config.geoip_database else None
         self.nodes = NodeRepository(db)
@@ -207,7 +196,7 @@ class Satellite:
         # The admin API: a separate aiohttp app on admin_host:admin_port, never the public port;
         # without an admin token it is not served at all rather than served open.
         self.admin_app: web.Application | None = None
-        if config.admin_token and role.runs_background:
+        if config.admin_token and role.admin:
             console = ConsoleRepository(db)
             self.admin_app = create_admin_app(
                 AdminServices(
@@ -223,6 +212,8 @@ class Satellite:
                     repair=self.repair,
                     accounting=self.accounting,
                     payouts=self.settlement,
+                    role=str(role),
+                    chores_here=lambda: {ls.name: ls.held for ls in self.leased},
                 ),
                 outer_middlewares=[audit_log_middleware(console)],
             )
@@ -242,6 +233,7 @@ class Satellite:
         config_path: str = "CONFIG",
         role: Role = Role.ALL,
         api_workers: int = 1,
+        reuse_port: bool = False,
         payout_planner: PayoutPlanner | None = None,
     ) -> Satellite:
         db = create_database(config.resolved_database_url, pool_size=config.db_pool_size)
@@ -258,6 +250,7 @@ class Satellite:
             config_path=config_path,
             role=role,
             api_workers=api_workers,
+            reuse_port=reuse_port,
             payout_planner=payout_planner,
         )
 
@@ -274,6 +267,11 @@ class Satellite:
         carried = await self.accounting.repo.carry_rolled_over(period, [p.node_id for p in payees])
         if carried:
             log.info("period %s: %d rolled-over payouts carried to the next period", period, len(carried))
+
+    @property
+    def serves_api(self) -> bool:
+        """This process listens on the public port itself (not through a worker pool)."""
+        return self.role.api and self.api_pool is None
 
     def _api_app(self) -> web.Application:
         app = web.Application(
@@ -314,9 +312,9 @@ class Satellite:
         """
         if self.admin_app is not None:
             self.admin_url = await self._serve(self.admin_app, self.config.admin_host, self.config.admin_port)
-        if self.role.serves_api:
+        if self.serves_api:
             self.api_url = await self._serve(
-                self.api_app, self.config.host, self.config.port, reuse_port=self.role is Role.API
+                self.api_app, self.config.host, self.config.port, reuse_port=self.reuse_port
             )
         elif self.api_pool is not None:
             await self.api_pool.start()
@@ -324,18 +322,33 @@ class Satellite:
         log.info("satellite %s (%s) listening on %s", self.identity.id[:16], self.role, self.api_url)
 
     def chores(self) -> list[Service]:
-        """Background work that must run exactly once per satellite (only in ``ALL`` or ``MAIN``).
-
-        Durability workers (audit, repair checker and repairer, gc, payouts) register here.
-        """
+        """Every background chore; each is named by the role that selects it (``satellite.roles.CHORES``),
+        but settlement's two services (payouts, stakes), which the role ``settlement`` selects."""
         return [
             Service("audit", self.audit_chore.run, self.audit_chore.close),
+            Service("repair-checker", self.repair.run_checker),
+            Service("repair-workers", self.repair.run_workers, self.repair.close),
             Service("gc", self.gc.run, self.gc.close),
             Service("graceful-exit", self.exit_chore.run, self.exit_chore.close),
-            Service("repair", self.repair.run, self.repair.close),
             Service("accounting", self.accounting.run, self.accounting.close),
             *self.settlement.services(),
         ]
+
+    def chore_services(self) -> list[Service]:
+        """The chores this process's role names; each but the scalable ones under its lease."""
+        self.leased = []
+        out: list[Service] = []
+        for service in self.chores():
+            role_name = service.name if service.name in CHORES else "settlement"
+            if role_name not in self.role.chores:
+                continue
+            if role_name in SCALABLE_CHORES:
+                out.append(service)
+                continue
+            leased = LeasedService(service, self.leases, ttl=self.config.lease_ttl)
+            self.leased.append(leased)
+            out.append(leased.service())
+        return out
 
     def services(self) -> list[Service]:
         async def serve_forever() -> None:
@@ -359,10 +372,9 @@ class Satellite:
         services = [Service("database", noop, close_db), Service("http", serve_forever, stop_http)]
         if self.api_pool is not None:
             services.append(Service("api-workers", self.api_pool.run, self.api_pool.close))
-        if self.role.serves_api:  # request counts of this process's metainfo API, written in batches
+        if self.serves_api:  # request counts of this process's metainfo API, written in batches
             services.append(Service("metering", self.accounting.meter.run, self.accounting.meter.close))
-        if self.role.runs_background:
-            services.extend(self.chores())
+        services.extend(self.chore_services())
         return services
 
     async def run(self) -> None:

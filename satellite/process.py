@@ -1,7 +1,7 @@
 """The satellite's process model: one process, or a MAIN process supervising API workers.
 
-``geoshard satellite run --api-workers N`` with N ≥ 2 starts a MAIN process (admin API and
-background chores, see ``satellite.peer.Role``) that reserves the public port and starts N
+``geoshard satellite run --api-workers N`` with N ≥ 2 starts a MAIN process (with whatever
+else its ``--role`` serves: admin API, chores, see ``satellite.roles``) that reserves the public port and starts N
 copies of ``python -m satellite.process``, each an ``API`` satellite. Every worker binds the
 same port with ``SO_REUSEPORT`` and listens on its own socket: the kernel spreads new
 connections over the listening sockets by a hash of the client's address and port, so the
@@ -237,9 +237,10 @@ def _watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
 
 
 async def _worker(config: SatelliteConfig) -> None:
-    from satellite.peer import Role, Satellite
+    from satellite.peer import Satellite
+    from satellite.roles import Role
 
-    sat = await Satellite.create(config, role=Role.API)
+    sat = await Satellite.create(config, role=Role.API, reuse_port=True)
     stop = asyncio.Event()
     _watch_stdin(asyncio.get_running_loop(), stop)
 

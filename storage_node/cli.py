@@ -25,6 +25,7 @@ from typing import Any
 
 from common.countries import is_country_code
 from common.identity import Identity, is_peer_id
+from common.progress import bar
 from common.wallet import wallet_problem
 from storage_node.config import ConfigError, NodeConfig, format_size, parse_size
 from storage_node.nodedb import NodeDB
@@ -37,6 +38,7 @@ from storage_node.onboarding import (
     fetch_satellite_id,
     verify_satellite,
 )
+from storage_node.pieces.retain_progress import read_progress
 from storage_node.pieces.store import scan_usage
 from storage_node.reputation import ReputationUnavailable, fetch_reputation, format_reputation
 from storage_node.scrub import ScrubRecords
@@ -312,7 +314,20 @@ def node_status(cfg: NodeConfig) -> dict[str, Any]:
         "unsettled_egress_bytes": unsettled_bytes,
         "unsettled_orders": unsettled_orders,
         "scrub": scrub,
+        "retain": read_progress(cfg.data_dir),
     }
+
+
+def format_retain(r: dict[str, Any] | None) -> list[str]:
+    """The garbage-collection line of ``geoshard node status``: a bar while a retain pass runs."""
+    if r is None:
+        return ["retain       no retain list applied yet (the satellite sends one per gc interval)"]
+    if r.get("state") == "running":
+        return [f"retain       {bar(float(r['progress']))} {r['checked']} of ~{r['total']} pieces checked, "
+                f"{r['trashed']} moved to trash so far"]  # fmt: skip
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(r["finished_at"]))
+    took = r["finished_at"] - r["started_at"]
+    return [f"retain       last pass {when}: {r['kept']} kept, {r['trashed']} moved to trash, {took:.1f}s"]
 
 
 def format_scrub(s: dict[str, Any]) -> list[str]:
@@ -363,6 +378,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"trash        {st['trash_count']} ({format_size(st['trash'])})")
     print(f"unsettled    {st['unsettled_orders']} orders, {format_size(st['unsettled_egress_bytes'])} egress")
     print("\n".join(format_scrub(st["scrub"])))
+    print("\n".join(format_retain(st["retain"])))
     if isinstance(rep, dict):
         print("\n".join(format_reputation(rep)))
     else:

@@ -12,14 +12,13 @@ import asyncio
 import importlib.metadata
 import logging
 
-from aiohttp import web
-
 from common.identity import Identity
 from common.lifecycle import Service, nothing, run_services
 from common.observability import request_id_middleware
 from storage_node.config import NodeConfig
 from storage_node.contact import CheckInService
 from storage_node.dashboard import DashboardServer, DashboardService
+from storage_node.http_server import HttpServer
 from storage_node.metrics import NodeMetrics
 from storage_node.nodedb import NodeDB
 from storage_node.pieces.chores import ExpiryChore, RetainChore, TrashChore
@@ -37,33 +36,6 @@ try:
     VERSION = importlib.metadata.version("geoshard")
 except importlib.metadata.PackageNotFoundError:  # running from a source tree
     VERSION = "0.0.0"
-
-
-class HttpServer:
-    """An aiohttp application on a TCP port; ``started`` is set once the port is bound."""
-
-    def __init__(self, app: web.Application, host: str, port: int) -> None:
-        self.app, self.host, self.port = app, host, port
-        self.started = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-
-    async def run(self) -> None:
-        # Large reads off the socket cut per-chunk overhead on multi-MiB piece uploads.
-        self._runner = web.AppRunner(self.app, access_log=None, read_bufsize=2**20)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, backlog=512)
-        await site.start()
-        server = site._server
-        if server is not None and getattr(server, "sockets", None):
-            self.port = server.sockets[0].getsockname()[1]
-        log.info("serving the piece store on %s:%d", self.host, self.port)
-        self.started.set()
-        await asyncio.Event().wait()
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
 
 class Peer:
@@ -98,16 +70,19 @@ class Peer:
         )
         app = self.endpoint.app()
         app.add_routes(self.scrub.routes())
-        self.metrics = NodeMetrics(self.store, self.trash)
+        self.metrics = NodeMetrics(self.store, self.trash, self.retain)
         self.metrics.install(app, node_id=identity.id)
         app.middlewares.insert(0, request_id_middleware)  # log lines carry the gateway's request id
-        self.server = HttpServer(app, config.listen_host, config.port)
+        # Large reads off the socket cut per-chunk overhead on multi-MiB piece uploads.
+        self.server = HttpServer(app, config.listen_host, config.port, read_bufsize=2**20, backlog=512)
         self.contact = CheckInService(identity, config, self.store, lambda: self.address, VERSION)
         self.dashboard = DashboardService(
             config, identity, self.store, self.db, self.contact.state, address=lambda: self.address, version=VERSION,
             scrub=scrub_records,
         )
         self.dashboard_server = DashboardServer(self.dashboard) if config.dashboard_port >= 0 else None
+        if self.dashboard_server is not None:  # metrics on the operator's port too, as every process has
+            self.metrics.install_routes(self.dashboard_server.app, node_id=identity.id)
         self.settlement = SettlementChore(identity, config, self.db)  # served GET orders, submitted for pay
         self.services: list[Service] = [
             Service("db", nothing, self._close_db),

@@ -59,6 +59,8 @@ class AdminServices:
     repair: Any = None  # satellite.repair.RepairService: queue, counters, capacity shortfalls
     accounting: Any = None  # satellite.accounting.AccountingService: periods, reserve, statements
     payouts: Any = None  # satellite.payouts.Settlement: periods, batches, the payer on chain
+    role: str = "all"  # the process's role (satellite.roles), for GET /v1/chores
+    chores_here: Callable[[], dict[str, bool]] | None = None  # leased chore -> held by this process
 
 
 ADMIN_SERVICES = web.AppKey("admin_services", AdminServices)
@@ -525,6 +527,10 @@ ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespons
 from .settlement_api import SETTLEMENT_ROUTES  # noqa: E402
 
 ROUTES += SETTLEMENT_ROUTES
+
+from .ops_api import OPS_ROUTES  # noqa: E402  (migration progress, chore leases)
+
+ROUTES += OPS_ROUTES
 
 
 def create_admin_app(services: AdminServices, *, outer_middlewares: Sequence[Any] = ()) -> web.Application:

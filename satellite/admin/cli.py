@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -267,7 +268,32 @@ def bucket_show(c: AdminClient, a: argparse.Namespace) -> Any:
 
 def bucket_set_policy(c: AdminClient, a: argparse.Namespace) -> Any:
     b = c.call("PUT", P("v1", "buckets", a.bucket, "policy"), {"policy": a.policy})
-    return b, f"bucket {b['name']}: policy {b['policy']}\n{b['note']}"
+    return b, (f"bucket {b['name']}: policy {b['policy']}\n{b['note']}\n"
+               f"follow it with: geoshard admin bucket migration {b['name']} --watch")
+
+
+def _migration_line(m: dict[str, Any]) -> str:
+    seg, pcs = m["segments"], m["pieces"]
+    return (f"{bar(m['progress'])} {m['state']}: {seg['in_policy']} of {seg['remote']} segments in policy "
+            f"{m['policy']}, {pcs['out_of_policy']} of {pcs['total']} pieces still outside")  # fmt: skip
+
+
+def bucket_migration(c: AdminClient, a: argparse.Namespace) -> Any:
+    """One progress line; with ``--watch``, redrawn in place (a terminal) or appended until done."""
+    path = P("v1", "buckets", a.bucket, "migration")
+    m = c.call("GET", path)
+    if not a.watch or a.json:
+        return m, f"bucket {m['bucket']}: " + _migration_line(m)
+    tty = sys.stdout.isatty()
+    deadline = time.monotonic() + a.timeout if a.timeout else None
+    while m["state"] != "done" and (deadline is None or time.monotonic() < deadline):
+        sys.stdout.write(("\r\x1b[K" if tty else "") + _migration_line(m) + ("" if tty else "\n"))
+        sys.stdout.flush()
+        time.sleep(a.interval)
+        m = c.call("GET", path)
+    if tty:
+        sys.stdout.write("\r\x1b[K")
+    return m, f"bucket {m['bucket']}: " + _migration_line(m)
 
 
 def report(c: AdminClient, a: argparse.Namespace) -> Any:
@@ -446,6 +472,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = leaf(g, "set-policy", bucket_set_policy, "set a bucket's placement policy")
     p.add_argument("bucket")
     p.add_argument("policy")
+    p = leaf(g, "migration", bucket_migration, "progress of moving a bucket's pieces into its policy")
+    p.add_argument("bucket")
+    p.add_argument("--watch", action="store_true", help="redraw the progress bar until the migration is done")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between redraws with --watch (default 2)")
+    p.add_argument("--timeout", type=float, default=0.0, help="stop watching after this many seconds (0: never)")
 
     leaf(groups, "report", report, "compliance report of a bucket").add_argument("bucket")
     register_payouts(groups, leaf)

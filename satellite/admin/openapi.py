@@ -229,6 +229,20 @@ def openapi_spec() -> dict[str, Any]:
                                     "schema": {"type": "integer", "minimum": 0, "maximum": 100}}],
                 },
             },
+            "/v1/buckets/{bucket}/migration": {
+                "get": _op(
+                    "progress of the bucket's migration to its policy: the share of its segments whose every "
+                    "piece is in policy, and the pieces still outside",
+                    errors=(404,),
+                ),
+                "parameters": _params("bucket"),
+            },
+            "/v1/chores": {
+                "get": _op(
+                    "the background chores' leases: which satellite process (host:pid:token) runs each, "
+                    "whether the lease is live, and which this process holds"
+                ),
+            },
             "/v1/settlement/periods": {
                 "get": _op("periods handed to settlement: payees, total, paid, rolled over, batch states"),
                 "post": _op(

@@ -460,6 +460,7 @@ class RepairJob(Base):
     updated_at: Mapped[dt.datetime]
 from satellite.db import console_models as _console_models  # noqa: E402, F401  (admin audit log)
 from satellite.db import durability_models as _durability_models  # noqa: E402, F401
+from satellite.db import lease_models as _lease_models  # noqa: E402, F401  (chore leases of the satellite's roles)
 from satellite.db import payout_models as _payout_models  # noqa: E402, F401  (settlement's tables)
 from satellite.db import security_models as _security_models  # noqa: E402,F401 - issue 16's index
 from satellite.db import surface_models as _surface_models  # noqa: E402,F401  (S3-surface tables)

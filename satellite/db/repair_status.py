@@ -72,14 +72,16 @@ class RepairQueueStatus:
 def _policy_of_job() -> Select[Any]:
     bucket_id = func.coalesce(ObjectRow.bucket_id, Upload.bucket_id)
     return (
-        select(func.coalesce(PlacementPolicyRow.name, DELETED), func.count())
+        # Grouped by the name itself (NULL: the segment is gone), mapped to DELETED in Python:
+        # PostgreSQL does not see two ``coalesce(name, $n)`` with their own parameters as one.
+        select(PlacementPolicyRow.name, func.count())
         .select_from(RepairJob)
         .outerjoin(SegmentRow, SegmentRow.id == RepairJob.segment_id)
         .outerjoin(ObjectRow, ObjectRow.id == SegmentRow.object_id)
         .outerjoin(Upload, Upload.id == SegmentRow.upload_id)
         .outerjoin(Bucket, Bucket.id == bucket_id)
         .outerjoin(PlacementPolicyRow, PlacementPolicyRow.id == Bucket.policy_id)
-        .group_by(func.coalesce(PlacementPolicyRow.name, DELETED))
+        .group_by(PlacementPolicyRow.name)
     )
 
 
@@ -102,7 +104,7 @@ async def repair_queue_status(db: Database, *, failures: int = 10) -> RepairQueu
         st.oldest_inserted_at = _utc(oldest)
         rows = await s.execute(select(RepairJob.reason, func.count()).group_by(RepairJob.reason))
         st.by_reason = {str(reason): int(n) for reason, n in rows}
-        st.by_policy = {str(name): int(n) for name, n in await s.execute(_policy_of_job())}
+        st.by_policy = {str(name or DELETED): int(n) for name, n in await s.execute(_policy_of_job())}
         failed = await s.execute(
             select(RepairJob)
             .where(RepairJob.last_error != "")

@@ -108,15 +108,24 @@ class RepairService:
             if result is None:
                 await asyncio.sleep(self.config.interval)
 
-    async def run(self) -> None:
+    async def run_checker(self) -> None:
+        """The checker alone (``--role repair-checker``): one process at a time, under a lease."""
+        await self._check_forever()
+
+    async def run_workers(self) -> None:
+        """The ``workers`` repairers alone (``--role repair-workers``): any number of processes."""
         config = PieceClientConfig()
         self._session = PieceClient.new_session(config)
         client = PieceClient(self._session, config)
         self.repairers = [self.new_repairer(client) for _ in range(self.config.workers)]
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._check_forever(), name="repair-checker")
             for i, r in enumerate(self.repairers):
                 tg.create_task(self._repair_forever(r), name=f"repairer-{i}")
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.run_checker(), name="repair-checker")
+            tg.create_task(self.run_workers(), name="repair-workers")
 
     async def close(self) -> None:
         if self._session is not None:

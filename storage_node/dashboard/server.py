@@ -14,7 +14,6 @@ answers 401.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import ipaddress
 import json
@@ -29,6 +28,8 @@ import common.webui
 from storage_node.config import ConfigError
 from storage_node.dashboard.multinode import MultinodeView, NodeUnreachable, PeerNodes, normalize_url
 from storage_node.dashboard.service import DashboardService
+from storage_node.http_server import HttpServer
+from storage_node.pieces.retain_progress import read_progress
 
 __all__ = ["DashboardServer", "create_dashboard_app", "is_loopback"]
 
@@ -98,6 +99,12 @@ async def history(request: web.Request) -> web.Response:
     })
 
 
+async def retain(request: web.Request) -> web.Response:
+    """The current or last retain pass (garbage collection): progress, pieces kept and trashed."""
+    body = read_progress(request.app[SERVICE].store.root)
+    return web.json_response(body if body is not None else {"state": "none", "progress": None})
+
+
 async def payouts(request: web.Request) -> web.Response:
     return web.json_response(request.app[SERVICE].payouts())
 
@@ -158,6 +165,7 @@ def create_dashboard_app(service: DashboardService, *, token: str, open_access: 
     app.router.add_get("/api/summary", summary)
     app.router.add_get("/api/history", history)
     app.router.add_get("/api/payouts", payouts)
+    app.router.add_get("/api/retain", retain)
     app.router.add_get("/api/multinode", multinode)
     app.router.add_post("/api/multinode/nodes", add_peer)
     app.router.add_delete("/api/multinode/nodes/{id}", remove_peer)
@@ -166,45 +174,30 @@ def create_dashboard_app(service: DashboardService, *, token: str, open_access: 
     return app
 
 
-class DashboardServer:
+class DashboardServer(HttpServer):
     """Serves the dashboard on ``dashboard_host:dashboard_port``; ``url`` once bound."""
+
+    name = "the dashboard"
 
     def __init__(self, service: DashboardService) -> None:
         c = service.config
-        self.host, self.port = c.dashboard_host, c.dashboard_port
-        loopback = is_loopback(self.host)
-        if not loopback and not c.dashboard_token:
+        if not is_loopback(c.dashboard_host) and not c.dashboard_token:
             raise ConfigError(
-                f"the dashboard listens on {self.host}, beyond this machine, but dashboard_token is empty: "
+                f"the dashboard listens on {c.dashboard_host}, beyond this machine, but dashboard_token is empty: "
                 "set dashboard_token in config.toml (any long random string) or dashboard_host = \"127.0.0.1\""
             )
-        self.app = create_dashboard_app(service, token=c.dashboard_token, open_access=loopback)
-        self.started = asyncio.Event()
+        app = create_dashboard_app(service, token=c.dashboard_token, open_access=is_loopback(c.dashboard_host))
+        super().__init__(app, c.dashboard_host, c.dashboard_port)
         self.url = ""
         self.error = ""
-        self._runner: web.AppRunner | None = None
 
-    async def run(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
+    async def bind(self) -> None:
         try:
-            await site.start()
+            await super().bind()
         except OSError as e:
             # Pieces matter more than the page: keep serving them, and say loudly why there is none.
             self.error = f"cannot listen on {self.host}:{self.port}: {e.strerror or e}; set dashboard_port"
             log.error("no dashboard: %s", self.error)
-            self.started.set()
-            await asyncio.Event().wait()
-        server = site._server
-        port = server.sockets[0].getsockname()[1] if server is not None and server.sockets else self.port
+            return
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else ("[::1]" if self.host == "::" else self.host)
-        self.url = f"http://{host}:{port}"
-        log.info("dashboard at %s", self.url)
-        self.started.set()
-        await asyncio.Event().wait()
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        self.url = f"http://{host}:{self.port}"

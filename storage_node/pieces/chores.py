@@ -15,6 +15,7 @@ from common.bloom import BloomFilter
 from common.messages import RetainList
 from common.retain import retains
 from storage_node.nodedb import NodeDB
+from storage_node.pieces.retain_progress import ProgressWriter, RetainProgress
 from storage_node.pieces.store import PieceStore
 
 __all__ = ["ExpiryChore", "RetainChore", "RetainOutcome", "TrashChore"]
@@ -81,7 +82,7 @@ class RetainChore:
     Only pieces created before the list's ``created_before`` are considered: a piece
     uploaded while the satellite was building the filter is not in it, and must live.
     Lists arrive over HTTP and are queued; only the newest waiting list is applied,
-    since it supersedes older ones.
+    since it supersedes older ones. A pass reports its progress (``storage_node.pieces.retain_progress``).
     """
 
     def __init__(self, store: PieceStore) -> None:
@@ -91,6 +92,8 @@ class RetainChore:
         self._idle = asyncio.Event()
         self._idle.set()
         self.last: RetainOutcome | None = None
+        self.progress: RetainProgress | None = None  # the current or last pass (also on disk)
+        self.trashed_total = 0  # pieces moved to the trash by every pass of this process (metrics)
 
     def submit(self, retain: RetainList) -> None:
         self._pending = retain
@@ -99,13 +102,20 @@ class RetainChore:
 
     def _apply(self, retain: RetainList) -> RetainOutcome:
         bloom = BloomFilter(retain.bloom, retain.hash_count)
-        kept = trashed = 0
-        for piece_id, header in list(self.store.walk()):
+        self.progress = RetainProgress(
+            retain.created_before, retain.piece_count, self.store.usage().piece_count, time.time()
+        )
+        writer = ProgressWriter(self.store.root, self.progress)
+        # Lazily: the pass is the long part, and its progress is pieces checked. Moving the
+        # piece just read out of its directory does not disturb the directory scan.
+        for piece_id, header in self.store.walk():
             if header.created >= retain.created_before or retains(bloom, piece_id):
-                kept += 1
-            elif self.store.trash(piece_id):
-                trashed += 1
-        return RetainOutcome(kept, trashed)
+                writer.step(kept=True)
+            else:  # False when the piece went meanwhile (deleted, expired): neither kept nor trashed
+                writer.step(trashed=self.store.trash(piece_id))
+        writer.finish()
+        self.trashed_total += self.progress.trashed
+        return RetainOutcome(self.progress.kept, self.progress.trashed)
 
     async def run_once(self) -> RetainOutcome | None:
         retain, self._pending = self._pending, None

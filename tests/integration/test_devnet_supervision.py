@@ -8,13 +8,17 @@ directory whose processes still run must refuse, naming them.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -122,6 +126,11 @@ def _join_devnet_adds_a_node_that_the_satellite_sees_online(net: Devnet) -> None
     admin = AdminClient(net.env["GEOSHARD_ADMIN_URL"], net.env["GEOSHARD_ADMIN_TOKEN"])
     assert len(admin.call("GET", "/v1/nodes")["nodes"]) == NODES
     log = net.data / "join.log"
+    # Another node's dashboard on this machine already holds the default dashboard port.
+    held = socket.socket()
+    with contextlib.suppress(OSError):
+        held.bind(("127.0.0.1", 14002))
+        held.listen()
     with open(log, "wb") as out:
         argv = [sys.executable, "-m", "geoshard.cli", "node", "join-devnet", "--data", str(net.data)]
         joined = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
@@ -137,6 +146,16 @@ def _join_devnet_adds_a_node_that_the_satellite_sees_online(net: Devnet) -> None
         text = log.read_text()
         assert f"node{NODES:02d}" in text and "serving at http://127.0." in text
         assert "geoshard node run --config" in text
+        while "dashboard at http://" not in text:  # printed right after "serving at"
+            assert "dashboard unavailable" not in text, text
+            assert time.monotonic() < deadline, text
+            time.sleep(0.2)
+            text = log.read_text()
+        dashboard = re.search(r"dashboard at (http://\S+)", text)
+        assert dashboard and not dashboard.group(1).endswith(":14002"), text
+        with urllib.request.urlopen(f"{dashboard.group(1)}/metrics", timeout=10) as r:
+            assert b"geoshard_node_pieces" in r.read()
     finally:
+        held.close()
         joined.terminate()
         joined.wait(15)

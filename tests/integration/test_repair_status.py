@@ -15,6 +15,7 @@ from common.piece_client import PieceClient
 from geoshard.cli import main
 from tests.planet import Planet, planet
 from tests.repair_helpers import pieces_by_segment, upload_objects
+from tests.satellite_fixtures import db_backend, drop_database, fresh_database  # noqa: F401
 
 SEGMENT = 64 * 1024
 
@@ -27,10 +28,19 @@ async def _admin(net: Planet, method: str, path: str, body: dict | None = None) 
         return resp.status, await resp.json()
 
 
+@pytest.fixture
+async def database(db_backend: str, tmp_path: Path):  # noqa: F811  (both backends: the grouped reads differ)
+    database, schema = await fresh_database(db_backend, tmp_path)
+    try:
+        yield database
+    finally:
+        await drop_database(database, schema)
+
+
 async def test_repair_status_shows_the_backlog_by_reason_and_policy_failures_throughput_and_progress(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], database
 ) -> None:
-    async with planet(tmp_path, nodes=8, segment_size=SEGMENT) as net:
+    async with planet(tmp_path, nodes=8, segment_size=SEGMENT, database=database) as net:
         await upload_objects(net, "data", 4, 2 * SEGMENT + 100)
         status, idle = await _admin(net, "GET", "/v1/repair/status")
         assert status == 200

@@ -71,6 +71,28 @@ def test_it_runs_the_processes_the_design_names(compose: dict[str, Any]) -> None
     assert sat[1:3] == ["satellite", "run"] and int(_flag(sat, "--api-workers") or 0) >= 2
 
 
+def test_the_satellite_runs_as_api_and_workers_containers_that_cover_every_role(compose: dict[str, Any]) -> None:
+    """The design's "satellite API and workers": separate containers whose roles add up to the whole."""
+    from satellite.roles import Role
+
+    roles = {name: _parse(c).role for name, s in compose["services"].items() for c in _commands(s)
+             if c[1:3] == ["satellite", "run"]}  # fmt: skip
+    assert roles["satellite"] == Role.API, roles
+    assert roles["satellite-workers"] == Role.WORKERS, roles
+    assert not roles["satellite-workers"].api and not roles["satellite"].chores
+    union = Role(api=any(r.api for r in roles.values()), admin=any(r.admin for r in roles.values()),
+                 chores=frozenset().union(*(r.chores for r in roles.values())))  # fmt: skip
+    assert union == Role.ALL
+    # The workers dial nodes (audits, retain lists, repair): they are on every node's network.
+    services = compose["services"]
+    assert set(services["satellite-workers"]["networks"]) == set(services["satellite"]["networks"])
+
+
+def test_an_unknown_satellite_role_is_refused_by_the_cli() -> None:
+    with pytest.raises(AssertionError, match="refuses"):
+        _parse(["geoshard", "satellite", "run", "--config", "x.json", "--role", "api,auditor"])
+
+
 def test_every_geoshard_command_is_accepted_by_the_cli(compose: dict[str, Any]) -> None:
     seen = 0
     for name, service in compose["services"].items():
@@ -104,7 +126,7 @@ def test_ports_addresses_and_health_checks_agree(compose: dict[str, Any]) -> Non
             host, container = str(p).split(":")
             published.append(host)
             listens = {_flag(c, f) for c in _commands(s) for f in ("--port", "--admin-port", "--metrics-port")}
-            if name == "satellite":  # its ports are in the config written by satellite-init
+            if name in ("satellite", "satellite-workers"):  # their ports are in the config written by satellite-init
                 listens = {_flag(c, f) for c in _commands(services["satellite-init"])
                            for f in ("--port", "--admin-port")}  # fmt: skip
             if name != "anvil":
@@ -117,7 +139,10 @@ def test_ports_addresses_and_health_checks_agree(compose: dict[str, Any]) -> Non
     assert _flag(init, "--public-url") == f"http://satellite:{sat_port}"
     database = services["postgres"]["environment"]["POSTGRES_DB"]
     assert f"@postgres:5432/{database}" in (_flag(init, "--database-url") or "")
-    assert f":{admin_port}/health" in " ".join(services["satellite"]["healthcheck"]["test"])
+    assert f":{sat_port}/health" in " ".join(services["satellite"]["healthcheck"]["test"])
+    assert f":{admin_port}/health" in " ".join(services["satellite-workers"]["healthcheck"]["test"])
+    assert f"{sat_port}:{sat_port}" in services["satellite"]["ports"]  # the API container publishes the API
+    assert f"{admin_port}:{admin_port}" in services["satellite-workers"]["ports"]  # the workers, the admin port
 
     for name, s in services.items():
         for c in _commands(s):
@@ -127,7 +152,7 @@ def test_ports_addresses_and_health_checks_agree(compose: dict[str, Any]) -> Non
                 assert _flag(c, "--satellite") == f"http://satellite:{sat_port}"
                 assert f":{port}/health" in " ".join(s["healthcheck"]["test"])
             if c[1:3] == ["admin", "--satellite-config"]:
-                assert _flag(c, "--url") == f"http://satellite:{admin_port}"
+                assert _flag(c, "--url") == f"http://satellite-workers:{admin_port}"
     gw = _commands(services["gateway"])[0]
     assert _flag(gw, "--config") == _flag(init, "--gateway-config")
     assert f":{_flag(gw, '--metrics-port')}/health" in " ".join(services["gateway"]["healthcheck"]["test"])
@@ -149,8 +174,9 @@ def test_networks_volumes_and_dependencies_exist_and_each_node_has_its_own_slash
     nodes = [n for n, s in services.items() if any(c[1:3] == ["node", "run"] for c in _commands(s))]
     for n in nodes:
         (own,) = services[n]["networks"]
-        assert own in services["satellite"]["networks"] and own in services["gateway"]["networks"]
-        assert sum(own in s.get("networks", []) for s in services.values()) == 3  # node, satellite, gateway
+        for peer in ("satellite", "satellite-workers", "gateway"):
+            assert own in services[peer]["networks"], (n, peer)
+        assert sum(own in s.get("networks", []) for s in services.values()) == 4  # node, satellite x2, gateway
 
 
 def test_satellite_init_writes_the_gateway_config_compose_uses_and_is_idempotent(tmp_path: Path) -> None:
