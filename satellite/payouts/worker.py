@@ -191,17 +191,23 @@ class SettlementWorker:
                     self._rollovers_announced = False
 
     async def _announce_rollovers(self) -> None:
-        """Tell accounting of every rollover on record, once per process: a worker killed between
-        cutting a period and telling accounting must not leave a rolled-over payee unpaid forever.
-        Accounting ignores what it already carried, so telling twice carries nothing twice."""
-        if self.on_rolled_over is not None:
-            try:
+        """Tell accounting of every rollover and every confirmed batch on record, once per process:
+        a worker killed between cutting a period (or confirming a batch) and telling accounting
+        must not leave a rolled-over payee unpaid forever, nor a paid one shown as awaiting
+        settlement. Accounting ignores what it already carried and writes the same confirmation
+        again unchanged, so telling twice changes nothing."""
+        try:
+            if self.on_rolled_over is not None:
                 for summary in await self.store.periods():
                     if summary.rolled_over:
                         await self.on_rolled_over(summary.period, await self.store.rolled_over(summary.period))
-            except Exception:  # accounting could not take them: the next pass tells it again
-                log.exception("telling accounting of rolled-over payees failed; trying again at the next pass")
-                return
+            if self.on_confirmed is not None:
+                for batch in await self.store.batches():
+                    if batch.state is BatchState.CONFIRMED:
+                        await self.on_confirmed(batch)
+        except Exception:  # accounting could not take them: the next pass tells it again
+            log.exception("telling accounting of rollovers and confirmations failed; trying again at the next pass")
+            return
         self._rollovers_announced = True
 
     async def _sign(self, batch: Batch, at: dt.datetime) -> bool:

@@ -156,3 +156,28 @@ async def test_a_worker_killed_before_telling_accounting_of_a_rollover_tells_it_
     later = {p.node_id: p for p in await sat.accounting.repo.paystubs(period=second.id)}
     assert later[small].carried_in == owed[small] and later[small].settlement_state == "confirmed"
     assert pc.chain.token_balance(pc.token, wallets[small]) == later[small].to_pay
+
+
+async def test_a_worker_killed_before_writing_a_confirmation_on_the_paystubs_writes_it_when_restarted(
+    db,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    sat, _net, wallets, pc = await _network(db, tmp_path)
+    wired = sat.settlement.worker
+    first = Period.at(START, HOUR)
+    await _tally_hour(sat, first.start)
+    await _close(sat, first)
+    wired.config = dataclasses.replace(wired.config, native_price=0.0)  # no fee: every payee is paid
+    # A worker that pays the period and dies before accounting hears of it: paid on chain,
+    # confirmed in settlement's tables, and the paystubs still say nothing.
+    killed = SettlementWorker(wired.store, wired.config, chain=pc, on_rolled_over=wired.on_rolled_over)
+    assert await killed.run_until_idle() is StepResult.IDLE
+    assert {b.state for b in await wired.store.batches()} == {BatchState.CONFIRMED}
+    stubs = await sat.accounting.repo.paystubs(period=first.id)
+    assert all(p.settlement_state != "confirmed" and p.tx_hash is None for p in stubs)
+    paid = {w: pc.chain.token_balance(pc.token, w) for w in wallets.values()}
+    # Its successor writes every confirmation on record at its first pass, and pays nobody again.
+    assert await wired.run_until_idle() is StepResult.IDLE
+    stubs = await sat.accounting.repo.paystubs(period=first.id)
+    assert stubs and all(p.settlement_state == "confirmed" and p.tx_hash for p in stubs if p.to_pay > 0)
+    assert {w: pc.chain.token_balance(pc.token, w) for w in wallets.values()} == paid
