@@ -23,10 +23,24 @@ import pytest
 
 from tests.devnet_fixture import free_port
 
-__all__ = ["ANVIL_KEY", "Anvil", "anvil", "make_payees", "tester_chain"]
+__all__ = ["ANVIL_KEY", "Anvil", "anvil", "make_payees", "settle_all", "tester_chain"]
 
 # Anvil's first default account (its well-known test mnemonic): funded with 10,000 ETH.
 ANVIL_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+
+async def settle_all(worker: Any, timeout: float = 60.0) -> Any:
+    """Step ``worker`` until nothing is left to settle: a node that has not mined (or indexed) a
+    receipt yet makes a pass end ``WAITING``; waiting for it is the chain's pace, not a flake."""
+    import asyncio
+    import time
+
+    from satellite.payouts import StepResult
+
+    deadline = time.monotonic() + timeout
+    while (result := await worker.run_until_idle()) is StepResult.WAITING and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    return result
 
 
 def make_payees(n: int, amount: int = 1_000_000, prefix: str = "n") -> list[Any]:

@@ -21,7 +21,7 @@ from satellite.db.engine import sqlite_url
 from satellite.db.payouts import PayoutRepository
 from satellite.payouts import BatchState, PayoutChain, PayoutService, SettlementConfig, SettlementWorker, StepResult
 from satellite.payouts.chain import Chain
-from tests.payout_fixtures import ANVIL_KEY, Anvil, anvil, make_payees  # noqa: F401  (pytest fixture)
+from tests.payout_fixtures import ANVIL_KEY, Anvil, anvil, make_payees, settle_all  # noqa: F401  (pytest fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -135,7 +135,7 @@ async def test_more_than_two_hundred_payees_take_two_transactions(setup) -> None
     payees = make_payees(201)
     await PayoutService(repo).plan_period("p", payees)
     worker = SettlementWorker(repo, SettlementConfig(confirmations=1), chain=pc)
-    assert await worker.run_until_idle() is StepResult.IDLE
+    assert await settle_all(worker) is StepResult.IDLE
     batches = await repo.batches()
     assert [len(b.payees) for b in batches] == [200, 1]
     assert len({b.signed.tx_hash for b in batches if b.signed}) == 2
