@@ -310,6 +310,9 @@ def _write_env(opts: DevnetOptions, values: dict[str, str]) -> Path:
     path = opts.data / "devnet.env"
     lines = ["# Geoshard devnet — source me: . " + shlex.quote(str(path))]
     lines += [f"export {k}={shlex.quote(v)}" for k, v in values.items()]
+    # The clients this checkout installed (aws, s3cmd, geoshard) first on PATH, so the README's
+    # commands work in a shell that never activated .venv.
+    lines.append(f'PATH={shlex.quote(str(Path(sys.executable).parent))}:"$PATH"; export PATH')
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write("\n".join(lines) + "\n")
