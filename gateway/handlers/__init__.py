@@ -11,6 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.handlers import (
+    access,
     acl,
     attributes,
     bucket,
@@ -32,13 +33,7 @@ from gateway.s3.router import Operation
 __all__ = ["dispatch"]
 
 
-_WRITES_WITH_ACL = frozenset({Operation.PUT_OBJECT, Operation.COPY_OBJECT, Operation.CREATE_BUCKET,
-                              Operation.CREATE_MULTIPART_UPLOAD})  # fmt: skip
-
-
 async def dispatch(call: Call, auth: AuthResult) -> web.StreamResponse:
-    if call.endpoint.operation in _WRITES_WITH_ACL:
-        acl.check_acl_headers(call.request.headers)  # ACLs are disabled, as AWS's default
     match call.endpoint.operation:
         case Operation.LIST_BUCKETS:
             return await bucket.list_buckets(call)
@@ -98,6 +93,22 @@ async def dispatch(call: Call, auth: AuthResult) -> web.StreamResponse:
             return await acl.put_acl(call, auth)
         case Operation.GET_BUCKET_OWNERSHIP_CONTROLS:
             return await acl.get_ownership_controls(call)
+        case Operation.PUT_BUCKET_OWNERSHIP_CONTROLS:
+            return await acl.put_ownership_controls(call, auth)
+        case Operation.GET_BUCKET_POLICY:
+            return await access.get_bucket_policy(call)
+        case Operation.PUT_BUCKET_POLICY:
+            return await access.put_bucket_policy(call, auth)
+        case Operation.DELETE_BUCKET_POLICY:
+            return await access.delete_bucket_policy(call)
+        case Operation.GET_BUCKET_POLICY_STATUS:
+            return await access.get_bucket_policy_status(call)
+        case Operation.GET_PUBLIC_ACCESS_BLOCK:
+            return await access.get_public_access_block(call)
+        case Operation.PUT_PUBLIC_ACCESS_BLOCK:
+            return await access.put_public_access_block(call, auth)
+        case Operation.DELETE_PUBLIC_ACCESS_BLOCK:
+            return await access.delete_public_access_block(call)
         case Operation.GET_BUCKET_CORS:
             return await cors.get_bucket_cors(call)
         case Operation.PUT_BUCKET_CORS:

@@ -73,11 +73,12 @@ async def head_object(call: Call) -> web.Response:
     sse_c = encryption.request_key(call)
     part = call.endpoint.part_number
     if part is None:
-        answer = {"object": await call.sat.head_object(call.tenant_id, call.bucket, call.key)}
+        answer = await call.sat.head_object_owned(call.tenant_id, call.bucket, call.key)
     else:
         answer = await call.sat.head_part(call.tenant_id, call.bucket, call.key, part)
     obj = answer["object"]
-    keys = encryption.read_keys(call, call.bucket, obj.get("metadata"), sse_c)
+    owner = str(answer.get("owner") or call.tenant_id)  # the reader may be anyone the bucket lets in
+    keys = encryption.read_keys(call, call.bucket, obj.get("metadata"), sse_c, owner=owner)
     check_conditions(call.request.headers, quote_etag(str(obj["etag"])), created_at(obj), method="HEAD")
     headers = object_headers(obj, call, keys)
     status, length = 200, int(obj["size"])
@@ -101,7 +102,8 @@ async def get_object(call: Call) -> web.StreamResponse:
     )  # fmt: skip
     obj = answer["object"]
     size = int(obj["size"])
-    keys = encryption.read_keys(call, call.bucket, obj.get("metadata"), sse_c)
+    owner = str(answer.get("owner") or call.tenant_id)  # the reader may be anyone the bucket lets in
+    keys = encryption.read_keys(call, call.bucket, obj.get("metadata"), sse_c, owner=owner)
     check_conditions(call.request.headers, quote_etag(str(obj["etag"])), created_at(obj))
     headers = object_headers(obj, call, keys)
     resolved = answer.get("range")
@@ -117,7 +119,7 @@ async def get_object(call: Call) -> web.StreamResponse:
     headers["Content-Length"] = str(length)
     response = web.StreamResponse(status=status, headers=headers)
     sources = segment_sources(answer.get("segments") or [])
-    downloader = call.services.downloader(call.tenant_id, call.bucket, keys.wrapping_key)
+    downloader = call.services.downloader(owner, call.bucket, keys.wrapping_key)
     stream = downloader.stream(sources, first, length)
     # Fetch the first window before committing to a status: a read that cannot start is
     # still an S3 error (503), not a truncated 200.

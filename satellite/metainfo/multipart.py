@@ -51,8 +51,9 @@ class MultipartService:
     async def create(
         self, tenant_id: str, bucket_name: str, key: str, meta: Any, checksum_algorithm: Any = None
     ) -> UploadInfo:
-        bucket = await self.metainfo.bucket(tenant_id, bucket_name)
-        parsed = parse_meta({**(meta or {}), "size": 0}, size_required=False)
+        bucket = await self.metainfo.owned(tenant_id, bucket_name, "s3:PutObject", key)
+        parsed = await self.metainfo.with_checked_acl(bucket, parse_meta({**(meta or {}), "size": 0},
+                                                                         size_required=False))  # fmt: skip
         algo = checksum_algorithm if isinstance(checksum_algorithm, str) and checksum_algorithm else None
         return await self.store.create_upload(secrets.token_hex(24), bucket.id, check_key(key), parsed, algo)
 
