@@ -526,6 +526,11 @@ from .settlement_api import SETTLEMENT_ROUTES  # noqa: E402
 
 ROUTES += SETTLEMENT_ROUTES
 
+# A tenant's Block Public Access (issue 12's access control) likewise.
+from .access_api import ACCESS_ROUTES  # noqa: E402
+
+ROUTES += ACCESS_ROUTES
+
 
 def create_admin_app(services: AdminServices, *, outer_middlewares: Sequence[Any] = ()) -> web.Application:
     """The admin app; refuses to exist without a token, so it can never run open.
