@@ -223,7 +223,7 @@ class MetainfoEndpoint:
         if b.get("parts"):  # GetObjectAttributes: every part's size
             bounds, count = await self.m.part_bounds(info)
             sizes = [stop - start for start, stop in bounds]
-            return {"object": info.to_json(), "part_sizes": sizes, "parts_count": count}
+            return {"object": info.to_json(), "part_sizes": sizes, "parts_count": count, "owner": bucket.tenant_id}
         if b.get("part_number") is None:
             return {"object": info.to_json(), "owner": bucket.tenant_id}
         rng, count = await self.m.part_range(info, b.get("part_number"))
@@ -248,7 +248,7 @@ class MetainfoEndpoint:
 
     async def object_copy(self, b: dict[str, Any]) -> dict[str, Any]:
         info = await self.m.copy_object(
-            _s(b, "source_tenant_id", b.get("tenant_id")),
+            Requester.from_json(b.get("source_tenant_id", b.get("tenant_id")), b.get("context")),
             _s(b, "source_bucket"),
             _s(b, "source_key"),
             _who(b),

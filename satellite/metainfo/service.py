@@ -457,7 +457,7 @@ class MetainfoService:
 
     async def copy_object(
         self,
-        source_tenant_id: str,
+        source_tenant_id: Requester | str,
         source_bucket: str,
         source_key: str,
         tenant_id: str,
@@ -473,7 +473,8 @@ class MetainfoService:
         ``meta`` None copies the source's metadata (and tags); ``segment_keys`` (base64, one per
         segment) replaces the wrapped keys when the gateway re-wrapped them for the destination.
         """
-        _, src = await self.object(source_tenant_id, source_bucket, source_key)
+        # The source is read as a GET would read it: another tenant's object if its bucket lets this requester in.
+        _, src = await self.readable_object(source_tenant_id, source_bucket, source_key)
         dst = await self.owned(tenant_id, bucket_name, "s3:PutObject", key)
         check_key(key)
         # A copy is private unless the request gives it an ACL: S3 never copies ACLs.

@@ -83,6 +83,9 @@ async def test_public_read_object_acl_lets_unsigned_get_and_head_read_it_and_pri
         await net.s3(s3.put_object, Bucket="pub", Key="src", Body=b"s", ACL="public-read")
         await net.s3(s3.copy_object, Bucket="pub", Key="copy", CopySource={"Bucket": "pub", "Key": "src"})
         assert code(await fails(net, anon.get_object, Bucket="pub", Key="copy")) == "AccessDenied"
+        await net.s3(s3.copy_object, Bucket="pub", Key="copy", CopySource={"Bucket": "pub", "Key": "closed.bin"},
+                     ACL="public-read")  # unless the copy asks for one  # fmt: skip
+        assert (await net.get(anon, Bucket="pub", Key="copy"))[1] == b"secret"
 
 
 async def test_public_read_bucket_acl_lets_unsigned_requests_list_and_head_it_but_not_read_objects(tmp_path):

@@ -205,3 +205,26 @@ async def test_aws_cli_puts_a_policy_from_a_file_and_unsigned_clients_read_throu
                                             f"file://{bad}")  # fmt: skip
         assert malformed.returncode != 0 and "MalformedPolicy" in malformed.stderr
         assert "Policy has invalid action" in malformed.stderr
+
+
+async def test_another_tenant_copies_an_object_out_only_when_the_policy_grants_it_get(tmp_path):
+    async with planet(tmp_path) as net:
+        owner, other = net.client(), net.client(1)
+        await net.s3(owner.create_bucket, Bucket="source")
+        await net.s3(other.create_bucket, Bucket="mine")
+        big, small = b"s" * 300_000, b"inline"  # pieces on nodes, and an object kept in the satellite
+        await net.s3(owner.put_object, Bucket="source", Key="big", Body=big)
+        await net.s3(owner.put_object, Bucket="source", Key="small", Body=small)
+        source = {"Bucket": "source", "Key": "big"}
+        err = await fails(net, other.copy_object, Bucket="mine", Key="big", CopySource=source)
+        assert code(err) == "AccessDenied"
+        await net.s3(owner.put_bucket_policy, Bucket="source",
+                     Policy=doc(allow("source", principal={"AWS": net.tenants[1].id})))  # fmt: skip
+        for key, body in (("big", big), ("small", small)):
+            await net.s3(other.copy_object, Bucket="mine", Key=key, CopySource={"Bucket": "source", "Key": key})
+            assert (await net.get(other, Bucket="mine", Key=key))[1] == body  # readable under the copier's keys
+        await net.s3(owner.delete_bucket_policy, Bucket="source")
+        assert (await net.get(other, Bucket="mine", Key="big"))[1] == big  # the copy is the copier's own
+        err = await fails(net, other.copy_object, Bucket="source", Key="back", CopySource={"Bucket": "mine",
+                                                                                            "Key": "big"})  # fmt: skip
+        assert code(err) == "AccessDenied"  # into another tenant's bucket: never
