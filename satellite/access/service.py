@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 from satellite.access.decision import (
@@ -114,6 +115,13 @@ def _block(d: Any) -> PublicAccessBlock:
     return PublicAccessBlock.from_json(d)
 
 
+@lru_cache(maxsize=1024)
+def _parsed(text: str, bucket: str) -> Policy:
+    """A stored policy, parsed once per process (it was checked when it was put; parsing
+    costs more than a decision, and every authorization of the bucket needs it)."""
+    return parse_policy(text, bucket)
+
+
 def check_canned_acl(acl: Any, access: BucketAccess) -> str:
     """``acl`` if Geoshard stores it on this bucket; ``GRANTS`` stands for explicit
     ``x-amz-grant-*`` grants or a grant list that is not a canned ACL."""
@@ -136,9 +144,7 @@ class AccessService:
 
     async def load(self, bucket: BucketInfo) -> BucketAccess:
         rows, tenant_block = await self.store.access_rows(bucket.id, bucket.tenant_id, _NAMES)
-        policy = None
-        if "policy" in rows:
-            policy = parse_policy(str(rows["policy"]["text"]), bucket.name)
+        policy = _parsed(str(rows["policy"]["text"]), bucket.name) if "policy" in rows else None
         return BucketAccess(
             owner=bucket.tenant_id,
             ownership=str(rows.get("ownership", {}).get("value", "BucketOwnerEnforced")),
@@ -183,7 +189,7 @@ class AccessService:
             "acl": rows.get("acl", {}).get("value", "private"),
             "public_access_block": rows.get("public_access_block"),
             "policy": rows["policy"]["text"] if "policy" in rows else None,
-            "policy_is_public": is_public(parse_policy(str(rows["policy"]["text"]), bucket.name))
+            "policy_is_public": is_public(_parsed(str(rows["policy"]["text"]), bucket.name))
             if "policy" in rows else False,
             "tenant_public_access_block": await self.store.get_tenant_block(bucket.tenant_id),
         }

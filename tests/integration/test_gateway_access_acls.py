@@ -9,6 +9,7 @@ directly with the gateway's own token for an anonymous read of a private object,
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -243,3 +244,34 @@ async def test_aws_cli_sets_a_canned_acl_and_reads_it_back_without_credentials(t
                                         "site/index.html", "--acl", "private")).returncode == 0  # fmt: skip
         refused = await asyncio.to_thread(run, "s3", "cp", "s3://cli-pub/site/index.html", str(out), signed=False)
         assert refused.returncode != 0 and "403" in refused.stderr
+
+
+async def test_aws_cli_public_access_block_refuses_a_public_acl_and_hides_an_existing_one(tmp_path):
+    async with planet(tmp_path) as net:
+        def run(*argv: str, signed: bool = True) -> subprocess.CompletedProcess[str]:
+            return _aws(list(argv), net, tmp_path, signed=signed)
+
+        s3 = net.client()
+        await net.s3(s3.create_bucket, Bucket="cli-block", ObjectOwnership="ObjectWriter")
+        await net.s3(s3.put_object, Bucket="cli-block", Key="open", Body=b"open", ACL="public-read")
+        missing = await asyncio.to_thread(run, "s3api", "get-public-access-block", "--bucket", "cli-block")
+        assert missing.returncode != 0 and "NoSuchPublicAccessBlockConfiguration" in missing.stderr
+        config = "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=false,RestrictPublicBuckets=false"
+        put = await asyncio.to_thread(run, "s3api", "put-public-access-block", "--bucket", "cli-block",
+                                      "--public-access-block-configuration", config)  # fmt: skip
+        assert put.returncode == 0, put.stderr
+        got = await asyncio.to_thread(run, "s3api", "get-public-access-block", "--bucket", "cli-block", "--output",
+                                      "json")  # fmt: skip
+        assert json.loads(got.stdout)["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": False,
+            "RestrictPublicBuckets": False}  # fmt: skip
+        refused = await asyncio.to_thread(run, "s3api", "put-object-acl", "--bucket", "cli-block", "--key", "open",
+                                          "--acl", "public-read")  # fmt: skip
+        assert refused.returncode != 0 and "AccessDenied" in refused.stderr
+        out = tmp_path / "open"
+        hidden = await asyncio.to_thread(run, "s3", "cp", "s3://cli-block/open", str(out), signed=False)
+        assert hidden.returncode != 0 and "403" in hidden.stderr
+        assert (await asyncio.to_thread(run, "s3api", "delete-public-access-block", "--bucket",
+                                        "cli-block")).returncode == 0  # fmt: skip
+        shown = await asyncio.to_thread(run, "s3", "cp", "s3://cli-block/open", str(out), signed=False)
+        assert shown.returncode == 0 and out.read_bytes() == b"open", shown.stderr
