@@ -118,7 +118,10 @@ class MetainfoEndpoint:
             raise InvalidArgument("the request body must be a JSON object")
         answer = await handler(body)
         if self.meter is not None:
-            self.meter.observe(request.match_info["op"], body, answer)
+            # The bucket's owner pays for reads of its bucket, anonymous or another tenant's, as AWS bills them.
+            owner = answer.get("owner")
+            billed = {**body, "tenant_id": owner} if isinstance(owner, str) and owner else body
+            self.meter.observe(request.match_info["op"], billed, answer)
         return web.json_response(answer)
 
     # --- handlers: unpack, call the service, pack ----------------------------------------

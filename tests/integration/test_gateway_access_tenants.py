@@ -93,3 +93,28 @@ async def test_acl_policy_and_block_decisions_hold_on_postgresql(tmp_path):
                 "RestrictPublicBuckets": False}  # fmt: skip
     finally:
         await drop_database(database, schema)
+
+
+async def test_anonymous_and_cross_tenant_reads_are_metered_to_the_bucket_owner(tmp_path):
+    from sqlalchemy import select
+
+    from satellite.db.accounting_models import TenantMeter
+
+    async with planet(tmp_path) as net:
+        s3, anon, other = net.client(), anonymous(net), net.client(1)
+        owner_id, other_id = net.tenants[0].id, net.tenants[1].id
+        await net.s3(s3.create_bucket, Bucket="billed")
+        body = os.urandom(200_000)
+        await net.s3(s3.put_object, Bucket="billed", Key="k", Body=body)
+        await net.s3(s3.put_bucket_policy, Bucket="billed", Policy=doc(allow("billed")))
+        meter = net.satellite.accounting.meter
+        await meter.flush()
+        async with net.satellite.db.read() as s:
+            before = {m.tenant_id: m.egress for m in (await s.execute(select(TenantMeter))).scalars()}
+        assert (await net.get(anon, Bucket="billed", Key="k"))[1] == body
+        assert (await net.get(other, Bucket="billed", Key="k"))[1] == body
+        await meter.flush()
+        async with net.satellite.db.read() as s:
+            after = {m.tenant_id: m.egress for m in (await s.execute(select(TenantMeter))).scalars()}
+        assert after[owner_id] - before.get(owner_id, 0) == 2 * len(body)
+        assert after.get(other_id, 0) == before.get(other_id, 0)
