@@ -443,10 +443,16 @@ class MetainfoService:
         return bool(await self.store.delete_objects(bucket.id, [check_key(key)]))
 
     async def delete_objects(self, tenant_id: Requester | str, bucket_name: str, keys: Any) -> list[str]:
-        bucket = await self.owned(tenant_id, bucket_name, "s3:DeleteObject")
+        requester = Requester.of(tenant_id)
+        bucket = await self.bucket(requester.tenant_id, bucket_name)
         if not isinstance(keys, list) or len(keys) > 1000:
             raise InvalidArgument("'keys' must be a list of at most 1000 keys")
-        return await self.store.delete_objects(bucket.id, [check_key(k) for k in keys])
+        checked = [check_key(k) for k in keys]
+        # Each key against the policy: a deny on a prefix holds for bulk deletes too (all or nothing).
+        access = await self.access.load(bucket)
+        if not all(self.access.allows(access, requester, "s3:DeleteObject", bucket, k) for k in checked):
+            raise AccessDenied(f"s3:DeleteObject on {bucket_name!r} is denied for some of the keys")
+        return await self.store.delete_objects(bucket.id, checked)
 
     async def put_tags(self, tenant_id: str, bucket_name: str, key: str, tags: Any) -> None:
         if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):

@@ -123,6 +123,10 @@ async def test_explicit_deny_refuses_even_the_owner_and_conditions_see_address_a
         await net.s3(s3.put_bucket_policy, Bucket="locked", Policy=doc(deny_delete))
         assert code(await fails(net, s3.delete_object, Bucket="locked", Key="keep/ledger")) == "AccessDenied"
         assert (await net.get(s3, Bucket="locked", Key="keep/ledger"))[1] == b"ledger"  # nothing changed
+        err = await fails(net, s3.delete_objects, Bucket="locked",
+                          Delete={"Objects": [{"Key": "keep/ledger"}, {"Key": "other"}]})  # fmt: skip
+        assert code(err) == "AccessDenied"  # a bulk delete cannot get around the deny
+        assert (await net.get(s3, Bucket="locked", Key="keep/ledger"))[1] == b"ledger"
         await net.s3(s3.put_object, Bucket="locked", Key="scratch", Body=b"s")
         await net.s3(s3.delete_object, Bucket="locked", Key="scratch")  # outside the deny: allowed
 
