@@ -181,10 +181,10 @@ class MetainfoEndpoint:
         return {}
 
     async def authorize_write(self, b: dict[str, Any]) -> dict[str, Any]:
-        tenant, bucket, key, size, placed = _s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), b.get("size"), \
-            b.get("placed", True)  # fmt: skip
+        _s(b, "tenant_id")  # a string: uploads are the owner's, never anonymous
+        bucket, key, size, placed = _s(b, "bucket"), _s(b, "key"), b.get("size"), b.get("placed", True)
         if b.get("upload_id") is not None:
-            return await self.mp.authorize_part(tenant, bucket, key, b.get("upload_id"), size, placed=placed)
+            return await self.mp.authorize_part(_who(b), bucket, key, b.get("upload_id"), size, placed=placed)
         return await self.m.authorize_write(_who(b), bucket, key, size, placed=placed, acl=b.get("acl"))
 
     async def setting_get(self, b: dict[str, Any]) -> dict[str, Any]:
@@ -277,7 +277,7 @@ class MetainfoEndpoint:
 
     async def mp_create(self, b: dict[str, Any]) -> dict[str, Any]:
         up = await self.mp.create(
-            _s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), b.get("meta") or {}, b.get("checksum_algorithm")
+            _who(b), _s(b, "bucket"), _s(b, "key"), b.get("meta") or {}, b.get("checksum_algorithm")
         )
         return {"upload": up.to_json()}
 

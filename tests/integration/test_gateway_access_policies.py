@@ -142,6 +142,16 @@ async def test_explicit_deny_refuses_even_the_owner_and_conditions_see_address_a
         await net.s3(s3.put_bucket_policy, Bucket="locked", Policy=doc(fence))
         assert code(await fails(net, s3.get_object, Bucket="locked", Key="keep/ledger")) == "AccessDenied"
         assert code(await fails(net, s3.put_object, Bucket="locked", Key="new", Body=b"n")) == "AccessDenied"
+        err = await fails(net, s3.create_multipart_upload, Bucket="locked", Key="new")
+        assert code(err) == "AccessDenied"
+        inside = {**fence, "Condition": {"NotIpAddress": {"aws:SourceIp": "127.0.0.0/8"}}}
+        await net.s3(s3.put_bucket_policy, Bucket="locked", Policy=doc(inside))  # the client is inside: no deny
+        upload = await net.s3(s3.create_multipart_upload, Bucket="locked", Key="mp")
+        part = await net.s3(s3.upload_part, Bucket="locked", Key="mp", UploadId=upload["UploadId"], PartNumber=1,
+                            Body=b"p")  # fmt: skip
+        await net.s3(s3.complete_multipart_upload, Bucket="locked", Key="mp", UploadId=upload["UploadId"],
+                     MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})  # fmt: skip
+        assert (await net.get(s3, Bucket="locked", Key="mp"))[1] == b"p"
 
         # aws:SecureTransport: this gateway speaks plain HTTP, so a TLS-only policy refuses the owner too.
         tls_only = {"Effect": "Deny", "Principal": "*", "Action": "s3:*",
