@@ -24,7 +24,7 @@ The other half of Block Public Access — refusing to *store* a public ACL or po
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from satellite.access.errors import AccessControlListNotSupported, PublicAccessBlocked
@@ -96,9 +96,6 @@ class BucketAccess:
     @property
     def effective_block(self) -> PublicAccessBlock:
         return (self.block or PublicAccessBlock()).union(self.tenant_block)
-
-    def with_block(self, block: PublicAccessBlock | None) -> BucketAccess:
-        return replace(self, block=block)
 
 
 def acl_grants(acl: str, principal: str | None, kind: str, action: str) -> bool:

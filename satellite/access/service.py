@@ -15,7 +15,6 @@ disabled, malformed policies, unknown principals).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -298,7 +297,3 @@ class AccessService:
         await self.store.put_tenant_block(tenant_id, value)
         return value
 
-
-def policy_json(text: str) -> dict[str, Any]:
-    """A stored policy as JSON (for the admin's view); the text was valid when it was put."""
-    return dict(json.loads(text))
