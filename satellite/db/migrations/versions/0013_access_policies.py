@@ -1,6 +1,6 @@
 """access policies: a tenant-wide Block Public Access (bucket ACLs and policies use bucket_settings)
 
-Revision ID: 0013
+Revision ID: 0013_access_policies
 Revises: 0011
 Create Date: 2026-12-01 15:00:00.000000
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013"
+revision: str = "0013_access_policies"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
