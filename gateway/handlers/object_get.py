@@ -95,6 +95,8 @@ async def get_object(call: Call) -> web.StreamResponse:
     spec = parse_range_spec(call.request.headers.get("Range"))
     if part is not None and "Range" in call.request.headers:
         raise S3Error("InvalidRequest", "Cannot specify both Range header and partNumber query parameter")
+    if not call.tenant_id and call.endpoint.response_overrides:  # AWS refuses them without a signature
+        raise S3Error("InvalidRequest", "Request specific response headers cannot be used for anonymous GET requests.")
     answer = await call.sat.get_object(
         call.tenant_id, call.bucket, call.key,
         range_start=spec.start if spec else None, range_end=spec.end if spec else None,

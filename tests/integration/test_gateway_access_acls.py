@@ -55,6 +55,8 @@ async def test_public_read_object_acl_lets_unsigned_get_and_head_read_it_and_pri
         assert (await net.s3(anon.head_object, Bucket="pub", Key="open.bin"))["ContentLength"] == len(body)
         _, part = await net.get(anon, Bucket="pub", Key="open.bin", Range="bytes=1000-1999")
         assert part == body[1000:2000]
+        err = await fails(net, anon.get_object, Bucket="pub", Key="open.bin", ResponseContentType="text/html")
+        assert (code(err), status(err)) == ("InvalidRequest", 400)  # AWS: no response overrides unsigned
         assert grants(await net.s3(s3.get_object_acl, Bucket="pub", Key="open.bin")) == [
             (owner, "FULL_CONTROL"), (ALL_USERS, "READ")]
 
