@@ -8,6 +8,7 @@ where a method says otherwise.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 import aiohttp
@@ -15,6 +16,8 @@ import aiohttp
 from common.observability import propagating_trace_config
 
 __all__ = [
+    "REQUEST_CONTEXT",
+    "AccessControlListNotSupported",
     "AccessDenied",
     "BucketAlreadyExists",
     "BucketAlreadyOwnedByYou",
@@ -22,6 +25,7 @@ __all__ = [
     "CopyNeedsReupload",
     "EntityTooSmall",
     "InvalidArgument",
+    "InvalidBucketAclWithObjectOwnership",
     "InvalidLocationConstraint",
     "InvalidPart",
     "InvalidPartNumber",
@@ -29,9 +33,13 @@ __all__ = [
     "InvalidRange",
     "InvalidReceipt",
     "InvalidToken",
+    "MalformedACLError",
+    "MalformedPolicy",
     "NoSuchAccessKey",
     "NoSuchBucket",
+    "NoSuchBucketPolicy",
     "NoSuchKey",
+    "NoSuchPublicAccessBlockConfiguration",
     "NoSuchUpload",
     "NotEnoughNodes",
     "PreconditionFailed",
@@ -39,6 +47,7 @@ __all__ = [
     "SatelliteError",
     "TooFewPieces",
     "Unauthorized",
+    "UnsupportedAcl",
 ]
 
 
@@ -162,6 +171,38 @@ class NotEnoughNodes(SatelliteError):
     code = "NotEnoughNodes"
 
 
+class MalformedPolicy(SatelliteError):
+    """A bucket policy the satellite refused; the message is AWS's."""
+
+    code = "MalformedPolicy"
+
+
+class NoSuchBucketPolicy(SatelliteError):
+    code = "NoSuchBucketPolicy"
+
+
+class NoSuchPublicAccessBlockConfiguration(SatelliteError):
+    code = "NoSuchPublicAccessBlockConfiguration"
+
+
+class AccessControlListNotSupported(SatelliteError):
+    code = "AccessControlListNotSupported"
+
+
+class InvalidBucketAclWithObjectOwnership(SatelliteError):
+    code = "InvalidBucketAclWithObjectOwnership"
+
+
+class MalformedACLError(SatelliteError):
+    code = "MalformedACLError"
+
+
+class UnsupportedAcl(SatelliteError):
+    """Explicit grants rather than a canned ACL: 501 NotImplemented at the gateway."""
+
+    code = "UnsupportedAcl"
+
+
 _ERRORS: dict[str, type[SatelliteError]] = {
     cls.code: cls
     for cls in (
@@ -169,10 +210,18 @@ _ERRORS: dict[str, type[SatelliteError]] = {
         InvalidLocationConstraint, AccessDenied, BucketAlreadyExists, BucketAlreadyOwnedByYou,
         BucketNotEmpty, InvalidToken, InvalidReceipt, TooFewPieces, InvalidPart, InvalidPartOrder,
         EntityTooSmall, InvalidRange, CopyNeedsReupload, NotEnoughNodes, InvalidPartNumber, PreconditionFailed,
+        MalformedPolicy, NoSuchBucketPolicy, NoSuchPublicAccessBlockConfiguration, AccessControlListNotSupported,
+        InvalidBucketAclWithObjectOwnership, MalformedACLError, UnsupportedAcl,
     )
 }  # fmt: skip
 
 Json = dict[str, Any]
+
+REQUEST_CONTEXT: ContextVar[Json | None] = ContextVar("geoshard_s3_request_context", default=None)
+"""What the gateway saw of the S3 request being served (``source_ip``, ``secure_transport``):
+set once per request, sent with every metainfo call it makes as ``context``, because the
+satellite decides access and bucket policies condition on these (aws:SourceIp,
+aws:SecureTransport)."""
 
 
 class SatelliteClient:
@@ -204,6 +253,9 @@ class SatelliteClient:
 
     async def call(self, op: str, body: Json) -> Json:
         """POST one metainfo operation; raises the typed :class:`SatelliteError` for an error answer."""
+        context = REQUEST_CONTEXT.get()
+        if context is not None and "context" not in body:
+            body = {**body, "context": context}
         async with self._s().post(f"{self.base_url}/api/v1/metainfo/{op}", json=body, headers=self._headers) as r:
             try:
                 data = await r.json(content_type=None)
@@ -241,14 +293,37 @@ class SatelliteClient:
         """``{now, revoked: [access_key_id]}``: keys revoked since ``since`` (a previous ``now``)."""
         return await self.call("access-key/revocations", {"since": since})
 
-    async def create_bucket(self, tenant_id: str, bucket: str, policy: str = "") -> Json:
-        return (await self.call("bucket/create", {"tenant_id": tenant_id, "bucket": bucket, "policy": policy}))[
-            "bucket"
-        ]
+    async def create_bucket(self, tenant_id: str, bucket: str, policy: str = "", *, ownership: str | None = None,
+                            acl: str | None = None) -> Json:  # fmt: skip
+        body = {"tenant_id": tenant_id, "bucket": bucket, "policy": policy, "ownership": ownership, "acl": acl}
+        return (await self.call("bucket/create", body))["bucket"]
 
-    async def get_bucket(self, tenant_id: str, bucket: str) -> Json:
-        """``{name, policy, created}``; ``policy`` is GetBucketLocation's answer."""
-        return (await self.call("bucket/get", {"tenant_id": tenant_id, "bucket": bucket}))["bucket"]
+    async def get_bucket(self, tenant_id: str, bucket: str, *, action: str | None = None) -> Json:
+        """``{name, policy, created, owner}``; ``policy`` is GetBucketLocation's answer. Without
+        ``action`` only the owner gets it; with ``s3:ListBucket`` whoever may list it."""
+        body = {"tenant_id": tenant_id, "bucket": bucket}
+        if action is not None:
+            body["action"] = action
+        return (await self.call("bucket/get", body))["bucket"]
+
+    async def get_access(self, tenant_id: str, bucket: str, what: str | None = None) -> Json:
+        """The owner's view of the bucket's access configuration (``{owner, ownership, acl,
+        public_access_block, policy, tenant_public_access_block}``), or with ``what`` one of
+        ``policy``/``public_access_block`` (NoSuchBucketPolicy / NoSuchPublicAccessBlockConfiguration)."""
+        return await self.call("bucket/access/get", {"tenant_id": tenant_id, "bucket": bucket, "what": what})
+
+    async def put_access(self, tenant_id: str, bucket: str, what: str, value: Any) -> None:
+        """``what``: ownership, acl (canned), public_access_block (four flags) or policy (text)."""
+        await self.call("bucket/access/put", {"tenant_id": tenant_id, "bucket": bucket, "what": what, "value": value})
+
+    async def delete_access(self, tenant_id: str, bucket: str, what: str) -> None:
+        await self.call("bucket/access/delete", {"tenant_id": tenant_id, "bucket": bucket, "what": what})
+
+    async def get_object_acl(self, tenant_id: str, bucket: str, key: str) -> Json:
+        return await self.call("object/acl/get", {"tenant_id": tenant_id, "bucket": bucket, "key": key})
+
+    async def put_object_acl(self, tenant_id: str, bucket: str, key: str, acl: str) -> None:
+        await self.call("object/acl/put", {"tenant_id": tenant_id, "bucket": bucket, "key": key, "acl": acl})
 
     async def list_buckets(self, tenant_id: str) -> list[Json]:
         return list((await self.call("bucket/list", {"tenant_id": tenant_id}))["buckets"])
@@ -270,11 +345,12 @@ class SatelliteClient:
     # --- objects -------------------------------------------------------------------------
 
     async def authorize_write(self, tenant_id: str, bucket: str, key: str, size: int, *, placed: bool,
-                              upload_id: str | None = None) -> Json:  # fmt: skip
+                              upload_id: str | None = None, acl: str | None = None) -> Json:  # fmt: skip
         """``{scheme}`` if an upload of ``size`` bytes would be accepted now (``placed``: it
-        needs pieces); else the error its begin-segment or commit would raise."""
+        needs pieces; ``acl``: the object's canned ACL); else the error its begin-segment or
+        commit would raise."""
         body = {"tenant_id": tenant_id, "bucket": bucket, "key": key, "size": size, "placed": placed,
-                "upload_id": upload_id}  # fmt: skip
+                "upload_id": upload_id, "acl": acl}  # fmt: skip
         return await self.call("object/authorize-write", body)
 
     async def begin_segment(self, tenant_id: str, bucket: str, key: str, piece_size: int) -> Json:
@@ -313,6 +389,10 @@ class SatelliteClient:
 
     async def head_object(self, tenant_id: str, bucket: str, key: str) -> Json:
         return (await self.call("object/head", {"tenant_id": tenant_id, "bucket": bucket, "key": key}))["object"]
+
+    async def head_object_owned(self, tenant_id: str, bucket: str, key: str) -> Json:
+        """``{object, owner}``: HeadObject for any requester the bucket lets read it."""
+        return await self.call("object/head", {"tenant_id": tenant_id, "bucket": bucket, "key": key})
 
     async def head_parts(self, tenant_id: str, bucket: str, key: str) -> Json:
         """``{object, part_sizes, parts_count}``: the object and the size of each of its parts."""

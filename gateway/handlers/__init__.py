@@ -11,6 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.handlers import (
+    access,
     acl,
     attributes,
     bucket,
@@ -33,13 +34,13 @@ from gateway.s3.router import Operation
 __all__ = ["dispatch"]
 
 
-_WRITES_WITH_ACL = frozenset({Operation.PUT_OBJECT, Operation.COPY_OBJECT, Operation.CREATE_BUCKET,
-                              Operation.CREATE_MULTIPART_UPLOAD})  # fmt: skip
+# The writes that may carry Object Lock headers: refused until Object Lock is built (object_lock.py).
+_WRITES_WITH_LOCK_HEADERS = frozenset({Operation.PUT_OBJECT, Operation.COPY_OBJECT, Operation.CREATE_BUCKET,
+                                       Operation.CREATE_MULTIPART_UPLOAD})  # fmt: skip
 
 
 async def dispatch(call: Call, auth: AuthResult) -> web.StreamResponse:
-    if call.endpoint.operation in _WRITES_WITH_ACL:
-        acl.check_acl_headers(call.request.headers)  # ACLs are disabled, as AWS's default
+    if call.endpoint.operation in _WRITES_WITH_LOCK_HEADERS:
         if call.endpoint.operation is Operation.CREATE_BUCKET:
             object_lock.refuse_bucket_lock(call.request.headers)
         else:
@@ -103,6 +104,22 @@ async def dispatch(call: Call, auth: AuthResult) -> web.StreamResponse:
             return await acl.put_acl(call, auth)
         case Operation.GET_BUCKET_OWNERSHIP_CONTROLS:
             return await acl.get_ownership_controls(call)
+        case Operation.PUT_BUCKET_OWNERSHIP_CONTROLS:
+            return await acl.put_ownership_controls(call, auth)
+        case Operation.GET_BUCKET_POLICY:
+            return await access.get_bucket_policy(call)
+        case Operation.PUT_BUCKET_POLICY:
+            return await access.put_bucket_policy(call, auth)
+        case Operation.DELETE_BUCKET_POLICY:
+            return await access.delete_bucket_policy(call)
+        case Operation.GET_BUCKET_POLICY_STATUS:
+            return await access.get_bucket_policy_status(call)
+        case Operation.GET_PUBLIC_ACCESS_BLOCK:
+            return await access.get_public_access_block(call)
+        case Operation.PUT_PUBLIC_ACCESS_BLOCK:
+            return await access.put_public_access_block(call, auth)
+        case Operation.DELETE_PUBLIC_ACCESS_BLOCK:
+            return await access.delete_public_access_block(call)
         case Operation.GET_BUCKET_CORS:
             return await cors.get_bucket_cors(call)
         case Operation.PUT_BUCKET_CORS:

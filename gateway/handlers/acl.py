@@ -1,98 +1,130 @@
-"""ACLs as AWS serves them by default since 2023: disabled (Object Ownership "BucketOwnerEnforced").
+"""ACLs as S3 serves them: disabled by default (Object Ownership ``BucketOwnerEnforced``),
+canned ACLs once a bucket's ownership enables them.
 
-Every bucket and object belongs to the tenant that owns the bucket, and access is decided by
-the tenant's keys, never by ACLs. So, as AWS answers for such a bucket: GetBucketAcl and
-GetObjectAcl return the owner's ``FULL_CONTROL`` grant; PutBucketAcl/PutObjectAcl and the
-``x-amz-acl`` header accept only what changes nothing (``private``,
-``bucket-owner-full-control``, or a policy granting the owner full control); anything else —
-``public-read``, ``x-amz-grant-*`` — is ``400 AccessControlListNotSupported``;
-GetBucketOwnershipControls answers ``BucketOwnerEnforced``.
+Every bucket created today at AWS has ACLs disabled, and so does every Geoshard bucket unless
+it is created with ``x-amz-object-ownership: BucketOwnerPreferred`` (or ``ObjectWriter``) or
+its owner puts such OwnershipControls. Then the canned ACLs that open a bucket or an object
+for reading — ``public-read`` (everyone, unsigned requests too) and ``authenticated-read``
+(any signed request) — can be set with ``x-amz-acl`` on CreateBucket, PutObject, CopyObject
+and CreateMultipartUpload, or with PutBucketAcl/PutObjectAcl (header, or an
+``AccessControlPolicy`` whose grants are exactly one of those). GetBucketAcl/GetObjectAcl
+answer the owner's ``FULL_CONTROL`` grant plus the group ``READ`` grant the canned ACL makes.
+
+The gateway only reads and writes these documents; whether an ACL may be stored (ACLs
+disabled: ``AccessControlListNotSupported``; Block Public Access: ``AccessDenied``) and what
+it lets through is decided by the satellite, which authorizes every read.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
 
 from aiohttp import web
 
 from gateway.handlers.bucket import xml_response
 from gateway.handlers.common import Call
 from gateway.s3 import xml
+from gateway.s3.acl_headers import ALL_USERS, AUTHENTICATED_USERS, GRANTS, requested_acl
 from gateway.s3.body import BodyReader
 from gateway.s3.credentials import AuthResult
 from gateway.s3.errors import S3Error
 
-__all__ = ["check_acl_headers", "get_acl", "get_ownership_controls", "put_acl"]
+__all__ = ["get_acl", "get_ownership_controls", "put_acl", "put_ownership_controls"]
 
-_NEUTRAL = ("private", "bucket-owner-full-control")
-_GRANTS = ("x-amz-grant-read", "x-amz-grant-write", "x-amz-grant-read-acp", "x-amz-grant-write-acp",
-           "x-amz-grant-full-control")  # fmt: skip
+_GROUP_OF = {"public-read": ALL_USERS, "authenticated-read": AUTHENTICATED_USERS}
 _XSI = "http://www.w3.org/2001/XMLSchema-instance"
 _MAX_ACL = 64 * 1024
 
 
-def _not_supported() -> S3Error:
-    return S3Error("AccessControlListNotSupported")
+def _grant(acl: ET.Element, grantee_type: str, permission: str, *, owner: str | None = None,
+           uri: str | None = None) -> None:  # fmt: skip
+    grant = ET.SubElement(acl, "Grant")
+    grantee = ET.SubElement(grant, "Grantee", {f"{{{_XSI}}}type": grantee_type})
+    if owner is not None:
+        ET.SubElement(grantee, "ID").text = owner
+        ET.SubElement(grantee, "DisplayName").text = owner
+    if uri is not None:
+        ET.SubElement(grantee, "URI").text = uri
+    ET.SubElement(grant, "Permission").text = permission
 
 
-def check_acl_headers(headers: Mapping[str, str]) -> None:
-    """``x-amz-acl`` / ``x-amz-grant-*`` on a write: only what ACLs-disabled buckets accept."""
-    canned = headers.get("x-amz-acl")
-    if canned is not None and canned.strip() not in _NEUTRAL:
-        raise _not_supported()
-    if any(h in headers for h in _GRANTS):
-        raise _not_supported()
-
-
-def _policy(owner: str) -> bytes:
+def _policy(owner: str, canned: str) -> bytes:
     ET.register_namespace("xsi", _XSI)
     root = ET.Element("AccessControlPolicy", xmlns=xml.NS)
     o = ET.SubElement(root, "Owner")
     ET.SubElement(o, "ID").text = owner
     ET.SubElement(o, "DisplayName").text = owner
-    grant = ET.SubElement(ET.SubElement(root, "AccessControlList"), "Grant")
-    grantee = ET.SubElement(grant, "Grantee", {f"{{{_XSI}}}type": "CanonicalUser"})
-    ET.SubElement(grantee, "ID").text = owner
-    ET.SubElement(grantee, "DisplayName").text = owner
-    ET.SubElement(grant, "Permission").text = "FULL_CONTROL"
+    acl = ET.SubElement(root, "AccessControlList")
+    _grant(acl, "CanonicalUser", "FULL_CONTROL", owner=owner)
+    if canned in _GROUP_OF:
+        _grant(acl, "Group", "READ", uri=_GROUP_OF[canned])
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root)
 
 
-async def _exists(call: Call) -> None:
-    if call.endpoint.key is None:
-        await call.sat.get_bucket(call.tenant_id, call.bucket)
-    else:
-        await call.sat.head_object(call.tenant_id, call.bucket, call.key)
-
-
 async def get_acl(call: Call) -> web.Response:
-    await _exists(call)
-    return xml_response(_policy(call.tenant_id))
+    if call.endpoint.key is None:
+        answer = await call.sat.get_access(call.tenant_id, call.bucket)
+    else:
+        answer = await call.sat.get_object_acl(call.tenant_id, call.bucket, call.key)
+    return xml_response(_policy(str(answer.get("owner") or call.tenant_id), str(answer.get("acl") or "private")))
 
 
-def _owner_only(body: bytes, owner: str) -> bool:
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _canned_of(body: bytes, owner: str) -> str:
+    """The canned ACL an ``AccessControlPolicy`` amounts to, or :data:`GRANTS`."""
     root = xml.parse_document(body, "AccessControlPolicy")
-    grants = [g for g in root.iter() if g.tag.rsplit("}", 1)[-1] == "Grant"]
-    for g in grants:
-        ids = [e.text for e in g.iter() if e.tag.rsplit("}", 1)[-1] == "ID"]
-        perms = [e.text for e in g if e.tag.rsplit("}", 1)[-1] == "Permission"]
-        if ids != [owner] or perms != ["FULL_CONTROL"]:
-            return False
-    return True
+    owner_full, groups, other = False, set(), False
+    for g in (e for e in root.iter() if _local(e.tag) == "Grant"):
+        ids = [e.text for e in g.iter() if _local(e.tag) == "ID"]
+        uris = [(e.text or "").strip() for e in g.iter() if _local(e.tag) == "URI"]
+        perms = [e.text for e in g if _local(e.tag) == "Permission"]
+        if ids == [owner] and not uris and perms == ["FULL_CONTROL"]:
+            owner_full = True
+        elif not ids and len(uris) == 1 and perms == ["READ"] and uris[0] in (ALL_USERS, AUTHENTICATED_USERS):
+            groups.add(uris[0])
+        else:
+            other = True
+    if other or not owner_full or len(groups) > 1:
+        return GRANTS
+    if not groups:
+        return "private"
+    return "public-read" if ALL_USERS in groups else "authenticated-read"
 
 
 async def put_acl(call: Call, auth: AuthResult) -> web.Response:
-    check_acl_headers(call.request.headers)
+    canned = requested_acl(call.request.headers)
     body = await BodyReader(call.request, auth).read_all(_MAX_ACL)
-    if body.strip() and not _owner_only(body, call.tenant_id):
-        raise _not_supported()
-    await _exists(call)
+    if body.strip():
+        if canned is not None:
+            raise S3Error("UnexpectedContent")
+        canned = _canned_of(body, call.tenant_id)
+    if canned is None:
+        raise S3Error("MissingSecurityHeader", MissingHeaderName="x-amz-acl")
+    if call.endpoint.key is None:
+        await call.sat.put_access(call.tenant_id, call.bucket, "acl", canned)
+    else:
+        await call.sat.put_object_acl(call.tenant_id, call.bucket, call.key, canned)
     return web.Response()
 
 
-async def get_ownership_controls(call: Call) -> web.Response:
-    await call.sat.get_bucket(call.tenant_id, call.bucket)
+def _ownership_xml(value: str) -> bytes:
     root = ET.Element("OwnershipControls", xmlns=xml.NS)
-    ET.SubElement(ET.SubElement(root, "Rule"), "ObjectOwnership").text = "BucketOwnerEnforced"
-    return xml_response(b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root))
+    ET.SubElement(ET.SubElement(root, "Rule"), "ObjectOwnership").text = value
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root)
+
+
+async def get_ownership_controls(call: Call) -> web.Response:
+    answer = await call.sat.get_access(call.tenant_id, call.bucket)
+    return xml_response(_ownership_xml(str(answer.get("ownership") or "BucketOwnerEnforced")))
+
+
+async def put_ownership_controls(call: Call, auth: AuthResult) -> web.Response:
+    root = xml.parse_document(await BodyReader(call.request, auth).read_all(_MAX_ACL), "OwnershipControls")
+    values = [(e.text or "").strip() for e in root.iter() if _local(e.tag) == "ObjectOwnership"]
+    if len(values) != 1 or values[0] not in ("BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWriter"):
+        raise S3Error("MalformedXML")
+    await call.sat.put_access(call.tenant_id, call.bucket, "ownership", values[0])
+    return web.Response()

@@ -43,7 +43,8 @@ def _parts(answer: dict[str, Any], q: ListQuery) -> xml.ObjectParts | None:
 async def get_object_attributes(call: Call) -> web.Response:
     answer = await call.sat.head_parts(call.tenant_id, call.bucket, call.key)
     obj = answer["object"]
-    keys = encryption.read_keys(call, call.bucket, obj.get("metadata"), encryption.request_key(call))
+    keys = encryption.read_keys(call, call.bucket, obj.get("metadata"), encryption.request_key(call),
+                                owner=str(answer.get("owner") or call.tenant_id))  # fmt: skip
     fields = integrity.checksum_fields(obj.get("checksums"))
     body = xml.object_attributes(
         call.endpoint.object_attributes, etag=str(obj["etag"]), size=int(obj["size"]), checksum=fields,

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from gateway.handlers.common import Call
 from gateway.s3 import xml
+from gateway.s3.acl_headers import requested_acl
 from gateway.s3.body import BodyReader
 from gateway.s3.credentials import AuthResult
 
@@ -40,12 +41,15 @@ async def create_bucket(call: Call, auth: AuthResult) -> web.Response:
     if call.request.body_exists:
         body = await BodyReader(call.request, auth).read_all(_MAX_CONFIG)
     policy = xml.parse_create_bucket_configuration(body) or ""
-    await call.sat.create_bucket(call.tenant_id, call.bucket, policy)
+    ownership = call.request.headers.get("x-amz-object-ownership")
+    await call.sat.create_bucket(call.tenant_id, call.bucket, policy, ownership=ownership,
+                                 acl=requested_acl(call.request.headers))  # fmt: skip
     return web.Response(headers={"Location": f"/{call.bucket}"})
 
 
 async def head_bucket(call: Call) -> web.Response:
-    bucket = await call.sat.get_bucket(call.tenant_id, call.bucket)
+    # Whoever may list the bucket may HEAD it (an ACL or policy can open it to everyone).
+    bucket = await call.sat.get_bucket(call.tenant_id, call.bucket, action="s3:ListBucket")
     return web.Response(headers={"x-amz-bucket-region": str(bucket["policy"])})
 
 

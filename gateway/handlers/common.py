@@ -33,6 +33,7 @@ from gateway.pipeline import (
     SegmentUpload,
     UploadConfig,
 )
+from gateway.s3.acl_headers import ACL_MARK, requested_acl
 from gateway.s3.credentials import AuthConfig
 from gateway.s3.http import user_metadata
 from gateway.s3.router import Endpoint, RouterConfig
@@ -236,9 +237,13 @@ def created_at(obj: Mapping[str, Any]) -> datetime:
 
 def metadata_from_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """What an object stores of its request's headers: user metadata (``x-amz-meta-*``,
-    names lower-cased as AWS does, at most 2 KB) and the standard headers."""
+    names lower-cased as AWS does, at most 2 KB), the standard headers, and the canned ACL
+    of ``x-amz-acl`` (checked by the satellite when the object is committed)."""
     meta = {META_PREFIX + name: value for name, value in user_metadata(headers).items()}
     for name in STANDARD_HEADERS:
         if name in headers:
             meta[name] = headers[name]
+    acl = requested_acl(headers)
+    if acl is not None:
+        meta[ACL_MARK] = acl
     return meta

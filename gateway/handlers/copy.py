@@ -33,6 +33,7 @@ from gateway.handlers.conditional import write_condition
 from gateway.handlers.multipart import Md5Stream
 from gateway.handlers.object_put import DEFAULT_CONTENT_TYPE, upload_body
 from gateway.s3 import xml
+from gateway.s3.acl_headers import ACL_MARK, requested_acl
 from gateway.s3.errors import S3Error
 from gateway.s3.http import check_copy_source_conditions
 from gateway.s3.sse import check_sse_request
@@ -49,14 +50,12 @@ def _new_meta(call: Call, src: dict[str, Any]) -> dict[str, Any] | None:
         raise S3Error("InvalidArgument", "Unknown metadata directive.", ArgumentName="x-amz-metadata-directive",
                       ArgumentValue=directive)  # fmt: skip
     tagging = headers.get("x-amz-tagging-directive", "COPY").upper()
-    if directive == "COPY" and tagging == "COPY":
+    acl = requested_acl(headers)
+    if directive == "COPY" and tagging == "COPY" and acl is None:
         return None
-    meta: dict[str, Any] = {
-        "content_type": src.get("content_type", ""),
-        "metadata": src.get("metadata") or {},
-        "checksums": src.get("checksums") or {},
-        "tags": src.get("tags") or {},
-    }
+    meta = _source_meta(src)
+    if acl is not None:
+        meta["metadata"][ACL_MARK] = acl
     if directive == "REPLACE":
         meta["content_type"] = headers.get("Content-Type", DEFAULT_CONTENT_TYPE)
         meta["metadata"] = metadata_from_headers(headers)
@@ -66,7 +65,9 @@ def _new_meta(call: Call, src: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _source_meta(obj: dict[str, Any]) -> dict[str, Any]:
-    return {"content_type": obj.get("content_type", ""), "metadata": obj.get("metadata") or {},
+    """The source's metadata for the copy, without its ACL: S3 never copies an ACL."""
+    metadata = {k: v for k, v in (obj.get("metadata") or {}).items() if k != ACL_MARK}
+    return {"content_type": obj.get("content_type", ""), "metadata": metadata,
             "checksums": obj.get("checksums") or {}, "tags": obj.get("tags") or {}}  # fmt: skip
 
 
@@ -76,9 +77,10 @@ async def copy_object(call: Call) -> web.Response:
         raise RuntimeError("CopyObject routed without a copy source")
     source_key, target_key = encryption.request_key(call, copy_source=True), encryption.request_key(call)
     check_sse_request(call.request.headers, target_key)
-    answer = await call.sat.get_object(call.tenant_id, src.bucket, src.key)
+    answer = await call.sat.get_object(call.tenant_id, src.bucket, src.key)  # another tenant's, if its policy lets us
     obj = answer["object"]
-    src_keys = encryption.read_keys(call, src.bucket, obj.get("metadata"), source_key, of="copy source")
+    owner = str(answer.get("owner") or call.tenant_id)
+    src_keys = encryption.read_keys(call, src.bucket, obj.get("metadata"), source_key, of="copy source", owner=owner)
     dst_keys = encryption.write_keys(call, call.bucket, target_key)
     check_copy_source_conditions(call.request.headers, quote_etag(str(obj["etag"])), created_at(obj))
     meta = _new_meta(call, obj)
@@ -121,7 +123,7 @@ async def _stream_copy(call: Call, answer: dict[str, Any], meta: dict[str, Any],
     src = call.endpoint.copy_source
     if src is None:
         raise RuntimeError("CopyObject routed without a copy source")
-    downloader = call.services.downloader(call.tenant_id, src.bucket, keys[0].wrapping_key)
+    downloader = call.services.downloader(str(answer.get("owner") or call.tenant_id), src.bucket, keys[0].wrapping_key)
     body = Md5Stream(downloader.stream(segment_sources(answer.get("segments") or []), 0, size))
     placer = SatellitePlacer(call.sat, call.tenant_id, call.bucket, call.key)
     result = await upload_body(call, body, placer, wrapping_key=keys[1].wrapping_key)

@@ -24,7 +24,8 @@ __all__ = ["register"]
 _SAME_CODE = (
     sc.NoSuchBucket, sc.NoSuchKey, sc.NoSuchUpload, sc.AccessDenied,
     sc.BucketAlreadyExists, sc.BucketAlreadyOwnedByYou, sc.BucketNotEmpty, sc.InvalidPart,
-    sc.InvalidPartOrder, sc.EntityTooSmall,
+    sc.InvalidPartOrder, sc.EntityTooSmall, sc.NoSuchBucketPolicy, sc.NoSuchPublicAccessBlockConfiguration,
+    sc.AccessControlListNotSupported, sc.InvalidBucketAclWithObjectOwnership, sc.MalformedACLError,
 )  # fmt: skip
 
 
@@ -73,7 +74,17 @@ def _internal(exc: BaseException) -> S3Error:
     return S3Error("InternalError")
 
 
+def _malformed_policy(exc: BaseException) -> S3Error:
+    return S3Error("MalformedPolicy", str(exc) or None)  # the satellite's message is AWS's
+
+
+def _unsupported_acl(exc: BaseException) -> S3Error:
+    return S3Error("NotImplemented", Header="x-amz-grant-*")
+
+
 def register() -> None:
+    register_domain_error(sc.MalformedPolicy, _malformed_policy)
+    register_domain_error(sc.UnsupportedAcl, _unsupported_acl)
     for cls in _SAME_CODE:
         register_domain_error(cls, _same)
     register_domain_error(sc.NoSuchAccessKey, lambda e: S3Error("InvalidAccessKeyId"))

@@ -85,9 +85,10 @@ def request_key(call: Call, *, copy_source: bool = False) -> CustomerKey | None:
     return customer_key(call.request.headers, prefix=prefix, secure=secure)
 
 
-def write_keys(call: Call, bucket: str, key: CustomerKey | None) -> ObjectKeys:
-    """The keys a new object (or part) in ``bucket`` is written with."""
-    bucket_key = call.services.bucket_key(call.tenant_id, bucket)
+def write_keys(call: Call, bucket: str, key: CustomerKey | None, *, owner: str | None = None) -> ObjectKeys:
+    """The keys a new object (or part) in ``bucket`` is written with; ``owner``: the bucket's
+    tenant when it is not the requester's (bucket keys are the owner's)."""
+    bucket_key = call.services.bucket_key(owner or call.tenant_id, bucket)
     if key is None:
         return ObjectKeys(bucket_key)
     wrapping, check = derive_customer_key(bucket_key, key.key)
@@ -105,7 +106,7 @@ _NO_KEY = {
 
 
 def read_keys(call: Call, bucket: str, metadata: Mapping[str, Any] | None, key: CustomerKey | None,
-              *, of: str = "object") -> ObjectKeys:  # fmt: skip
+              *, of: str = "object", owner: str | None = None) -> ObjectKeys:  # fmt: skip
     """The keys of a stored object (``of`` "object" or "copy source") or of a multipart upload
     ("upload") whose metadata is ``metadata``, given the key the request brought; AWS's error
     when they do not go together."""
@@ -113,10 +114,10 @@ def read_keys(call: Call, bucket: str, metadata: Mapping[str, Any] | None, key: 
     if check is None:
         if key is not None:
             raise S3Error("InvalidRequest", "The encryption parameters are not applicable to this object.")
-        return ObjectKeys(call.services.bucket_key(call.tenant_id, bucket))
+        return ObjectKeys(call.services.bucket_key(owner or call.tenant_id, bucket))
     if key is None:
         raise S3Error("InvalidRequest", _NO_KEY[of])
-    keys = write_keys(call, bucket, key)
+    keys = write_keys(call, bucket, key, owner=owner)
     if keys.check is None or not hmac.compare_digest(keys.check, str(check)):
         raise S3Error("AccessDenied")  # another key: the wrapped segment keys would not open
     return keys

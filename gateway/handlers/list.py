@@ -38,6 +38,12 @@ def _infos(objects: list[dict[str, Any]], owner: xml.Owner) -> list[xml.ObjectIn
     ]
 
 
+def _owner(call: Call, page: dict[str, Any]) -> xml.Owner:
+    """The bucket's owner owns every object (the lister may be anyone the bucket lets in)."""
+    owner = str(page.get("owner") or call.tenant_id)
+    return xml.Owner(owner, owner)
+
+
 def _token(key: str) -> str:
     return base64.urlsafe_b64encode(key.encode()).decode("ascii")
 
@@ -60,7 +66,7 @@ async def _page(call: Call, q: ListQuery, start_after: str) -> dict[str, Any]:
 async def list_objects(call: Call) -> web.Response:
     q = call.endpoint.list_query or ListQuery()
     page = await _page(call, q, q.marker or "")
-    owner = xml.Owner(call.tenant_id, call.tenant_id)
+    owner = _owner(call, page)
     body = xml.list_objects_result(
         call.bucket, q, _infos(page["objects"], owner), page["prefixes"],
         is_truncated=bool(page["truncated"]),
@@ -73,7 +79,7 @@ async def list_objects_v2(call: Call) -> web.Response:
     q = call.endpoint.list_query or ListQuery()
     start = _untoken(q.continuation_token) if q.continuation_token else (q.start_after or "")
     page = await _page(call, q, start)
-    owner = xml.Owner(call.tenant_id, call.tenant_id)
+    owner = _owner(call, page)
     body = xml.list_objects_v2_result(
         call.bucket, q, _infos(page["objects"], owner), page["prefixes"],
         is_truncated=bool(page["truncated"]),

@@ -142,14 +142,15 @@ async def upload_part_copy(call: Call) -> web.Response:
     keys, algorithm = await _part_keys(call)
     answer = await call.sat.get_object(call.tenant_id, src.bucket, src.key, range_start=first, range_end=last)
     obj = answer["object"]
-    src_keys = encryption.read_keys(call, src.bucket, obj.get("metadata"), source_key, of="copy source")
+    owner = str(answer.get("owner") or call.tenant_id)  # the source may be another tenant's, by its policy
+    src_keys = encryption.read_keys(call, src.bucket, obj.get("metadata"), source_key, of="copy source", owner=owner)
     check_copy_source_conditions(call.request.headers, quote_etag(str(obj["etag"])), created_at(obj))
     size = int(obj["size"])
     rng = answer.get("range")
     if src.range is not None and (rng is None or int(rng[1]) != last):
         raise S3Error("InvalidRange", headers={"Content-Range": f"bytes */{size}"})
     start, stop = (int(rng[0]), int(rng[1]) + 1) if rng is not None else (0, size)
-    downloader = call.services.downloader(call.tenant_id, src.bucket, src_keys.wrapping_key)
+    downloader = call.services.downloader(owner, src.bucket, src_keys.wrapping_key)
     body = Md5Stream(downloader.stream(segment_sources(answer.get("segments") or []), start, stop - start), algorithm)
     result = await upload_body(call, body, _part_placer(call), wrapping_key=keys.wrapping_key)
     etag = body.etag

@@ -73,11 +73,12 @@ async def head_object(call: Call) -> web.Response:
     sse_c = encryption.request_key(call)
     part = call.endpoint.part_number
     if part is None:
-        answer = {"object": await call.sat.head_object(call.tenant_id, call.bucket, call.key)}
+        answer = await call.sat.head_object_owned(call.tenant_id, call.bucket, call.key)
     else:
         answer = await call.sat.head_part(call.tenant_id, call.bucket, call.key, part)
     obj = answer["object"]
-    keys = encryption.read_keys(call, call.bucket, obj.get("metadata"), sse_c)
+    owner = str(answer.get("owner") or call.tenant_id)  # the reader may be anyone the bucket lets in
+    keys = encryption.read_keys(call, call.bucket, obj.get("metadata"), sse_c, owner=owner)
     check_conditions(call.request.headers, quote_etag(str(obj["etag"])), created_at(obj), method="HEAD")
     headers = object_headers(obj, call, keys)
     status, length = 200, int(obj["size"])
@@ -94,6 +95,8 @@ async def get_object(call: Call) -> web.StreamResponse:
     spec = parse_range_spec(call.request.headers.get("Range"))
     if part is not None and "Range" in call.request.headers:
         raise S3Error("InvalidRequest", "Cannot specify both Range header and partNumber query parameter")
+    if not call.tenant_id and call.endpoint.response_overrides:  # AWS refuses them without a signature
+        raise S3Error("InvalidRequest", "Request specific response headers cannot be used for anonymous GET requests.")
     answer = await call.sat.get_object(
         call.tenant_id, call.bucket, call.key,
         range_start=spec.start if spec else None, range_end=spec.end if spec else None,
@@ -101,7 +104,8 @@ async def get_object(call: Call) -> web.StreamResponse:
     )  # fmt: skip
     obj = answer["object"]
     size = int(obj["size"])
-    keys = encryption.read_keys(call, call.bucket, obj.get("metadata"), sse_c)
+    owner = str(answer.get("owner") or call.tenant_id)  # the reader may be anyone the bucket lets in
+    keys = encryption.read_keys(call, call.bucket, obj.get("metadata"), sse_c, owner=owner)
     check_conditions(call.request.headers, quote_etag(str(obj["etag"])), created_at(obj))
     headers = object_headers(obj, call, keys)
     resolved = answer.get("range")
@@ -117,7 +121,7 @@ async def get_object(call: Call) -> web.StreamResponse:
     headers["Content-Length"] = str(length)
     response = web.StreamResponse(status=status, headers=headers)
     sources = segment_sources(answer.get("segments") or [])
-    downloader = call.services.downloader(call.tenant_id, call.bucket, keys.wrapping_key)
+    downloader = call.services.downloader(owner, call.bucket, keys.wrapping_key)
     stream = downloader.stream(sources, first, length)
     # Fetch the first window before committing to a status: a read that cannot start is
     # still an S3 error (503), not a truncated 200.

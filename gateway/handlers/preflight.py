@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from erasure import TAG_SIZE, RedundancyScheme
 from gateway.handlers.common import Call
+from gateway.s3.acl_headers import requested_acl
 from gateway.s3.router import Operation
 
 __all__ = ["authorize_body"]
@@ -42,7 +43,8 @@ async def authorize_body(call: Call) -> None:
         placed, upload_id = True, call.endpoint.upload_id
     else:
         placed, upload_id = size + TAG_SIZE > call.services.config.inline_threshold, None
+    acl = requested_acl(call.request.headers) if op is Operation.PUT_OBJECT else None
     answer = await call.sat.authorize_write(call.tenant_id, call.bucket, call.key, size, placed=placed,
-                                            upload_id=upload_id)  # fmt: skip
+                                            upload_id=upload_id, acl=acl)  # fmt: skip
     if placed and "scheme" in answer:
         call.services.schemes[(call.tenant_id, call.bucket)] = RedundancyScheme.from_dict(answer["scheme"])

@@ -3,7 +3,9 @@
 An S3 request is authenticated by exactly one of: a SigV4 ``Authorization`` header, a
 SigV4 presigned URL (``X-Amz-Algorithm``), a SigV2 header (``AWS key:sig``) or a SigV2
 presigned URL (``Signature``/``AWSAccessKeyId``). More than one is ``InvalidArgument``
-with AWS's words; none is ``AccessDenied`` (Geoshard has no anonymous access). The router
+with AWS's words; none is ``AccessDenied``, except for the operations that a bucket's ACL
+or policy can open to everyone (``anonymous``): they go on as an anonymous request, which
+the satellite authorizes or refuses with ``AccessDenied`` as AWS does. The router
 runs first, so the endpoint (bucket, addressing) is known here: SigV2 signs the bucket
 even when it is in the host name.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.s3.credentials import AuthConfig, AuthResult, CredentialLookup, KeyProvider
+from gateway.s3.credentials import AuthConfig, AuthResult, AuthScheme, CredentialLookup, KeyProvider
 from gateway.s3.errors import S3Error
 from gateway.s3.router import Addressing, Endpoint, parse_query
 from gateway.s3.sigv2 import verify_sigv2_header, verify_sigv2_query
@@ -28,6 +30,8 @@ async def authenticate(
     endpoint: Endpoint,
     lookup: CredentialLookup | KeyProvider,
     config: AuthConfig = AuthConfig(),
+    *,
+    anonymous: bool = False,
 ) -> AuthResult:
     """Verify ``request``'s signature (not its body: see :class:`~gateway.s3.body.BodyReader`)
     and return who signed it; the result is also stored as ``request[AUTH_KEY]``."""
@@ -63,6 +67,8 @@ async def authenticate(
         result = await verify_sigv4_query(method, raw_path, query, headers, lookup, config)
     elif v2_query or "AWSAccessKeyId" in query:
         result = await verify_sigv2_query(method, raw_path, query, headers, endpoint.bucket, vhost, lookup, config)
+    elif anonymous:
+        result = AuthResult(access_key_id="", tenant_id="", scheme=AuthScheme.ANONYMOUS)
     else:
         raise S3Error("AccessDenied")
     request[AUTH_KEY] = result

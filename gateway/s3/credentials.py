@@ -97,6 +97,7 @@ class AuthScheme(enum.Enum):
     SIGV4_QUERY = "AWS4-HMAC-SHA256 presigned URL"
     SIGV2_HEADER = "AWS (v2) header"
     SIGV2_QUERY = "AWS (v2) presigned URL"
+    ANONYMOUS = "no credentials"  # allowed where a bucket's ACL or policy may let everyone in
 
 
 class PayloadMode(enum.Enum):

@@ -143,6 +143,16 @@ ERRORS: Mapping[str, ErrorSpec] = {
     "NoSuchCORSConfiguration": ErrorSpec(404, "The CORS configuration does not exist"),
     "BadRequest": ErrorSpec(400, "Bad Request"),
     "AccessControlListNotSupported": ErrorSpec(400, "The bucket does not allow ACLs"),
+    "InvalidBucketAclWithObjectOwnership": ErrorSpec(
+        400, "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
+    ),
+    "MalformedACLError": ErrorSpec(
+        400, "The XML you provided was not well-formed or did not validate against our published schema"
+    ),
+    "UnexpectedContent": ErrorSpec(400, "This request does not support content"),
+    "MalformedPolicy": ErrorSpec(400, "Policies must be valid JSON and the first byte must be '{'"),
+    "NoSuchBucketPolicy": ErrorSpec(404, "The bucket policy does not exist"),
+    "NoSuchPublicAccessBlockConfiguration": ErrorSpec(404, "The public access block configuration was not found"),
     "InvalidPolicyDocument": ErrorSpec(
         400, "The content of the form does not meet the conditions specified in the policy document."
     ),

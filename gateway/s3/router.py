@@ -14,8 +14,8 @@ one of the configured base domains. The path is split on its *raw* form and each
 percent-decoded once: ``+`` stays ``+``, ``%2F`` becomes a ``/`` inside the key, and a
 trailing slash is part of the key. In the query string ``+`` is a space, as AWS reads it.
 
-Subresources that S3 has but Geoshard does not implement (``?acl``, ``?policy``,
-``?lifecycle`` …) answer ``NotImplemented``; query parameters S3 does not know (such as
+Subresources that S3 has but Geoshard does not implement (``?lifecycle``, ``?website``
+…) answer ``NotImplemented``; query parameters S3 does not know (such as
 the ``x-id`` that boto3 adds) are ignored, as AWS ignores them.
 
 Hostile values. A header value that is not valid UTF-8 or holds a control character, and a
@@ -69,7 +69,7 @@ RESPONSE_OVERRIDES: Mapping[str, str] = MappingProxyType(
 )
 
 # Bucket subresources Geoshard serves; on an object they name nothing S3 has.
-_BUCKET_ONLY = frozenset({"encryption", "cors", "ownershipControls"})
+_BUCKET_ONLY = frozenset({"encryption", "cors", "ownershipControls", "policy", "policyStatus", "publicAccessBlock"})
 
 # Subresources of S3 that Geoshard does not serve: NotImplemented rather than a silent
 # fallback to the plain operation, which would answer something wrong.
@@ -87,9 +87,6 @@ _UNSUPPORTED = frozenset(
         "metrics",
         "notification",
         "object-lock",
-        "policy",
-        "policyStatus",
-        "publicAccessBlock",
         "replication",
         "requestPayment",
         "restore",
@@ -142,6 +139,14 @@ class Operation(enum.Enum):
     GET_OBJECT_ACL = "GetObjectAcl"
     PUT_OBJECT_ACL = "PutObjectAcl"
     GET_BUCKET_OWNERSHIP_CONTROLS = "GetBucketOwnershipControls"
+    PUT_BUCKET_OWNERSHIP_CONTROLS = "PutBucketOwnershipControls"
+    GET_BUCKET_POLICY = "GetBucketPolicy"
+    PUT_BUCKET_POLICY = "PutBucketPolicy"
+    DELETE_BUCKET_POLICY = "DeleteBucketPolicy"
+    GET_BUCKET_POLICY_STATUS = "GetBucketPolicyStatus"
+    GET_PUBLIC_ACCESS_BLOCK = "GetPublicAccessBlock"
+    PUT_PUBLIC_ACCESS_BLOCK = "PutPublicAccessBlock"
+    DELETE_PUBLIC_ACCESS_BLOCK = "DeletePublicAccessBlock"
     GET_BUCKET_ENCRYPTION = "GetBucketEncryption"
     PUT_BUCKET_ENCRYPTION = "PutBucketEncryption"
     DELETE_BUCKET_ENCRYPTION = "DeleteBucketEncryption"
@@ -155,7 +160,13 @@ _CONFIGURATIONS: Mapping[str, Mapping[str, Operation]] = MappingProxyType(
         "cors": {"GET": Operation.GET_BUCKET_CORS, "PUT": Operation.PUT_BUCKET_CORS,
                  "DELETE": Operation.DELETE_BUCKET_CORS},
         "acl": {"GET": Operation.GET_BUCKET_ACL, "PUT": Operation.PUT_BUCKET_ACL},
-        "ownershipControls": {"GET": Operation.GET_BUCKET_OWNERSHIP_CONTROLS},
+        "ownershipControls": {"GET": Operation.GET_BUCKET_OWNERSHIP_CONTROLS,
+                              "PUT": Operation.PUT_BUCKET_OWNERSHIP_CONTROLS},
+        "policyStatus": {"GET": Operation.GET_BUCKET_POLICY_STATUS},
+        "policy": {"GET": Operation.GET_BUCKET_POLICY, "PUT": Operation.PUT_BUCKET_POLICY,
+                   "DELETE": Operation.DELETE_BUCKET_POLICY},
+        "publicAccessBlock": {"GET": Operation.GET_PUBLIC_ACCESS_BLOCK, "PUT": Operation.PUT_PUBLIC_ACCESS_BLOCK,
+                              "DELETE": Operation.DELETE_PUBLIC_ACCESS_BLOCK},
     }
 )  # fmt: skip
 

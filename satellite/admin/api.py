@@ -531,6 +531,10 @@ ROUTES += SETTLEMENT_ROUTES
 from .ops_api import OPS_ROUTES  # noqa: E402  (migration progress, chore leases)
 
 ROUTES += OPS_ROUTES
+# A tenant's Block Public Access (issue 12's access control) likewise.
+from .access_api import ACCESS_ROUTES  # noqa: E402
+
+ROUTES += ACCESS_ROUTES
 
 
 def create_admin_app(services: AdminServices, *, outer_middlewares: Sequence[Any] = ()) -> web.Application:

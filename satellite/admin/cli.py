@@ -17,6 +17,7 @@ from typing import Any
 
 from common.progress import bar
 
+from .access_cli import register_public_access_block
 from .client import AdminClient, AdminClientError
 from .payouts_cli import register_payouts, register_statement
 
@@ -442,6 +443,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("tenant", help="id or name")
     p.add_argument("policy", help="a policy name, or 'none' to clear")
     register_statement(g, leaf)
+    register_public_access_block(g, leaf)
 
     g = groups.add_parser("key", help="S3 access keys").add_subparsers(metavar="ACTION", required=True)
     leaf(g, "create", key_create, "create an access key (the secret is shown once)").add_argument(

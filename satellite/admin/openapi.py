@@ -266,8 +266,15 @@ def openapi_spec() -> dict[str, Any]:
                 "get": _op("a wallet's balance of the payout token, on chain", errors=(400, 503)),
             },
             **_payout_paths(),
+            **_access_paths(),
         },
     }
+
+
+def _access_paths() -> dict[str, Any]:
+    from .access_api import access_paths  # a tenant's Block Public Access (satellite/admin/access_api.py)
+
+    return access_paths()
 
 
 def _query(*names: str) -> list[dict[str, Any]]:

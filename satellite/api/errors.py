@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from satellite import errors as e
+from satellite.access import errors as acc
 from satellite.nodeselection import PolicyError
 
 __all__ = ["ERROR_TABLE", "error_middleware", "error_response"]
@@ -17,6 +18,13 @@ log = logging.getLogger(__name__)
 
 # Most specific first: the first isinstance match wins. The code is the wire name the client maps back.
 ERROR_TABLE: tuple[tuple[type[BaseException], int, str], ...] = (
+    (acc.NoSuchBucketPolicy, 404, "NoSuchBucketPolicy"),
+    (acc.NoSuchPublicAccessBlockConfiguration, 404, "NoSuchPublicAccessBlockConfiguration"),
+    (acc.MalformedPolicyDocument, 400, "MalformedPolicy"),
+    (acc.AccessControlListNotSupported, 400, "AccessControlListNotSupported"),
+    (acc.InvalidBucketAclWithObjectOwnership, 400, "InvalidBucketAclWithObjectOwnership"),
+    (acc.MalformedAccessControlPolicy, 400, "MalformedACLError"),
+    (acc.UnsupportedAcl, 501, "UnsupportedAcl"),
     (e.NoSuchBucket, 404, "NoSuchBucket"),
     (e.NoSuchKey, 404, "NoSuchKey"),
     (e.NoSuchUpload, 404, "NoSuchUpload"),

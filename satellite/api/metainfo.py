@@ -14,7 +14,9 @@ from typing import Any
 
 from aiohttp import web
 
+from satellite.access.service import Requester
 from satellite.accounting.metering import RequestMeter
+from satellite.api.access import AccessEndpoint
 from satellite.api.errors import error_response
 from satellite.errors import InvalidArgument
 from satellite.losses import LossService
@@ -39,6 +41,12 @@ def bearer_auth(token: str, prefix: str) -> Any:
         return await handler(request)
 
     return middleware
+
+
+def _who(body: dict[str, Any]) -> Requester:
+    """The requester the gateway authenticated (``tenant_id`` empty or null: anonymous) and
+    what it saw of the request (``context``: ``source_ip``, ``secure_transport``)."""
+    return Requester.from_json(body.get("tenant_id"), body.get("context"))
 
 
 def _s(body: dict[str, Any], name: str, default: str | None = None) -> str:
@@ -95,6 +103,7 @@ class MetainfoEndpoint:
             "multipart/complete": self.mp_complete,
             "multipart/abort": self.mp_abort,
             "piece/report-bad": self.report_bad,
+            **AccessEndpoint(metainfo).ops(),
         }
 
     def routes(self) -> list[web.RouteDef]:
@@ -109,7 +118,10 @@ class MetainfoEndpoint:
             raise InvalidArgument("the request body must be a JSON object")
         answer = await handler(body)
         if self.meter is not None:
-            self.meter.observe(request.match_info["op"], body, answer)
+            # The bucket's owner pays for reads of its bucket, anonymous or another tenant's, as AWS bills them.
+            owner = answer.get("owner")
+            billed = {**body, "tenant_id": owner} if isinstance(owner, str) and owner else body
+            self.meter.observe(request.match_info["op"], billed, answer)
         return web.json_response(answer)
 
     # --- handlers: unpack, call the service, pack ----------------------------------------
@@ -148,11 +160,18 @@ class MetainfoEndpoint:
         return {"now": now.isoformat(), "revoked": revoked}
 
     async def bucket_create(self, b: dict[str, Any]) -> dict[str, Any]:
-        bucket = await self.m.create_bucket(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "policy", ""))
+        bucket = await self.m.create_bucket(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "policy", ""),
+                                            ownership=b.get("ownership"), acl=b.get("acl"))  # fmt: skip
         return {"bucket": bucket.to_json()}
 
     async def bucket_get(self, b: dict[str, Any]) -> dict[str, Any]:
-        return {"bucket": (await self.m.bucket(_s(b, "tenant_id"), _s(b, "bucket"))).to_json()}
+        """The owner's bucket; with ``action`` ``s3:ListBucket`` (HeadBucket), any requester
+        its ACL or policy lets list it."""
+        if b.get("action") == "s3:ListBucket":
+            bucket = await self.m.bucket_for(_who(b), _s(b, "bucket"), "s3:ListBucket")
+        else:
+            bucket = await self.m.bucket(_s(b, "tenant_id"), _s(b, "bucket"))
+        return {"bucket": {**bucket.to_json(), "owner": bucket.tenant_id}}
 
     async def bucket_list(self, b: dict[str, Any]) -> dict[str, Any]:
         return {"buckets": [x.to_json() for x in await self.m.list_buckets(_s(b, "tenant_id"))]}
@@ -162,11 +181,12 @@ class MetainfoEndpoint:
         return {}
 
     async def authorize_write(self, b: dict[str, Any]) -> dict[str, Any]:
-        tenant, bucket, key, size, placed = _s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), b.get("size"), \
-            b.get("placed", True)  # fmt: skip
+        _s(b, "tenant_id")  # a string: uploads are the owner's, never anonymous
+        bucket, key, size, placed = _s(b, "bucket"), _s(b, "key"), b.get("size"), b.get("placed", True)
         if b.get("upload_id") is not None:
-            return await self.mp.authorize_part(tenant, bucket, key, b.get("upload_id"), size, placed=placed)
-        return await self.m.authorize_write(tenant, bucket, key, size, placed=placed)
+            return await self.mp.authorize_part(_who(b), bucket, key, b.get("upload_id"), size, placed=placed)
+        return await self.m.authorize_write(_who(b), bucket, key, size, placed=placed, acl=b.get("acl"))
+
     async def setting_get(self, b: dict[str, Any]) -> dict[str, Any]:
         tenant = b.get("tenant_id")  # null: the bucket's owner, whoever it is (CORS preflight)
         if tenant is not None and not isinstance(tenant, str):
@@ -186,13 +206,13 @@ class MetainfoEndpoint:
 
     async def object_commit(self, b: dict[str, Any]) -> dict[str, Any]:
         info = await self.m.commit_object(
-            _s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), b.get("meta"), b.get("segments"), b.get("condition")
+            _who(b), _s(b, "bucket"), _s(b, "key"), b.get("meta"), b.get("segments"), b.get("condition")
         )
         return {"object": info.to_json()}
 
     async def object_get(self, b: dict[str, Any]) -> dict[str, Any]:
         return await self.m.get_object(
-            _s(b, "tenant_id"),
+            _who(b),
             _s(b, "bucket"),
             _s(b, "key"),
             range_start=b.get("range_start"),
@@ -202,19 +222,20 @@ class MetainfoEndpoint:
         )
 
     async def object_head(self, b: dict[str, Any]) -> dict[str, Any]:
-        _, info = await self.m.object(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"))
+        bucket, info = await self.m.readable_object(_who(b), _s(b, "bucket"), _s(b, "key"))
         if b.get("parts"):  # GetObjectAttributes: every part's size
             bounds, count = await self.m.part_bounds(info)
             sizes = [stop - start for start, stop in bounds]
-            return {"object": info.to_json(), "part_sizes": sizes, "parts_count": count}
+            return {"object": info.to_json(), "part_sizes": sizes, "parts_count": count, "owner": bucket.tenant_id}
         if b.get("part_number") is None:
-            return {"object": info.to_json()}
+            return {"object": info.to_json(), "owner": bucket.tenant_id}
         rng, count = await self.m.part_range(info, b.get("part_number"))
-        return {"object": info.to_json(), "range": list(rng) if rng else None, "parts_count": count}
+        return {"object": info.to_json(), "range": list(rng) if rng else None, "parts_count": count,
+                "owner": bucket.tenant_id}  # fmt: skip
 
     async def object_list(self, b: dict[str, Any]) -> dict[str, Any]:
         return await self.m.list_objects(
-            _s(b, "tenant_id"),
+            _who(b),
             _s(b, "bucket"),
             prefix=_s(b, "prefix", ""),
             delimiter=_s(b, "delimiter", ""),
@@ -223,17 +244,17 @@ class MetainfoEndpoint:
         )
 
     async def object_delete(self, b: dict[str, Any]) -> dict[str, Any]:
-        return {"deleted": await self.m.delete_object(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"))}
+        return {"deleted": await self.m.delete_object(_who(b), _s(b, "bucket"), _s(b, "key"))}
 
     async def object_delete_many(self, b: dict[str, Any]) -> dict[str, Any]:
-        return {"deleted": await self.m.delete_objects(_s(b, "tenant_id"), _s(b, "bucket"), b.get("keys"))}
+        return {"deleted": await self.m.delete_objects(_who(b), _s(b, "bucket"), b.get("keys"))}
 
     async def object_copy(self, b: dict[str, Any]) -> dict[str, Any]:
         info = await self.m.copy_object(
-            _s(b, "source_tenant_id", b.get("tenant_id")),
+            Requester.from_json(b.get("source_tenant_id", b.get("tenant_id")), b.get("context")),
             _s(b, "source_bucket"),
             _s(b, "source_key"),
-            _s(b, "tenant_id"),
+            _who(b),
             _s(b, "bucket"),
             _s(b, "key"),
             meta=b.get("meta"),
@@ -256,7 +277,7 @@ class MetainfoEndpoint:
 
     async def mp_create(self, b: dict[str, Any]) -> dict[str, Any]:
         up = await self.mp.create(
-            _s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), b.get("meta") or {}, b.get("checksum_algorithm")
+            _who(b), _s(b, "bucket"), _s(b, "key"), b.get("meta") or {}, b.get("checksum_algorithm")
         )
         return {"upload": up.to_json()}
 

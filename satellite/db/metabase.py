@@ -24,6 +24,7 @@ from sqlalchemy import Row, Table, Text, bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from satellite.db.access import AccessRepository
 from satellite.db.bucket_settings import BucketSettingsRepository
 from satellite.db.conditions import check_condition
 from satellite.db.engine import Database
@@ -294,7 +295,7 @@ def _bucket_info(r: Row[Any]) -> BucketInfo:
     return BucketInfo(m["id"], m["name"], m["tenant_id"], policy, m["created_at"])
 
 
-class MetabaseRepository(MultipartRepository, BucketSettingsRepository):
+class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRepository):
     """Implements ``satellite.metainfo.store.MetabaseStore``."""
 
     def __init__(self, db: Database) -> None:

@@ -458,6 +458,7 @@ class RepairJob(Base):
     last_error: Mapped[str] = mapped_column(String(500), default="")
     inserted_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
+from satellite.db import access_models as _access_models  # noqa: E402, F401  (tenant Block Public Access)
 from satellite.db import console_models as _console_models  # noqa: E402, F401  (admin audit log)
 from satellite.db import durability_models as _durability_models  # noqa: E402, F401
 from satellite.db import lease_models as _lease_models  # noqa: E402, F401  (chore leases of the satellite's roles)

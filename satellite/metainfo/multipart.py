@@ -7,6 +7,7 @@ import datetime as dt
 import secrets
 from typing import Any
 
+from satellite.access.service import Requester
 from satellite.errors import InvalidArgument, NoSuchUpload
 from satellite.metainfo.service import MetainfoService, check_key, parse_meta
 from satellite.metainfo.store import MetabaseStore
@@ -42,17 +43,19 @@ class MultipartService:
         return bucket, upload
 
     async def authorize_part(
-        self, tenant_id: str, bucket_name: str, key: str, upload_id: Any, size: Any, *, placed: Any = True
+        self, tenant_id: Requester | str, bucket_name: str, key: str, upload_id: Any, size: Any, *,
+        placed: Any = True,
     ) -> dict[str, Any]:
         """:meth:`MetainfoService.authorize_write` for an UploadPart: the upload exists too."""
-        await self._upload(tenant_id, bucket_name, key, upload_id)
+        await self._upload(Requester.of(tenant_id).tenant_id or "", bucket_name, key, upload_id)
         return await self.metainfo.authorize_write(tenant_id, bucket_name, key, size, placed=placed)
 
     async def create(
-        self, tenant_id: str, bucket_name: str, key: str, meta: Any, checksum_algorithm: Any = None
+        self, tenant_id: Requester | str, bucket_name: str, key: str, meta: Any, checksum_algorithm: Any = None
     ) -> UploadInfo:
-        bucket = await self.metainfo.bucket(tenant_id, bucket_name)
-        parsed = parse_meta({**(meta or {}), "size": 0}, size_required=False)
+        bucket = await self.metainfo.owned(tenant_id, bucket_name, "s3:PutObject", key)
+        parsed = await self.metainfo.with_checked_acl(bucket, parse_meta({**(meta or {}), "size": 0},
+                                                                         size_required=False))  # fmt: skip
         algo = checksum_algorithm if isinstance(checksum_algorithm, str) and checksum_algorithm else None
         return await self.store.create_upload(secrets.token_hex(24), bucket.id, check_key(key), parsed, algo)
 

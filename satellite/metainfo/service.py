@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from common.messages import Action
+from satellite.access.service import ACL_MARK, AccessService, Requester
 from satellite.errors import (
     AccessDenied,
     CopyNeedsReupload,
@@ -82,8 +83,11 @@ class MetainfoService:
         inline_threshold: int,
         max_segment_size: int,
         rng: random.Random | None = None,
+        access: AccessService | None = None,
     ) -> None:
         self.store = store
+        # Who may read or write what: decided here, with the orders (satellite/access).
+        self.access = access or AccessService(store)  # type: ignore[arg-type]
         self.overlay = overlay
         self.signer = signer
         self.selection = selection
@@ -93,21 +97,46 @@ class MetainfoService:
 
     # --- buckets ------------------------------------------------------------------------
 
-    async def bucket(self, tenant_id: str, name: str) -> BucketInfo:
-        """The tenant's bucket ``name``, or NoSuchBucket / AccessDenied."""
+    async def any_bucket(self, name: str) -> BucketInfo:
+        """Bucket ``name`` whoever owns it, or NoSuchBucket."""
         if not isinstance(name, str) or not name:
             raise InvalidArgument("a bucket name is required")
         b = await self.store.get_bucket(name)
         if b is None:
             raise NoSuchBucket(f"no bucket named {name!r}")
+        return b
+
+    async def bucket(self, tenant_id: str | None, name: str) -> BucketInfo:
+        """The tenant's bucket ``name``, or NoSuchBucket / AccessDenied."""
+        b = await self.any_bucket(name)
         if b.tenant_id != tenant_id:
             raise AccessDenied(f"bucket {name!r} belongs to another tenant")
         return b
 
-    async def create_bucket(self, tenant_id: str, name: str, policy: str | None) -> BucketInfo:
+    async def bucket_for(self, who: Requester | str | None, name: str, action: str,
+                         extra: dict[str, str | None] | None = None) -> BucketInfo:  # fmt: skip
+        """Bucket ``name`` if ``who`` may do ``action`` on it (the owner, or as its ACL or policy grants)."""
+        b = await self.any_bucket(name)
+        await self.access.authorize(Requester.of(who), b, action, extra=extra)
+        return b
+
+    async def owned(self, who: Requester | str | None, name: str, action: str, key: str | None = None) -> BucketInfo:
+        """The requester's own bucket, unless its policy denies ``action`` (writes stay the owner's)."""
+        requester = Requester.of(who)
+        b = await self.bucket(requester.tenant_id, name)
+        await self.access.authorize_owner(requester, b, action, key)
+        return b
+
+    async def create_bucket(self, tenant_id: str, name: str, policy: str | None, *, ownership: Any = None,
+                            acl: Any = None) -> BucketInfo:  # fmt: skip
+        """A new bucket; ``ownership`` (Object Ownership) and a canned ``acl`` are checked
+        before it exists, as S3 refuses such a CreateBucket whole."""
         if not isinstance(name, str) or not _BUCKET_NAME.match(name) or ".." in name:
             raise InvalidArgument(f"invalid bucket name {name!r}")
-        return await self.store.create_bucket(tenant_id, name, policy or None)
+        await self.access.check_new_bucket(tenant_id, ownership, acl)
+        b = await self.store.create_bucket(tenant_id, name, policy or None)
+        await self.access.configure_new_bucket(b, ownership, acl)
+        return b
 
     async def list_buckets(self, tenant_id: str) -> list[BucketInfo]:
         return await self.store.list_buckets(tenant_id)
@@ -159,15 +188,17 @@ class MetainfoService:
         return await self._place(bucket, key, piece_size, upload_id, part_number)
 
     async def authorize_write(
-        self, tenant_id: str, bucket_name: str, key: str, size: Any, *, placed: Any = True
+        self, tenant_id: Requester | str, bucket_name: str, key: str, size: Any, *, placed: Any = True,
+        acl: Any = None,
     ) -> dict[str, Any]:
         """Everything that can refuse an upload, decided before its body is sent: the
         bucket is the tenant's (NoSuchBucket / AccessDenied), the key is valid, and — when
         the object needs pieces (``placed``) — its policy can place them now
         (NotEnoughNodes). Nothing is signed or reserved; begin-segment and commit check
         again, so this answers "would be refused", never "may write"."""
-        bucket = await self.bucket(tenant_id, bucket_name)
+        bucket = await self.owned(tenant_id, bucket_name, "s3:PutObject", key)
         check_key(key)
+        await self.access.check_object_acl(bucket, acl)
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise InvalidArgument("size must be a non-negative integer")
         if placed:
@@ -234,19 +265,31 @@ class MetainfoService:
     # --- objects ------------------------------------------------------------------------
 
     async def commit_object(
-        self, tenant_id: str, bucket_name: str, key: str, meta: Any, segments: Any, condition: Any = None
+        self, tenant_id: Requester | str, bucket_name: str, key: str, meta: Any, segments: Any,
+        condition: Any = None,
     ) -> ObjectInfo:
         """Store the object; ``condition`` (``{if_match, if_none_match}``) is checked in the
         commit's transaction, so of racing conditional writers exactly one can win."""
-        bucket = await self.bucket(tenant_id, bucket_name)
+        bucket = await self.owned(tenant_id, bucket_name, "s3:PutObject", key)
         check_key(key)
-        parsed_meta = parse_meta(meta)
+        parsed_meta = await self.with_checked_acl(bucket, parse_meta(meta))
         cond = WriteCondition.from_json(condition)
         checked = self.check_segments(segments, bucket_id=bucket.id, key=key)
         plain = sum(s.plain_size for s in checked)
         if plain != parsed_meta.size:
             raise InvalidArgument(f"segments hold {plain} plaintext bytes but meta.size is {parsed_meta.size}")
         return await self.store.commit_object(bucket.id, key, parsed_meta, checked, cond)
+
+    async def with_checked_acl(self, bucket: BucketInfo, meta: ObjectMeta) -> ObjectMeta:
+        """``meta`` with its canned ACL entry checked (AccessControlListNotSupported on a bucket
+        without ACLs, AccessDenied under BlockPublicAcls) and dropped when private."""
+        if ACL_MARK not in meta.user_metadata:
+            return meta
+        stored = await self.access.check_object_acl(bucket, meta.user_metadata[ACL_MARK])
+        md = {k: v for k, v in meta.user_metadata.items() if k != ACL_MARK}
+        if stored is not None:
+            md[ACL_MARK] = stored
+        return ObjectMeta(meta.size, meta.etag, meta.content_type, md, meta.checksums, meta.tags)
 
     async def object(self, tenant_id: str, bucket_name: str, key: str) -> tuple[BucketInfo, ObjectInfo]:
         bucket = await self.bucket(tenant_id, bucket_name)
@@ -255,9 +298,32 @@ class MetainfoService:
             raise NoSuchKey(f"no object {key!r} in bucket {bucket_name!r}")
         return bucket, info
 
+    async def readable_object(self, who: Requester | str | None, bucket_name: str,
+                              key: str) -> tuple[BucketInfo, ObjectInfo]:  # fmt: skip
+        """The object if ``who`` may read it: the owner (unless the policy denies), a policy
+        grant, or the object's ACL. A missing key is NoSuchKey only for a requester who may
+        list the bucket; for anyone else it is AccessDenied, so names cannot be probed (AWS)."""
+        requester = Requester.of(who)
+        bucket = await self.any_bucket(bucket_name)
+        check_key(key)
+        access = await self.access.load(bucket)
+        if self.access.allows(access, requester, "s3:GetObject", bucket, key):
+            info = await self.store.get_object(bucket.id, key)
+            if info is not None:
+                return bucket, info
+            if requester.tenant_id == bucket.tenant_id or self.access.allows(access, requester, "s3:ListBucket",
+                                                                              bucket):  # fmt: skip
+                raise NoSuchKey(f"no object {key!r} in bucket {bucket_name!r}")
+        elif access.acls_enabled:  # the object's own ACL may still grant it
+            info = await self.store.get_object(bucket.id, key)
+            acl = str(info.user_metadata.get(ACL_MARK, "private")) if info is not None else "private"
+            if info is not None and self.access.allows(access, requester, "s3:GetObject", bucket, key, object_acl=acl):
+                return bucket, info
+        raise AccessDenied(f"s3:GetObject on {bucket_name!r}/{key!r} is not allowed for this requester")
+
     async def get_object(
         self,
-        tenant_id: str,
+        tenant_id: Requester | str | None,
         bucket_name: str,
         key: str,
         *,
@@ -270,8 +336,8 @@ class MetainfoService:
 
         ``part_number`` (S3's ``?partNumber=N``) asks for the bytes of the object's N-th part
         instead of a range; the answer then also says ``parts_count``."""
-        _, info = await self.object(tenant_id, bucket_name, key)
-        extra: dict[str, Any] = {}
+        bucket, info = await self.readable_object(tenant_id, bucket_name, key)
+        extra: dict[str, Any] = {"owner": bucket.tenant_id}
         if part_number is not None:
             if range_start is not None or range_end is not None or suffix_length is not None:
                 raise InvalidArgument("a part number and a range cannot be asked for together")
@@ -330,7 +396,7 @@ class MetainfoService:
 
     async def list_objects(
         self,
-        tenant_id: str,
+        tenant_id: Requester | str | None,
         bucket_name: str,
         *,
         prefix: str = "",
@@ -339,14 +405,15 @@ class MetainfoService:
         max_keys: int = MAX_LIST,
     ) -> dict[str, Any]:
         """One page in key order. ``next`` is where the following page starts (opaque to S3 clients)."""
-        bucket = await self.bucket(tenant_id, bucket_name)
         if not all(isinstance(v, str) for v in (prefix, delimiter, start_after)):
             raise InvalidArgument("prefix, delimiter and start_after must be strings")
+        keys = {"s3:prefix": prefix, "s3:delimiter": delimiter or None, "s3:max-keys": str(max_keys)}
+        bucket = await self.bucket_for(tenant_id, bucket_name, "s3:ListBucket", keys)
         if isinstance(max_keys, bool) or not isinstance(max_keys, int) or max_keys < 0:
             raise InvalidArgument("max_keys must be a non-negative integer")
         max_keys = min(max_keys, MAX_LIST)
         if max_keys == 0:
-            return {"objects": [], "prefixes": [], "truncated": False, "next": None}
+            return {"objects": [], "prefixes": [], "truncated": False, "next": None, "owner": bucket.tenant_id}
         start, inclusive = start_after, False
         if delimiter and start_after.startswith(prefix):
             # A marker inside a common prefix resumes after that whole prefix (S3 never repeats it).
@@ -368,17 +435,24 @@ class MetainfoService:
             "prefixes": [e.key for e in page if e.info is None],
             "truncated": truncated,
             "next": page[-1].key if truncated and page else None,
+            "owner": bucket.tenant_id,
         }
 
-    async def delete_object(self, tenant_id: str, bucket_name: str, key: str) -> bool:
-        bucket = await self.bucket(tenant_id, bucket_name)
+    async def delete_object(self, tenant_id: Requester | str, bucket_name: str, key: str) -> bool:
+        bucket = await self.owned(tenant_id, bucket_name, "s3:DeleteObject", key)
         return bool(await self.store.delete_objects(bucket.id, [check_key(key)]))
 
-    async def delete_objects(self, tenant_id: str, bucket_name: str, keys: Any) -> list[str]:
-        bucket = await self.bucket(tenant_id, bucket_name)
+    async def delete_objects(self, tenant_id: Requester | str, bucket_name: str, keys: Any) -> list[str]:
+        requester = Requester.of(tenant_id)
+        bucket = await self.bucket(requester.tenant_id, bucket_name)
         if not isinstance(keys, list) or len(keys) > 1000:
             raise InvalidArgument("'keys' must be a list of at most 1000 keys")
-        return await self.store.delete_objects(bucket.id, [check_key(k) for k in keys])
+        checked = [check_key(k) for k in keys]
+        # Each key against the policy: a deny on a prefix holds for bulk deletes too (all or nothing).
+        access = await self.access.load(bucket)
+        if not all(self.access.allows(access, requester, "s3:DeleteObject", bucket, k) for k in checked):
+            raise AccessDenied(f"s3:DeleteObject on {bucket_name!r} is denied for some of the keys")
+        return await self.store.delete_objects(bucket.id, checked)
 
     async def put_tags(self, tenant_id: str, bucket_name: str, key: str, tags: Any) -> None:
         if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
@@ -389,7 +463,7 @@ class MetainfoService:
 
     async def copy_object(
         self,
-        source_tenant_id: str,
+        source_tenant_id: Requester | str,
         source_bucket: str,
         source_key: str,
         tenant_id: str,
@@ -405,14 +479,17 @@ class MetainfoService:
         ``meta`` None copies the source's metadata (and tags); ``segment_keys`` (base64, one per
         segment) replaces the wrapped keys when the gateway re-wrapped them for the destination.
         """
-        _, src = await self.object(source_tenant_id, source_bucket, source_key)
-        dst = await self.bucket(tenant_id, bucket_name)
+        # The source is read as a GET would read it: another tenant's object if its bucket lets this requester in.
+        _, src = await self.readable_object(source_tenant_id, source_bucket, source_key)
+        dst = await self.owned(tenant_id, bucket_name, "s3:PutObject", key)
         check_key(key)
-        new_meta = (
-            ObjectMeta(src.size, src.etag, src.content_type, src.user_metadata, src.checksums, src.tags)
+        # A copy is private unless the request gives it an ACL: S3 never copies ACLs.
+        src_meta = {k: v for k, v in src.user_metadata.items() if k != ACL_MARK}
+        new_meta = await self.with_checked_acl(dst, (
+            ObjectMeta(src.size, src.etag, src.content_type, src_meta, src.checksums, src.tags)
             if meta is None
             else parse_meta({**meta, "size": src.size, "etag": src.etag}, size_required=False)
-        )
+        ))  # fmt: skip
         keys = None
         if segment_keys is not None:
             if not isinstance(segment_keys, list):

@@ -316,6 +316,21 @@ AWS_EXAMPLES: list[tuple[str, str, CIMultiDictProxy[str], Endpoint]] = [
      Endpoint(Op.GET_OBJECT_ACL, "examplebucket", "my-image.jpg", addressing=V)),
     ("PUT", "/my-image.jpg?acl", _headers(BUCKET_HOST),
      Endpoint(Op.PUT_OBJECT_ACL, "examplebucket", "my-image.jpg", addressing=V)),
+    # PutBucketPolicy / GetBucketPolicy / DeleteBucketPolicy / GetBucketPolicyStatus sample requests.
+    ("PUT", "/?policy", _headers(BUCKET_HOST), Endpoint(Op.PUT_BUCKET_POLICY, "examplebucket", addressing=V)),
+    ("GET", "/?policy", _headers(BUCKET_HOST), Endpoint(Op.GET_BUCKET_POLICY, "examplebucket", addressing=V)),
+    ("DELETE", "/?policy", _headers(BUCKET_HOST), Endpoint(Op.DELETE_BUCKET_POLICY, "examplebucket", addressing=V)),
+    ("GET", "/?policyStatus", _headers(BUCKET_HOST),
+     Endpoint(Op.GET_BUCKET_POLICY_STATUS, "examplebucket", addressing=V)),
+    # Put/Get/DeletePublicAccessBlock and PutBucketOwnershipControls sample requests.
+    ("PUT", "/?publicAccessBlock", _headers(BUCKET_HOST),
+     Endpoint(Op.PUT_PUBLIC_ACCESS_BLOCK, "examplebucket", addressing=V)),
+    ("GET", "/?publicAccessBlock", _headers(BUCKET_HOST),
+     Endpoint(Op.GET_PUBLIC_ACCESS_BLOCK, "examplebucket", addressing=V)),
+    ("DELETE", "/?publicAccessBlock", _headers(BUCKET_HOST),
+     Endpoint(Op.DELETE_PUBLIC_ACCESS_BLOCK, "examplebucket", addressing=V)),
+    ("PUT", "/?ownershipControls", _headers(BUCKET_HOST),
+     Endpoint(Op.PUT_BUCKET_OWNERSHIP_CONTROLS, "examplebucket", addressing=V)),
     # GetObjectAttributes sample request.
     ("GET", "/example-object?attributes", _headers(BUCKET_HOST, x_amz_object_attributes="ETag,ObjectSize",
                                                    x_amz_max_parts="10"),
@@ -408,7 +423,9 @@ def test_invalid_bucket_in_path_is_rejected_by_the_router():
 @pytest.mark.parametrize(
     ("method", "target", "code"),
     [
-        ("GET", "/bkt?policy", "NotImplemented"),
+        ("GET", "/bkt?lifecycle", "NotImplemented"),
+        ("GET", "/bkt/k?policy", "NotImplemented"),
+        ("POST", "/bkt?policy", "MethodNotAllowed"),
         ("PUT", "/bkt/k?encryption", "NotImplemented"),
         ("GET", "/bkt/k?cors", "NotImplemented"),
         ("POST", "/bkt?encryption", "MethodNotAllowed"),
@@ -436,7 +453,7 @@ def test_unsupported_or_malformed_requests_get_the_aws_error(method, target, cod
 
 def test_not_implemented_has_aws_message_and_status():
     with pytest.raises(S3Error) as e:
-        route("GET", "/bkt?policy", _headers())
+        route("GET", "/bkt?lifecycle", _headers())
     assert e.value.status == 501
     assert e.value.message == "A header you provided implies functionality that is not implemented"
 
