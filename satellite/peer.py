@@ -67,6 +67,7 @@ from satellite.process import ApiWorkerPool
 from satellite.repair import RepairConfig, RepairQueue, RepairService
 from satellite.reputation import ReputationConfig
 from satellite.reputation.service import ReputationService
+from satellite.residency import MetadataLocation
 from satellite.tenancy import SecretBox, TenancyService
 
 __all__ = ["Role", "Satellite", "Service"]
@@ -137,6 +138,7 @@ class Satellite:
             ),
             inline_threshold=config.inline_threshold,
             max_segment_size=config.max_segment_size,
+            metadata=MetadataLocation.from_config(config),
         )
         self.multipart = MultipartService(self.metainfo, self.metabase)
         # Audits and reputation: the chore runs only where chores run; every role answers nodes.
@@ -189,6 +191,7 @@ class Satellite:
             self.metainfo.selection,
             RepairConfig.from_satellite(config),
             on_lost=self.accounting.compensation.segments_lost,
+            metadata=self.metainfo.metadata,
         )
         # Piece losses (satellite/losses): readers' bad-share reports and nodes' own scrub reports.
         self.losses = LossService(
