@@ -50,6 +50,7 @@ from satellite.db.losses import LossRepository
 from satellite.db.metabase import MetabaseRepository
 from satellite.db.nodes import NodeRepository
 from satellite.db.payouts import PayoutRepository
+from satellite.db.residency_ledger import LedgerRepository
 from satellite.db.stakes import StakeRepository
 from satellite.db.tenancy import TenancyRepository
 from satellite.gc import RetainSender, gc_config
@@ -68,6 +69,7 @@ from satellite.repair import RepairConfig, RepairQueue, RepairService
 from satellite.reputation import ReputationConfig
 from satellite.reputation.service import ReputationService
 from satellite.residency import MetadataLocation
+from satellite.residency.service import ResidencyService
 from satellite.tenancy import SecretBox, TenancyService
 
 __all__ = ["Role", "Satellite", "Service"]
@@ -141,6 +143,8 @@ class Satellite:
             metadata=MetadataLocation.from_config(config),
         )
         self.multipart = MultipartService(self.metainfo, self.metabase)
+        # Residency evidence (satellite/residency): the ledger placement writes, exported signed.
+        self.residency = ResidencyService(LedgerRepository(db), identity, self.metainfo.metadata)
         # Audits and reputation: the chore runs only where chores run; every role answers nodes.
         self.audits = AuditRepository(db, ReputationConfig.from_satellite(config))
         self.reputation = ReputationService(self.audits, self.audits.config)
@@ -225,6 +229,7 @@ class Satellite:
                     repair=self.repair,
                     accounting=self.accounting,
                     payouts=self.settlement,
+                    residency=self.residency,
                 ),
                 outer_middlewares=[audit_log_middleware(console)],
             )

@@ -9,6 +9,7 @@ carries a message a person can act on, usually naming the command that fixes it.
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import json
 import logging
@@ -59,6 +60,7 @@ class AdminServices:
     repair: Any = None  # satellite.repair.RepairService: queue, counters, capacity shortfalls
     accounting: Any = None  # satellite.accounting.AccountingService: periods, reserve, statements
     payouts: Any = None  # satellite.payouts.Settlement: periods, batches, the payer on chain
+    residency: Any = None  # satellite.residency.ResidencyService: where metadata lives, the ledger
 
 
 ADMIN_SERVICES = web.AppKey("admin_services", AdminServices)
@@ -466,15 +468,22 @@ async def bucket_report(request: web.Request) -> web.Response:
         ids.update(seg.node_ids)
     nodes = await svc.repo.node_candidates(ids)
     short = None
+    verified: str | None = None
     if svc.repair is not None:
         short = next((p for p in await svc.repair.queue.shortfalls() if p["policy"] == policy.name), None)
+        at = svc.repair.checker.state.last_pass_at
+        verified = None if at is None else dt.datetime.fromtimestamp(at, dt.UTC).isoformat()
+    now = time.time()
     report = ComplianceReport(
-        bucket.name, policy, nodes, now=time.time(), online_window=svc.selection.online_window, capacity_short=short
-    )
+        bucket.name, policy, nodes, now=now, online_window=svc.selection.online_window, capacity_short=short,
+        metadata=svc.residency.metadata if svc.residency is not None else None,
+        queued=await svc.repo.queued_segments(bucket.id), last_full_verification=verified,
+    )  # fmt: skip
     async for seg in svc.repo.segments(bucket.id):
         report.add(seg)
     body = report.to_dict()
-    body.update(tenant=bucket.tenant_name, **await svc.repo.bucket_stats(bucket.id))
+    body.update(tenant=bucket.tenant_name, generated_at=dt.datetime.fromtimestamp(now, dt.UTC).isoformat(),
+                **await svc.repo.bucket_stats(bucket.id))  # fmt: skip
     return web.json_response(body)
 
 
@@ -525,6 +534,10 @@ ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespons
 from .settlement_api import SETTLEMENT_ROUTES  # noqa: E402
 
 ROUTES += SETTLEMENT_ROUTES
+
+from .residency_api import RESIDENCY_ROUTES  # noqa: E402  (the residency ledger's signed exports)
+
+ROUTES += RESIDENCY_ROUTES
 
 
 def create_admin_app(services: AdminServices, *, outer_middlewares: Sequence[Any] = ()) -> web.Application:

@@ -27,7 +27,7 @@ the node and changes no placement the satellite records).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -42,6 +42,7 @@ from satellite.residency.chain import GENESIS, entry_hash
 __all__ = [
     "GENESIS",
     "LedgerEvent",
+    "LedgerRepository",
     "entry_hash",
     "entry_json",
     "record_pieces",
@@ -164,3 +165,48 @@ async def _append(s: Any, event: str, action: str, pieces: Sequence[tuple[int, i
             )  # fmt: skip
         await s.execute(insert(ResidencyEntry), rows)
         await s.execute(update(ResidencyHead).where(ResidencyHead.bucket == bucket).values(seq=seq, hash=prev))
+
+
+class LedgerRepository:
+    """The ledger's reads for exports (``satellite.residency.service.LedgerStore``)."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+
+    async def head(self, bucket: str) -> tuple[int, str]:
+        """``(seq, hash)`` of the bucket's last entry; ``(0, GENESIS)`` for a bucket with none."""
+        async with self.db.read() as s:
+            row = (
+                await s.execute(select(ResidencyHead.seq, ResidencyHead.hash).where(ResidencyHead.bucket == bucket))
+            ).first()
+        return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
+
+    async def entries(
+        self, bucket: str, *, since: dt.datetime | None = None, up_to: int | None = None, batch: int = 5000
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The bucket's entries in chain order (from the first at or after ``since``, through
+        seq ``up_to``), read in batches so a long history costs bounded memory."""
+        after = 0
+        if since is not None:
+            async with self.db.read() as s:
+                first = (
+                    await s.execute(
+                        select(func.min(ResidencyEntry.seq)).where(
+                            ResidencyEntry.bucket == bucket, ResidencyEntry.at >= since
+                        )
+                    )
+                ).scalar()
+            if first is None:
+                return
+            after = int(first) - 1
+        while True:
+            query = select(ResidencyEntry).where(ResidencyEntry.bucket == bucket, ResidencyEntry.seq > after)
+            if up_to is not None:
+                query = query.where(ResidencyEntry.seq <= up_to)
+            async with self.db.read() as s:
+                rows = list((await s.execute(query.order_by(ResidencyEntry.seq).limit(batch))).scalars())
+            for r in rows:
+                yield entry_json(r)
+            if len(rows) < batch:
+                return
+            after = int(rows[-1].seq)

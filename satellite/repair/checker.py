@@ -66,6 +66,7 @@ class CheckerState:
     by_reason: dict[str, int] = field(default_factory=dict)
     last_pass_seconds: float = 0.0
     last_pass: dict[str, int] = field(default_factory=dict)
+    last_pass_at: float | None = None  # unix seconds the last whole pass ended (the compliance report)
 
 
 class RepairChecker:
@@ -148,6 +149,7 @@ class RepairChecker:
             self.state.cursor = 0
             self.state.passes += 1
             self.state.last_pass_seconds = time.monotonic() - self._pass_started
+            self.state.last_pass_at = time.time()
             self.state.last_pass = {
                 "checked": self.state.checked,
                 "queued": self.state.queued,

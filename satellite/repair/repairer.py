@@ -330,8 +330,8 @@ class Repairer:
             remove,
             [StoredPiece(u.piece_num, u.node_id, u.piece_id, u.root, u.size) for u in uploaded],
             worker=self.worker_id,
-            # The ledger says why pieces moved: a migration when only policy put them out.
-            event=LedgerEvent.MIGRATION if health.reason is RepairReason.OUT_OF_POLICY else LedgerEvent.REPAIR,
+            # The ledger says why pieces moved: a migration when pieces were out of policy.
+            event=LedgerEvent.MIGRATION if health.out_of_policy else LedgerEvent.REPAIR,
         )
         result.uploaded = sorted(new_numbers)
         if not ok:

@@ -3,3 +3,5 @@
 from .location import MetadataLocation
 
 __all__ = ["MetadataLocation"]
+# The ledger's export (service) and its verification (evidence) are imported from their modules:
+# placement code needs only the location, and must not pull the rest in.

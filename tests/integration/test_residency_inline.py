@@ -6,25 +6,16 @@ from __future__ import annotations
 
 import os
 
-import aiohttp
 from botocore.exceptions import ClientError
 from sqlalchemy import select
 
-from erasure import RedundancyScheme
 from satellite.db.models import PieceRow, SegmentRow
 from satellite.errors import NotEnoughNodes
-from satellite.nodeselection.policy import PlacementPolicy
 from satellite.repair import RepairOutcome
 from tests.planet import Planet, fails, planet, status
 from tests.repair_helpers import read_all, repair_all
+from tests.residency_helpers import DE_SATELLITE, admin, country_policy
 from tests.satellite_fixtures import db_backend, drop_database, fresh_database  # noqa: F401
-
-DE_SATELLITE = {"metadata_country": "DE", "metadata_region": "eu"}
-
-
-async def _policy(net: Planet, name: str, countries: set[str], scheme: str = "2/3/4/4") -> None:
-    policy = PlacementPolicy(name, RedundancyScheme.parse(scheme), allowed_countries=frozenset(countries))
-    await net.satellite.tenancy.create_policy(policy)
 
 
 async def _bucket(net: Planet, name: str, policy: str) -> None:
@@ -50,12 +41,6 @@ async def _segments(net: Planet, key: str) -> list[tuple[int, int, bytes | None]
     return out
 
 
-async def _admin(net: Planet, method: str, path: str, body: dict | None = None) -> dict:
-    headers = {"Authorization": f"Bearer {net.satellite.config.admin_token}"}
-    async with aiohttp.ClientSession() as http:
-        async with http.request(method, net.satellite.admin_url + path, json=body, headers=headers) as resp:
-            assert resp.status == 200, await resp.text()
-            return await resp.json()
 
 
 async def test_a_ch_only_bucket_without_ch_nodes_refuses_5_bytes_with_the_same_503_as_1_mb(
@@ -64,7 +49,7 @@ async def test_a_ch_only_bucket_without_ch_nodes_refuses_5_bytes_with_the_same_5
     database, schema = await fresh_database(db_backend, tmp_path)
     try:
         async with planet(tmp_path, nodes=5, database=database, satellite_config=DE_SATELLITE) as net:
-            await _policy(net, "ch", {"CH"})
+            await country_policy(net, "ch", {"CH"})
             await _bucket(net, "swiss", "ch")
             s3 = net.client()
             big = await fails(net, s3.put_object, Bucket="swiss", Key="big", Body=os.urandom(1 << 20))
@@ -84,7 +69,7 @@ async def test_the_satellite_refuses_an_inline_commit_its_policy_excludes(tmp_pa
     database, schema = await fresh_database(db_backend, tmp_path)
     try:
         async with planet(tmp_path, nodes=5, database=database, satellite_config=DE_SATELLITE) as net:
-            await _policy(net, "ch", {"CH"})
+            await country_policy(net, "ch", {"CH"})
             await _bucket(net, "swiss", "ch")
             seg = {"plain_size": 1, "encrypted_size": 17, "wrapped_key": "A" * 56, "nonce": "A" * 24,
                    "inline_data": "A" * 24}  # fmt: skip
@@ -118,7 +103,7 @@ async def test_an_eu_bucket_on_an_eu_satellite_stores_small_objects_inline(tmp_p
 
 async def test_a_small_object_outside_the_satellites_country_is_pieced_and_reads_back(tmp_path) -> None:
     async with planet(tmp_path, nodes=10, scheme="2/3/4/4", satellite_config=DE_SATELLITE) as net:
-        await _policy(net, "fr-nl", {"FR", "NL"})
+        await country_policy(net, "fr-nl", {"FR", "NL"})
         await _bucket(net, "fr-nl", "fr-nl")
         s3 = net.client()
         for key, body in (("five", b"12345"), ("empty", b""), ("4k", os.urandom(4096))):
@@ -140,7 +125,7 @@ async def test_a_policy_change_excluding_the_satellite_migrates_inline_segments_
     try:
         async with planet(tmp_path, nodes=10, scheme="2/3/4/4", database=database,
                           satellite_config=DE_SATELLITE) as net:  # fmt: skip
-            await _policy(net, "fr-nl", {"FR", "NL"})
+            await country_policy(net, "fr-nl", {"FR", "NL"})
             await _bucket(net, "data", "eu")
             s3 = net.client()
             objects = {f"small-{i}": os.urandom(i * 300) for i in range(1, 5)}
@@ -150,7 +135,7 @@ async def test_a_policy_change_excluding_the_satellite_migrates_inline_segments_
                 assert [k for k, _, _ in await _segments(net, key)] == [0]
             assert await repair_all(net) == []  # in policy: nothing to migrate
 
-            await _admin(net, "PUT", "/v1/buckets/data/policy", {"policy": "fr-nl"})
+            await admin(net, "PUT", "/v1/buckets/data/policy", {"policy": "fr-nl"})
             results = await repair_all(net)
             assert len(results) == len(objects)
             assert all(r.outcome is RepairOutcome.REPAIRED for r in results), [r.error for r in results]
