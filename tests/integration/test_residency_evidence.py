@@ -14,6 +14,7 @@ from sqlalchemy import select
 from geoshard.cli import main
 from satellite.db.models import PieceRow
 from satellite.repair import RepairOutcome
+from storage_node.gracefulexit import request_exit
 from tests.planet import Planet, planet
 from tests.repair_helpers import read_all, repair_all, upload_objects
 from tests.residency_helpers import DE_SATELLITE, admin, country_policy
@@ -93,7 +94,7 @@ async def test_a_repaired_and_migrated_bucket_has_a_history_that_verifies_and_ta
 ) -> None:
     database, schema = await fresh_database(db_backend, tmp_path)
     try:
-        async with planet(tmp_path, nodes=10, scheme="2/3/4/4", segment_size=SEGMENT, database=database,
+        async with planet(tmp_path, nodes=12, scheme="2/3/4/4", segment_size=SEGMENT, database=database,
                           satellite_config=DE_SATELLITE) as net:  # fmt: skip
             await country_policy(net, "fr-nl", {"FR", "NL"})
             s3 = net.client()
@@ -113,6 +114,16 @@ async def test_a_repaired_and_migrated_bucket_has_a_history_that_verifies_and_ta
             victim = max(counts, key=lambda n: counts[n])
             await admin(net, "POST", f"/v1/nodes/{victim}/disqualify", {"reason": "lost data"})
             assert all(r.outcome is RepairOutcome.REPAIRED for r in await repair_all(net))
+            # A graceful exit: another German node hands its pieces over.
+            leaving = max((n for n in german if n != victim), key=lambda n: counts.get(n, 0))
+            sat = net.satellite
+            peer = net.node_of(leaving)
+            await asyncio.to_thread(request_exit, peer.identity, sat.identity.id, sat.api_url, "begin")
+            for _ in range(20):
+                await sat.exit_chore.run_once()
+                if not any(node == leaving for _, _, node in await _current(net)):
+                    break
+            assert not any(node == leaving for _, _, node in await _current(net))
             # A migration: eu -> FR and NL only (DE and the satellite's database excluded).
             before = await _current(net)
             await admin(net, "PUT", "/v1/buckets/data/policy", {"policy": "fr-nl"})
@@ -128,7 +139,7 @@ async def test_a_repaired_and_migrated_bucket_has_a_history_that_verifies_and_ta
             # The ledger replays to exactly the piece table: no placement went unrecorded.
             assert _replay(entries) == await _current(net)
             events = {e["event"] for e in entries}
-            assert {"upload", "deletion", "repair", "migration"} <= events, events
+            assert {"upload", "deletion", "repair", "graceful_exit", "migration"} <= events, events
             nodes = {n.id: n for n in await net.satellite.nodes.candidates()}
             migration = [e for e in entries if e["event"] == "migration"]
             assert {e["country"] for e in migration if e["action"] == "add"} <= {"FR", "NL"}
