@@ -69,6 +69,7 @@ from satellite.repair import RepairConfig, RepairQueue, RepairService
 from satellite.reputation import ReputationConfig
 from satellite.reputation.service import ReputationService
 from satellite.residency import MetadataLocation
+from satellite.residency.audit import ResidencyAuditor
 from satellite.residency.service import ResidencyService
 from satellite.tenancy import SecretBox, TenancyService
 
@@ -144,7 +145,11 @@ class Satellite:
         )
         self.multipart = MultipartService(self.metainfo, self.metabase)
         # Residency evidence (satellite/residency): the ledger placement writes, exported signed.
-        self.residency = ResidencyService(LedgerRepository(db), identity, self.metainfo.metadata)
+        self.residency = ResidencyService(
+            LedgerRepository(db), identity, self.metainfo.metadata,
+            auditor=ResidencyAuditor(db, AuditVerifier(identity, timeout=config.audit_timeout),
+                                     leaves=config.audit_leaves, concurrency=config.audit_concurrency),
+        )  # fmt: skip
         # Audits and reputation: the chore runs only where chores run; every role answers nodes.
         self.audits = AuditRepository(db, ReputationConfig.from_satellite(config))
         self.reputation = ReputationService(self.audits, self.audits.config)
@@ -352,6 +357,7 @@ class Satellite:
             return None
 
         async def close_db() -> None:
+            await self.residency.auditor.verifier.close()  # its HTTP session, if an audit opened one
             await self.db.close()
             if self.geoip is not None:
                 self.geoip.close()

@@ -226,6 +226,15 @@ def openapi_spec() -> dict[str, Any]:
                                     "schema": {"type": "string", "format": "date-time"}}],
                 },
             },
+            "/v1/buckets/{bucket}/residency-audit": {
+                "parameters": _params("bucket"),
+                "post": _op(
+                    "challenge every piece of the bucket with a Merkle audit now and stream the node-signed "
+                    "answers with each node's address and declared country, closed by a satellite-signed "
+                    "digest (application/x-ndjson); checked by 'geoshard verify-residency'",
+                    errors=(404,),
+                ),
+            },
             "/v1/residency": {
                 "get": _op("the satellite's public key and where its metadata (inline segments) is stored")
             },

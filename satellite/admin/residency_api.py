@@ -50,6 +50,20 @@ async def residency_history(request: web.Request) -> web.StreamResponse:
     return resp
 
 
+async def residency_audit(request: web.Request) -> web.StreamResponse:
+    """Challenge every piece of the bucket now; stream the node-signed answers as evidence."""
+    svc = request.app[ADMIN_SERVICES]
+    if svc.residency is None or svc.residency.auditor is None:
+        return _error(404, "NotFound", "this satellite runs no residency audits")
+    bucket = await svc.repo.get_bucket(request.match_info["bucket"])
+    resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+    await resp.prepare(request)
+    async for line in svc.residency.auditor.run(bucket.name):
+        await resp.write(line.encode() + b"\n")
+    await resp.write_eof()
+    return resp
+
+
 async def residency_info(request: web.Request) -> web.Response:
     """Where the satellite says its metadata lives, and its public key (what auditors verify with)."""
     svc = request.app[ADMIN_SERVICES]
@@ -69,4 +83,5 @@ async def residency_info(request: web.Request) -> web.Response:
 RESIDENCY_ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = [
     ("GET", "/v1/residency", residency_info),
     ("GET", "/v1/buckets/{bucket}/residency-history", residency_history),
+    ("POST", "/v1/buckets/{bucket}/residency-audit", residency_audit),
 ]

@@ -10,7 +10,7 @@ from satellite.residency.evidence import verify_evidence
 
 from .client import AdminClient
 
-__all__ = ["register_residency", "residency_history", "residency_info"]
+__all__ = ["register_residency", "residency_audit", "residency_history", "residency_info"]
 
 
 def residency_history(c: AdminClient, a: argparse.Namespace) -> Any:
@@ -48,6 +48,35 @@ def residency_history(c: AdminClient, a: argparse.Namespace) -> Any:
     return data, "\n".join([*head, "", *rows, *(f"PROBLEM {p}" for p in data["problems"])])
 
 
+def residency_audit(c: AdminClient, a: argparse.Namespace) -> Any:
+    text: str = c.call("POST", AdminClient.path("v1", "buckets", a.bucket, "residency-audit"), raw=True)
+    lines = text.splitlines()
+    satellite_id = json.loads(lines[0])["satellite_id"] if lines else ""
+    checked = verify_evidence(lines, satellite_id)
+    history = checked.buckets.get(a.bucket)
+    audited = history.audited if history else {}
+    data = {
+        "bucket": a.bucket,
+        "satellite_id": satellite_id,
+        "pieces": sum(t[1] for t in audited.values()),
+        "proven": sum(t[0] for t in audited.values()),
+        "by_country": {c: {"proven": t[0], "challenged": t[1]} for c, t in sorted(audited.items())},
+        "unproven": history.unproven if history else [],
+        "problems": [str(p) for p in checked.problems],
+    }
+    if a.export:
+        with open(a.export, "w", encoding="utf-8") as f:
+            f.write(text if text.endswith("\n") else text + "\n")
+        data["file"] = a.export
+    per = ", ".join(f"{c} {v['proven']}/{v['challenged']}" for c, v in data["by_country"].items()) or "none"
+    msg = [f"bucket {a.bucket}: {data['proven']} of {data['pieces']} pieces proven held by their nodes ({per})",
+           *(f"UNPROVEN {u}" for u in data["unproven"][:50]), *(f"PROBLEM {p}" for p in data["problems"])]
+    if a.export:
+        msg.append(f"wrote {a.export}; an auditor checks it with: geoshard verify-residency {a.export} "
+                   f"--satellite-id {satellite_id}")  # fmt: skip
+    return data, "\n".join(msg), 0 if data["proven"] == data["pieces"] and not data["problems"] else 5
+
+
 def residency_info(c: AdminClient, a: argparse.Namespace) -> Any:
     r = c.call("GET", "/v1/residency")
     return r, (f"satellite {r['satellite_id']} (its public key: what verify-residency checks signatures with)\n"
@@ -56,6 +85,10 @@ def residency_info(c: AdminClient, a: argparse.Namespace) -> Any:
 
 def register_residency(groups: Any, leaf: Any) -> None:
     leaf(groups, "residency-info", residency_info, "the satellite's public key and where its metadata lives")
+    p = leaf(groups, "residency-audit", residency_audit,
+             "challenge every piece of a bucket now; node-signed answers as evidence (exit 5: a piece unproven)")
+    p.add_argument("bucket")
+    p.add_argument("--export", metavar="FILE", help="write the evidence file (JSON lines) here")
     p = leaf(groups, "residency-history", residency_history,
              "a bucket's residency ledger: every node and country that held its pieces; --export writes signed "
              "evidence for 'geoshard verify-residency'")  # fmt: skip

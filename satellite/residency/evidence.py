@@ -32,6 +32,7 @@ from typing import Any
 
 from common.identity import verify_signature
 
+from .audit_evidence import AuditDigest, check_head, judge_line
 from .chain import GENESIS, HASHED_FIELDS, HEAD_CONTEXT, canonical, entry_hash
 
 __all__ = [
@@ -78,6 +79,10 @@ class BucketHistory:
     events: dict[str, int] = field(default_factory=dict)
     head_seq: int = 0
     signed: bool = False
+    # A residency audit (audit_evidence): per country, [pieces proven by their node, pieces challenged].
+    audited: dict[str, list[int]] = field(default_factory=dict)
+    audit_signed: bool = False
+    unproven: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -88,7 +93,13 @@ class Verification:
 
     @property
     def ok(self) -> bool:
-        return not self.problems and bool(self.buckets) and all(b.signed for b in self.buckets.values())
+        """Every line checks and every bucket's ledger or audit is closed by a signed head."""
+        return (
+            not self.problems
+            and bool(self.buckets)
+            and all((b.signed or not b.entries) and (b.audit_signed or not b.audited) for b in self.buckets.values())
+            and all(b.signed or b.audit_signed for b in self.buckets.values())
+        )
 
 
 class _Chain:
@@ -104,6 +115,7 @@ def verify_evidence(lines: Iterable[str], satellite_id: str) -> Verification:
     """Check an evidence file against the satellite's public key; never raises on bad input."""
     out = Verification(satellite_id=satellite_id)
     chains: dict[str, _Chain] = {}
+    digests: dict[str, AuditDigest] = {}
     seen_header = False
     for number, text in enumerate(lines, 1):
         if not text.strip():
@@ -126,6 +138,10 @@ def verify_evidence(lines: Iterable[str], satellite_id: str) -> Verification:
             _entry(out, chains, number, item)
         elif kind == "head":
             _head(out, chains, number, item, satellite_id)
+        elif kind == "audit":
+            _audit(out, digests, number, item, satellite_id)
+        elif kind == "audit_head":
+            _audit_head(out, digests, number, item, satellite_id)
         else:
             out.problems.append(Problem(number, f"unknown line type {kind!r}"))
     if not seen_header:
@@ -188,14 +204,66 @@ def _head(out: Verification, chains: dict[str, _Chain], number: int, item: dict[
     history.signed = True
 
 
+def _audit(out: Verification, digests: dict[str, AuditDigest], number: int, item: dict[str, Any],
+           satellite_id: str) -> None:  # fmt: skip
+    bucket = str(item.get("bucket", ""))
+    history = out.buckets.setdefault(bucket, BucketHistory())
+    if history.audit_signed:
+        out.problems.append(Problem(number, f"bucket {bucket!r}: audit line after the audit's signed head"))
+    broken = digests.setdefault(bucket, AuditDigest()).check(item)
+    if broken:
+        out.problems.append(Problem(number, f"bucket {bucket!r}: {broken}"))
+    try:
+        proven, why = judge_line(item, satellite_id)
+    except Exception as exc:  # a malformed line or a challenge the satellite did not sign
+        out.problems.append(Problem(number, f"bucket {bucket!r}: not an audit record: {exc}"))
+        return
+    tally = history.audited.setdefault(str(item["country"]), [0, 0])
+    tally[0] += proven
+    tally[1] += 1
+    if not proven:
+        history.unproven.append(f"line {number}: piece {item['segment']}/{item['piece']} on {str(item['node'])[:12]} "
+                                f"({item['country']}): {why}")  # fmt: skip
+
+
+def _audit_head(out: Verification, digests: dict[str, AuditDigest], number: int, item: dict[str, Any],
+                satellite_id: str) -> None:  # fmt: skip
+    head, signature = item.get("head"), item.get("signature")
+    if not isinstance(head, dict) or not isinstance(signature, str):
+        out.problems.append(Problem(number, "an audit head line has a head object and a signature"))
+        return
+    bucket = str(head.get("bucket", ""))
+    try:
+        check_head(head, signature, satellite_id)
+    except Exception as exc:
+        out.problems.append(Problem(number, f"bucket {bucket!r}: the audit head's signature is not the satellite's "
+                                            f"({exc})"))  # fmt: skip
+        return
+    digest = digests.get(bucket) or AuditDigest()
+    if head.get("count") != digest.count or head.get("digest") != digest.hexdigest():
+        out.problems.append(Problem(number, f"bucket {bucket!r}: the audit lines are not those the satellite signed "
+                                            "(lines removed after it, or the last one changed)"))  # fmt: skip
+    out.buckets.setdefault(bucket, BucketHistory()).audit_signed = True
+
+
 def report_text(v: Verification) -> str:
     """What ``geoshard verify-residency`` prints."""
     lines = [f"satellite {v.satellite_id}"]
     for bucket in sorted(v.buckets):
         b = v.buckets[bucket]
         events = ", ".join(f"{k} {n}" for k, n in sorted(b.events.items())) or "none"
-        lines.append(f"bucket {bucket}: {b.entries} entries through seq {b.head_seq} ({events})")
-        lines.append(f"  countries that ever held a piece: {', '.join(sorted(b.countries)) or '(none)'}")
+        if b.entries or b.signed:
+            lines.append(f"bucket {bucket}: {b.entries} entries through seq {b.head_seq} ({events})")
+        else:
+            lines.append(f"bucket {bucket}:")
+        if b.entries or b.signed:
+            lines.append(f"  countries that ever held a piece: {', '.join(sorted(b.countries)) or '(none)'}")
+        if b.audited:
+            proven = sum(t[0] for t in b.audited.values())
+            total = sum(t[1] for t in b.audited.values())
+            per = ", ".join(f"{c} {t[0]}/{t[1]}" for c, t in sorted(b.audited.items()))
+            lines.append(f"  pieces proven held by their nodes (node-signed audits): {proven} of {total} ({per})")
+            lines.extend(f"  UNPROVEN {u}" for u in b.unproven[:50])
     for p in v.problems:
         lines.append(f"FAILED {p}")
     lines.append("VERIFIED" if v.ok else "NOT VERIFIED")

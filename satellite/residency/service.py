@@ -29,7 +29,8 @@ class LedgerStore(Protocol):
 
 
 class ResidencyService:
-    def __init__(self, store: LedgerStore, identity: Any, metadata: MetadataLocation) -> None:
+    def __init__(self, store: LedgerStore, identity: Any, metadata: MetadataLocation, auditor: Any = None) -> None:
+        self.auditor = auditor  # satellite.residency.audit.ResidencyAuditor: node-signed evidence
         self.store = store
         self.identity = identity  # common.identity.Identity: signs export heads
         self.metadata = metadata

@@ -16,7 +16,7 @@ from satellite.db.models import PieceRow
 from satellite.repair import RepairOutcome
 from storage_node.gracefulexit import request_exit
 from tests.planet import Planet, planet
-from tests.repair_helpers import read_all, repair_all, upload_objects
+from tests.repair_helpers import delete_pieces, read_all, repair_all, upload_objects
 from tests.residency_helpers import DE_SATELLITE, admin, country_policy
 from tests.satellite_fixtures import db_backend, drop_database, fresh_database  # noqa: F401
 
@@ -184,5 +184,49 @@ async def test_concurrent_writers_to_one_bucket_never_fork_its_chain(tmp_path, c
             code, out = await _cli(net, capsys, "verify-residency", str(evidence), "--satellite-id",
                                    net.satellite.identity.id)  # fmt: skip
             assert code == 0, out
+    finally:
+        await drop_database(database, schema)
+
+
+async def test_a_residency_audit_holds_node_signed_proofs_that_verify_and_names_an_unproven_piece(
+    tmp_path, capsys, db_backend  # noqa: F811
+) -> None:
+    database, schema = await fresh_database(db_backend, tmp_path)
+    try:
+        async with planet(tmp_path, nodes=5, database=database, satellite_config=DE_SATELLITE) as net:
+            await upload_objects(net, "audited", 2, 100_000)
+            held = await _current(net)
+            sat_id = net.satellite.identity.id
+            evidence = Path(tmp_path) / "audit.jsonl"
+            code, out = await _cli(net, capsys, "admin", "residency-audit", "audited", "--export", str(evidence))
+            assert code == 0 and f"{len(held)} of {len(held)} pieces proven" in out, out
+            code, out = await _cli(net, capsys, "verify-residency", str(evidence), "--satellite-id", sat_id)
+            assert code == 0 and f"pieces proven held by their nodes (node-signed audits): {len(held)} of" in out
+            assert "VERIFIED" in out and "UNPROVEN" not in out, out
+            lines = evidence.read_text().splitlines()
+            audits = [json.loads(t) for t in lines if '"type":"audit"' in t]
+            assert {a["node"] for a in audits} == {n for _, _, n in held}
+            assert all(a["proof"]["signer"] == a["node"] for a in audits)
+
+            # A node loses one piece behind the satellite's back: the audit names it, still signed evidence.
+            seg, num, node = sorted(held)[0]
+            async with net.satellite.db.read() as s:
+                piece_id = (await s.execute(select(PieceRow.piece_id).where(
+                    PieceRow.segment_id == seg, PieceRow.number == num))).scalar_one()  # fmt: skip
+            assert delete_pieces(net, node, among={piece_id}) == 1
+            code, out = await _cli(net, capsys, "admin", "residency-audit", "audited", "--export", str(evidence))
+            assert code == 5 and f"{len(held) - 1} of {len(held)} pieces proven" in out, out
+            code, out = await _cli(net, capsys, "verify-residency", str(evidence), "--satellite-id", sat_id)
+            assert code == 0 and "UNPROVEN line" in out and f"piece {seg}/{num}" in out, out
+
+            # Moving a proven piece to another country in the file: fails at that line.
+            lines = evidence.read_text().splitlines()
+            i = next(i for i, t in enumerate(lines) if '"type":"audit"' in t and '"proof":{' in t)
+            item = json.loads(lines[i])
+            item["country"] = "CH"
+            lines[i] = json.dumps(item)
+            evidence.write_text("\n".join(lines) + "\n")
+            code, out = await _cli(net, capsys, "verify-residency", str(evidence), "--satellite-id", sat_id)
+            assert code == 1 and f"FAILED line {i + 1}:" in out, out
     finally:
         await drop_database(database, schema)
