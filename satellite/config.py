@@ -156,6 +156,9 @@ class SatelliteConfig:
             "repair_claim_timeout": 5.0,
             "repair_job_timeout": 30.0,
             "repair_short_retry": 1.0,
+            # Test satellites run "in Germany", as devnet's does: "eu" buckets keep small objects inline.
+            "metadata_country": "DE",
+            "metadata_region": "eu",
             # Ten-second periods, tallies every second, no payout minimum, months of a minute.
             "accounting": {
                 "period_seconds": 10,

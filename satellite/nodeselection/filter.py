@@ -81,6 +81,8 @@ def location_in_policy(country: str, region: str, policy: PlacementPolicy) -> bo
     for the satellite's own database (inline segments): an unknown (empty) location is in no
     restricted policy, only in one that restricts nothing."""
     country = country.upper()
+    if not country:  # could be anywhere, an excluded country included
+        return not (policy.excluded_countries or policy.allowed_countries or policy.allowed_regions)
     if country in policy.excluded_countries:
         return False
     if policy.allowed_countries and country not in policy.allowed_countries:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from satellite.nodeselection import PlacementPolicy, location_in_policy
+from common.countries import is_country_code
+from satellite.nodeselection import PlacementPolicy, location_in_policy, normalize_region
 
 __all__ = ["MetadataLocation"]
 
@@ -32,12 +33,17 @@ class MetadataLocation:
 
     @classmethod
     def from_config(cls, config: object) -> MetadataLocation:
-        get = lambda name: str(getattr(config, name, "") or "")  # noqa: E731
+        """The satellite config's location keys; a country that is not ISO 3166-1 alpha-2 stops
+        the satellite at start (ValueError naming the key) rather than silently matching nothing."""
+        get = lambda name: str(getattr(config, name, "") or "").strip()  # noqa: E731
+        for key in ("metadata_country", "database_country"):
+            if get(key) and not is_country_code(get(key).upper()):
+                raise ValueError(f"{key} {get(key)!r} is not an ISO 3166-1 alpha-2 country code (e.g. DE)")
         return cls(
             get("metadata_country").upper(),
-            get("metadata_region").lower(),
+            normalize_region(get("metadata_region")) if get("metadata_region") else "",
             get("database_country").upper(),
-            get("database_region").lower(),
+            normalize_region(get("database_region")) if get("database_region") else "",
         )
 
     @property

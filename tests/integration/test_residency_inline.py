@@ -156,7 +156,8 @@ async def test_a_policy_change_excluding_the_satellite_migrates_inline_segments_
 
 
 async def test_without_a_configured_location_only_an_unrestricted_policy_keeps_data_inline(tmp_path) -> None:
-    async with planet(tmp_path, nodes=5, scheme="2/2/3/3") as net:
+    no_location = {"metadata_country": "", "metadata_region": ""}
+    async with planet(tmp_path, nodes=5, scheme="2/2/3/3", satellite_config=no_location) as net:
         s3 = net.client()
         await net.s3(s3.create_bucket, Bucket="anywhere")  # the tenant's default: "global"
         await _bucket(net, "eu-data", "eu")

@@ -132,3 +132,26 @@ def test_garbage_is_reported_not_raised() -> None:
     assert not verify_evidence(["{not json"], sat.id).ok
     v = verify_evidence([*_file(sat, ["DE"])[:2], "[1]", '{"type": "entry"}'], sat.id)
     assert not v.ok and {p.line for p in v.problems} >= {3, 4}
+
+
+# --- where the satellite's database is ----------------------------------------------------
+
+
+def test_inline_needs_every_metadata_place_in_policy_and_an_unknown_place_is_in_no_restricted_one() -> None:
+    from types import SimpleNamespace
+
+    import pytest
+
+    anywhere = PlacementPolicy("global", RedundancyScheme(2, 3, 4, 4))
+    de_only = PlacementPolicy("de", RedundancyScheme(2, 3, 4, 4), allowed_countries=frozenset({"DE"}))
+    no_us = PlacementPolicy("no-us", RedundancyScheme(2, 3, 4, 4), excluded_countries=frozenset({"US"}))
+    assert DE.allows_inline(EU) and DE.allows_inline(de_only) and not DE.allows_inline(CH)
+    split = MetadataLocation("DE", "eu", database_country="US", database_region="na")  # the database elsewhere
+    assert not split.allows_inline(EU) and not split.allows_inline(no_us) and split.allows_inline(anywhere)
+    assert split.storage_country == "US"
+    unknown = MetadataLocation()
+    assert unknown.allows_inline(anywhere) and not unknown.allows_inline(no_us) and not unknown.allows_inline(EU)
+    cfg = SimpleNamespace(metadata_country="de", metadata_region="EU", database_country="", database_region="")
+    assert MetadataLocation.from_config(cfg) == DE
+    with pytest.raises(ValueError, match="metadata_country 'Germany'"):
+        MetadataLocation.from_config(SimpleNamespace(metadata_country="Germany"))
