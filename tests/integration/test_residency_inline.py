@@ -112,6 +112,15 @@ async def test_a_small_object_outside_the_satellites_country_is_pieced_and_reads
             assert k == 2 and pieces >= 3 and inline is None, (key, k, pieces)
             _, got = await net.get(s3, Bucket="fr-nl", Key=key)
             assert got == body
+        # A server-side copy of an inline object into the bucket goes through the pipeline: pieced.
+        await _bucket(net, "eu-src", "eu")
+        await net.s3(s3.put_object, Bucket="eu-src", Key="note", Body=b"copy me")
+        assert [k for k, _, _ in await _segments(net, "note")] == [0]
+        await net.s3(s3.copy_object, Bucket="fr-nl", Key="note-copy", CopySource={"Bucket": "eu-src", "Key": "note"})
+        [(k, pieces, inline)] = await _segments(net, "note-copy")
+        assert k == 2 and pieces >= 3 and inline is None
+        _, got = await net.get(s3, Bucket="fr-nl", Key="note-copy")
+        assert got == b"copy me"
         # The smallest share size: a 5-byte object's pieces are a few hundred bytes, not a segment's.
         async with net.satellite.db.read() as s:
             sizes = set((await s.execute(select(SegmentRow.piece_size).where(SegmentRow.plain_size == 5))).scalars())
