@@ -23,13 +23,15 @@ from tests.satellite_fixtures import db_backend, drop_database, fresh_database  
 SEGMENT = 64 * 1024
 
 
-async def _cli(net: Planet, capsys, *argv: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
-    """``geoshard …`` in a thread (its HTTP client blocks), against the planet's admin API."""
+async def _cli(net: Planet, capsys, *argv: str, err: bool = False) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    """``geoshard …`` in a thread (its HTTP client blocks), against the planet's admin API;
+    its exit status and what it printed (on stderr with ``err``)."""
     admin = ["--url", net.satellite.admin_url, "--token", net.satellite.config.admin_token]
     args = [*argv[:2], *admin, *argv[2:]] if argv[0] == "admin" else list(argv)
     capsys.readouterr()
     code = await asyncio.to_thread(main, args)
-    return code, capsys.readouterr().out
+    captured = capsys.readouterr()
+    return code, captured.err if err else captured.out
 
 
 
@@ -184,6 +186,18 @@ async def test_concurrent_writers_to_one_bucket_never_fork_its_chain(tmp_path, c
             code, out = await _cli(net, capsys, "verify-residency", str(evidence), "--satellite-id",
                                    net.satellite.identity.id)  # fmt: skip
             assert code == 0, out
+            # Bad input: the admin API's error, nothing exported.
+            code, said = await _cli(net, capsys, "admin", "residency-history", "busy", "--since", "yesterday", err=True)
+            assert code == 1 and "since must be an ISO 8601 time" in said, said
+            code, said = await _cli(net, capsys, "admin", "residency-history", "no-such-bucket", err=True)
+            assert code == 1 and "no residency history" in said, said
+            # A --since after every entry: a signed head and no entries, which verifies.
+            code, _ = await _cli(net, capsys, "admin", "residency-history", "busy", "--since", "2999-01-01T00:00:00Z",
+                                 "--export", str(evidence))  # fmt: skip
+            assert code == 0 and '"type":"entry"' not in evidence.read_text()
+            code, out = await _cli(net, capsys, "verify-residency", str(evidence), "--satellite-id",
+                                   net.satellite.identity.id)  # fmt: skip
+            assert code == 0 and "VERIFIED" in out, out
     finally:
         await drop_database(database, schema)
 
