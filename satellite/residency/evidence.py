@@ -30,8 +30,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from common.identity import verify_signature
-
 from .audit_evidence import AuditDigest, check_head, judge_line
 from .chain import GENESIS, HASHED_FIELDS, HEAD_CONTEXT, canonical, entry_hash
 
@@ -181,17 +179,28 @@ def _entry(out: Verification, chains: dict[str, _Chain], number: int, item: dict
     history.events[str(item["event"])] = history.events.get(str(item["event"]), 0) + 1
 
 
-def _head(out: Verification, chains: dict[str, _Chain], number: int, item: dict[str, Any], satellite_id: str) -> None:
+def _signed_head(out: Verification, number: int, item: dict[str, Any], satellite_id: str,
+                 what: str) -> tuple[str, dict[str, Any]] | None:  # fmt: skip
+    """The bucket and head of a head line signed by the satellite, or None (a problem noted)."""
     head, signature = item.get("head"), item.get("signature")
     if not isinstance(head, dict) or not isinstance(signature, str):
-        out.problems.append(Problem(number, "a head line has a head object and a signature"))
-        return
+        out.problems.append(Problem(number, f"{what} line has a head object and a signature"))
+        return None
     bucket = str(head.get("bucket", ""))
     try:
-        verify_signature(satellite_id, base64.b64decode(signature, validate=True), HEAD_CONTEXT + canonical(head))
+        check_head(head, signature, satellite_id)
     except Exception as exc:  # SignatureError, bad base64, a malformed key: all "not signed by it"
-        out.problems.append(Problem(number, f"bucket {bucket!r}: the head's signature is not the satellite's ({exc})"))
+        why = f"the {what}'s signature is not the satellite's ({exc})"
+        out.problems.append(Problem(number, f"bucket {bucket!r}: {why}"))
+        return None
+    return bucket, head
+
+
+def _head(out: Verification, chains: dict[str, _Chain], number: int, item: dict[str, Any], satellite_id: str) -> None:
+    signed = _signed_head(out, number, item, satellite_id, "head")
+    if signed is None:
         return
+    bucket, head = signed
     chain = chains.get(bucket) or _Chain(bucket)
     history = out.buckets.setdefault(bucket, BucketHistory())
     if head.get("count") != chain.count:
@@ -228,17 +237,10 @@ def _audit(out: Verification, digests: dict[str, AuditDigest], number: int, item
 
 def _audit_head(out: Verification, digests: dict[str, AuditDigest], number: int, item: dict[str, Any],
                 satellite_id: str) -> None:  # fmt: skip
-    head, signature = item.get("head"), item.get("signature")
-    if not isinstance(head, dict) or not isinstance(signature, str):
-        out.problems.append(Problem(number, "an audit head line has a head object and a signature"))
+    signed = _signed_head(out, number, item, satellite_id, "audit head")
+    if signed is None:
         return
-    bucket = str(head.get("bucket", ""))
-    try:
-        check_head(head, signature, satellite_id)
-    except Exception as exc:
-        out.problems.append(Problem(number, f"bucket {bucket!r}: the audit head's signature is not the satellite's "
-                                            f"({exc})"))  # fmt: skip
-        return
+    bucket, head = signed
     digest = digests.get(bucket) or AuditDigest()
     if head.get("count") != digest.count or head.get("digest") != digest.hexdigest():
         out.problems.append(Problem(number, f"bucket {bucket!r}: the audit lines are not those the satellite signed "
