@@ -10,10 +10,11 @@ response closes the connection rather than read the body it announced
 (:func:`gateway.s3.errors.error_response`).
 
 The satellite checks again at begin-segment and commit, so this is an early "no", never a
-"yes" that could outlive a change. It also says whether a small object may be inline (the
-bucket's policy allows the satellite's own location); when not, the object is placed as
-pieces, and refused here like a large one when its policy has no nodes. Its answer names the bucket's scheme, which the
-gateway learns, so the upload's first segment overlaps placement with encoding.
+"yes" that could outlive a change. Its answer names the bucket's scheme, which the
+gateway learns, so the upload's first segment overlaps placement with encoding. It also
+says whether a small object may be inline (the bucket's policy allows the satellite's own
+location); when not, the object is placed as pieces, and refused here like a large one
+when its policy has no nodes.
 """
 
 from __future__ import annotations
