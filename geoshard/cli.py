@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "storage_node.cli",
     "satellite.cli",
     "satellite.admin.cli",
+    "satellite.residency.cli",
     "gateway.cli",
 )
 

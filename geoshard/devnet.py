@@ -189,6 +189,10 @@ def _prepare_satellite(opts: DevnetOptions) -> Path:
     cfg.stake_required = opts.stake
     cfg.stake_unbonding = 60
     cfg.stake_refresh_interval = 2.0
+    # Residency: the devnet's satellite and database say they run in Germany (EU), so the "eu"
+    # policy keeps small objects inline and "na" buckets piece them (satellite/residency).
+    cfg.metadata_country = cfg.metadata_country or "DE"
+    cfg.metadata_region = cfg.metadata_region or "eu"
     save_config(cfg, cfg_path)
     return cfg_path
 

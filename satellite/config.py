@@ -38,6 +38,14 @@ class SatelliteConfig:
     segment_token_ttl: int = 3600  # seconds a begun segment may take to commit
     order_ttl: int = 3600  # seconds an order limit is valid on a node
     inline_threshold: int = 4096 + 16  # max encrypted bytes of an inline segment: 4 KiB of plaintext and its GCM tag
+    # Where the satellite's metadata lives (satellite/residency): inline segments are stored in
+    # its database, so a bucket's policy must allow these places for its small objects to be
+    # inline. Empty: unknown, which only a policy that restricts nothing allows. The database's
+    # own location defaults to the satellite's; name it when the database runs elsewhere.
+    metadata_country: str = ""  # ISO 3166-1 alpha-2 of the satellite, e.g. "DE"
+    metadata_region: str = ""  # its region, as policies name regions, e.g. "eu"
+    database_country: str = ""
+    database_region: str = ""
     max_segment_size: int = 64 * 1024**2 + 1024**2
     node_cache_ttl: float = 10.0  # seconds placement reuses one snapshot of the node table
     # Audits (satellite/audit) and reputation (satellite/reputation): Storj's values.
@@ -151,6 +159,9 @@ class SatelliteConfig:
             "repair_claim_timeout": 5.0,
             "repair_job_timeout": 30.0,
             "repair_short_retry": 1.0,
+            # Test satellites run "in Germany", as devnet's does: "eu" buckets keep small objects inline.
+            "metadata_country": "DE",
+            "metadata_region": "eu",
             # Ten-second periods, tallies every second, no payout minimum, months of a minute.
             "accounting": {
                 "period_seconds": 10,

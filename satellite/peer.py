@@ -48,6 +48,7 @@ from satellite.db.losses import LossRepository
 from satellite.db.metabase import MetabaseRepository
 from satellite.db.nodes import NodeRepository
 from satellite.db.payouts import PayoutRepository
+from satellite.db.residency_ledger import LedgerRepository
 from satellite.db.stakes import StakeRepository
 from satellite.db.tenancy import TenancyRepository
 from satellite.gc import RetainSender, gc_config
@@ -66,6 +67,9 @@ from satellite.process import ApiWorkerPool
 from satellite.repair import RepairConfig, RepairQueue, RepairService
 from satellite.reputation import ReputationConfig
 from satellite.reputation.service import ReputationService
+from satellite.residency import MetadataLocation
+from satellite.residency.audit import ResidencyAuditor
+from satellite.residency.service import ResidencyService
 from satellite.roles import CHORES, SCALABLE_CHORES, Role
 from satellite.tenancy import SecretBox, TenancyService
 
@@ -126,8 +130,15 @@ class Satellite:
             ),
             inline_threshold=config.inline_threshold,
             max_segment_size=config.max_segment_size,
+            metadata=MetadataLocation.from_config(config),
         )
         self.multipart = MultipartService(self.metainfo, self.metabase)
+        # Residency evidence (satellite/residency): the ledger placement writes, exported signed.
+        self.residency = ResidencyService(
+            LedgerRepository(db), identity, self.metainfo.metadata,
+            auditor=ResidencyAuditor(db, AuditVerifier(identity, timeout=config.audit_timeout),
+                                     leaves=config.audit_leaves, concurrency=config.audit_concurrency),
+        )  # fmt: skip
         # Audits and reputation: the chore runs only where chores run; every role answers nodes.
         self.audits = AuditRepository(db, ReputationConfig.from_satellite(config))
         self.reputation = ReputationService(self.audits, self.audits.config)
@@ -179,6 +190,7 @@ class Satellite:
             self.metainfo.selection,
             RepairConfig.from_satellite(config),
             on_lost=self.accounting.compensation.segments_lost,
+            metadata=self.metainfo.metadata,
         )
         # Piece losses (satellite/losses): readers' bad-share reports and nodes' own scrub reports.
         self.losses = LossService(
@@ -214,6 +226,7 @@ class Satellite:
                     payouts=self.settlement,
                     role=str(role),
                     chores_here=lambda: {ls.name: ls.held for ls in self.leased},
+                    residency=self.residency,
                 ),
                 outer_middlewares=[audit_log_middleware(console)],
             )
@@ -365,6 +378,7 @@ class Satellite:
             return None
 
         async def close_db() -> None:
+            await self.residency.auditor.verifier.close()  # its HTTP session, if an audit opened one
             await self.db.close()
             if self.geoip is not None:
                 self.geoip.close()

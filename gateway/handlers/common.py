@@ -40,6 +40,7 @@ from gateway.s3.router import Endpoint, RouterConfig
 from gateway.satellite_client import SatelliteClient
 
 __all__ = [
+    "INLINE_ALLOWED",
     "SERVICES",
     "Call",
     "GatewayServices",
@@ -110,6 +111,9 @@ class GatewayServices:
 
 
 SERVICES: web.AppKey[GatewayServices] = web.AppKey("gateway.services", GatewayServices)
+# The satellite's answer for this request: may a small object be stored inline in its database?
+# (only where the bucket's policy allows the satellite's location; set by handlers.preflight)
+INLINE_ALLOWED: web.RequestKey[bool] = web.RequestKey("gateway.inline_allowed", bool)
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,15 @@ class Call:
         if self.endpoint.key is None:
             raise RuntimeError(f"{self.endpoint.operation} routed without a key")
         return self.endpoint.key
+
+    async def inline_allowed(self) -> bool:
+        """May this request's object be stored inline? The preflight's answer, or asked now
+        (copies and browser forms have no preflight). The satellite refuses an inline commit
+        its policy does not allow, so a stale "yes" can fail, never store out of policy."""
+        if INLINE_ALLOWED not in self.request:
+            answer = await self.sat.authorize_write(self.tenant_id, self.bucket, self.key, 0, placed=False)
+            self.request[INLINE_ALLOWED] = bool(answer.get("inline", True))
+        return self.request[INLINE_ALLOWED]
 
 
 # --- satellite adapters ------------------------------------------------------------------

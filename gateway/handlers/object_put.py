@@ -30,6 +30,7 @@ async def upload_body(call: Call, reader: AsyncIterable[bytes], placer: Satellit
                       wrapping_key: bytes | None = None) -> UploadResult:  # fmt: skip
     """Stream ``reader`` through the pipeline (PutObject and UploadPart); ``wrapping_key``
     replaces the bucket key for SSE-C."""
+    allow_inline = allow_inline and await call.inline_allowed()
     uploader = call.services.uploader(placer, call.tenant_id, call.bucket, allow_inline=allow_inline,
                                       wrapping_key=wrapping_key)  # fmt: skip
     result = await uploader.upload(reader)

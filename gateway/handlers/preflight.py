@@ -11,13 +11,16 @@ response closes the connection rather than read the body it announced
 
 The satellite checks again at begin-segment and commit, so this is an early "no", never a
 "yes" that could outlive a change. Its answer names the bucket's scheme, which the
-gateway learns, so the upload's first segment overlaps placement with encoding.
+gateway learns, so the upload's first segment overlaps placement with encoding. It also
+says whether a small object may be inline (the bucket's policy allows the satellite's own
+location); when not, the object is placed as pieces, and refused here like a large one
+when its policy has no nodes.
 """
 
 from __future__ import annotations
 
 from erasure import TAG_SIZE, RedundancyScheme
-from gateway.handlers.common import Call
+from gateway.handlers.common import INLINE_ALLOWED, Call
 from gateway.s3.acl_headers import requested_acl
 from gateway.s3.router import Operation
 
@@ -46,5 +49,6 @@ async def authorize_body(call: Call) -> None:
     acl = requested_acl(call.request.headers) if op is Operation.PUT_OBJECT else None
     answer = await call.sat.authorize_write(call.tenant_id, call.bucket, call.key, size, placed=placed,
                                             upload_id=upload_id, acl=acl)  # fmt: skip
-    if placed and "scheme" in answer:
+    call.request[INLINE_ALLOWED] = bool(answer.get("inline", True))
+    if (placed or not answer.get("inline", True)) and "scheme" in answer:
         call.services.schemes[(call.tenant_id, call.bucket)] = RedundancyScheme.from_dict(answer["scheme"])

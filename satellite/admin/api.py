@@ -9,6 +9,7 @@ carries a message a person can act on, usually naming the command that fixes it.
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import json
 import logging
@@ -61,6 +62,7 @@ class AdminServices:
     payouts: Any = None  # satellite.payouts.Settlement: periods, batches, the payer on chain
     role: str = "all"  # the process's role (satellite.roles), for GET /v1/chores
     chores_here: Callable[[], dict[str, bool]] | None = None  # leased chore -> held by this process
+    residency: Any = None  # satellite.residency.ResidencyService: where metadata lives, the ledger
 
 
 ADMIN_SERVICES = web.AppKey("admin_services", AdminServices)
@@ -468,15 +470,22 @@ async def bucket_report(request: web.Request) -> web.Response:
         ids.update(seg.node_ids)
     nodes = await svc.repo.node_candidates(ids)
     short = None
+    verified: str | None = None
     if svc.repair is not None:
         short = next((p for p in await svc.repair.queue.shortfalls() if p["policy"] == policy.name), None)
+        at = svc.repair.checker.state.last_pass_at
+        verified = None if at is None else dt.datetime.fromtimestamp(at, dt.UTC).isoformat()
+    now = time.time()
     report = ComplianceReport(
-        bucket.name, policy, nodes, now=time.time(), online_window=svc.selection.online_window, capacity_short=short
-    )
+        bucket.name, policy, nodes, now=now, online_window=svc.selection.online_window, capacity_short=short,
+        metadata=svc.residency.metadata if svc.residency is not None else None,
+        queued=await svc.repo.queued_segments(bucket.id), last_full_verification=verified,
+    )  # fmt: skip
     async for seg in svc.repo.segments(bucket.id):
         report.add(seg)
     body = report.to_dict()
-    body.update(tenant=bucket.tenant_name, **await svc.repo.bucket_stats(bucket.id))
+    body.update(tenant=bucket.tenant_name, generated_at=dt.datetime.fromtimestamp(now, dt.UTC).isoformat(),
+                **await svc.repo.bucket_stats(bucket.id))  # fmt: skip
     return web.json_response(body)
 
 
@@ -535,6 +544,9 @@ ROUTES += OPS_ROUTES
 from .access_api import ACCESS_ROUTES  # noqa: E402
 
 ROUTES += ACCESS_ROUTES
+from .residency_api import RESIDENCY_ROUTES  # noqa: E402  (the residency ledger's signed exports)
+
+ROUTES += RESIDENCY_ROUTES
 
 
 def create_admin_app(services: AdminServices, *, outer_middlewares: Sequence[Any] = ()) -> web.Application:

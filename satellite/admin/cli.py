@@ -297,18 +297,28 @@ def bucket_migration(c: AdminClient, a: argparse.Namespace) -> Any:
     return m, f"bucket {m['bucket']}: " + _migration_line(m)
 
 
+# Exit statuses of 'geoshard admin report' a cron job can alert on (1 and 2 are errors and usage).
+REPORT_EXIT = {"compliant": 0, "degraded": 0, "out_of_policy": 3, "data_lost": 4}
+
+
 def report(c: AdminClient, a: argparse.Namespace) -> Any:
     r = c.call("GET", P("v1", "buckets", a.bucket, "report"))
     pol = _policy_row(r["policy"])
     weak = r["below_repair_threshold"]
     out = r["out_of_policy"]
+    inline = r.get("inline_bytes_by_country", {})
     lines = [
         f"bucket {r['bucket']} (tenant {r['tenant']}), policy {pol['name']} {pol['scheme']}",
         f"objects {r['objects']}, pending uploads {r['pending_uploads']}, segments "
         f"{r['segments']['remote']} remote + {r['segments']['inline']} inline, pieces {r['pieces']}",
+        f"report generated {r.get('generated_at') or '?'}; last full verification (a repair checker pass over "
+        f"every segment) {r.get('last_full_verification') or 'none since the satellite started'}",
         "",
         "pieces per country\n"
         + _table([{"k": k, "v": v} for k, v in r["pieces_by_country"].items()], [("k", "COUNTRY"), ("v", "PIECES")]),
+        "",
+        f"inline bytes per country (in the satellite's database, {r.get('metadata_location', '??')})\n"
+        + _table([{"k": k, "v": v} for k, v in inline.items()], [("k", "COUNTRY"), ("v", "BYTES")]),
         "",
         "pieces per region\n"
         + _table([{"k": k, "v": v} for k, v in r["pieces_by_region"].items()], [("k", "REGION"), ("v", "PIECES")]),
@@ -321,7 +331,11 @@ def report(c: AdminClient, a: argparse.Namespace) -> Any:
                 out["nodes"], [("node_id", "NODE"), ("country", "COUNTRY"), ("region", "REGION"), ("pieces", "PIECES")]
             )
         )
-    lines.append(f"\nsegments below repair threshold: {weak['segments']} ({weak['lost']} below k: lost)")
+    if out.get("inline_segments"):
+        lines.append(f"inline segments out of policy: {out['inline_segments']} ({out['inline_bytes']} bytes in a "
+                     "database the policy excludes; the repairer migrates them to pieces)")  # fmt: skip
+    lines.append(f"\nsegments below repair threshold: {weak['segments']} ({weak['lost']} below k: lost; "
+                 f"{weak.get('repair_queued', 0)} with a repair queued)")  # fmt: skip
     if weak["listed"]:
         lines.append(
             _table(
@@ -338,6 +352,10 @@ def report(c: AdminClient, a: argparse.Namespace) -> Any:
         )
         if weak["truncated"]:
             lines.append(f"(first {len(weak['listed'])} listed)")
+    lost = r.get("data_lost") or {"segments": weak["lost"], "keys": []}
+    if lost["segments"]:
+        lines.append(f"\ndata lost: {lost['segments']} segment(s) of {len(lost['keys'])} object(s) below k")
+        lines.append(_table(lost["keys"], [("object", "OBJECT"), ("version", "VERSION"), ("segments", "SEGMENTS")]))
     short = r.get("capacity_short")
     if short:
         lines.append(
@@ -345,13 +363,15 @@ def report(c: AdminClient, a: argparse.Namespace) -> Any:
             f"policy {short['policy']!r} needs {short['nodes_needed']} more eligible node(s)"
         )
     status = r.get("status", "compliant" if r["compliant"] else "out_of_policy")
-    if status == "compliant":
-        lines.append("\nCOMPLIANT")
-    elif status == "degraded":
-        lines.append("\nDEGRADED, NOT COMPLIANT: every piece is in policy, but redundancy is below the promise")
-    else:
-        lines.append("\nNOT COMPLIANT: pieces are stored outside the policy")
-    return r, "\n".join(lines)
+    if lost["segments"]:  # whatever the status says, a segment below k is never reported as fine
+        status = "data_lost"
+    lines.append("\n" + {
+        "compliant": "COMPLIANT",
+        "degraded": "DEGRADED, NOT COMPLIANT: every byte is in policy, but redundancy is below the promise",
+        "out_of_policy": "NOT COMPLIANT: data is stored outside the policy",
+        "data_lost": "DATA LOST, NOT COMPLIANT: segments have fewer than k healthy pieces",
+    }.get(status, f"NOT COMPLIANT: {status}"))  # fmt: skip
+    return r, "\n".join(lines), REPORT_EXIT.get(status, 1)
 
 
 # --- parser -----------------------------------------------------------------------------
@@ -480,7 +500,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--interval", type=float, default=2.0, help="seconds between redraws with --watch (default 2)")
     p.add_argument("--timeout", type=float, default=0.0, help="stop watching after this many seconds (0: never)")
 
-    leaf(groups, "report", report, "compliance report of a bucket").add_argument("bucket")
+    leaf(groups, "report", report, "compliance report of a bucket (exit 3: out of policy, 4: data lost)").add_argument(
+        "bucket"
+    )
+    from .residency_cli import register_residency
+
+    register_residency(groups, leaf)
     register_payouts(groups, leaf)
 
     g = groups.add_parser("repair", help="the repair queue").add_subparsers(metavar="ACTION", required=True)
@@ -508,7 +533,9 @@ def _connection(a: argparse.Namespace) -> tuple[str, str]:
 def _run(a: argparse.Namespace) -> int:
     try:
         client = AdminClient(*_connection(a))
-        data, text = a.admin_handler(client, a)
+        answer = a.admin_handler(client, a)
+        data, text = answer[0], answer[1]
+        code = answer[2] if len(answer) > 2 else 0  # a report's verdict (REPORT_EXIT)
     except AdminClientError as exc:
         if a.json:
             print(json.dumps({"error": {"code": exc.code, "message": exc.message, "status": exc.status}}))
@@ -517,5 +544,6 @@ def _run(a: argparse.Namespace) -> int:
     except OSError as exc:  # an unreadable --satellite-config
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps(data, indent=2) if a.json else text)
-    return 0
+    if text is not None or a.json:
+        print(json.dumps(data, indent=2) if a.json else text)
+    return int(code)

@@ -207,10 +207,36 @@ def openapi_spec() -> dict[str, Any]:
             "/v1/buckets/{bucket}/report": {
                 "parameters": _params("bucket"),
                 "get": _op(
-                    "compliance report: pieces per country and region, violations, weak segments, "
-                    "repair capacity; status compliant, degraded or out_of_policy",
+                    "compliance report: pieces per country and region, inline bytes per country, violations "
+                    "(pieces and inline bytes), weak segments with repair queued, lost keys, repair capacity, "
+                    "last full verification; status compliant, degraded, out_of_policy or data_lost",
                     errors=(404,),
                 ),
+            },
+            "/v1/buckets/{bucket}/residency-history": {
+                "parameters": _params("bucket"),
+                "get": {
+                    **_op(
+                        "the bucket's residency ledger as signed evidence (JSON lines, application/x-ndjson): "
+                        "every piece placement and removal with its node's country, the chain head signed by "
+                        "the satellite; checked by 'geoshard verify-residency'",
+                        errors=(400, 404),
+                    ),
+                    "parameters": [{"name": "since", "in": "query", "required": False,
+                                    "schema": {"type": "string", "format": "date-time"}}],
+                },
+            },
+            "/v1/buckets/{bucket}/residency-audit": {
+                "parameters": _params("bucket"),
+                "post": _op(
+                    "challenge every piece of the bucket with a Merkle audit now and stream the node-signed "
+                    "answers with each node's address and declared country, closed by a satellite-signed "
+                    "digest (application/x-ndjson); checked by 'geoshard verify-residency'",
+                    errors=(404,),
+                ),
+            },
+            "/v1/residency": {
+                "get": _op("the satellite's public key and where its metadata (inline segments) is stored")
             },
             "/v1/repair": {
                 "get": _op(

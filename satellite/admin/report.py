@@ -8,12 +8,26 @@ disqualified, and in policy, the same rule the repair checker applies. The accum
 fed one segment at a time, so a bucket of any size is reported in bounded memory: only the
 first :data:`MAX_LISTED` weak segments are listed, all are counted.
 
-``status`` is ``compliant`` only when every piece is in policy *and* the network keeps its
-redundancy promise: a bucket with segments below their repair threshold, or whose policy
-the repairer found short of eligible nodes (``capacity_short``: segments it could not bring
-back to ``success``, and how many more nodes the policy would need), is ``degraded`` — in
-policy, but not compliant, because an auditor asks about durability as well as location.
-A piece out of policy makes it ``out_of_policy``.
+Inline segments are data too: their bytes are in the satellite's database, so they are
+counted (``inline_bytes_by_country``) under the country the satellite's config declares
+(:class:`satellite.residency.MetadataLocation`), and an inline segment in a bucket whose
+policy excludes that place is out of policy like a piece on a node outside it.
+
+``status`` is the worst that is true, and a report cannot read better than the data:
+
+- ``data_lost``: a segment has fewer than ``k`` healthy pieces; its object keys are listed
+  (``data_lost.keys``) — never ``compliant`` or ``degraded`` over a segment below ``k``;
+- ``out_of_policy``: a piece on a node outside the policy, or inline bytes in a database
+  outside it;
+- ``degraded``: every byte is in policy, but segments are below their repair threshold
+  (``below_repair_threshold``, with how many have a repair queued) or the policy is short of
+  eligible nodes (``capacity_short``) — in policy, but not compliant, because an auditor asks
+  about durability as well as location;
+- ``compliant``: none of these.
+
+``last_full_verification`` is when the repair checker last finished a pass over every segment
+(each piece judged against node liveness, disqualification and policy); the report itself is a
+full read of the metadata at ``generated_at``.
 """
 
 from __future__ import annotations
@@ -24,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from satellite.nodeselection import NodeCandidate, PlacementPolicy, in_policy
+from satellite.residency import MetadataLocation
 
 __all__ = ["MAX_LISTED", "ComplianceReport", "SegmentPieces"]
 
@@ -42,6 +57,8 @@ class SegmentPieces:
     k: int  # 0 for an inline segment: it has no pieces
     repair_threshold: int
     node_ids: Sequence[str]
+    segment_id: int = 0
+    inline_bytes: int = 0  # encrypted bytes held in the satellite's database (inline segments)
 
 
 class ComplianceReport:
@@ -56,7 +73,19 @@ class ComplianceReport:
         now: float,
         online_window: float,
         capacity_short: Mapping[str, Any] | None = None,
+        metadata: MetadataLocation | None = None,
+        queued: frozenset[int] = frozenset(),
+        last_full_verification: str | None = None,
     ) -> None:
+        self.metadata = metadata or MetadataLocation()
+        self.inline_in_policy = self.metadata.allows_inline(policy)
+        self.queued = queued  # segment ids with a repair job
+        self.last_full_verification = last_full_verification
+        self.inline_by_country: Counter[str] = Counter()
+        self.inline_outside = 0  # inline segments whose bytes are outside the policy
+        self.inline_outside_bytes = 0
+        self.weak_queued = 0
+        self.lost_keys: dict[tuple[str, int | None], int] = {}  # (key, version) -> lost segments
         self.bucket = bucket
         self.policy = policy
         self.nodes = nodes
@@ -84,6 +113,10 @@ class ComplianceReport:
     def add(self, segment: SegmentPieces) -> None:
         if segment.k == 0:
             self.inline_segments += 1
+            self.inline_by_country[self.metadata.storage_country] += segment.inline_bytes
+            if not self.inline_in_policy:
+                self.inline_outside += 1
+                self.inline_outside_bytes += segment.inline_bytes
             return
         self.remote_segments += 1
         healthy = 0
@@ -98,6 +131,11 @@ class ComplianceReport:
         if healthy < segment.repair_threshold:
             self.weak_count += 1
             self.lost_count += healthy < segment.k
+            self.weak_queued += segment.segment_id in self.queued
+            if healthy < segment.k:
+                ref = (segment.object_key, segment.version)
+                if ref in self.lost_keys or len(self.lost_keys) < MAX_LISTED:
+                    self.lost_keys[ref] = self.lost_keys.get(ref, 0) + 1
             if len(self.weak) < MAX_LISTED:
                 self.weak.append(
                     {
@@ -110,6 +148,7 @@ class ComplianceReport:
                         "repair_threshold": segment.repair_threshold,
                         "k": segment.k,
                         "lost": healthy < segment.k,
+                        "repair_queued": segment.segment_id in self.queued,
                     }
                 )
 
@@ -127,7 +166,16 @@ class ComplianceReport:
             )
         out_of_policy = sum(self.outside.values())
         degraded = self.weak_count > 0 or self.capacity_short is not None
-        status = "out_of_policy" if out_of_policy else "degraded" if degraded else "compliant"
+        if self.lost_count:
+            status = "data_lost"
+        elif out_of_policy or self.inline_outside:
+            status = "out_of_policy"
+        else:
+            status = "degraded" if degraded else "compliant"
+        lost_keys = [
+            {"object": key, "version": version, "segments": n} for (key, version), n in sorted(
+                self.lost_keys.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0))
+        ]  # fmt: skip
         return {
             "bucket": self.bucket,
             "policy": self.policy.to_dict(),
@@ -135,14 +183,31 @@ class ComplianceReport:
             "pieces": self.pieces,
             "pieces_by_country": dict(sorted(self.by_country.items())),
             "pieces_by_region": dict(sorted(self.by_region.items())),
-            "out_of_policy": {"pieces": out_of_policy, "nodes": outside_nodes},
+            "inline_bytes": sum(self.inline_by_country.values()),
+            "inline_bytes_by_country": dict(sorted(self.inline_by_country.items())),
+            "metadata_location": self.metadata.describe(),
+            "out_of_policy": {
+                "pieces": out_of_policy,
+                "nodes": outside_nodes,
+                "inline_segments": self.inline_outside,
+                "inline_bytes": self.inline_outside_bytes,
+            },
+            "degraded": {"segments": self.weak_count - self.lost_count},
+            "data_lost": {
+                "segments": self.lost_count,
+                "objects": len(self.lost_keys),
+                "keys": lost_keys,
+                "truncated": len(self.lost_keys) >= MAX_LISTED,
+            },
             "below_repair_threshold": {
                 "segments": self.weak_count,
                 "lost": self.lost_count,
                 "listed": self.weak,
                 "truncated": self.weak_count > len(self.weak),
+                "repair_queued": self.weak_queued,
             },
             "capacity_short": dict(self.capacity_short) if self.capacity_short is not None else None,
             "status": status,
             "compliant": status == "compliant",
+            "last_full_verification": self.last_full_verification,
         }

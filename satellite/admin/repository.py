@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, null, or_, select, update
 
 from satellite.db.engine import Database
 from satellite.db.models import (
@@ -22,6 +22,7 @@ from satellite.db.models import (
     ObjectRow,
     PieceRow,
     PlacementPolicyRow,
+    RepairJob,
     SegmentRow,
     Tenant,
     Upload,
@@ -176,50 +177,51 @@ class AdminRepository:
     async def segments(self, bucket_id: int) -> AsyncIterator[SegmentPieces]:
         """Every segment of the bucket's objects and pending uploads, with its pieces' nodes."""
         seg = SegmentRow
+        inline = case((seg.k == 0, seg.encrypted_size), else_=0)
         objects = (
-            select(
-                seg.id,
-                ObjectRow.key,
-                ObjectRow.version,
-                seg.part_number,
-                seg.index,
-                seg.k,
-                seg.repair_threshold,
-                PieceRow.node_id,
-            )
+            select(seg.id, ObjectRow.key, ObjectRow.version, seg.part_number, seg.index, seg.k, seg.repair_threshold,
+                   inline, PieceRow.node_id)
             .join(ObjectRow, ObjectRow.id == seg.object_id)
             .outerjoin(PieceRow, PieceRow.segment_id == seg.id)
             .where(ObjectRow.bucket_id == bucket_id)
             .order_by(seg.id)
-        )
+        )  # fmt: skip
         uploads = (
-            select(seg.id, Upload.key, seg.part_number, seg.index, seg.k, seg.repair_threshold, PieceRow.node_id)
+            select(seg.id, Upload.key, null(), seg.part_number, seg.index, seg.k, seg.repair_threshold, inline,
+                   PieceRow.node_id)
             .join(Upload, Upload.id == seg.upload_id)
             .outerjoin(PieceRow, PieceRow.segment_id == seg.id)
             .where(Upload.bucket_id == bucket_id)
             .order_by(seg.id)
+        )  # fmt: skip
+        async with self.db.read() as s:
+            for query in (objects, uploads):
+                current: tuple[Any, ...] | None = None
+                nodes: list[str] = []
+                async for sid, key, version, part, index, k, repair, size, node_id in await s.stream(query):
+                    if current is None or current[0] != sid:
+                        if current is not None:
+                            yield _segment(current, nodes)
+                        current, nodes = (sid, key, version, part, index, k, repair, size), []
+                    if node_id is not None:
+                        nodes.append(node_id)
+                if current is not None:
+                    yield _segment(current, nodes)
+
+    async def queued_segments(self, bucket_id: int) -> frozenset[int]:
+        """Segment ids of the bucket's objects and uploads that have a repair job queued."""
+        seg = SegmentRow
+        query = (
+            select(RepairJob.segment_id)
+            .join(seg, seg.id == RepairJob.segment_id)
+            .outerjoin(ObjectRow, ObjectRow.id == seg.object_id)
+            .outerjoin(Upload, Upload.id == seg.upload_id)
+            .where(func.coalesce(ObjectRow.bucket_id, Upload.bucket_id) == bucket_id)
         )
         async with self.db.read() as s:
-            current: tuple[Any, ...] | None = None
-            nodes: list[str] = []
-            result = await s.stream(objects)
-            async for sid, key, version, part, index, k, repair, node_id in result:
-                if current is None or current[0] != sid:
-                    if current is not None:
-                        yield SegmentPieces(*current[1:], node_ids=nodes)
-                    current, nodes = (sid, key, version, part, index, k, repair), []
-                if node_id is not None:
-                    nodes.append(node_id)
-            if current is not None:
-                yield SegmentPieces(*current[1:], node_ids=nodes)
-            current, nodes = None, []
-            result = await s.stream(uploads)
-            async for sid, key, part, index, k, repair, node_id in result:
-                if current is None or current[0] != sid:
-                    if current is not None:
-                        yield SegmentPieces(*current[1:], node_ids=nodes)
-                    current, nodes = (sid, key, None, part, index, k, repair), []
-                if node_id is not None:
-                    nodes.append(node_id)
-            if current is not None:
-                yield SegmentPieces(*current[1:], node_ids=nodes)
+            return frozenset((await s.execute(query)).scalars())
+
+
+def _segment(row: tuple[Any, ...], nodes: list[str]) -> SegmentPieces:
+    sid, key, version, part, index, k, repair, size = row
+    return SegmentPieces(key, version, part, index, k, repair, nodes, segment_id=sid, inline_bytes=int(size or 0))

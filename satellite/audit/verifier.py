@@ -126,12 +126,19 @@ class AuditVerifier:
         )
 
     async def audit(self, target: AuditTarget, leaf_indexes: tuple[int, ...]) -> AuditReport:
+        return (await self.exchange(target, leaf_indexes))[0]
+
+    async def exchange(
+        self, target: AuditTarget, leaf_indexes: tuple[int, ...]
+    ) -> tuple[AuditReport, Signed[AuditChallenge], bytes | None]:
+        """One audit, with the signed challenge sent and the node's 200 answer as it came
+        (``None`` for any other): residency audits keep both as evidence (satellite/residency)."""
         signed = self.challenge(target, leaf_indexes)
         body = signed.dumps().encode()
         url = target.address.rstrip("/") + AUDIT_PATH
 
-        def report(outcome: Outcome, reason: str, got: int = 0) -> AuditReport:
-            return AuditReport(outcome, reason, leaf_indexes, len(body), got)
+        def report(outcome: Outcome, reason: str, got: int = 0) -> tuple[AuditReport, Signed[AuditChallenge], None]:
+            return AuditReport(outcome, reason, leaf_indexes, len(body), got), signed, None
 
         try:
             async with self._client().post(url, data=body, headers={"Content-Type": "application/json"}) as r:
@@ -160,7 +167,8 @@ class AuditVerifier:
                 )
             return report(Outcome.UNKNOWN, said, len(answer))
         verdict = await asyncio.to_thread(self.judge, target, signed.message, answer)
-        return report(Outcome.SUCCESS if verdict is None else Outcome.FAILURE, verdict or "proof verified", len(answer))
+        outcome = Outcome.SUCCESS if verdict is None else Outcome.FAILURE
+        return AuditReport(outcome, verdict or "proof verified", leaf_indexes, len(body), len(answer)), signed, answer
 
     @staticmethod
     def judge(target: AuditTarget, challenge: AuditChallenge, answer: bytes) -> str | None:

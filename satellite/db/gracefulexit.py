@@ -11,6 +11,7 @@ from sqlalchemy.orm import aliased
 
 from satellite.db.engine import Database
 from satellite.db.models import Bucket, GracefulExit, Node, ObjectRow, PieceRow, PlacementPolicyRow, SegmentRow, Upload
+from satellite.db.residency_ledger import LedgerEvent, record_pieces
 from satellite.db.tenancy import policy_from_row
 from satellite.gracefulexit.service import EXITED, EXITING, ExitNode, ExitPiece, ExitState
 from satellite.nodeselection import PlacementPolicy
@@ -119,11 +120,19 @@ class GracefulExitRepository:
             res = await s.execute(
                 update(PieceRow).where(self._row(node_id, piece)).values(node_id=new_node_id, piece_id=new_piece_id)
             )
+            if res.rowcount:  # the residency ledger, in the same transaction: off one node, onto another
+                await record_pieces(s, LedgerEvent.GRACEFUL_EXIT, piece.segment_id, [(piece.number, node_id)],
+                                    action="remove")  # fmt: skip
+                await record_pieces(s, LedgerEvent.GRACEFUL_EXIT, piece.segment_id, [(piece.number, new_node_id)])
             return bool(res.rowcount)
 
     async def drop_piece(self, node_id: str, piece: ExitPiece) -> bool:
         async with self.db.transaction() as s:
-            return bool((await s.execute(delete(PieceRow).where(self._row(node_id, piece)))).rowcount)
+            dropped = bool((await s.execute(delete(PieceRow).where(self._row(node_id, piece)))).rowcount)
+            if dropped:
+                await record_pieces(s, LedgerEvent.GRACEFUL_EXIT, piece.segment_id, [(piece.number, node_id)],
+                                    action="remove")  # fmt: skip
+            return dropped
 
     async def add_progress(self, node_id: str, transferred: int, nbytes: int, failed: int, at: dt.datetime) -> None:
         g = GracefulExit

@@ -42,6 +42,7 @@ from satellite.db.models import (
 )
 from satellite.db.multipart import MultipartRepository
 from satellite.db.policy_aliases import policy_by_name_or_alias, policy_names
+from satellite.db.residency_ledger import LedgerEvent, record_pieces, record_segments
 from satellite.db.tenancy import policy_from_row
 from satellite.errors import (
     BucketAlreadyExists,
@@ -127,9 +128,11 @@ def object_info(o: ObjectRow) -> ObjectInfo:
 
 
 async def insert_segments(
-    s: Conn, segments: Sequence[SegmentIn], *, object_id: int | None, upload_id: str | None
+    s: Conn, segments: Sequence[SegmentIn], *, object_id: int | None, upload_id: str | None,
+    event: LedgerEvent = LedgerEvent.UPLOAD,
 ) -> None:
-    """Insert segments and their pieces: two statements, whatever the number of pieces."""
+    """Insert segments and their pieces: two statements, whatever the number of pieces; the
+    pieces' placement goes into the residency ledger in the same transaction."""
     if not segments:
         return
     now = dt.datetime.now(dt.UTC)
@@ -155,7 +158,7 @@ async def insert_segments(
         }
         for seg in segments
     ]
-    ids = (await s.execute(_INSERT_SEGMENTS, rows)).scalars()
+    ids = list((await s.execute(_INSERT_SEGMENTS, rows)).scalars())
     pieces = [
         {
             "segment_id": segment_id,
@@ -170,6 +173,8 @@ async def insert_segments(
     ]
     if pieces:
         await s.execute(_INSERT_PIECES, pieces)
+        for segment_id, seg in zip(ids, segments, strict=True):
+            await record_pieces(s, event, segment_id, [(p.number, p.node_id) for p in seg.pieces])
 
 
 async def latest_version(s: Conn, bucket_id: int, key: str) -> int:
@@ -251,6 +256,10 @@ async def replace_object(
     }
     object_id, version = (await s.execute(_INSERT_OBJECT, {**values, "v_bucket": bucket_id, "v_key": key})).one()
     if version > 1:
+        older = select(SegmentRow.id).join(ObjectRow, ObjectRow.id == SegmentRow.object_id).where(
+            ObjectRow.bucket_id == bucket_id, ObjectRow.key == key, ObjectRow.version < version
+        )
+        await record_segments(s, LedgerEvent.DELETION, "remove", older)
         await s.execute(_DELETE_OLDER, {"v_bucket": bucket_id, "v_key": key, "v_version": version})
     return ObjectRow(id=object_id, version=version, **values)
 
@@ -539,6 +548,10 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
                     select(ObjectRow.key).where(ObjectRow.bucket_id == bucket_id, ObjectRow.key.in_(chunk))
                 )
                 found.extend(set(existing.scalars()))
+                doomed = select(SegmentRow.id).join(ObjectRow, ObjectRow.id == SegmentRow.object_id).where(
+                    ObjectRow.bucket_id == bucket_id, ObjectRow.key.in_(chunk)
+                )
+                await record_segments(s, LedgerEvent.DELETION, "remove", doomed)
                 await s.execute(delete(ObjectRow).where(ObjectRow.bucket_id == bucket_id, ObjectRow.key.in_(chunk)))
         return found
 
@@ -590,7 +603,7 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
             if still.first() is None:
                 raise NoSuchKey(f"the copy source {source.key!r} changed during the copy; retry")
             row = await replace_object(s, bucket_id, key, meta, len(copies), condition)
-            await insert_segments(s, copies, object_id=row.id, upload_id=None)
+            await insert_segments(s, copies, object_id=row.id, upload_id=None, event=LedgerEvent.COPY)
             return object_info(row)
 
     async def record_bad_piece(

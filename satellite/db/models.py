@@ -467,3 +467,4 @@ from satellite.db import security_models as _security_models  # noqa: E402,F401 
 from satellite.db import surface_models as _surface_models  # noqa: E402,F401  (S3-surface tables)
 
 from . import accounting_models as _accounting_models  # noqa: E402, F401  (the economy's tables)
+from . import residency_models as _residency_models  # noqa: E402, F401  (the residency ledger)

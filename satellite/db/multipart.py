@@ -25,6 +25,7 @@ from sqlalchemy import delete, func, select, tuple_, update
 
 from satellite.db.engine import Database
 from satellite.db.models import SegmentRow, Upload, UploadPart
+from satellite.db.residency_ledger import LedgerEvent, record_segments
 from satellite.db.surface_models import CompletedUpload
 from satellite.errors import EntityTooSmall, InvalidArgument, InvalidPart, InvalidPartOrder, NoSuchUpload
 from satellite.metainfo.types import ObjectInfo, ObjectMeta, PartInfo, SegmentIn, UploadInfo, WriteCondition
@@ -99,6 +100,10 @@ class MultipartRepository:
             if (await s.execute(_locked_upload(upload_id))).scalar() is None:
                 raise NoSuchUpload(f"no multipart upload {upload_id!r} (completed or aborted?)")
             # Re-uploading a part replaces it; the old part's pieces are left for GC.
+            old = select(SegmentRow.id).where(
+                SegmentRow.upload_id == upload_id, SegmentRow.part_number == part.part_number
+            )
+            await record_segments(s, LedgerEvent.DELETION, "remove", old)
             await s.execute(
                 delete(SegmentRow).where(SegmentRow.upload_id == upload_id, SegmentRow.part_number == part.part_number)
             )
@@ -198,6 +203,9 @@ class MultipartRepository:
                 .where(SegmentRow.upload_id == upload.upload_id, SegmentRow.part_number.in_(numbers))
                 .values(object_id=row.id, upload_id=None)
             )
+            # Parts uploaded but not listed go with the upload (cascade): out of the ledger too.
+            left = select(SegmentRow.id).where(SegmentRow.upload_id == upload.upload_id)
+            await record_segments(s, LedgerEvent.DELETION, "remove", left)
             await s.execute(delete(Upload).where(Upload.id == upload.upload_id))
             now = dt.datetime.now(dt.UTC)
             await s.execute(delete(CompletedUpload).where(CompletedUpload.completed_at < now - COMPLETED_UPLOAD_TTL))
@@ -233,5 +241,7 @@ class MultipartRepository:
 
     async def abort_upload(self, upload_id: str) -> bool:
         async with self.db.transaction() as s:
+            parts = select(SegmentRow.id).where(SegmentRow.upload_id == upload_id)
+            await record_segments(s, LedgerEvent.DELETION, "remove", parts)
             res = await s.execute(delete(Upload).where(Upload.id == upload_id))
             return bool(res.rowcount)

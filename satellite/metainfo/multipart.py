@@ -85,7 +85,7 @@ class MultipartService:
         if isinstance(size, bool) or not isinstance(size, int) or size < 0 or not isinstance(etag, str):
             raise InvalidArgument("a part needs a non-negative integer size and a string etag")
         checked = self.metainfo.check_segments(
-            segments, bucket_id=bucket.id, key=key, upload_id=upload.upload_id, part_number=n
+            segments, bucket=bucket, key=key, upload_id=upload.upload_id, part_number=n
         )
         if sum(s.plain_size for s in checked) != size:
             raise InvalidArgument(f"segments of part {n} do not add up to its size {size}")

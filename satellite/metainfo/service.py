@@ -40,6 +40,7 @@ from satellite.metainfo.util import successor
 from satellite.nodeselection import NodeCandidate, PlacementError, SelectionConfig, in_policy, select_nodes
 from satellite.orders import OrderSigner, SegmentToken, TokenPiece, derive_piece_id
 from satellite.overlay.service import OverlayService
+from satellite.residency import MetadataLocation
 
 __all__ = ["MetainfoService", "parse_meta"]
 
@@ -84,7 +85,9 @@ class MetainfoService:
         max_segment_size: int,
         rng: random.Random | None = None,
         access: AccessService | None = None,
+        metadata: MetadataLocation | None = None,
     ) -> None:
+        self.metadata = metadata or MetadataLocation()  # where inline segments would be stored
         self.store = store
         # Who may read or write what: decided here, with the orders (satellite/access).
         self.access = access or AccessService(store)  # type: ignore[arg-type]
@@ -195,15 +198,20 @@ class MetainfoService:
         bucket is the tenant's (NoSuchBucket / AccessDenied), the key is valid, and — when
         the object needs pieces (``placed``) — its policy can place them now
         (NotEnoughNodes). Nothing is signed or reserved; begin-segment and commit check
-        again, so this answers "would be refused", never "may write"."""
+        again, so this answers "would be refused", never "may write".
+
+        ``inline`` says whether a small object may be stored inline: only when the bucket's
+        policy allows the satellite's own location. When it may not, a small object needs
+        pieces like any other, so it is refused now exactly as a large one would be."""
         bucket = await self.owned(tenant_id, bucket_name, "s3:PutObject", key)
         check_key(key)
         await self.access.check_object_acl(bucket, acl)
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise InvalidArgument("size must be a non-negative integer")
-        if placed:
+        inline = self.metadata.allows_inline(bucket.policy)
+        if placed or not inline:
             await self._select(bucket)
-        return {"scheme": bucket.policy.scheme.to_dict()}
+        return {"scheme": bucket.policy.scheme.to_dict(), "inline": inline}
 
     async def _select(self, bucket: BucketInfo) -> list[NodeCandidate]:
         policy = bucket.policy
@@ -253,14 +261,24 @@ class MetainfoService:
         return {"token": self.signer.seal(token), "scheme": policy.scheme.to_dict(), "limits": limits}
 
     def check_segments(
-        self, raw: Any, *, bucket_id: int, key: str, upload_id: str = "", part_number: int = 0
+        self, raw: Any, *, bucket: BucketInfo, key: str, upload_id: str = "", part_number: int = 0
     ) -> list[SegmentIn]:
+        """Verify every segment of a commit; an inline one only where the bucket's policy
+        allows the satellite's location (503, as a placement with too few nodes: a gateway
+        that learned otherwise before a policy change retries and pieces it)."""
         if not isinstance(raw, list):
             raise InvalidArgument("'segments' must be a list")
-        return [
-            self.checker.check(s, bucket_id=bucket_id, key=key, upload_id=upload_id, part_number=part_number, index=i)
+        checked = [
+            self.checker.check(s, bucket_id=bucket.id, key=key, upload_id=upload_id, part_number=part_number, index=i)
             for i, s in enumerate(raw)
         ]
+        if any(s.inline_data is not None for s in checked) and not self.metadata.allows_inline(bucket.policy):
+            raise NotEnoughNodes(
+                f"policy {bucket.policy.name!r} does not allow the satellite's database "
+                f"({self.metadata.describe()}) to hold data: small objects need pieces too; retry",
+                policy=bucket.policy.name,
+            )
+        return checked
 
     # --- objects ------------------------------------------------------------------------
 
@@ -274,7 +292,7 @@ class MetainfoService:
         check_key(key)
         parsed_meta = await self.with_checked_acl(bucket, parse_meta(meta))
         cond = WriteCondition.from_json(condition)
-        checked = self.check_segments(segments, bucket_id=bucket.id, key=key)
+        checked = self.check_segments(segments, bucket=bucket, key=key)
         plain = sum(s.plain_size for s in checked)
         if plain != parsed_meta.size:
             raise InvalidArgument(f"segments hold {plain} plaintext bytes but meta.size is {parsed_meta.size}")
@@ -506,6 +524,10 @@ class MetainfoService:
         scheme = dst.policy.scheme
         for seg in segments:
             if seg.inline_data is not None:
+                if not self.metadata.allows_inline(dst.policy):
+                    raise CopyNeedsReupload(
+                        f"the destination's policy {dst.policy.name!r} keeps no data in the satellite's database"
+                    )
                 continue
             if seg.scheme != (scheme.k, scheme.repair, scheme.success, scheme.total):
                 raise CopyNeedsReupload(f"the destination's policy {dst.policy.name!r} uses another scheme")

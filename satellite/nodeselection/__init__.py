@@ -8,7 +8,7 @@ policy and eligibility) and how to choose among those (``selector``).
 """
 
 from .errors import PlacementError, PolicyError
-from .filter import Ineligible, NodeCandidate, SelectionConfig, in_policy, is_eligible
+from .filter import Ineligible, NodeCandidate, SelectionConfig, in_policy, is_eligible, location_in_policy
 from .groups import COUNTRY_GROUPS, expand_countries
 from .policy import PlacementPolicy, normalize_region
 from .selector import new_node_quota, select_nodes
@@ -24,6 +24,7 @@ __all__ = [
     "expand_countries",
     "in_policy",
     "is_eligible",
+    "location_in_policy",
     "new_node_quota",
     "normalize_region",
     "select_nodes",

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from .policy import PlacementPolicy
 
-__all__ = ["Ineligible", "NodeCandidate", "SelectionConfig", "in_policy", "is_eligible"]
+__all__ = ["Ineligible", "NodeCandidate", "SelectionConfig", "in_policy", "is_eligible", "location_in_policy"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +73,21 @@ class SelectionConfig:
 
 def in_policy(node: NodeCandidate, policy: PlacementPolicy) -> bool:
     """May data under ``policy`` live on ``node``? Depends on location only, never on health."""
-    country = node.country.upper()
+    return location_in_policy(node.country, node.region, policy)
+
+
+def location_in_policy(country: str, region: str, policy: PlacementPolicy) -> bool:
+    """May data under ``policy`` be stored at ``(country, region)``? The one rule for nodes and
+    for the satellite's own database (inline segments): an unknown (empty) location is in no
+    restricted policy, only in one that restricts nothing."""
+    country = country.upper()
+    if not country:  # could be anywhere, an excluded country included
+        return not (policy.excluded_countries or policy.allowed_countries or policy.allowed_regions)
     if country in policy.excluded_countries:
         return False
     if policy.allowed_countries and country not in policy.allowed_countries:
         return False
-    return not policy.allowed_regions or node.region.lower() in policy.allowed_regions
+    return not policy.allowed_regions or region.lower() in policy.allowed_regions
 
 
 def is_eligible(node: NodeCandidate, now: float, config: SelectionConfig) -> Ineligible | None:

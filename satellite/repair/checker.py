@@ -12,7 +12,10 @@ idempotent.
 
 Policy changes and node location overrides need nothing special: the next pass sees the
 bucket's current policy and the node's effective location, and queues every segment with
-a piece out of policy (reason ``out_of_policy``) for the repairer to migrate.
+a piece out of policy (reason ``out_of_policy``) for the repairer to migrate. Inline
+segments have no pieces but are stored in the satellite's database: at the end of each
+pass, those in buckets whose policy excludes the satellite's location are queued (reason
+``inline``) to be migrated out to pieces (``satellite/repair/inline.py``).
 """
 
 from __future__ import annotations
@@ -26,8 +29,10 @@ from enum import StrEnum
 from typing import Protocol
 
 from satellite.nodeselection import NodeCandidate, PlacementPolicy
+from satellite.residency import MetadataLocation
 
 from .health import RepairReason, segment_health
+from .inline import InlineStore
 from .queue import QueueEntry, RepairQueue
 
 __all__ = ["CheckerState", "CheckerStep", "LostHook", "NodeSnapshot", "RepairChecker"]
@@ -61,6 +66,7 @@ class CheckerState:
     by_reason: dict[str, int] = field(default_factory=dict)
     last_pass_seconds: float = 0.0
     last_pass: dict[str, int] = field(default_factory=dict)
+    last_pass_at: float | None = None  # unix seconds the last whole pass ended (the compliance report)
 
 
 class RepairChecker:
@@ -72,7 +78,10 @@ class RepairChecker:
         online_window: float,
         batch_size: int = 1000,
         on_lost: LostHook | None = None,
+        metadata: MetadataLocation | None = None,
     ) -> None:
+        self.metadata = metadata or MetadataLocation()
+        self.inline = InlineStore(queue.db)
         self.on_lost = on_lost  # told of segments with fewer than k healthy pieces (data-loss incidents)
         self.queue = queue
         self.nodes = nodes
@@ -136,9 +145,11 @@ class RepairChecker:
         self.state.checked += len(batch)
         self.state.queued += len(entries)
         if last is None:
+            await self._queue_inline(t)
             self.state.cursor = 0
             self.state.passes += 1
             self.state.last_pass_seconds = time.monotonic() - self._pass_started
+            self.state.last_pass_at = time.time()
             self.state.last_pass = {
                 "checked": self.state.checked,
                 "queued": self.state.queued,
@@ -149,6 +160,17 @@ class RepairChecker:
             return CheckerStep.DONE
         self.state.cursor = last
         return CheckerStep.BUSY
+
+    async def _queue_inline(self, t: float) -> None:
+        """Queue the inline segments of buckets whose policy excludes the satellite's location."""
+        outside = [pid for pid, p in self._policies.items() if not self.metadata.allows_inline(p)]
+        ids = await self.inline.outside(outside)
+        if ids:
+            # Nothing is at risk of loss: the margin sorts them after every segment that is.
+            entries = [QueueEntry(sid, 0, 1_000_000, RepairReason.INLINE.value) for sid in ids]
+            await self.queue.push(entries, dt.datetime.fromtimestamp(t, dt.UTC))
+            self.state.queued += len(entries)
+            self.state.by_reason[RepairReason.INLINE.value] = len(entries)
 
     async def run_pass(self, now: float | None = None) -> dict[str, int]:
         """Finish the current pass (or run a whole one); its counts. Tests step with this."""

@@ -19,6 +19,7 @@ from typing import Any
 from common.piece_client import PieceClient, PieceClientConfig
 from satellite.nodeselection import SelectionConfig
 from satellite.orders import OrderSigner
+from satellite.residency import MetadataLocation
 
 from .checker import CheckerStep, LostHook, NodeSnapshot, RepairChecker
 from .queue import RepairQueue
@@ -64,14 +65,17 @@ class RepairService:
         config: RepairConfig,
         *,
         on_lost: LostHook | None = None,
+        metadata: MetadataLocation | None = None,
     ) -> None:
+        self.metadata = metadata  # where the satellite's database is: inline segments' residency
         self.queue = queue
         self.nodes = nodes
         self.signer = signer
         self.selection = selection
         self.config = config
         self.checker = RepairChecker(
-            queue, nodes, online_window=selection.online_window, batch_size=config.checker_batch, on_lost=on_lost
+            queue, nodes, online_window=selection.online_window, batch_size=config.checker_batch, on_lost=on_lost,
+            metadata=metadata,
         )
         self.repairers: list[Repairer] = []
         self._session: Any = None
@@ -86,6 +90,7 @@ class RepairService:
             claim_timeout=self.config.claim_timeout,
             job_timeout=self.config.job_timeout,
             short_retry=self.config.short_retry,
+            metadata=self.metadata,
         )
 
     async def _check_forever(self) -> None:

@@ -44,10 +44,13 @@ class RepairReason(StrEnum):
     # even above the repair threshold, and never forgotten by a checker pass meanwhile:
     REPORTED = "reported"  # a reader found a piece corrupt, or a node reported it lost
     SHORT = "short"  # the last repair placed fewer pieces than ``success`` for lack of nodes
+    # An inline segment whose bucket's policy excludes the satellite's own location: its bytes
+    # move out of the database into pieces (satellite/repair/inline.py).
+    INLINE = "inline"
 
 
 #: Reasons a repairer acts on while the segment has fewer healthy pieces than ``success``.
-EVENT_REASONS = frozenset({RepairReason.REPORTED.value, RepairReason.SHORT.value})
+EVENT_REASONS = frozenset({RepairReason.REPORTED.value, RepairReason.SHORT.value, RepairReason.INLINE.value})
 
 
 def piece_state(node: NodeCandidate | None, policy: PlacementPolicy, *, now: float, online_window: float) -> PieceState:

@@ -42,6 +42,7 @@ from satellite.db.models import (
     SegmentRow,
     Upload,
 )
+from satellite.db.residency_ledger import LedgerEvent, record_pieces
 from satellite.db.tenancy import policy_from_row
 from satellite.nodeselection import PlacementPolicy
 
@@ -351,9 +352,11 @@ class RepairQueue:
         add: Sequence[StoredPiece],
         *,
         worker: str,
+        event: LedgerEvent = LedgerEvent.REPAIR,
     ) -> bool:
         """Replace piece rows atomically if the segment still has exactly ``expected``; the job
-        is finished in the same transaction. False: the segment changed or is gone (no-op)."""
+        is finished in the same transaction. False: the segment changed or is gone (no-op).
+        Pieces dropped and placed go into the residency ledger as ``event`` in that transaction."""
         remove = sorted(set(remove))
         async with self.db.transaction() as s:
             lock = select(SegmentRow.id).where(SegmentRow.id == segment_id)
@@ -373,6 +376,8 @@ class RepairQueue:
                 await self._finish(s, segment_id, worker)
                 return False
             if remove:
+                gone = [(num, node) for num, node, _ in current if num in set(remove)]
+                await record_pieces(s, event, segment_id, gone, action="remove")
                 await s.execute(
                     delete(PieceRow).where(and_(PieceRow.segment_id == segment_id, PieceRow.number.in_(remove)))
                 )
@@ -391,6 +396,7 @@ class RepairQueue:
                         for p in add
                     ],
                 )
+                await record_pieces(s, event, segment_id, [(p.number, p.node_id) for p in add])
             await self._finish(s, segment_id, worker)
         return True
 

@@ -50,11 +50,14 @@ from enum import StrEnum
 from common.messages import Action
 from common.piece_client import BadShare, PieceClient, PieceSource, PieceTarget, PieceTransferError, UploadedPiece
 from erasure import SegmentLayout, piece_root, rebuild_pieces
+from satellite.db.residency_ledger import LedgerEvent
 from satellite.nodeselection import NodeCandidate, PlacementError, PlacementPolicy, SelectionConfig, select_nodes
 from satellite.orders import OrderSigner, fresh_piece_id
+from satellite.residency import MetadataLocation
 
 from .checker import NodeSnapshot
 from .health import EVENT_REASONS, PieceState, RepairReason, SegmentHealth, segment_health
+from .inline import InlineMigrationError, InlineMigrator, InlineStore
 from .queue import ClaimedJob, QueueEntry, RepairQueue, StoredPiece, StoredSegment
 
 __all__ = [
@@ -158,6 +161,7 @@ class Repairer:
         worker_id: str | None = None,
         rng: random.Random | None = None,
         before_swap: Callable[[StoredSegment, list[UploadedPiece]], Awaitable[None]] | None = None,
+        metadata: MetadataLocation | None = None,
     ) -> None:
         self.queue = queue
         self.nodes = nodes
@@ -172,6 +176,9 @@ class Repairer:
         # A test seam: called after the uploads, before the metadata swap (crash tests).
         self.before_swap = before_swap
         self.state = RepairerState()
+        self.inline = InlineMigrator(
+            InlineStore(queue.db), signer, client, selection, metadata or MetadataLocation(), self.rng
+        )
 
     async def run_once(self, now: float | None = None) -> RepairResult | None:
         """Claim and repair one job; ``None`` when the queue has nothing to claim."""
@@ -216,7 +223,32 @@ class Repairer:
         """The claim time that makes a short segment claimable again after ``short_retry``."""
         return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=max(0.0, self.claim_timeout - self.short_retry))
 
+    async def _migrate_inline(self, job: ClaimedJob) -> RepairResult:
+        """Move an inline segment out of the satellite's database into pieces (repair/inline.py)."""
+        seg = await self.inline.store.load(job.segment_id)
+        policy = (await self.queue.policies()).get(seg.policy_id) if seg is not None else None
+        try:
+            outcome, landed = await self.inline.migrate(
+                job.segment_id, policy, await self.nodes.candidates(), self.worker_id
+            )
+        except PlacementError as exc:
+            raise RepairShortage(f"inline segment: no placement ({exc})") from None
+        except InlineMigrationError as exc:
+            raise RepairError(str(exc)) from None
+        if outcome != "migrated":
+            await self.queue.finish(job.segment_id, self.worker_id)
+        result_outcome = {
+            "migrated": RepairOutcome.REPAIRED,
+            "changed": RepairOutcome.CHANGED,
+            "not_needed": RepairOutcome.NOT_NEEDED,
+        }.get(outcome, RepairOutcome.GONE)
+        result = RepairResult(job.segment_id, result_outcome, uploaded=sorted(p.piece_num for p in landed))
+        result.bytes_uploaded = sum(p.size for p in landed)
+        return result
+
     async def _repair(self, job: ClaimedJob) -> RepairResult:
+        if job.reason == RepairReason.INLINE.value:
+            return await self._migrate_inline(job)
         seg = await self.queue.load_segment(job.segment_id)
         if seg is None:
             await self.queue.finish(job.segment_id, self.worker_id)
@@ -298,6 +330,8 @@ class Repairer:
             remove,
             [StoredPiece(u.piece_num, u.node_id, u.piece_id, u.root, u.size) for u in uploaded],
             worker=self.worker_id,
+            # The ledger says why pieces moved: a migration when pieces were out of policy.
+            event=LedgerEvent.MIGRATION if health.out_of_policy else LedgerEvent.REPAIR,
         )
         result.uploaded = sorted(new_numbers)
         if not ok:

@@ -11,15 +11,19 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from common.identity import Identity
 from satellite.admin.api import ROUTES, AdminServices, create_admin_app
 from satellite.admin.openapi import openapi_spec
 from satellite.admin.repository import AdminRepository
 from satellite.db import Database
 from satellite.db.models import ObjectRow, PieceRow, SegmentRow
 from satellite.db.nodes import NodeRepository
+from satellite.db.residency_ledger import LedgerRepository
 from satellite.db.tenancy import TenancyRepository
 from satellite.nodeselection import COUNTRY_GROUPS, SelectionConfig
 from satellite.overlay.service import CheckInRecord
+from satellite.residency import MetadataLocation
+from satellite.residency.service import ResidencyService
 from satellite.tenancy import SecretBox, TenancyService
 from tests.satellite_fixtures import db, db_backend  # noqa: F401  (pytest fixtures)
 
@@ -56,6 +60,8 @@ async def admin(db: Database) -> AsyncIterator[Admin]:  # noqa: F811
         selection=SelectionConfig(online_window=600, new_node_fraction=0.1, min_free_bytes=1000),
         token=TOKEN,
         on_nodes_changed=lambda: changed.append(1),
+        # The satellite says it runs in Germany: inline segments of the "de" policy are in policy.
+        residency=ResidencyService(LedgerRepository(db), Identity.generate(), MetadataLocation("DE", "eu-central")),
     )
     client = TestClient(TestServer(create_admin_app(services)))
     await client.start_server()
@@ -418,6 +424,8 @@ async def test_compliance_report(admin: Admin) -> None:
     assert r["out_of_policy"] == {
         "pieces": 3,
         "nodes": [{"node_id": fr, "country": "FR", "region": "eu-west", "pieces": 3}],
+        "inline_segments": 0,
+        "inline_bytes": 0,
     }
     weak = r["below_repair_threshold"]
     assert weak["segments"] == 2 and weak["lost"] == 1 and not weak["truncated"]
@@ -425,7 +433,8 @@ async def test_compliance_report(admin: Admin) -> None:
         ("bad.jpg", 2, False),
         ("lost.jpg", 1, True),
     ]
-    assert r["compliant"] is False
+    assert r["compliant"] is False and r["status"] == "data_lost"
+    assert r["data_lost"]["keys"] == [{"object": "lost.jpg", "version": 1, "segments": 1}]
 
     # Overriding the French node's location to Germany makes every piece compliant (the
     # report reads locations as placement does); disqualifying a node weakens segments.
