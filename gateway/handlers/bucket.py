@@ -3,6 +3,7 @@ DeleteBucket, GetBucketLocation, GetBucketVersioning."""
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 
 from aiohttp import web
@@ -12,6 +13,7 @@ from gateway.s3 import xml
 from gateway.s3.acl_headers import requested_acl
 from gateway.s3.body import BodyReader
 from gateway.s3.credentials import AuthResult
+from gateway.s3.errors import S3Error
 
 __all__ = [
     "create_bucket",
@@ -31,9 +33,38 @@ def xml_response(body: bytes, status: int = 200, headers: dict[str, str] | None 
 
 
 async def list_buckets(call: Call) -> web.Response:
-    buckets = await call.sat.list_buckets(call.tenant_id)
-    infos = [xml.BucketInfo(b["name"], datetime.fromisoformat(b["created"])) for b in buckets]
-    return xml_response(xml.list_buckets_result(xml.Owner(call.tenant_id, call.tenant_id), infos))
+    """ListBuckets with AWS's ``prefix``, ``max-buckets`` (1-10000) and ``continuation-token``
+    (opaque to clients: the last name of the previous page)."""
+    q = call.request.query
+    prefix = q.get("prefix")
+    limit = _max_buckets(q.get("max-buckets"))
+    after = _after_token(q.get("continuation-token"))
+    buckets = sorted(await call.sat.list_buckets(call.tenant_id), key=lambda b: b["name"])
+    chosen = [b for b in buckets if b["name"].startswith(prefix or "") and (after is None or b["name"] > after)]
+    page, more = chosen[:limit], len(chosen) > limit
+    token = base64.urlsafe_b64encode(page[-1]["name"].encode()).decode() if more and page else None
+    infos = [xml.BucketInfo(b["name"], datetime.fromisoformat(b["created"])) for b in page]
+    owner = xml.Owner(call.tenant_id, call.tenant_id)
+    return xml_response(xml.list_buckets_result(owner, infos, prefix=prefix, continuation=token))
+
+
+def _max_buckets(raw: str | None) -> int:
+    if raw is None:
+        return 10_000
+    if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
+        raise S3Error("InvalidArgument", "Argument max-buckets must be an integer between 1 and 10000",
+                      ArgumentName="max-buckets", ArgumentValue=raw)  # fmt: skip
+    return int(raw)
+
+
+def _after_token(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    try:
+        return base64.b64decode(raw.encode(), altchars=b"-_", validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise S3Error("InvalidArgument", "The continuation token provided is incorrect",
+                      ArgumentName="continuation-token") from None  # fmt: skip
 
 
 async def create_bucket(call: Call, auth: AuthResult) -> web.Response:

@@ -75,6 +75,7 @@ _BUCKET_ONLY = frozenset({"encryption", "cors", "ownershipControls", "policy", "
 # fallback to the plain operation, which would answer something wrong.
 _UNSUPPORTED = frozenset(
     {
+        "abac",
         "accelerate",
         "analytics",
         "intelligent-tiering",
@@ -83,6 +84,8 @@ _UNSUPPORTED = frozenset(
         "lifecycle",
         "logging",
         "metadataConfiguration",
+        "metadataInventoryTable",
+        "metadataJournalTable",
         "metadataTable",
         "metrics",
         "notification",

@@ -161,7 +161,9 @@ def _owner(parent: ET.Element, tag: str, owner: Owner) -> None:
     _add(el, "DisplayName", owner.display_name)
 
 
-def list_buckets_result(owner: Owner, buckets: Sequence[BucketInfo]) -> bytes:
+def list_buckets_result(
+    owner: Owner, buckets: Sequence[BucketInfo], prefix: str | None = None, continuation: str | None = None
+) -> bytes:
     root = _root("ListAllMyBucketsResult")
     _owner(root, "Owner", owner)
     container = _add(root, "Buckets")
@@ -169,6 +171,9 @@ def list_buckets_result(owner: Owner, buckets: Sequence[BucketInfo]) -> bytes:
         el = _add(container, "Bucket")
         _add(el, "Name", b.name)
         _add(el, "CreationDate", b.creation_date)
+    for tag, value in (("ContinuationToken", continuation), ("Prefix", prefix)):  # a token: more follow
+        if value is not None:
+            _add(root, tag, value)
     return _bytes(root)
 
 

@@ -133,3 +133,28 @@ async def test_object_lock_is_refused_never_silently_dropped(tmp_path):
             assert code(e.value) == "InvalidRequest"
         assert (await net.s3(s3.list_objects_v2, Bucket="records"))["KeyCount"] == 0
         assert (await net.s3(s3.list_multipart_uploads, Bucket="records")).get("Uploads", []) == []
+
+
+async def test_list_buckets_filters_by_prefix_and_pages_with_continuation_tokens(tmp_path):
+    async with planet(tmp_path) as net:
+        s3 = net.client()
+        names = ["logs-a", "logs-b", "logs-c", "photos", "logs-d"]
+        for name in names:
+            await net.s3(s3.create_bucket, Bucket=name)
+        got = await net.s3(s3.list_buckets, Prefix="logs-")
+        assert [b["Name"] for b in got["Buckets"]] == ["logs-a", "logs-b", "logs-c", "logs-d"]
+        assert got["Prefix"] == "logs-" and "ContinuationToken" not in got
+        pages, token = [], None
+        while True:
+            kwargs = {"ContinuationToken": token} if token else {}
+            page = await net.s3(s3.list_buckets, MaxBuckets=2, **kwargs)
+            pages.append([b["Name"] for b in page["Buckets"]])
+            token = page.get("ContinuationToken")
+            if not token:
+                break
+        assert pages == [["logs-a", "logs-b"], ["logs-c", "logs-d"], ["photos"]]
+        unchecked = net.client(parameter_validation=False)  # boto3 would refuse these itself
+        for bad in ({"MaxBuckets": 0}, {"MaxBuckets": 10_001}, {"ContinuationToken": "%%%"}):
+            with pytest.raises(ClientError) as e:
+                await net.s3(unchecked.list_buckets, **bad)
+            assert code(e.value) == "InvalidArgument", bad

@@ -432,6 +432,11 @@ def test_invalid_bucket_in_path_is_rejected_by_the_router():
         ("PUT", "/bkt/k?retention", "NotImplemented"),
         ("GET", "/bkt?versions", "NotImplemented"),
         ("PUT", "/bkt?versioning", "NotImplemented"),
+        # Newer bucket subresources are refused, never answered as ListObjects or CreateBucket.
+        ("GET", "/bkt?abac", "NotImplemented"),
+        ("PUT", "/bkt?abac", "NotImplemented"),
+        ("PUT", "/bkt?metadataInventoryTable", "NotImplemented"),
+        ("PUT", "/bkt?metadataJournalTable", "NotImplemented"),
         ("PATCH", "/bkt/k", "MethodNotAllowed"),
         ("POST", "/", "MethodNotAllowed"),
         ("PUT", "/bkt/k?partNumber=0&uploadId=x", "InvalidArgument"),
