@@ -130,10 +130,8 @@ def _prepare_satellite(opts: DevnetOptions) -> Path:
     # Audits every second, a score that a cheater sinks below 0.96 within tens of audits,
     # and three audits to vet a node: a test sees disqualification in seconds.
     cfg.audit_interval = 1.0
-    # At most seventeen audits a second (about 14.5 on average, with the rest between passes):
-    # the coverage an idle devnet of ten nodes had when passes ran as fast as the CPU allowed
-    # (13-17 a second, about 280 audits per piece per hour for twenty small objects), now a
-    # setting rather than whatever the machine had to spare.
+    # At most 17 audits a second (~14.5 with the rests): the coverage an idle devnet had when
+    # passes ran as fast as the CPU allowed (13-17 a second; docs/decisions.md, 2026-12-01).
     cfg.audit_max_rate = 17.0
     cfg.audit_timeout = 3.0
     cfg.audit_lambda = 0.98
@@ -252,8 +250,8 @@ def _prepare_node(opts: DevnetOptions, index: int, satellite: str, country: str,
     # while you watch; a longer period leaves corrupt pieces for the audits to find.
     node_cfg.scrub_period = opts.scrub_period
     # Each node's dashboard on its own loopback address (or 127.0.0.1 when devnet listens
-    # elsewhere), scores refreshed every three seconds while a page (or script) reads the
-    # dashboard and every minute otherwise, and a chart sample every five seconds.
+    # elsewhere), scores refreshed every three seconds while a page reads it (else every
+    # minute) and a chart sample every five.
     node_cfg.dashboard_host = _dashboard_host(opts, index)
     node_cfg.dashboard_port = opts.dashboard_port_base + index
     node_cfg.dashboard_refresh = 3.0
