@@ -130,6 +130,9 @@ def _prepare_satellite(opts: DevnetOptions) -> Path:
     # Audits every second, a score that a cheater sinks below 0.96 within tens of audits,
     # and three audits to vet a node: a test sees disqualification in seconds.
     cfg.audit_interval = 1.0
+    # At most 17 audits a second (~14.5 with the rests): the coverage an idle devnet had when
+    # passes ran as fast as the CPU allowed (13-17 a second; docs/decisions.md, 2026-12-01).
+    cfg.audit_max_rate = 17.0
     cfg.audit_timeout = 3.0
     cfg.audit_lambda = 0.98
     cfg.audit_initial_alpha = 50.0
@@ -139,10 +142,10 @@ def _prepare_satellite(opts: DevnetOptions) -> Path:
     cfg.online_score_window = 600
     cfg.online_min_audits = 5
     cfg.vetting_audits = 3
-    # A retain list to every node every few seconds and exit passes every second. Pieces
+    # A retain list to every node every half minute and exit passes every second. Pieces
     # stay protected for max(segment_token_ttl, order_ttl) after upload (satellite/gc); the
     # devnet's processes share one clock, so no skew margin on top.
-    cfg.gc_interval = 5.0
+    cfg.gc_interval = 30.0
     # Five minutes for a begun segment to commit and for an order to be used (production:
     # an hour): garbage and graceful exits then settle within minutes on devnet.
     cfg.segment_token_ttl = 300
@@ -251,10 +254,12 @@ def _prepare_node(opts: DevnetOptions, index: int, satellite: str, country: str,
     # while you watch; a longer period leaves corrupt pieces for the audits to find.
     node_cfg.scrub_period = opts.scrub_period
     # Each node's dashboard on its own loopback address (or 127.0.0.1 when devnet listens
-    # elsewhere), scores refreshed every three seconds and a chart sample every five.
+    # elsewhere), scores refreshed every three seconds while a page reads it (else every
+    # minute) and a chart sample every five.
     node_cfg.dashboard_host = _dashboard_host(opts, index)
     node_cfg.dashboard_port = opts.dashboard_port_base + index
     node_cfg.dashboard_refresh = 3.0
+    node_cfg.dashboard_unwatched_refresh = 60.0
     node_cfg.history_interval = 5.0
     if not node_cfg.dashboard_token:
         import secrets

@@ -50,6 +50,7 @@ class SatelliteConfig:
     node_cache_ttl: float = 10.0  # seconds placement reuses one snapshot of the node table
     # Audits (satellite/audit) and reputation (satellite/reputation): Storj's values.
     audit_interval: float = 30.0  # seconds between passes of the audit chore
+    audit_max_rate: float = 0.0  # audits per second at most (0: as fast as passes run); coverage as a setting
     audit_concurrency: int = 5  # challenges in flight at once
     audit_timeout: float = 10.0  # seconds a node has to answer; then it is contained
     audit_leaves: int = 3  # leaves (shares) asked per challenge

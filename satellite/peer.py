@@ -151,6 +151,7 @@ class Satellite:
             concurrency=config.audit_concurrency,
             max_misses=config.audit_max_misses,
             interval=config.audit_interval,
+            max_rate=config.audit_max_rate,
             on_nodes_changed=self.overlay.invalidate,
         )
         # Garbage collection and graceful exit (satellite/gc, satellite/gracefulexit).

@@ -83,12 +83,14 @@ class NodeConfig:
     scrub_max_rate: float = 4.0 * 2**20
     # The operator's dashboard (storage_node/dashboard): loopback by default, its own port
     # (-1 = off). Bound anywhere else it answers only with ``dashboard_token``. It asks the
-    # satellite for scores and exit progress every ``dashboard_refresh`` seconds and keeps a
+    # satellite for scores and exit progress every ``dashboard_refresh`` seconds while someone
+    # watches it (every ``dashboard_unwatched_refresh`` seconds otherwise) and keeps a
     # history sample every ``history_interval`` seconds for its charts.
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 14002
     dashboard_token: str = ""
     dashboard_refresh: float = 60.0
+    dashboard_unwatched_refresh: float = 300.0
     history_interval: float = 300.0
 
     def __post_init__(self) -> None:

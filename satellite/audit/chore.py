@@ -7,6 +7,14 @@ of work â€” retry the contained challenges, read one batch, or audit one group â
 which (STYLE habit 4), so tests step it instead of sleeping; :meth:`run` steps it forever,
 resting ``interval`` seconds between passes.
 
+**Pace.** Passes run back to back, so without a cap the audit rate is whatever the CPU
+allows: on an idle devnet the chore audited as fast as the machine would let it, ten and more
+audits a second, and faster still whenever other work stopped competing. ``max_rate``
+(audits per second, 0 = no cap) makes coverage a setting instead of a side effect: after a
+group of ``g`` audits :meth:`run` waits until ``g / max_rate`` seconds have passed since the
+previous group was due, so a burst never exceeds the rate and an idle stretch earns no
+credit.
+
 **Containment.** A node that accepts the connection but does not answer in time may be
 hiding a missing piece behind a slow disk, so a timeout is neither forgiven nor punished at
 once: the challenge (same piece, same leaf indexes) is stored as the node's pending audit
@@ -117,6 +125,7 @@ class AuditChore:
         concurrency: int = 5,
         max_misses: int = 3,
         interval: float = 30.0,
+        max_rate: float = 0.0,
         on_nodes_changed: Callable[[], None] = lambda: None,
         rng: random.Random | None = None,
     ) -> None:
@@ -128,6 +137,7 @@ class AuditChore:
         self.concurrency = max(1, concurrency)
         self.max_misses = max_misses
         self.interval = interval
+        self.max_rate = max_rate
         self.on_nodes_changed = on_nodes_changed
         self.rng = rng
         self.state = AuditChoreState()
@@ -246,7 +256,15 @@ class AuditChore:
             self.on_nodes_changed()  # placement reads contained / vetted / suspended / disqualified
         return AuditDone(t, outcome, reason, report, decision, state)
 
+    def pace(self, audited: int, due: float, now: float) -> float:
+        """When the next group is due, given that this one (``audited`` audits) was due at ``due``."""
+        if self.max_rate <= 0 or audited <= 0:
+            return now
+        return max(due, now - audited / self.max_rate) + audited / self.max_rate
+
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         while True:
             try:
                 kind = await self.step()
@@ -256,6 +274,10 @@ class AuditChore:
                 kind = StepKind.IDLE
             if kind is StepKind.IDLE:
                 await asyncio.sleep(self.interval)
+                due = loop.time()
+            elif kind in (StepKind.AUDITED, StepKind.REVERIFIED):
+                due = self.pace(len(self.last), due, loop.time())
+                await asyncio.sleep(max(0.0, due - loop.time()))
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):

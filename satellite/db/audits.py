@@ -203,7 +203,7 @@ class AuditRepository:
         elif how is Containment.RELEASE:
             await s.execute(delete(PendingAudit).where(PendingAudit.node_id == t.node_id))
             node.contained_at = None
-        else:
+        elif node.contained_at is not None:  # only a contained node has a pending audit to touch
             await s.execute(
                 update(PendingAudit).where(PendingAudit.node_id == t.node_id).values(last_attempt_at=now)
             )

@@ -3,7 +3,11 @@
 Both do one unit of work per step (a batch of segments, one job) and report their state,
 so tests step them directly; these loops only pace them. The checker sleeps
 ``checker_interval`` between passes and runs a pass's batches back to back. Each of
-``workers`` repairers claims jobs until the queue is empty, then sleeps ``interval``.
+``workers`` repairers claims jobs until the queue is empty. Then only the first of them polls
+the queue every ``interval`` (another process may fill it); the others wait until it finds a
+job, or this process's checker queues some, and poll on their own only every
+``IDLE_POLL_FACTOR × interval`` — an idle satellite then asks the database once per interval,
+not once per worker per interval, and queued work starts at once instead of after a poll.
 Several satellites' main processes may run workers on one PostgreSQL database: claims
 are exclusive (``FOR UPDATE SKIP LOCKED``), so no segment is repaired twice at once.
 """
@@ -28,6 +32,8 @@ from .repairer import Repairer
 __all__ = ["RepairConfig", "RepairService"]
 
 log = logging.getLogger(__name__)
+
+IDLE_POLL_FACTOR = 10  # an idle repairer but the first polls this many intervals apart
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,7 @@ class RepairService:
         )
         self.repairers: list[Repairer] = []
         self._session: Any = None
+        self._work = asyncio.Event()  # set when a job was found or queued: idle repairers claim
 
     def new_repairer(self, client: PieceClient) -> Repairer:
         return Repairer(
@@ -100,18 +107,29 @@ class RepairService:
             except Exception:
                 log.exception("repair checker step failed")
                 step = CheckerStep.DONE
+            if self.checker.state.queued:
+                self.wake()  # this pass queued segments: the idle repairers start now
             if step is CheckerStep.DONE:
                 await asyncio.sleep(self.config.checker_interval)
 
-    async def _repair_forever(self, repairer: Repairer) -> None:
+    def wake(self) -> None:
+        """Tell this process's idle repairers that the queue may hold work."""
+        self._work.set()
+
+    async def _repair_forever(self, repairer: Repairer, index: int = 0) -> None:
         while True:
             try:
                 result = await repairer.run_once()
             except Exception:
                 log.exception("repairer step failed")
                 result = None
-            if result is None:
-                await asyncio.sleep(self.config.interval)
+            if result is not None:
+                self.wake()  # there was a job: the others look for more
+                continue
+            self._work.clear()
+            timeout = self.config.interval * (1 if index == 0 else IDLE_POLL_FACTOR)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._work.wait(), timeout)
 
     async def run_checker(self) -> None:
         """The checker alone (``--role repair-checker``): one process at a time, under a lease."""
@@ -125,7 +143,7 @@ class RepairService:
         self.repairers = [self.new_repairer(client) for _ in range(self.config.workers)]
         async with asyncio.TaskGroup() as tg:
             for i, r in enumerate(self.repairers):
-                tg.create_task(self._repair_forever(r), name=f"repairer-{i}")
+                tg.create_task(self._repair_forever(r, i), name=f"repairer-{i}")
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:

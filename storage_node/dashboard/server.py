@@ -64,6 +64,8 @@ async def _auth(
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), request.app[TOKEN].encode()):
             return _error(401, "this dashboard needs 'Authorization: Bearer <dashboard_token>' "
                                "(dashboard_token in the node's config.toml)")
+    if request.path.startswith("/api/"):
+        request.app[SERVICE].watched()  # someone reads it: keep the satellite's answers fresh
     try:
         return await handler(request)
     except ValueError as e:

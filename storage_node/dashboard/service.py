@@ -7,7 +7,11 @@ of the piece files on disk. Bandwidth comes from the order database
 month (UTC), the period payouts use. Scores, vetting and graceful-exit progress are the
 satellite's: the chore asks for them every ``dashboard_refresh`` seconds with the same
 node-signed requests ``geoshard node status`` and ``geoshard node exit --status`` send, and
-the page shows when it last heard and why it could not.
+the page shows when it last heard and why it could not. It asks that often only while someone
+watches (an API request in the last ``WATCH_WINDOW`` seconds: a page, the multinode view, a
+script); unwatched, it asks every ``dashboard_unwatched_refresh`` seconds, so that a devnet of
+twelve idle nodes does not keep its satellite busy answering dashboards no one reads. The
+first request after an unwatched stretch wakes the chore at once.
 
 **Warnings before a threshold.** Each score has a margin, the distance between a perfect
 1.0 and its threshold; a score that has used up a quarter of its margin is a warning, half
@@ -24,6 +28,7 @@ panel is the node's own :class:`~storage_node.scrub.ScrubRecords`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -51,6 +56,7 @@ __all__ = ["INGRESS", "DashboardService", "SatelliteUnavailable", "score_warning
 log = logging.getLogger(__name__)
 
 INGRESS = (Action.PUT.value, Action.REPAIR_PUT.value)
+WATCH_WINDOW = 30.0  # seconds after an API request during which the dashboard counts as watched
 EGRESS = (Action.GET.value, Action.REPAIR_GET.value, Action.AUDIT.value)
 # (score key, threshold key, what crossing it does)
 _SCORES = (
@@ -227,6 +233,8 @@ class DashboardService:
         self.scrub_records = scrub if scrub is not None else ScrubRecords(db.conn)
         self.refreshed_at: float | None = None
         self.refreshed = asyncio.Event()  # set after each refresh, for tests
+        self.watched_at: float | None = None  # the last API request of a viewer (time.time())
+        self._wake = asyncio.Event()  # a viewer arrived while the satellite's answers are stale
         self._session: aiohttp.ClientSession | None = None
 
     # --- the chore ---------------------------------------------------------------------
@@ -279,9 +287,25 @@ class DashboardService:
         self.history.add(s)
         return s
 
+    def watched(self, at: float | None = None) -> None:
+        """A viewer asked for a document: refresh at the watched pace, and now if that is overdue."""
+        self.watched_at = time.time() if at is None else at
+        if self.refresh_due(self.watched_at):
+            self._wake.set()
+
+    def refresh_due(self, now: float) -> bool:
+        """Whether the satellite's answers are older than the pace for now (watched or not)."""
+        if self.refreshed_at is None:
+            return True
+        pace = self.config.dashboard_refresh
+        if self.watched_at is None or now - self.watched_at >= WATCH_WINDOW:
+            pace = max(pace, self.config.dashboard_unwatched_refresh)
+        return now - self.refreshed_at >= pace
+
     async def step(self) -> None:
-        """One pass: refresh from the satellite, flush bandwidth, sample if one is due."""
-        await self.refresh()
+        """One pass: refresh from the satellite when due, flush bandwidth, sample if one is due."""
+        if self.refresh_due(time.time()):
+            await self.refresh()
         self.db.bandwidth.flush()
         last = self.history.last()
         if last is None or time.time() - last.at >= self.config.history_interval:
@@ -296,7 +320,9 @@ class DashboardService:
                 await self.step()
             except Exception:  # the dashboard must never take the node down
                 log.exception("dashboard refresh failed")
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), interval)
+            self._wake.clear()
 
     async def close(self) -> None:
         if self._session is not None:

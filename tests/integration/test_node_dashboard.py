@@ -171,6 +171,31 @@ async def test_bandwidth_survives_a_restart_through_the_flushed_table(tmp_path: 
         assert s["bandwidth"]["ingress"]["PUT"] == 3000
 
 
+async def test_an_unwatched_dashboard_stops_asking_the_satellite_and_a_page_view_asks_at_once(
+    tmp_path: Path,
+) -> None:
+    async with running_node(
+        tmp_path / "n", history_interval=0.05, dashboard_refresh=0.05, dashboard_unwatched_refresh=3600
+    ) as node:
+        url = await wait_started(node)
+        svc = node.peer.dashboard
+
+        async def refreshed_after(t: float | None) -> bool:
+            return svc.refreshed_at is not None and (t is None or svc.refreshed_at > t)
+
+        async def samples(n: int) -> bool:
+            return len(svc.history.read(0, 5000)) >= n
+
+        await until(lambda: refreshed_after(None))
+        first = svc.refreshed_at
+        await until(lambda: samples(8))  # the chore ran many passes, 0.05 s apart
+        assert svc.refreshed_at == first  # but asked the satellite once: nobody watched
+        assert (await get_json(node.session, f"{url}/api/summary"))[0] == 200
+        await until(lambda: refreshed_after(first), timeout=2.0)  # a viewer: asked at once
+        second = svc.refreshed_at
+        await until(lambda: refreshed_after(second), timeout=2.0)  # and at the watched pace since
+
+
 async def test_history_samples_accumulate_and_are_thinned_on_request(tmp_path: Path) -> None:
     async with running_node(tmp_path / "n", history_interval=0.05, dashboard_refresh=0.05) as node:
         url = await wait_started(node)

@@ -1,0 +1,80 @@
+"""Idle CPU of a devnet: percent of one core per process, measured from /proc CPU counters.
+
+Starts a ``--nodes`` devnet, stores ``--objects`` small objects, lets it settle, then counts
+the CPU seconds (user + system) each process of the devnet spends over ``--seconds``. Every
+process is counted once: a named process's own time plus that of its children that are not
+themselves named (the satellite's API workers, say), and the ``devnet`` supervisor only for
+itself. CPU seconds, not wall-clock load, so the figure holds on a shared machine.
+
+    PYTHONPATH=. python bench/idle_cpu.py [--nodes 10] [--objects 20] [--settle 60] [--seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import psutil
+
+from tests.devnet_fixture import start_devnet
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default="/tmp/idle-devnet")
+    ap.add_argument("--nodes", type=int, default=10)
+    ap.add_argument("--objects", type=int, default=20)
+    ap.add_argument("--settle", type=float, default=60.0)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    args = ap.parse_args()
+    data = Path(args.data)
+    shutil.rmtree(data, ignore_errors=True)
+    d = start_devnet(data, nodes=args.nodes, timeout=400)
+    try:
+        s3 = d.boto3()
+        s3.create_bucket(Bucket="idle")
+        for i in range(args.objects):
+            s3.put_object(Bucket="idle", Key=f"k{i}", Body=os.urandom(300_000))
+        time.sleep(args.settle)
+        pids = {e["name"]: e["pid"] for e in json.loads((data / "devnet.pids").read_text())}
+        named = set(pids.values())
+        procs = {n: psutil.Process(p) for n, p in pids.items()}
+
+        def cpu() -> dict[str, float]:
+            out: dict[str, float] = {}
+            for n, p in procs.items():
+                try:
+                    t = p.cpu_times()
+                    out[n] = t.user + t.system
+                    for c in p.children(recursive=True):
+                        if c.pid not in named:
+                            ct = c.cpu_times()
+                            out[n] += ct.user + ct.system
+                except psutil.Error:
+                    pass
+            return out
+
+        a = cpu()
+        t0 = time.monotonic()
+        time.sleep(args.seconds)
+        b = cpu()
+        el = time.monotonic() - t0
+        per = {n: round(100 * (b[n] - a[n]) / el, 2) for n in a if n in b}
+        nodes = sum(v for n, v in per.items() if n.startswith("node"))
+        print("percent of one core over", round(el), "s:", json.dumps(per))
+        print(f"satellite {per.get('satellite', 0):.1f} %, nodes {nodes:.1f} % in all, "
+              f"gateway {per.get('gateway', 0):.1f} %, devnet {per.get('devnet', 0):.1f} %")
+        print("total:", round(sum(per.values()), 1), "%")
+    finally:
+        d.stop()
+
+
+if __name__ == "__main__":
+    main()
