@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["Devnet", "devnet", "free_port", "start_devnet"]
+__all__ = ["Devnet", "SharedDevnet", "devnet", "free_port", "shared_devnet", "start_devnet", "stop_shared_devnet_after"]
 
 
 def free_port() -> int:
@@ -139,10 +139,49 @@ def start_devnet(
     return Devnet(data, proc, _read_env(env_file), log)
 
 
+_HOLDERS: list[SharedDevnet] = []  # this worker's shared devnet (one session, one holder)
+
+
+class SharedDevnet:
+    """The worker's one shared devnet, started on first use and stopped as soon as the tests
+    that share it are done (``pytest_runtest_teardown`` in tests/conftest.py), not at the end
+    of the session: an idle devnet's satellite would take a share of a core from every test
+    after it."""
+
+    def __init__(self, factory: pytest.TempPathFactory) -> None:
+        self.factory = factory
+        self.net: Devnet | None = None
+
+    def get(self) -> Devnet:
+        if self.net is None:
+            self.net = start_devnet(self.factory.mktemp("devnet"))
+        return self.net
+
+    def stop(self) -> None:
+        net, self.net = self.net, None
+        if net is not None:
+            net.stop()
+
+
 @pytest.fixture(scope="session")
-def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
-    net = start_devnet(tmp_path_factory.mktemp("devnet"))
+def shared_devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedDevnet]:
+    holder = SharedDevnet(tmp_path_factory)
+    _HOLDERS.append(holder)
     try:
-        yield net
+        yield holder
     finally:
-        net.stop()
+        holder.stop()
+
+
+@pytest.fixture
+def devnet(shared_devnet: SharedDevnet) -> Devnet:
+    return shared_devnet.get()
+
+
+def stop_shared_devnet_after(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Stop the shared devnet once the next test on this worker does not use it (xdist sends
+    the whole ``devnet`` group to one worker, so its tests run one after another)."""
+    if "devnet" not in item.fixturenames or (nextitem is not None and "devnet" in nextitem.fixturenames):
+        return
+    for holder in _HOLDERS:
+        holder.stop()
