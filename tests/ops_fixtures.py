@@ -17,6 +17,7 @@ from satellite.config import SatelliteConfig
 from satellite.db import create_database, upgrade_schema
 from satellite.db.engine import sqlite_url
 from satellite.peer import Satellite
+from tests.satellite_fixtures import stop_satellite
 
 __all__ = ["running_satellite"]
 
@@ -32,9 +33,5 @@ async def running_satellite(tmp_path: Path, **config: Any) -> AsyncIterator[Sate
     try:
         yield sat
     finally:
-        for runner in sat._runners:
-            await runner.cleanup()
-        for chore in sat.chores():
-            with contextlib.suppress(Exception):
-                await chore.close()
+        await stop_satellite(sat)
         await db.close()

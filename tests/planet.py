@@ -34,6 +34,7 @@ from satellite.nodeselection.policy import PlacementPolicy
 from satellite.peer import Satellite
 from storage_node.config import NodeConfig
 from storage_node.peer import Peer
+from tests.satellite_fixtures import stop_satellite
 
 __all__ = ["PLACES", "Planet", "Tenant", "fails", "planet", "status"]
 
@@ -167,10 +168,6 @@ async def planet(
         for t in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
-        for runner in sat._runners:
-            await runner.cleanup()
-        for chore in sat.chores():  # tests step chores by hand; close what they opened
-            with contextlib.suppress(Exception):
-                await chore.close()
+        await stop_satellite(sat)  # tests step chores by hand; it closes what they opened
         if database is None:
             await db.close()

@@ -8,6 +8,7 @@ end. Where no server answers, the PostgreSQL half is skipped and says why.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator
@@ -29,6 +30,7 @@ __all__ = [
     "fresh_pg_database",
     "postgres_available",
     "satellite",
+    "stop_satellite",
 ]
 
 PG_URL = os.environ.get("GEOSHARD_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -184,5 +186,15 @@ async def satellite(db: Database, tmp_path: os.PathLike[str]) -> AsyncIterator[A
     try:
         yield sat
     finally:
-        for runner in sat._runners:
-            await runner.cleanup()
+        await stop_satellite(sat)
+
+
+async def stop_satellite(sat: Any) -> None:
+    """Undo ``Satellite.start()`` in a test that stepped its chores by hand: close its listeners,
+    then every chore (each may have opened sessions; closing one never opened is harmless).
+    The database is the test's to close."""
+    for runner in sat._runners:
+        await runner.cleanup()
+    for chore in sat.chores():
+        with contextlib.suppress(Exception):
+            await chore.close()

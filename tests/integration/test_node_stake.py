@@ -28,7 +28,7 @@ from satellite.peer import Satellite
 from storage_node.earnings import fetch_earnings, format_earnings
 from tests.durability_helpers import wait_until
 from tests.node_fixtures import running_node
-from tests.satellite_fixtures import db, db_backend  # noqa: F401  (pytest fixtures)
+from tests.satellite_fixtures import db, db_backend, stop_satellite  # noqa: F401  (pytest fixtures)
 
 INDEX = 3  # devnet node 3's wallet
 UNBONDING = 3600
@@ -117,5 +117,4 @@ async def test_a_nodes_stake_is_in_its_earnings_its_cli_and_its_dashboard_bonded
                 p = await _until(lambda: panel("unbonding"), what="the dashboard to show the unbonding")
                 assert p["unbonding_until"] == until.isoformat() and until.isoformat() in p["message"]
     finally:
-        for runner in sat._runners:
-            await runner.cleanup()
+        await stop_satellite(sat)
