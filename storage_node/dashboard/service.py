@@ -361,7 +361,7 @@ class DashboardService:
             "disk_free": disk_free,
         }
 
-    def warnings(self, space: dict[str, Any]) -> list[dict[str, Any]]:
+    def warnings(self, space: dict[str, Any], scrub: dict[str, Any]) -> list[dict[str, Any]]:
         out = score_warnings(self.reputation) if self.reputation else []
         if self.reputation_error:
             out.append({"severity": "warning", "kind": "satellite_unreachable",
@@ -379,7 +379,7 @@ class DashboardService:
             out.append({"severity": "warning", "kind": "disk",
                         "message": f"the disk has {space['disk_free']} bytes free, less than the "
                                    f"{space['free']} this node still offers: lower capacity or free disk space"})
-        out += scrub_warnings(self.scrub())
+        out += scrub_warnings(scrub)
         if self.exit and self.exit.get("status") == "failed":
             out.append({"severity": "critical", "kind": "exit",
                         "message": f"graceful exit failed: {self.exit.get('reason')}"})
@@ -456,7 +456,7 @@ class DashboardService:
         }
 
     def summary(self) -> dict[str, Any]:
-        space = self.space()
+        space, scrub = self.space(), self.scrub()
         rep = self.reputation
         st = self.checkin
         c = self.config
@@ -489,7 +489,7 @@ class DashboardService:
             "exit": self.exit,
             "exit_error": self.exit_error,
             "refreshed_at": _iso(self.refreshed_at),
-            "warnings": self.warnings(space),
+            "warnings": self.warnings(space, scrub),
             "payouts": self.payouts(),
-            "scrub": self.scrub(),
+            "scrub": scrub,
         }
