@@ -18,20 +18,12 @@ from aiohttp import web
 
 from common.messages import EarningsRequest, now
 from satellite.accounting.service import AccountingService
-from satellite.api.node_requests import read_node_request
-from satellite.errors import InvalidArgument
+from satellite.api.node_requests import read_json, read_node_request
 
 __all__ = ["EARNINGS_PATH", "SETTLE_PATH", "AccountingEndpoint"]
 
 SETTLE_PATH = "/api/v1/nodes/orders/settle"
 EARNINGS_PATH = "/api/v1/nodes/earnings"
-
-
-async def _json(request: web.Request) -> object:
-    try:
-        return await request.json()
-    except ValueError as e:
-        raise InvalidArgument(f"the request body is not JSON: {e}") from None
 
 
 class AccountingEndpoint:
@@ -51,7 +43,7 @@ class AccountingEndpoint:
         return [web.post(SETTLE_PATH, self.settle), web.post(EARNINGS_PATH, self.earnings)]
 
     async def settle(self, request: web.Request) -> web.Response:
-        result = await self.accounting.settler.settle(await _json(request))
+        result = await self.accounting.settler.settle(await read_json(request, "order settlement"))
         return web.json_response(result.to_json())
 
     async def earnings(self, request: web.Request) -> web.Response:

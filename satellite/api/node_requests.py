@@ -12,14 +12,18 @@ from aiohttp import web
 from satellite.errors import InvalidArgument
 from satellite.overlay.service import M, verify_node_request
 
-__all__ = ["read_node_request"]
+__all__ = ["read_json", "read_node_request"]
+
+
+async def read_json(request: web.Request, what: str = "request") -> object:
+    try:
+        return await request.json()
+    except ValueError as e:
+        raise InvalidArgument(f"malformed {what}: the body is not JSON: {e}") from None
 
 
 async def read_node_request(
     request: web.Request, expected: type[M], what: str, only_own: str, satellite_id: str, at: int | None = None
 ) -> M:
-    try:
-        envelope = await request.json()
-    except ValueError as e:
-        raise InvalidArgument(f"malformed {what}: the body is not JSON: {e}") from None
+    envelope = await read_json(request, what)
     return verify_node_request(envelope, expected, what, only_own, satellite_id, at)
