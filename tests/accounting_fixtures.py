@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import insert
 
@@ -16,7 +17,7 @@ from common.identity import Identity
 from satellite.db import Database
 from satellite.db.models import Bucket, Node, ObjectRow, PieceRow, PlacementPolicyRow, SegmentRow, Tenant
 
-__all__ = ["WALLET", "Seeded", "seed_network"]
+__all__ = ["WALLET", "Seeded", "close_current_period", "seed_network"]
 
 WALLET = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 
@@ -77,3 +78,17 @@ async def seed_network(
                  "merkle_root": b"\0" * 32, "size": piece_size} for i in ids for j in range(pieces)
             ])  # fmt: skip
     return Seeded(node_ids, tenant_id, bucket_id, piece_size, pieces, segments)
+
+
+async def close_current_period(accounting: Any, period_seconds: int) -> tuple[Any, Any]:
+    """Tally the period that holds now from now to its end, flush the request meter and close
+    it: what the accounting chore does over a whole period, at once. (period, close result)."""
+    from common.messages import now
+    from satellite.accounting import Period
+
+    t = now()
+    period = Period.at(t, period_seconds)
+    await accounting.tally.tally(now=t)
+    await accounting.tally.tally(now=period.end)
+    await accounting.meter.flush(now=t)
+    return period, await accounting.closer.close(period, now=period.end + 2)

@@ -16,11 +16,10 @@ from typing import Any
 
 import aiohttp
 
-from common.messages import now
-from satellite.accounting import Period
 from satellite.audit.verifier import AuditTarget
 from satellite.console.economics import churn
 from satellite.reputation import Outcome
+from tests.accounting_fixtures import close_current_period
 from tests.planet import planet
 from tests.repair_helpers import upload_objects
 from tests.satellite_fixtures import FakeNode, db, db_backend, satellite  # noqa: F401  (pytest fixtures)
@@ -162,12 +161,7 @@ async def test_a_closed_period_is_a_row_with_revenue_payouts_reserve_and_margin_
     async with planet(tmp_path, nodes=3, scheme="1/2/3/3", segment_size=64 * 1024, satellite_config=ECONOMY) as net:
         await upload_objects(net, "econ", 1, 100_000)
         acc = net.satellite.accounting
-        t = now()
-        period = Period.at(t, DAY)
-        await acc.tally.tally(now=t)
-        await acc.tally.tally(now=period.end)
-        await acc.meter.flush(now=t)
-        result = await acc.closer.close(period, now=period.end + 2)
+        period, result = await close_current_period(acc, DAY)
         pr = result.period_row
 
         status, e = await call(net.satellite, "GET", "/v1/console/economics", token=net.satellite.config.admin_token)

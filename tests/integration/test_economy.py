@@ -21,10 +21,10 @@ from sqlalchemy import func, select
 
 from common.identity import Identity
 from common.messages import Action, OrderLimit, Signed, new_serial, now
-from satellite.accounting import Period
 from satellite.db.accounting_models import DataLossIncident
 from satellite.db.models import OrderSerial
 from storage_node.earnings import fetch_earnings, format_earnings
+from tests.accounting_fixtures import close_current_period
 from tests.planet import planet
 from tests.repair_helpers import kill_node, pieces_by_segment, upload_objects
 
@@ -80,12 +80,7 @@ async def test_nodes_are_paid_for_stored_bytes_and_settled_egress_and_see_it(tmp
         settled = await _until(all_settled, what="nodes to settle every GET order they served")
         assert sum(settled.values()) >= len(body)  # at least k shares of every stripe were read
 
-        t = now()
-        period = Period.at(t, DAY)
-        await acc.tally.tally(now=t)
-        await acc.tally.tally(now=period.end)
-        await acc.meter.flush(now=t)
-        result = await acc.closer.close(period, now=period.end + 2)
+        period, result = await close_current_period(acc, DAY)
         stubs = {p.node_id: p for p in result.paystubs}
         held_pieces = {p.node_id for rows in (await pieces_by_segment(net)).values() for p in rows}
         assert held_pieces <= set(stubs)

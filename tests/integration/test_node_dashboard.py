@@ -17,11 +17,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from common.messages import Action, now
-from satellite.accounting import Period
+from common.messages import Action
 from satellite.audit.verifier import AuditTarget
 from satellite.reputation import Outcome
 from storage_node.config import ConfigError
+from tests.accounting_fixtures import close_current_period
 from tests.node_fixtures import NodeHarness, files_on_disk, new_piece_id
 from tests.node_fixtures import running_node as _running_node
 from tests.planet import planet
@@ -116,12 +116,7 @@ async def test_a_closed_period_shows_its_byte_hours_and_the_scrub_its_verified_p
                       node_config=nodes) as net:  # fmt: skip
         await upload_objects(net, "dash", 1, 100_000)
         acc = net.satellite.accounting
-        t = now()
-        period = Period.at(t, DAY)
-        await acc.tally.tally(now=t)
-        await acc.tally.tally(now=period.end)
-        await acc.meter.flush(now=t)
-        result = await acc.closer.close(period, now=period.end + 2)
+        period, result = await close_current_period(acc, DAY)
         stubs = {p.node_id: p for p in result.paystubs}
         peer = next(p for p in net.nodes if stubs.get(p.identity.id) and stubs[p.identity.id].byte_hours > 0)
         stub = stubs[peer.identity.id]
