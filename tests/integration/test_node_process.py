@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import sys
 from pathlib import Path
 
 import aiohttp
@@ -18,10 +17,7 @@ from common.messages import Action, CheckIn, OrderLimit, PieceReceipt, Signed, n
 from storage_node.contact import CHECKIN_PATH
 from storage_node.piecestore.verification import encode_order_header
 from tests.node_fixtures import files_on_disk, new_piece_id
-
-GEOSHARD = [str(Path(sys.executable).with_name("geoshard"))]
-if not Path(GEOSHARD[0]).exists():
-    GEOSHARD = [sys.executable, "-m", "geoshard.cli"]
+from tests.ops_fixtures import GEOSHARD
 
 
 async def _cli(*args: str) -> tuple[int, str, str]:

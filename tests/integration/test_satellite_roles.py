@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +19,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from satellite.config import load_config, save_config
+from satellite.config import load_config
+from tests.ops_fixtures import DEADLINE, GEOSHARD, init_satellite
 from tests.satellite_fixtures import FakeNode, drop_pg_database, fresh_pg_database
 
-GEOSHARD = [str(Path(sys.executable).with_name("geoshard"))]
-if not Path(GEOSHARD[0]).exists():
-    GEOSHARD = [sys.executable, "-m", "geoshard.cli"]
-DEADLINE = 90.0  # seconds any one wait may take on a loaded CI machine (a bound, not a timing)
 LEASED = {"audit", "repair-checker", "gc", "graceful-exit", "accounting", "payouts"}
 
 
@@ -47,21 +43,6 @@ class Proc:
         assert m, self.line
         return m.group(1)
 
-
-async def _init(tmp_path: Path, database_url: str) -> Path:
-    data = tmp_path / "satellite"
-    init = await asyncio.create_subprocess_exec(
-        *GEOSHARD, "satellite", "init", "--data", str(data), "--database-url", database_url,
-        "--port", "0", "--admin-port", "0",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    _, err = await asyncio.wait_for(init.communicate(), DEADLINE)
-    assert init.returncode == 0, err.decode()
-    path = data / "satellite.json"
-    config = load_config(path)
-    config.lease_ttl = 60.0  # long: a takeover within the test is by death, not by expiry
-    save_config(config, path)
-    return path
 
 
 async def _run(cfg: Path, log: Path, role: str) -> Proc:
@@ -116,7 +97,8 @@ async def database_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
 async def test_api_and_two_workers_processes_split_the_satellite_and_a_dead_holder_is_replaced(
     tmp_path: Path, database_url: str
 ) -> None:
-    cfg = await _init(tmp_path, database_url)
+    # A long lease: a takeover within the test is by death, not by expiry.
+    cfg = await init_satellite(tmp_path, database_url, lease_ttl=60.0)
     token = load_config(cfg).admin_token
     log = tmp_path / "satellite.log"
     procs: list[Proc] = []

@@ -12,7 +12,6 @@ import base64
 import hashlib
 import re
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,16 +24,15 @@ from erasure.scheme import RedundancyScheme
 from erasure.segment import SegmentLayout
 from gateway import satellite_client as sc
 from satellite.admin.client import AdminClient
-from satellite.config import load_config, save_config
+from satellite.config import load_config
 from satellite.nodeselection import PlacementPolicy
+from tests.ops_fixtures import DEADLINE, GEOSHARD, init_satellite
 from tests.satellite_fixtures import NODE_PLACES, FakeNode, drop_pg_database, fresh_pg_database
 
 SCHEME = RedundancyScheme(2, 3, 4, 5)
+# `satellite init` on free ports, configured so that placement accepts the test's new, small nodes.
+SMALL_NODES: dict[str, Any] = {"new_node_fraction": 1.0, "min_free_bytes": 0}
 B64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
-GEOSHARD = [str(Path(sys.executable).with_name("geoshard"))]
-if not Path(GEOSHARD[0]).exists():
-    GEOSHARD = [sys.executable, "-m", "geoshard.cli"]
-DEADLINE = 90.0  # seconds any one wait may take on a loaded CI machine (a bound, not a timing)
 
 
 class Tree:
@@ -77,22 +75,6 @@ class Tree:
         return await client.commit_object(self.tenant, "photos", key, meta, [seg])
 
 
-async def _init(tmp_path: Path, database_url: str) -> Path:
-    """``geoshard satellite init`` on free ports; placement accepts the test's new, small nodes."""
-    data = tmp_path / "satellite"
-    init = await asyncio.create_subprocess_exec(
-        *GEOSHARD, "satellite", "init", "--data", str(data), "--database-url", database_url,
-        "--port", "0", "--admin-port", "0",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    _, err = await asyncio.wait_for(init.communicate(), DEADLINE)
-    assert init.returncode == 0, err.decode()
-    path = data / "satellite.json"
-    config = load_config(path)
-    config.new_node_fraction, config.min_free_bytes = 1.0, 0
-    save_config(config, path)
-    return path
-
 
 async def _start(cfg: Path, log: Path, workers: int) -> Tree:
     with log.open("wb") as err:
@@ -113,7 +95,7 @@ async def tree(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
     db_name, url = None, ""
     if request.param == "postgresql":
         db_name, url = await fresh_pg_database()
-    t = await _start(await _init(tmp_path, url), tmp_path / "satellite.log", workers=2)
+    t = await _start(await init_satellite(tmp_path, url, **SMALL_NODES), tmp_path / "satellite.log", workers=2)
     try:
         yield t
     finally:
@@ -173,7 +155,7 @@ async def test_killed_worker_is_restarted_and_sigterm_stops_all(tmp_path: Path) 
 
 
 async def _killed_worker_is_restarted_and_sigterm_stops_all(tmp_path: Path, url: str) -> None:
-    t = await _start(await _init(tmp_path, url), tmp_path / "satellite.log", workers=2)
+    t = await _start(await init_satellite(tmp_path, url, **SMALL_NODES), tmp_path / "satellite.log", workers=2)
     all_pids: set[int] = set()
     try:
         await t.setup_world()
@@ -225,7 +207,7 @@ async def _killed_worker_is_restarted_and_sigterm_stops_all(tmp_path: Path, url:
 
 async def test_sigint_stops_the_whole_tree(tmp_path: Path) -> None:
     """Ctrl-C in a terminal: SIGINT reaches the MAIN process, which stops its workers and exits 0."""
-    t = await _start(await _init(tmp_path, ""), tmp_path / "satellite.log", workers=2)
+    t = await _start(await init_satellite(tmp_path, "", **SMALL_NODES), tmp_path / "satellite.log", workers=2)
     pids = [w.pid for w in t.workers()]
     assert len(pids) == 2
     t.proc.send_signal(signal.SIGINT)
