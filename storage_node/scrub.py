@@ -377,8 +377,8 @@ class ScrubChore:
         if not problem:
             s.pass_verified += 1
             s.total_verified += 1
-            if self.store.index is not None:  # a file the index missed (a crash, or a node older than it)
-                await asyncio.to_thread(self.store.index.add, piece_id, self.store.path(piece_id).stat().st_size)
+            # A file the index missed (a crash, or a node older than it); a sound piece's bytes read are its size.
+            await asyncio.to_thread(self.store.index_existing, piece_id, nbytes)
             return
         log.error("scrub: piece %s is lost: %s; deleting it and telling the satellite", piece_id, problem)
         self.records.add_loss(piece_id, "corrupt", problem)

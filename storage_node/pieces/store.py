@@ -164,6 +164,7 @@ class PieceStore:
         self.anonymous_uploads = False  # O_TMPFILE + link via /proc; probed in open()
         # Chores move and delete files from worker threads while uploads commit on the loop.
         self._lock = threading.Lock()
+        self._index_lock = threading.Lock()  # a row dropped and its file moved, as one step
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -260,6 +261,16 @@ class PieceStore:
         if self.index is not None:  # before the file moves: a row without a file is a loss
             self.index.discard(piece_id)
 
+    def index_existing(self, piece_id: str, size: int) -> None:
+        """Give a piece the scrub just verified its index row, if it is still stored. Trash and
+        delete hold ``_index_lock`` from dropping a row to moving the file, so a piece trashed
+        meanwhile never gets its row back (a row whose file later leaves the trash reads as lost)."""
+        if self.index is None:
+            return
+        with self._index_lock:
+            if self.path(piece_id).exists():
+                self.index.add(piece_id, size)
+
     # --- reading -----------------------------------------------------------------------
 
     def reader(self, piece_id: str) -> PieceReader:
@@ -302,11 +313,12 @@ class PieceStore:
             replaced: int | None = dst.stat().st_size  # a copy trashed before: it is overwritten
         except FileNotFoundError:
             replaced = None
-        self._forget(piece_id)
         try:
-            size = src.stat().st_size
-            os.utime(src, (t, t))
-            os.replace(src, dst)
+            with self._index_lock:
+                self._forget(piece_id)
+                size = src.stat().st_size
+                os.utime(src, (t, t))
+                os.replace(src, dst)
         except FileNotFoundError:
             return False  # deleted meanwhile (TTL expiry)
         self._adjust(pieces=-size, count=-1, trash=size - (replaced or 0),
@@ -316,10 +328,11 @@ class PieceStore:
     def delete(self, piece_id: str) -> bool:
         """Delete a stored piece for good (TTL expiry); False if absent."""
         path = self.path(piece_id)
-        self._forget(piece_id)
         try:
-            size = path.stat().st_size
-            path.unlink()
+            with self._index_lock:
+                self._forget(piece_id)
+                size = path.stat().st_size
+                path.unlink()
         except FileNotFoundError:
             return False
         self._adjust(pieces=-size, count=-1)
