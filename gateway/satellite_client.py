@@ -35,12 +35,14 @@ __all__ = [
     "InvalidToken",
     "MalformedACLError",
     "MalformedPolicy",
+    "MethodNotAllowed",
     "NoSuchAccessKey",
     "NoSuchBucket",
     "NoSuchBucketPolicy",
     "NoSuchKey",
     "NoSuchPublicAccessBlockConfiguration",
     "NoSuchUpload",
+    "NoSuchVersion",
     "NotEnoughNodes",
     "PreconditionFailed",
     "SatelliteClient",
@@ -80,6 +82,16 @@ class NoSuchKey(SatelliteError):
 
 class NoSuchUpload(SatelliteError):
     code = "NoSuchUpload"
+
+
+class NoSuchVersion(SatelliteError):
+    code = "NoSuchVersion"
+
+
+class MethodNotAllowed(SatelliteError):
+    """A read of a version that is a delete marker (``version_id`` in the body)."""
+
+    code = "MethodNotAllowed"
 
 
 class NoSuchAccessKey(SatelliteError):
@@ -211,11 +223,15 @@ _ERRORS: dict[str, type[SatelliteError]] = {
         BucketNotEmpty, InvalidToken, InvalidReceipt, TooFewPieces, InvalidPart, InvalidPartOrder,
         EntityTooSmall, InvalidRange, CopyNeedsReupload, NotEnoughNodes, InvalidPartNumber, PreconditionFailed,
         MalformedPolicy, NoSuchBucketPolicy, NoSuchPublicAccessBlockConfiguration, AccessControlListNotSupported,
-        InvalidBucketAclWithObjectOwnership, MalformedACLError, UnsupportedAcl,
+        InvalidBucketAclWithObjectOwnership, MalformedACLError, UnsupportedAcl, NoSuchVersion, MethodNotAllowed,
     )
 }  # fmt: skip
 
 Json = dict[str, Any]
+
+
+def _versioned(body: Json, version_id: str | None) -> Json:
+    return body if version_id is None else {**body, "version_id": version_id}
 
 REQUEST_CONTEXT: ContextVar[Json | None] = ContextVar("geoshard_s3_request_context", default=None)
 """What the gateway saw of the S3 request being served (``source_ip``, ``secure_transport``):
@@ -377,12 +393,13 @@ class SatelliteClient:
         range_end: int | None = None,
         suffix_length: int | None = None,
         part_number: int | None = None,
+        version_id: str | None = None,
     ) -> Json:
         """``{object, range, segments}`` with GET order limits for the segments covering the range
-        (or part ``part_number``; the answer then has ``parts_count``)."""
+        (or part ``part_number``; the answer then has ``parts_count``) of the latest version or ``version_id``."""
         body: Json = {"tenant_id": tenant_id, "bucket": bucket, "key": key}
         for name, v in (("range_start", range_start), ("range_end", range_end), ("suffix_length", suffix_length),
-                        ("part_number", part_number)):  # fmt: skip
+                        ("part_number", part_number), ("version_id", version_id)):  # fmt: skip
             if v is not None:
                 body[name] = v
         return await self.call("object/get", body)
@@ -390,18 +407,20 @@ class SatelliteClient:
     async def head_object(self, tenant_id: str, bucket: str, key: str) -> Json:
         return (await self.call("object/head", {"tenant_id": tenant_id, "bucket": bucket, "key": key}))["object"]
 
-    async def head_object_owned(self, tenant_id: str, bucket: str, key: str) -> Json:
+    async def head_object_owned(self, tenant_id: str, bucket: str, key: str, version_id: str | None = None) -> Json:
         """``{object, owner}``: HeadObject for any requester the bucket lets read it."""
-        return await self.call("object/head", {"tenant_id": tenant_id, "bucket": bucket, "key": key})
+        return await self.call("object/head", _versioned({"tenant_id": tenant_id, "bucket": bucket, "key": key},
+                                                         version_id))  # fmt: skip
 
     async def head_parts(self, tenant_id: str, bucket: str, key: str) -> Json:
         """``{object, part_sizes, parts_count}``: the object and the size of each of its parts."""
         return await self.call("object/head", {"tenant_id": tenant_id, "bucket": bucket, "key": key, "parts": True})
 
-    async def head_part(self, tenant_id: str, bucket: str, key: str, part_number: int) -> Json:
+    async def head_part(self, tenant_id: str, bucket: str, key: str, part_number: int,
+                        version_id: str | None = None) -> Json:  # fmt: skip
         """``{object, range, parts_count}``: the object and the byte range of its part ``part_number``."""
         body = {"tenant_id": tenant_id, "bucket": bucket, "key": key, "part_number": part_number}
-        return await self.call("object/head", body)
+        return await self.call("object/head", _versioned(body, version_id))
 
     async def list_objects(
         self, tenant_id: str, bucket: str, *, prefix: str = "", delimiter: str = "", start_after: str = "",
@@ -414,20 +433,36 @@ class SatelliteClient:
              "start_after": start_after, "max_keys": max_keys},
         )  # fmt: skip
 
-    async def delete_object(self, tenant_id: str, bucket: str, key: str) -> bool:
-        return bool(
-            (await self.call("object/delete", {"tenant_id": tenant_id, "bucket": bucket, "key": key}))["deleted"]
-        )
+    async def delete_object(self, tenant_id: str, bucket: str, key: str, version_id: str | None = None) -> Json:
+        """``{deleted, delete_marker, created_marker, version_id?}``: what the delete did."""
+        return await self.call("object/delete", _versioned({"tenant_id": tenant_id, "bucket": bucket, "key": key},
+                                                           version_id))  # fmt: skip
 
-    async def delete_objects(self, tenant_id: str, bucket: str, keys: list[str]) -> list[str]:
-        """Returns the keys that existed (S3 reports every key as deleted either way)."""
-        return list(
-            (await self.call("object/delete-many", {"tenant_id": tenant_id, "bucket": bucket, "keys": keys}))["deleted"]
-        )
+    async def delete_objects(self, tenant_id: str, bucket: str, entries: list[Json]) -> list[Json]:
+        """``entries``: ``{key, version_id?}``; one outcome per entry, in order (see :meth:`delete_object`)."""
+        body = {"tenant_id": tenant_id, "bucket": bucket, "keys": entries}
+        return list((await self.call("object/delete-many", body))["results"])
+
+    async def get_versioning(self, tenant_id: str, bucket: str) -> str:
+        """"Enabled", "Suspended" or "unversioned" (never versioned)."""
+        return str((await self.call("bucket/versioning/get", {"tenant_id": tenant_id, "bucket": bucket}))["status"])
+
+    async def put_versioning(self, tenant_id: str, bucket: str, status: str) -> None:
+        await self.call("bucket/versioning/put", {"tenant_id": tenant_id, "bucket": bucket, "status": status})
+
+    async def list_versions(self, tenant_id: str, bucket: str, *, prefix: str = "", delimiter: str = "",
+                            key_marker: str = "", version_id_marker: str = "",
+                            max_keys: int = 1000) -> Json:  # fmt: skip
+        """``{versions, prefixes, truncated, next_key_marker?, next_version_id_marker?, owner}``."""
+        return await self.call("object/versions", {
+            "tenant_id": tenant_id, "bucket": bucket, "prefix": prefix, "delimiter": delimiter,
+            "key_marker": key_marker, "version_id_marker": version_id_marker, "max_keys": max_keys,
+        })  # fmt: skip
 
     async def copy_object(
         self, source_tenant_id: str, source_bucket: str, source_key: str, tenant_id: str, bucket: str, key: str,
         *, meta: Json | None = None, segment_keys: list[str] | None = None, condition: Json | None = None,
+        source_version_id: str | None = None,
     ) -> Json:  # fmt: skip
         """``meta`` None = COPY directive; ``segment_keys`` = keys re-wrapped for the destination (base64);
         ``condition`` on the destination, as for :meth:`commit_object`."""
@@ -441,19 +476,24 @@ class SatelliteClient:
             "meta": meta,
             "segment_keys": segment_keys,
             "condition": condition,
+            "source_version_id": source_version_id,
         }
-        return (await self.call("object/copy", body))["object"]
+        return await self.call("object/copy", body)
 
-    async def get_tags(self, tenant_id: str, bucket: str, key: str) -> dict[str, str]:
-        return dict(
-            (await self.call("object/tags/get", {"tenant_id": tenant_id, "bucket": bucket, "key": key}))["tags"]
-        )
+    async def get_tags(self, tenant_id: str, bucket: str, key: str, version_id: str | None = None) -> Json:
+        """``{tags, object}``: the tags of the latest version (or ``version_id``) and that version."""
+        return await self.call("object/tags/get", _versioned({"tenant_id": tenant_id, "bucket": bucket, "key": key},
+                                                             version_id))  # fmt: skip
 
-    async def put_tags(self, tenant_id: str, bucket: str, key: str, tags: dict[str, str]) -> None:
-        await self.call("object/tags/put", {"tenant_id": tenant_id, "bucket": bucket, "key": key, "tags": tags})
+    async def put_tags(self, tenant_id: str, bucket: str, key: str, tags: dict[str, str],
+                       version_id: str | None = None) -> Json:  # fmt: skip
+        """The version tagged."""
+        body = {"tenant_id": tenant_id, "bucket": bucket, "key": key, "tags": tags}
+        return (await self.call("object/tags/put", _versioned(body, version_id)))["object"]
 
-    async def delete_tags(self, tenant_id: str, bucket: str, key: str) -> None:
-        await self.call("object/tags/delete", {"tenant_id": tenant_id, "bucket": bucket, "key": key})
+    async def delete_tags(self, tenant_id: str, bucket: str, key: str, version_id: str | None = None) -> Json:
+        body = {"tenant_id": tenant_id, "bucket": bucket, "key": key}
+        return (await self.call("object/tags/delete", _versioned(body, version_id)))["object"]
 
     async def report_bad_piece(
         self, tenant_id: str, node_id: str, piece_id: str, reason: str, *, segment_id: int | None = None,

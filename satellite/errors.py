@@ -18,12 +18,14 @@ __all__ = [
     "InvalidRange",
     "InvalidReceipt",
     "InvalidToken",
+    "MethodNotAllowed",
     "NoSuchAccessKey",
     "NoSuchBucket",
     "NoSuchKey",
     "NoSuchPolicy",
     "NoSuchTenant",
     "NoSuchUpload",
+    "NoSuchVersion",
     "NodeRejected",
     "NotEnoughNodes",
     "NotFound",
@@ -54,7 +56,25 @@ class NoSuchBucket(NotFound):
 
 
 class NoSuchKey(NotFound):
-    pass
+    """No object under the key; ``delete_marker``: its latest version is a delete marker
+    (``version_id``), which S3 says in ``x-amz-delete-marker``."""
+
+    def __init__(self, message: str, *, delete_marker: bool = False, version_id: str | None = None) -> None:
+        super().__init__(message)
+        self.delete_marker = delete_marker
+        self.version_id = version_id
+
+
+class NoSuchVersion(NotFound):
+    """The key has no version with the version id asked for."""
+
+
+class MethodNotAllowed(SatelliteError):
+    """A GET, HEAD or tagging of a version that is a delete marker (S3's 405)."""
+
+    def __init__(self, message: str, *, version_id: str | None = None) -> None:
+        super().__init__(message)
+        self.version_id = version_id
 
 
 class NoSuchUpload(NotFound):

@@ -25,6 +25,7 @@ from gateway.handlers import (
     object_lock,
     object_put,
     tagging,
+    versioning,
 )
 from gateway.handlers.common import Call
 from gateway.s3.credentials import AuthResult
@@ -57,7 +58,11 @@ async def dispatch(call: Call, auth: AuthResult) -> web.StreamResponse:
         case Operation.GET_BUCKET_LOCATION:
             return await bucket.get_bucket_location(call)
         case Operation.GET_BUCKET_VERSIONING:
-            return await bucket.get_bucket_versioning(call)
+            return await versioning.get_bucket_versioning(call)
+        case Operation.PUT_BUCKET_VERSIONING:
+            return await versioning.put_bucket_versioning(call, auth)
+        case Operation.LIST_OBJECT_VERSIONS:
+            return await versioning.list_object_versions(call)
         case Operation.LIST_OBJECTS:
             return await list.list_objects(call)
         case Operation.LIST_OBJECTS_V2:

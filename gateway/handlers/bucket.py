@@ -1,5 +1,5 @@
 """Bucket operations: ListBuckets, CreateBucket (LocationConstraint = policy), HeadBucket,
-DeleteBucket, GetBucketLocation, GetBucketVersioning."""
+DeleteBucket, GetBucketLocation (versioning is in :mod:`.versioning`)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ __all__ = [
     "create_bucket",
     "delete_bucket",
     "get_bucket_location",
-    "get_bucket_versioning",
     "head_bucket",
     "list_buckets",
     "xml_response",
@@ -93,8 +92,3 @@ async def delete_bucket(call: Call) -> web.Response:
 async def get_bucket_location(call: Call) -> web.Response:
     bucket = await call.sat.get_bucket(call.tenant_id, call.bucket)
     return xml_response(xml.location_constraint(str(bucket["policy"])))
-
-
-async def get_bucket_versioning(call: Call) -> web.Response:
-    await call.sat.get_bucket(call.tenant_id, call.bucket)  # NoSuchBucket / AccessDenied first
-    return xml_response(xml.versioning_configuration())

@@ -37,6 +37,7 @@ from gateway.s3.acl_headers import ACL_MARK, requested_acl
 from gateway.s3.errors import S3Error
 from gateway.s3.http import check_copy_source_conditions
 from gateway.s3.sse import check_sse_request
+from gateway.s3.version_ids import version_headers
 from gateway.satellite_client import CopyNeedsReupload
 
 __all__ = ["copy_object"]
@@ -77,7 +78,8 @@ async def copy_object(call: Call) -> web.Response:
         raise RuntimeError("CopyObject routed without a copy source")
     source_key, target_key = encryption.request_key(call, copy_source=True), encryption.request_key(call)
     check_sse_request(call.request.headers, target_key)
-    answer = await call.sat.get_object(call.tenant_id, src.bucket, src.key)  # another tenant's, if its policy lets us
+    # Another tenant's, if its policy lets us; the version asked for, else the latest.
+    answer = await call.sat.get_object(call.tenant_id, src.bucket, src.key, version_id=src.version_id)
     obj = answer["object"]
     owner = str(answer.get("owner") or call.tenant_id)
     src_keys = encryption.read_keys(call, src.bucket, obj.get("metadata"), source_key, of="copy source", owner=owner)
@@ -104,14 +106,19 @@ async def copy_object(call: Call) -> web.Response:
         keys = [b64(wrap_key(dst_keys.wrapping_key, unwrap_key(src_keys.wrapping_key, unb64(s["wrapped_key"]))))
                 for s in segments]  # fmt: skip
     try:
-        copied = await call.sat.copy_object(call.tenant_id, src.bucket, src.key, call.tenant_id, call.bucket, call.key,
-                                            meta=meta, segment_keys=keys, condition=condition)  # fmt: skip
+        copied = (await call.sat.copy_object(
+            call.tenant_id, src.bucket, src.key, call.tenant_id, call.bucket, call.key, meta=meta, segment_keys=keys,
+            condition=condition, source_version_id=obj.get("version_id"),  # the very version read
+        ))["object"]  # fmt: skip
         etag = quote_etag(str(copied["etag"]))
     except CopyNeedsReupload:
         full = meta if meta is not None else _source_meta(obj)
         etag, copied = await _stream_copy(call, answer, full, condition, (src_keys, dst_keys))
     body = xml.copy_object_result(etag, datetime.fromisoformat(str(copied["created"])))
-    return xml_response(body, headers=dst_keys.headers)
+    headers = {**dst_keys.headers, **version_headers(copied)}
+    if obj.get("version_id") is not None:
+        headers["x-amz-copy-source-version-id"] = str(obj["version_id"])
+    return xml_response(body, headers=headers)
 
 
 Keys = tuple[encryption.ObjectKeys, encryption.ObjectKeys]  # the source's and the destination's

@@ -22,7 +22,7 @@ from gateway.s3.errors import S3Error, register_domain_error
 __all__ = ["register"]
 
 _SAME_CODE = (
-    sc.NoSuchBucket, sc.NoSuchKey, sc.NoSuchUpload, sc.AccessDenied,
+    sc.NoSuchBucket, sc.NoSuchUpload, sc.AccessDenied, sc.NoSuchVersion,
     sc.BucketAlreadyExists, sc.BucketAlreadyOwnedByYou, sc.BucketNotEmpty, sc.InvalidPart,
     sc.InvalidPartOrder, sc.EntityTooSmall, sc.NoSuchBucketPolicy, sc.NoSuchPublicAccessBlockConfiguration,
     sc.AccessControlListNotSupported, sc.InvalidBucketAclWithObjectOwnership, sc.MalformedACLError,
@@ -70,6 +70,23 @@ def _precondition(exc: BaseException) -> S3Error:
     return S3Error("PreconditionFailed", Condition=condition or None)
 
 
+def _marker_headers(exc: BaseException) -> dict[str, str]:
+    """``x-amz-delete-marker`` (and the marker's version) when a read met a delete marker."""
+    body = exc.body if isinstance(exc, sc.SatelliteError) else {}
+    if not body.get("delete_marker"):
+        return {}
+    return {"x-amz-delete-marker": "true", **({"x-amz-version-id": str(body["version_id"])}
+                                              if body.get("version_id") else {})}  # fmt: skip
+
+
+def _no_such_key(exc: BaseException) -> S3Error:
+    return S3Error("NoSuchKey", headers=_marker_headers(exc))
+
+
+def _delete_marker(exc: BaseException) -> S3Error:
+    return S3Error("MethodNotAllowed", headers=_marker_headers(exc), ResourceType="DeleteMarker")
+
+
 def _internal(exc: BaseException) -> S3Error:
     return S3Error("InternalError")
 
@@ -87,6 +104,8 @@ def register() -> None:
     register_domain_error(sc.UnsupportedAcl, _unsupported_acl)
     for cls in _SAME_CODE:
         register_domain_error(cls, _same)
+    register_domain_error(sc.NoSuchKey, _no_such_key)
+    register_domain_error(sc.MethodNotAllowed, _delete_marker)
     register_domain_error(sc.NoSuchAccessKey, lambda e: S3Error("InvalidAccessKeyId"))
     register_domain_error(sc.InvalidArgument, _invalid_argument)
     register_domain_error(sc.InvalidRange, _invalid_range)

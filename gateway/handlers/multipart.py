@@ -35,6 +35,7 @@ from gateway.s3.errors import S3Error
 from gateway.s3.http import check_copy_source_conditions
 from gateway.s3.router import ListQuery
 from gateway.s3.sse import check_sse_request
+from gateway.s3.version_ids import version_headers
 
 __all__ = [
     "Md5Stream",
@@ -140,7 +141,8 @@ async def upload_part_copy(call: Call) -> web.Response:
     first, last = src.range if src.range is not None else (None, None)
     source_key = encryption.request_key(call, copy_source=True)
     keys, algorithm = await _part_keys(call)
-    answer = await call.sat.get_object(call.tenant_id, src.bucket, src.key, range_start=first, range_end=last)
+    answer = await call.sat.get_object(call.tenant_id, src.bucket, src.key, range_start=first, range_end=last,
+                                       version_id=src.version_id)  # fmt: skip
     obj = answer["object"]
     owner = str(answer.get("owner") or call.tenant_id)  # the source may be another tenant's, by its policy
     src_keys = encryption.read_keys(call, src.bucket, obj.get("metadata"), source_key, of="copy source", owner=owner)
@@ -211,7 +213,7 @@ async def complete_multipart_upload(call: Call, auth: AuthResult) -> web.Respons
     headers = encryption.stored_headers(obj.get("metadata"), encryption.request_key(call))
     fields = integrity.checksum_fields(obj.get("checksums"))
     body = xml.complete_multipart_upload_result(location, call.bucket, call.key, etag, fields)
-    return xml_response(body, headers=headers)
+    return xml_response(body, headers={**headers, **version_headers(obj)})
 
 
 async def abort_multipart_upload(call: Call) -> web.Response:

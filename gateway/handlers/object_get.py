@@ -21,6 +21,7 @@ from gateway.handlers import encryption, integrity
 from gateway.handlers.common import STANDARD_HEADERS, Call, created_at, quote_etag, segment_sources
 from gateway.s3.errors import S3Error, request_id
 from gateway.s3.http import check_conditions, http_date, mail_safe, parse_range_spec
+from gateway.s3.version_ids import version_headers
 
 __all__ = ["get_object", "head_object", "object_headers"]
 
@@ -34,6 +35,7 @@ def object_headers(obj: Mapping[str, Any], call: Call, keys: encryption.ObjectKe
         "Last-Modified": http_date(created_at(obj)),
         "Content-Type": str(obj.get("content_type") or "binary/octet-stream"),
         "Accept-Ranges": "bytes",
+        **version_headers(obj),
     }
     for name, value in (obj.get("metadata") or {}).items():
         if name.startswith("x-amz-meta-"):
@@ -73,9 +75,9 @@ async def head_object(call: Call) -> web.Response:
     sse_c = encryption.request_key(call)
     part = call.endpoint.part_number
     if part is None:
-        answer = await call.sat.head_object_owned(call.tenant_id, call.bucket, call.key)
+        answer = await call.sat.head_object_owned(call.tenant_id, call.bucket, call.key, call.endpoint.version_id)
     else:
-        answer = await call.sat.head_part(call.tenant_id, call.bucket, call.key, part)
+        answer = await call.sat.head_part(call.tenant_id, call.bucket, call.key, part, call.endpoint.version_id)
     obj = answer["object"]
     owner = str(answer.get("owner") or call.tenant_id)  # the reader may be anyone the bucket lets in
     keys = encryption.read_keys(call, call.bucket, obj.get("metadata"), sse_c, owner=owner)
@@ -100,7 +102,7 @@ async def get_object(call: Call) -> web.StreamResponse:
     answer = await call.sat.get_object(
         call.tenant_id, call.bucket, call.key,
         range_start=spec.start if spec else None, range_end=spec.end if spec else None,
-        suffix_length=spec.suffix if spec else None, part_number=part,
+        suffix_length=spec.suffix if spec else None, part_number=part, version_id=call.endpoint.version_id,
     )  # fmt: skip
     obj = answer["object"]
     size = int(obj["size"])

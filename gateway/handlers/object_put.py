@@ -20,6 +20,7 @@ from gateway.s3 import xml
 from gateway.s3.body import BodyReader
 from gateway.s3.credentials import AuthResult
 from gateway.s3.sse import check_sse_request
+from gateway.s3.version_ids import version_headers
 
 __all__ = ["DEFAULT_CONTENT_TYPE", "put_object", "upload_body"]
 
@@ -64,5 +65,6 @@ async def put_object(call: Call, auth: AuthResult) -> web.Response:
     }
     segments = [segment_json(s) for s in result.segments]
     with conditional.conflict_if_vanished(condition):
-        await call.sat.commit_object(call.tenant_id, call.bucket, call.key, meta, segments, condition)
-    return web.Response(headers={"ETag": reader.etag, **checksum_headers(checksums), **keys.headers})
+        obj = await call.sat.commit_object(call.tenant_id, call.bucket, call.key, meta, segments, condition)
+    return web.Response(headers={"ETag": reader.etag, **checksum_headers(checksums), **keys.headers,
+                                 **version_headers(obj)})  # fmt: skip

@@ -9,6 +9,7 @@ from gateway.handlers.common import Call
 from gateway.s3 import xml
 from gateway.s3.body import BodyReader
 from gateway.s3.credentials import AuthResult
+from gateway.s3.version_ids import version_headers
 
 __all__ = ["delete_object_tagging", "get_object_tagging", "put_object_tagging"]
 
@@ -16,16 +17,16 @@ _MAX_TAGGING_BODY = 64 * 1024
 
 
 async def get_object_tagging(call: Call) -> web.Response:
-    tags = await call.sat.get_tags(call.tenant_id, call.bucket, call.key)
-    return xml_response(xml.tagging(tags))
+    answer = await call.sat.get_tags(call.tenant_id, call.bucket, call.key, call.endpoint.version_id)
+    return xml_response(xml.tagging(answer["tags"]), headers=version_headers(answer["object"]))
 
 
 async def put_object_tagging(call: Call, auth: AuthResult) -> web.Response:
     tags = xml.parse_tagging(await BodyReader(call.request, auth).read_all(_MAX_TAGGING_BODY))
-    await call.sat.put_tags(call.tenant_id, call.bucket, call.key, tags)
-    return web.Response()
+    obj = await call.sat.put_tags(call.tenant_id, call.bucket, call.key, tags, call.endpoint.version_id)
+    return web.Response(headers=version_headers(obj))
 
 
 async def delete_object_tagging(call: Call) -> web.Response:
-    await call.sat.delete_tags(call.tenant_id, call.bucket, call.key)
-    return web.Response(status=204)
+    obj = await call.sat.delete_tags(call.tenant_id, call.bucket, call.key, call.endpoint.version_id)
+    return web.Response(status=204, headers=version_headers(obj))

@@ -37,6 +37,7 @@ from urllib.parse import unquote, unquote_plus
 from multidict import CIMultiDictProxy, MultiDict, MultiDictProxy
 
 from gateway.s3.errors import S3Error
+from gateway.s3.version_ids import parse_version_id
 
 __all__ = [
     "MAX_KEY_BYTES",
@@ -97,7 +98,6 @@ _UNSUPPORTED = frozenset(
         "select",
         "session",
         "torrent",
-        "versions",
         "website",
         "renameObject",
     }
@@ -113,6 +113,8 @@ class Operation(enum.Enum):
     DELETE_BUCKET = "DeleteBucket"
     GET_BUCKET_LOCATION = "GetBucketLocation"
     GET_BUCKET_VERSIONING = "GetBucketVersioning"
+    PUT_BUCKET_VERSIONING = "PutBucketVersioning"
+    LIST_OBJECT_VERSIONS = "ListObjectVersions"
     LIST_OBJECTS = "ListObjects"
     LIST_OBJECTS_V2 = "ListObjectsV2"
     LIST_MULTIPART_UPLOADS = "ListMultipartUploads"
@@ -214,6 +216,7 @@ class ListQuery:
     continuation_token: str | None = None
     fetch_owner: bool = False
     upload_id_marker: str | None = None
+    version_id_marker: str | None = None  # ListObjectVersions' version-id-marker
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +233,7 @@ class Endpoint:
     list_query: ListQuery | None = None
     response_overrides: Mapping[str, str] = field(default_factory=dict)
     object_attributes: tuple[str, ...] = ()  # GetObjectAttributes' x-amz-object-attributes
+    version_id: str | None = None  # ?versionId= of GET, HEAD, DELETE and tagging
 
     @property
     def resource(self) -> str:
@@ -446,17 +450,11 @@ def _encoding_type(query: MultiDictProxy[str]) -> str | None:
     return None if value is None else "url"
 
 
-def _check_version_id(query: MultiDictProxy[str]) -> None:
-    # Buckets are unversioned: only the "null" version exists (clients that saw no
-    # x-amz-version-id may still send versionId=null).
-    version = query.get("versionId")
-    if version is not None and version != "null":
-        raise S3Error(
-            "InvalidArgument",
-            "Invalid version id specified",
-            ArgumentName="versionId",
-            ArgumentValue=version,
-        )
+def _version_extra(query: MultiDictProxy[str], extra: dict[str, object] | None = None) -> dict[str, object]:
+    out = dict(extra or {})
+    if "versionId" in query:
+        out["version_id"] = parse_version_id(query.get("versionId"))
+    return out
 
 
 def _bucket_operation(method: str, query: MultiDictProxy[str]) -> tuple[Operation, dict[str, object]]:
@@ -474,6 +472,12 @@ def _bucket_operation(method: str, query: MultiDictProxy[str]) -> tuple[Operatio
             return Operation.GET_BUCKET_VERSIONING, {}
         if "tagging" in query:
             raise S3Error("NotImplemented", Header="?tagging")
+        if "versions" in query:
+            lq = ListQuery(prefix=query.get("prefix", ""), delimiter=query.get("delimiter") or None,
+                           max_keys=_int_arg(query, "max-keys", 1000, 0, 1000), encoding_type=_encoding_type(query),
+                           marker=query.get("key-marker") or None,
+                           version_id_marker=query.get("version-id-marker") or None)  # fmt: skip
+            return Operation.LIST_OBJECT_VERSIONS, {"list_query": lq}
         if "uploads" in query:
             lq = ListQuery(
                 prefix=query.get("prefix", ""),
@@ -506,12 +510,15 @@ def _bucket_operation(method: str, query: MultiDictProxy[str]) -> tuple[Operatio
             return Operation.LIST_OBJECTS_V2, {"list_query": lq}
         return Operation.LIST_OBJECTS, {"list_query": lq}
     if method == "PUT":
-        if "versioning" in query or "tagging" in query:
-            raise S3Error("NotImplemented", Header="?versioning" if "versioning" in query else "?tagging")
-        return Operation.CREATE_BUCKET, {}
-    if method == "DELETE":
+        if "versioning" in query:
+            return Operation.PUT_BUCKET_VERSIONING, {}
         if "tagging" in query:
             raise S3Error("NotImplemented", Header="?tagging")
+        return Operation.CREATE_BUCKET, {}
+    if method == "DELETE":
+        if "tagging" in query or "versioning" in query:  # never a DeleteBucket
+            raise S3Error("NotImplemented", Header="?tagging") if "tagging" in query else S3Error(
+                "MethodNotAllowed", Method=method, ResourceType="VERSIONING")
         return Operation.DELETE_BUCKET, {}
     if method == "POST" and "delete" in query:
         return Operation.DELETE_OBJECTS, {}
@@ -530,7 +537,7 @@ def _object_operation(
     if upload_id == "":
         raise S3Error("NoSuchUpload", UploadId="")
     if method in ("GET", "HEAD"):
-        _check_version_id(query)
+        versioned = _version_extra(query)
         if method == "GET" and upload_id is not None:
             lq = ListQuery(
                 max_keys=_int_arg(query, "max-parts", 1000, 0, 1000),
@@ -539,12 +546,12 @@ def _object_operation(
             )
             return Operation.LIST_PARTS, {"upload_id": upload_id, "list_query": lq}
         if method == "GET" and "tagging" in query:
-            return Operation.GET_OBJECT_TAGGING, {}
+            return Operation.GET_OBJECT_TAGGING, versioned
         if method == "GET" and "acl" in query:
-            return Operation.GET_OBJECT_ACL, {}
+            return Operation.GET_OBJECT_ACL, versioned
         if method == "GET" and "attributes" in query:
-            return Operation.GET_OBJECT_ATTRIBUTES, _attributes_query(headers)
-        extra: dict[str, object] = {"response_overrides": _response_overrides(query)}
+            return Operation.GET_OBJECT_ATTRIBUTES, _attributes_query(headers) | versioned
+        extra: dict[str, object] = {"response_overrides": _response_overrides(query), **versioned}
         if "partNumber" in query:
             extra["part_number"] = _part_number(query)
         op = Operation.GET_OBJECT if method == "GET" else Operation.HEAD_OBJECT
@@ -565,7 +572,7 @@ def _object_operation(
                 }
             return Operation.UPLOAD_PART, {"upload_id": upload_id, "part_number": part}
         if "tagging" in query:
-            return Operation.PUT_OBJECT_TAGGING, {}
+            return Operation.PUT_OBJECT_TAGGING, _version_extra(query)
         if "acl" in query:
             return Operation.PUT_OBJECT_ACL, {}
         if copy_source is not None:
@@ -581,9 +588,8 @@ def _object_operation(
         if upload_id is not None:
             return Operation.ABORT_MULTIPART_UPLOAD, {"upload_id": upload_id}
         if "tagging" in query:
-            return Operation.DELETE_OBJECT_TAGGING, {}
-        _check_version_id(query)
-        return Operation.DELETE_OBJECT, {}
+            return Operation.DELETE_OBJECT_TAGGING, _version_extra(query)
+        return Operation.DELETE_OBJECT, _version_extra(query)
     raise S3Error("MethodNotAllowed", Method=method, ResourceType="OBJECT")
 
 
@@ -626,10 +632,7 @@ def _copy_source(headers: CIMultiDictProxy[str] | Mapping[str, str]) -> CopySour
         )
     check_bucket_name(bucket)
     check_key(key)
-    version = parse_query(raw_query).get("versionId")
-    if version is not None and version != "null":
-        raise S3Error("NoSuchVersion", Key=key, VersionId=version)
-    return CopySource(bucket, key, None)
+    return CopySource(bucket, key, parse_version_id(parse_query(raw_query).get("versionId"), "x-amz-copy-source"))
 
 
 _COPY_RANGE_RE = re.compile(r"^bytes=(\d+)-(\d+)$")

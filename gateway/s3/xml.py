@@ -60,7 +60,6 @@ __all__ = [
     "parse_tagging",
     "parse_tagging_header",
     "tagging",
-    "versioning_configuration",
 ]
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -124,6 +123,7 @@ class CompletedPart:
 class DeleteRequest:
     keys: list[str]
     quiet: bool = False
+    version_ids: list[str | None] = field(default_factory=list)  # one per key: its VersionId, if given
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,11 +267,6 @@ def location_constraint(name: str | None) -> bytes:
     root = _root("LocationConstraint")
     root.text = name or None
     return _bytes(root)
-
-
-def versioning_configuration() -> bytes:
-    """GetBucketVersioning of a bucket whose versioning was never enabled: no Status."""
-    return _bytes(_root("VersioningConfiguration"))
 
 
 def encryption_configuration() -> bytes:
@@ -448,12 +443,16 @@ def list_multipart_uploads_result(
     return _bytes(root)
 
 
-def delete_result(deleted: Sequence[str], errors: Sequence[DeleteError], *, quiet: bool = False) -> bytes:
-    """DeleteResult; in quiet mode only the errors are listed, as AWS does."""
+def delete_result(deleted: Sequence[str | dict[str, str]], errors: Sequence[DeleteError], *,
+                  quiet: bool = False) -> bytes:  # fmt: skip
+    """DeleteResult; in quiet mode only the errors are listed, as AWS does. A deleted entry is
+    a key or the fields of its ``Deleted`` element (Key, VersionId, DeleteMarker, DeleteMarkerVersionId)."""
     root = _root("DeleteResult")
     if not quiet:
-        for key in deleted:
-            _add(_add(root, "Deleted"), "Key", key)
+        for entry in deleted:
+            el = _add(root, "Deleted")
+            for name, value in ({"Key": entry} if isinstance(entry, str) else entry).items():
+                _add(el, name, value)
     for e in errors:
         el = _add(root, "Error")
         _add(el, "Key", e.key)
@@ -538,14 +537,14 @@ def parse_delete(body: bytes) -> DeleteRequest:
     objects = _children(root, "Object")
     if not objects or len(objects) > MAX_DELETE_KEYS:
         raise _malformed()
-    keys = []
+    keys, versions = [], []
     for el in objects:
         key = _text(el, "Key")
-        version = _text(el, "VersionId", required=False)
-        if not key or (version is not None and version != "null"):
-            raise _malformed() if not key else S3Error("NoSuchVersion", Key=key, VersionId=version)
+        if not key:
+            raise _malformed()
         keys.append(key)
-    return DeleteRequest(keys, quiet == "true")
+        versions.append(_text(el, "VersionId", required=False))
+    return DeleteRequest(keys, quiet == "true", versions)
 
 
 def _check_tags(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:

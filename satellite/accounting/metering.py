@@ -36,6 +36,8 @@ CLASS_A = frozenset(
         "object/commit",
         "object/copy",
         "object/list",
+        "object/versions",
+        "bucket/versioning/put",
         "object/delete",
         "object/delete-many",
         "object/tags/put",
@@ -48,7 +50,7 @@ CLASS_A = frozenset(
     }
 )
 # bucket/get is not counted: gateways ask it on the way to other operations, not for a client.
-CLASS_B = frozenset({"object/get", "object/head", "object/tags/get"})
+CLASS_B = frozenset({"object/get", "object/head", "object/tags/get", "bucket/versioning/get"})
 
 
 class RequestMeter:

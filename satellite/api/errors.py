@@ -28,6 +28,8 @@ ERROR_TABLE: tuple[tuple[type[BaseException], int, str], ...] = (
     (e.NoSuchBucket, 404, "NoSuchBucket"),
     (e.NoSuchKey, 404, "NoSuchKey"),
     (e.NoSuchUpload, 404, "NoSuchUpload"),
+    (e.NoSuchVersion, 404, "NoSuchVersion"),
+    (e.MethodNotAllowed, 405, "MethodNotAllowed"),
     (e.NoSuchAccessKey, 404, "NoSuchAccessKey"),
     (e.NoSuchPolicy, 404, "NoSuchPolicy"),
     (e.NoSuchTenant, 404, "NoSuchTenant"),
@@ -81,6 +83,10 @@ async def error_middleware(
                     extra["policy"] = exc.policy
                 if isinstance(exc, e.UnknownPolicy):
                     extra["location_constraint"] = exc.name
+                if isinstance(exc, e.NoSuchKey) and exc.delete_marker:
+                    extra.update(delete_marker=True, version_id=exc.version_id)
+                if isinstance(exc, e.MethodNotAllowed):
+                    extra.update(delete_marker=True, version_id=exc.version_id)
                 if isinstance(exc, e.PreconditionFailed):
                     extra.update(condition=exc.condition, missing=exc.missing)
                 return error_response(status, code, str(exc), **extra)

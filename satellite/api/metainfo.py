@@ -18,6 +18,7 @@ from satellite.access.service import Requester
 from satellite.accounting.metering import RequestMeter
 from satellite.api.access import AccessEndpoint
 from satellite.api.errors import error_response
+from satellite.api.versioning import VersioningEndpoint
 from satellite.errors import InvalidArgument
 from satellite.losses import LossService
 from satellite.metainfo import MetainfoService, MultipartService
@@ -89,8 +90,6 @@ class MetainfoEndpoint:
             "object/get": self.object_get,
             "object/head": self.object_head,
             "object/list": self.object_list,
-            "object/delete": self.object_delete,
-            "object/delete-many": self.object_delete_many,
             "object/copy": self.object_copy,
             "object/tags/get": self.tags_get,
             "object/tags/put": self.tags_put,
@@ -104,6 +103,7 @@ class MetainfoEndpoint:
             "multipart/abort": self.mp_abort,
             "piece/report-bad": self.report_bad,
             **AccessEndpoint(metainfo).ops(),
+            **VersioningEndpoint(metainfo).ops(),
         }
 
     def routes(self) -> list[web.RouteDef]:
@@ -219,10 +219,11 @@ class MetainfoEndpoint:
             range_end=b.get("range_end"),
             suffix_length=b.get("suffix_length"),
             part_number=b.get("part_number"),
+            version_id=b.get("version_id"),
         )
 
     async def object_head(self, b: dict[str, Any]) -> dict[str, Any]:
-        bucket, info = await self.m.readable_object(_who(b), _s(b, "bucket"), _s(b, "key"))
+        bucket, info = await self.m.readable_object(_who(b), _s(b, "bucket"), _s(b, "key"), b.get("version_id"))
         if b.get("parts"):  # GetObjectAttributes: every part's size
             bounds, count = await self.m.part_bounds(info)
             sizes = [stop - start for start, stop in bounds]
@@ -243,14 +244,8 @@ class MetainfoEndpoint:
             max_keys=b.get("max_keys", 1000),
         )
 
-    async def object_delete(self, b: dict[str, Any]) -> dict[str, Any]:
-        return {"deleted": await self.m.delete_object(_who(b), _s(b, "bucket"), _s(b, "key"))}
-
-    async def object_delete_many(self, b: dict[str, Any]) -> dict[str, Any]:
-        return {"deleted": await self.m.delete_objects(_who(b), _s(b, "bucket"), b.get("keys"))}
-
     async def object_copy(self, b: dict[str, Any]) -> dict[str, Any]:
-        info = await self.m.copy_object(
+        src, info = await self.m.copy_object(
             Requester.from_json(b.get("source_tenant_id", b.get("tenant_id")), b.get("context")),
             _s(b, "source_bucket"),
             _s(b, "source_key"),
@@ -260,20 +255,22 @@ class MetainfoEndpoint:
             meta=b.get("meta"),
             segment_keys=b.get("segment_keys"),
             condition=b.get("condition"),
+            source_version_id=b.get("source_version_id"),
         )
-        return {"object": info.to_json()}
+        return {"object": info.to_json(), "source": src.to_json()}
 
     async def tags_get(self, b: dict[str, Any]) -> dict[str, Any]:
-        _, info = await self.m.object(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"))
-        return {"tags": info.tags}
+        _, info = await self.m.object(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), b.get("version_id"))
+        return {"tags": info.tags, "object": info.to_json()}
 
     async def tags_put(self, b: dict[str, Any]) -> dict[str, Any]:
-        await self.m.put_tags(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), b.get("tags"))
-        return {}
+        info = await self.m.put_tags(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), b.get("tags"),
+                                     b.get("version_id"))  # fmt: skip
+        return {"object": info.to_json()}
 
     async def tags_delete(self, b: dict[str, Any]) -> dict[str, Any]:
-        await self.m.put_tags(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), {})
-        return {}
+        info = await self.m.put_tags(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), {}, b.get("version_id"))
+        return {"object": info.to_json()}
 
     async def mp_create(self, b: dict[str, Any]) -> dict[str, Any]:
         up = await self.mp.create(

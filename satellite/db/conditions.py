@@ -2,12 +2,13 @@
 
 S3's ``If-None-Match: *`` and ``If-Match: ETAG`` are only worth something if no other
 commit of the key can land between the check and the write. The commit paths
-(``replace_object`` in :mod:`satellite.db.metabase`) take the key's turn first — a
+(``replace_object`` in :mod:`satellite.db.object_versions`) take the key's turn first — a
 transaction-scoped advisory lock on PostgreSQL, the single ``BEGIN IMMEDIATE`` writer on
 SQLite — and then call :func:`check_condition`, so of racing ``If-None-Match: *`` writers
 exactly one finds the key free. On PostgreSQL the current row is also locked
 (``FOR UPDATE``) so that a DELETE of the key, which takes no turn, waits for the commit or
-is waited for.
+is waited for. A key whose latest version is a delete marker has no object: ``If-None-Match: *``
+succeeds on it and ``If-Match`` fails, as on AWS.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ __all__ = ["check_condition"]
 
 _objects = cast(Table, ObjectRow.__table__)
 _CURRENT_ETAG = (
-    select(_objects.c.etag)
+    select(_objects.c.etag, _objects.c.delete_marker)
     .where(
         _objects.c.bucket_id == bindparam("v_bucket"),
         _objects.c.key == bindparam("v_key"),
@@ -42,7 +43,8 @@ async def check_condition(
     """Raise ``PreconditionFailed`` unless ``condition`` holds for the key's current object
     (call it in the commit's transaction, after the key's turn is taken)."""
     q = _CURRENT_ETAG.with_for_update() if postgres else _CURRENT_ETAG
-    etag = (await s.execute(q, {"v_bucket": bucket_id, "v_key": key})).scalar()
+    row = (await s.execute(q, {"v_bucket": bucket_id, "v_key": key})).first()
+    etag = None if row is None or row.delete_marker else row.etag
     if condition.if_none_match and etag is not None:
         raise PreconditionFailed(f"an object already exists under {key!r}", condition="If-None-Match")
     if condition.if_match is not None:

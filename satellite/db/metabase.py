@@ -15,18 +15,16 @@ and ``||``, plus SQLite's ``instr`` or PostgreSQL's ``strpos`` (chosen per diale
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, Text, bindparam, delete, func, insert, select, text, type_coerce, update
+from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from satellite.db.access import AccessRepository
 from satellite.db.bucket_settings import BucketSettingsRepository
-from satellite.db.conditions import check_condition
 from satellite.db.engine import Database
 from satellite.db.models import (
     BadPieceReport,
@@ -41,9 +39,13 @@ from satellite.db.models import (
     Upload,
 )
 from satellite.db.multipart import MultipartRepository
+from satellite.db.object_rows import LIST_COLUMNS as _LIST_COLUMNS
+from satellite.db.object_rows import listed_info as _listed_info
+from satellite.db.object_versions import UNVERSIONED, replace_object
 from satellite.db.policy_aliases import policy_by_name_or_alias, policy_names
 from satellite.db.residency_ledger import LedgerEvent, record_pieces, record_segments
 from satellite.db.tenancy import policy_from_row
+from satellite.db.versioning import VersioningRepository
 from satellite.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
@@ -64,7 +66,7 @@ from satellite.metainfo.types import (
 )
 from satellite.metainfo.util import successor
 
-__all__ = ["MetabaseRepository", "successor"]
+__all__ = ["MetabaseRepository", "replace_object", "successor"]
 
 # Racing commits of one key each take the next version; the loser of a race retries. A unique
 # violation means another commit of the key *committed* that version, so every retry follows
@@ -81,37 +83,7 @@ def _version_race(e: IntegrityError) -> bool:
     return any(name in text_ for name in _VERSION_CONFLICT)
 
 
-# Listing selects ObjectInfo's fields as plain columns rather than ORM entities, and takes the
-# three JSON columns as text (SQLite; asyncpg decodes them itself), decoding them here with a
-# fast path for the usual "{}": on a 1,000-key page the ORM and 3,000 json.loads calls were
-# two thirds of the CPU.
-_LIST_COLUMNS = (
-    ObjectRow.id,
-    ObjectRow.key,
-    ObjectRow.version,
-    ObjectRow.size,
-    ObjectRow.etag,
-    ObjectRow.content_type,
-    type_coerce(ObjectRow.user_metadata, Text),
-    type_coerce(ObjectRow.checksums, Text),
-    type_coerce(ObjectRow.tags, Text),
-    ObjectRow.segment_count,
-    ObjectRow.created_at,
-)
-
-
-def _json_dict(raw: str | dict[str, Any] | None) -> dict[str, Any]:
-    if isinstance(raw, dict):  # asyncpg decodes json itself
-        return raw
-    return {} if raw is None or raw == "{}" else dict(json.loads(raw))
-
-
-def _listed_info(r: Row[Any]) -> ObjectInfo:
-    meta, checksums, tags = _json_dict(r[6]), _json_dict(r[7]), _json_dict(r[8])
-    return ObjectInfo(r[0], r[1], r[2], r[3], r[4], r[5], meta, checksums, tags, r[9], r[10])
-
-
-def object_info(o: ObjectRow) -> ObjectInfo:
+def object_info(o: ObjectRow, state: str = UNVERSIONED) -> ObjectInfo:
     return ObjectInfo(
         id=o.id,
         key=o.key,
@@ -124,6 +96,10 @@ def object_info(o: ObjectRow) -> ObjectInfo:
         tags=o.tags,
         segment_count=o.segment_count,
         created_at=o.created_at,
+        version_id=o.version_id,
+        is_latest=o.is_latest,
+        delete_marker=o.delete_marker,
+        versioned=state != UNVERSIONED,
     )
 
 
@@ -184,91 +160,17 @@ async def latest_version(s: Conn, bucket_id: int, key: str) -> int:
     return int(v.scalar() or 0)
 
 
-# The commit path's statements, built once on the tables (Core, not the ORM's unit of work or
-# bulk paths, whose per-call overhead was a third of a commit's database time).
-_objects = cast(Table, ObjectRow.__table__)
-_older = _objects.alias("older")
-_INSERT_OBJECT = (
-    insert(_objects)
-    .values(
-        version=select(func.coalesce(func.max(_older.c.version), 0) + 1)
-        .where(_older.c.bucket_id == bindparam("v_bucket"), _older.c.key == bindparam("v_key"))
-        .scalar_subquery()
-    )
-    .returning(_objects.c.id, _objects.c.version)
-)
-_DELETE_OLDER = delete(_objects).where(
-    _objects.c.bucket_id == bindparam("v_bucket"),
-    _objects.c.key == bindparam("v_key"),
-    _objects.c.version < bindparam("v_version"),
-)
 _INSERT_SEGMENTS = insert(cast(Table, SegmentRow.__table__)).returning(
     SegmentRow.__table__.c.id, sort_by_parameter_order=True
 )
 _INSERT_PIECES = insert(cast(Table, PieceRow.__table__))
 
 
-# On PostgreSQL, commits of one key take turns: a transaction-scoped advisory lock on the
-# (bucket, key) pair, taken before the version is computed. Without it, READ COMMITTED and
-# the INSERT's max(version) + 1 under concurrent DELETEs of older versions did not give
-# every commit its own version: under load, 16 racing commits of one key sometimes left it
-# at version 15 (tests/integration/test_satellite_workers.py, reproduced while a benchmark
-# loaded the machine). With the lock each commit sees the one before it, committed.
-# SQLite's writers already take turns (BEGIN IMMEDIATE).
-_KEY_TURN = select(
-    func.pg_advisory_xact_lock(func.hashtextextended(bindparam("v_key"), bindparam("v_bucket")))
-)
-
-
-def _dialect(s: Conn) -> str:
-    bind = s.bind if isinstance(s, AsyncSession) else s
-    return bind.dialect.name
-
-
-async def replace_object(
-    s: Conn, bucket_id: int, key: str, meta: ObjectMeta, segment_count: int, condition: WriteCondition | None = None
-) -> ObjectRow:
-    """Insert the next version of ``key`` and drop the older ones (pieces go to GC via retain lists).
-
-    The next version is computed inside the INSERT (one round trip), and the DELETE runs only
-    when there was an older version. Commits of one key wait for each other on PostgreSQL
-    (``_KEY_TURN``); should two still race for one version, the unique index rejects the
-    second and ``commit_object`` retries it, which then replaces the first. A ``condition``
-    is checked after the turn is taken (:func:`check_condition`).
-    """
-    postgres = _dialect(s) == "postgresql"
-    if postgres:
-        await s.execute(_KEY_TURN, {"v_key": key, "v_bucket": bucket_id})
-    if condition is not None:
-        await check_condition(s, bucket_id, key, condition, postgres=postgres)
-    values: dict[str, Any] = {
-        "bucket_id": bucket_id,
-        "key": key,
-        "status": ObjectStatus.COMMITTED,
-        "size": meta.size,
-        "etag": meta.etag,
-        "content_type": meta.content_type,
-        "user_metadata": meta.user_metadata,
-        "checksums": meta.checksums,
-        "tags": meta.tags,
-        "segment_count": segment_count,
-        "created_at": dt.datetime.now(dt.UTC),
-    }
-    object_id, version = (await s.execute(_INSERT_OBJECT, {**values, "v_bucket": bucket_id, "v_key": key})).one()
-    if version > 1:
-        older = select(SegmentRow.id).join(ObjectRow, ObjectRow.id == SegmentRow.object_id).where(
-            ObjectRow.bucket_id == bucket_id, ObjectRow.key == key, ObjectRow.version < version
-        )
-        await record_segments(s, LedgerEvent.DELETION, "remove", older)
-        await s.execute(_DELETE_OLDER, {"v_bucket": bucket_id, "v_key": key, "v_version": version})
-    return ObjectRow(id=object_id, version=version, **values)
-
-
 _buckets = cast(Table, Bucket.__table__)
 _policies = cast(Table, PlacementPolicyRow.__table__)
 # A bucket and its policy as plain columns on a Core connection (the hot path's first query).
 _BUCKET_BY_NAME = (
-    select(_buckets.c.id, _buckets.c.name, _buckets.c.tenant_id, _buckets.c.created_at,
+    select(_buckets.c.id, _buckets.c.name, _buckets.c.tenant_id, _buckets.c.created_at, _buckets.c.versioning,
            *(c.label(f"p_{c.name}") for c in _policies.c))
     .join(_policies, _policies.c.id == _buckets.c.policy_id)
     .where(_buckets.c.name == bindparam("name"))
@@ -288,6 +190,11 @@ _OBJECT_BY_KEY = (
     .order_by(ObjectRow.version.desc())
     .limit(1)
 )
+_OBJECT_VERSION = select(*_LIST_COLUMNS).where(
+    ObjectRow.bucket_id == bindparam("bucket_id"),
+    ObjectRow.key == bindparam("key"),
+    ObjectRow.version_id == bindparam("version_id"),
+)
 _segments = cast(Table, SegmentRow.__table__)
 _SEGMENTS_OF_OBJECT = (
     select(_segments)
@@ -301,10 +208,10 @@ _nodes = cast(Table, Node.__table__)
 def _bucket_info(r: Row[Any]) -> BucketInfo:
     m = r._mapping
     policy = policy_from_row(SimpleNamespace(**{k[2:]: v for k, v in m.items() if k.startswith("p_")}))  # type: ignore[arg-type]
-    return BucketInfo(m["id"], m["name"], m["tenant_id"], policy, m["created_at"])
+    return BucketInfo(m["id"], m["name"], m["tenant_id"], policy, m["created_at"], m["versioning"])
 
 
-class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRepository):
+class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRepository, VersioningRepository):
     """Implements ``satellite.metainfo.store.MetabaseStore``."""
 
     def __init__(self, db: Database) -> None:
@@ -318,7 +225,7 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
 
     @staticmethod
     def _bucket(b: Bucket, p: PlacementPolicyRow) -> BucketInfo:
-        return BucketInfo(b.id, b.name, b.tenant_id, policy_from_row(p), b.created_at)
+        return BucketInfo(b.id, b.name, b.tenant_id, policy_from_row(p), b.created_at, b.versioning or UNVERSIONED)
 
     async def get_bucket(self, name: str) -> BucketInfo | None:
         async with self.db.read_conn() as c:
@@ -345,7 +252,8 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
                         raise UnknownPolicy(
                             "no LocationConstraint given and the tenant has no default placement policy"
                         )
-                bucket = Bucket(name=name, tenant_id=tenant_id, policy_id=prow.id, created_at=dt.datetime.now(dt.UTC))
+                bucket = Bucket(name=name, tenant_id=tenant_id, policy_id=prow.id, created_at=dt.datetime.now(dt.UTC),
+                                versioning=UNVERSIONED)  # fmt: skip
                 s.add(bucket)
                 await s.flush()
                 return self._bucket(bucket, prow)
@@ -385,18 +293,23 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
         for attempt in range(_COMMIT_RETRIES):
             try:
                 async with self.db.write_conn() as c:
-                    row = await replace_object(c, bucket_id, key, meta, len(segments), condition)
+                    row, state = await replace_object(c, bucket_id, key, meta, len(segments), condition)
                     await insert_segments(c, segments, object_id=row.id, upload_id=None)
-                    return object_info(row)
+                    return object_info(row, state)
             except IntegrityError as e:
                 # Commits of one key raced for the same version (PostgreSQL); take the next.
                 if not _version_race(e) or attempt == _COMMIT_RETRIES - 1:
                     raise
         raise AssertionError("unreachable")
 
-    async def get_object(self, bucket_id: int, key: str) -> ObjectInfo | None:
+    async def get_object(self, bucket_id: int, key: str, version_id: str | None = None) -> ObjectInfo | None:
+        """The key's latest version (maybe a delete marker), or its version ``version_id``."""
         async with self.db.read_conn() as c:
-            row = (await c.execute(_OBJECT_BY_KEY, {"bucket_id": bucket_id, "key": key})).first()
+            if version_id is None:
+                row = (await c.execute(_OBJECT_BY_KEY, {"bucket_id": bucket_id, "key": key})).first()
+            else:
+                params = {"bucket_id": bucket_id, "key": key, "version_id": version_id}
+                row = (await c.execute(_OBJECT_VERSION, params)).first()
         return None if row is None else _listed_info(row)
 
     async def get_segments(
@@ -462,12 +375,14 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
             if not delimiter:
                 q = select(*_LIST_COLUMNS).where(
                     ObjectRow.bucket_id == bucket_id,
+                    ObjectRow.is_latest == True,  # noqa: E712  (the (bucket_id, is_latest, key) index)
                     ObjectRow.key >= lo if lo_incl else ObjectRow.key > lo,
                     ObjectRow.status == ObjectStatus.COMMITTED,
+                    ObjectRow.delete_marker == False,  # noqa: E712
                 )
                 if upper is not None:
                     q = q.where(ObjectRow.key < upper)
-                rows = await s.execute(q.order_by(ObjectRow.key, ObjectRow.version.desc()).limit(limit))
+                rows = await s.execute(q.order_by(ObjectRow.key).limit(limit))
                 return [ListEntry(r[1], _listed_info(r)) for r in rows]
             keys = await self._skip_scan(s, bucket_id, prefix, delimiter, lo, lo_incl, upper, limit)
             plain = [k for k in keys if delimiter not in k[len(prefix) :]]
@@ -476,13 +391,14 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
                 rows = await s.execute(
                     select(*_LIST_COLUMNS).where(
                         ObjectRow.bucket_id == bucket_id,
+                        ObjectRow.is_latest == True,  # noqa: E712
                         ObjectRow.key.in_(plain[i : i + 500]),
                         ObjectRow.status == ObjectStatus.COMMITTED,
+                        ObjectRow.delete_marker == False,  # noqa: E712
                     )
                 )
                 for r in rows:
-                    if r[1] not in infos or infos[r[1]].version < r[2]:
-                        infos[r[1]] = _listed_info(r)
+                    infos[r[1]] = _listed_info(r)
         out: list[ListEntry] = []
         for k in keys:
             rest = k[len(prefix) :]
@@ -503,13 +419,20 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
         lo_incl: bool,
         upper: str | None,
         limit: int,
+        *,
+        current_only: bool = True,
     ) -> list[str]:
+        """The next ``limit`` keys and common prefixes (as their first key) after ``lo``; with
+        ``current_only`` only keys whose latest version is an object, so a prefix holding only
+        delete markers is never seen (ListObjects), else every key with a version (ListObjectVersions)."""
         dsucc = successor(delimiter[-1])
         if dsucc is None:
             raise ValueError("delimiter ends with the last Unicode character")
         dsucc = delimiter[:-1] + dsucc
         lp = len(prefix)
         up = "AND o.key < :upper" if upper is not None else ""
+        if current_only:  # the (bucket_id, is_latest, key) index
+            up += " AND o.is_latest = :yes AND o.delete_marker = :no"
         pos = f"{self._strpos}(substr(w.k, :lp + 1), :delim)"
         # The next seek from key k: past k itself, or past its whole common prefix.
         nxt = f"CASE WHEN {pos} > 0 THEN substr(w.k, 1, :lp + {pos} - 1) || :dsucc ELSE w.k END"
@@ -534,6 +457,8 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
             "dsucc": dsucc,
             "limit": limit,
         }
+        if current_only:
+            params.update(yes=True, no=False)
         if upper is not None:
             params["upper"] = upper
         return list((await s.execute(text(sql), params)).scalars())
@@ -555,14 +480,18 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
                 await s.execute(delete(ObjectRow).where(ObjectRow.bucket_id == bucket_id, ObjectRow.key.in_(chunk)))
         return found
 
-    async def set_tags(self, bucket_id: int, key: str, tags: dict[str, Any]) -> bool:
+    async def set_tags(self, bucket_id: int, key: str, tags: dict[str, Any], version_id: str | None = None) -> bool:
+        """Tag the latest version (or ``version_id``); never a delete marker (the service refuses those)."""
         async with self.db.transaction() as s:
-            version = await latest_version(s, bucket_id, key)
+            which = ObjectRow.version_id == version_id
+            if version_id is None:
+                which = ObjectRow.version == await latest_version(s, bucket_id, key)
             res = await s.execute(
                 update(ObjectRow)
-                .where(ObjectRow.bucket_id == bucket_id, ObjectRow.key == key, ObjectRow.version == version)
+                .where(ObjectRow.bucket_id == bucket_id, ObjectRow.key == key, which,
+                       ObjectRow.delete_marker == False)  # noqa: E712
                 .values(tags=tags)
-            )
+            )  # fmt: skip
             return bool(res.rowcount)
 
     async def copy_object(
@@ -602,9 +531,9 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
             still = await s.execute(select(ObjectRow.id).where(ObjectRow.id == source.id))
             if still.first() is None:
                 raise NoSuchKey(f"the copy source {source.key!r} changed during the copy; retry")
-            row = await replace_object(s, bucket_id, key, meta, len(copies), condition)
+            row, state = await replace_object(s, bucket_id, key, meta, len(copies), condition)
             await insert_segments(s, copies, object_id=row.id, upload_id=None, event=LedgerEvent.COPY)
-            return object_info(row)
+            return object_info(row, state)
 
     async def record_bad_piece(
         self, node_id: str, piece_id: str, segment_id: int | None, number: int | None, reason: str

@@ -6,9 +6,11 @@ rowid alias that auto-increments; object keys compare byte-wise (SQLite's defaul
 ``BINARY``, ``COLLATE "C"`` on PostgreSQL) because S3 lists keys in UTF-8 binary order;
 timestamps are stored in UTC and always come back timezone-aware.
 
-Objects carry a ``version`` so that S3 versioning can be added without a rewrite: today a
-commit inserts ``max(version) + 1`` and deletes the older rows of that key in the same
-transaction, and readers take the highest committed version of a key.
+Objects carry a ``version``: a commit inserts ``max(version) + 1``, which orders a key's
+versions newest first. Each row also has the S3 ``version_id`` clients see ("null" for
+writes while the bucket is unversioned or suspended), a ``delete_marker`` flag and
+``is_latest``, true on exactly the newest row of a key, so that listing the current objects
+seeks ``(bucket_id, is_latest, key)`` and never walks older versions (docs/versioning.md).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Dialect,
     ForeignKey,
@@ -212,15 +215,23 @@ class Bucket(Base):
 
 
 class ObjectRow(Base):
-    """One committed version of an object. Listing seeks on ``(bucket_id, key, version)``."""
+    """One committed version (or delete marker) of an object. ListObjects seeks on
+    ``(bucket_id, is_latest, key)``, ListObjectVersions on ``(bucket_id, key, version)``."""
 
     __tablename__ = "objects"
-    __table_args__ = (UniqueConstraint("bucket_id", "key", "version"),)
+    __table_args__ = (
+        UniqueConstraint("bucket_id", "key", "version"),
+        Index("ix_objects_current", "bucket_id", "is_latest", "key"),
+        Index("ix_objects_version_id", "bucket_id", "key", "version_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     bucket_id: Mapped[int] = mapped_column(ForeignKey("buckets.id"))
     key: Mapped[str] = mapped_column(ObjectKey)
     version: Mapped[int] = mapped_column(BigInteger)
+    version_id: Mapped[str] = mapped_column(String(32), default="null")  # S3's x-amz-version-id
+    is_latest: Mapped[bool] = mapped_column(Boolean, default=True)
+    delete_marker: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default=ObjectStatus.COMMITTED)
     size: Mapped[int] = mapped_column(BigInteger)
     etag: Mapped[str] = mapped_column(String(80))

@@ -158,7 +158,8 @@ class MultipartRepository:
         min_part_size: int,
         condition: WriteCondition | None = None,
     ) -> ObjectInfo:
-        from satellite.db.metabase import object_info, replace_object
+        from satellite.db.metabase import object_info
+        from satellite.db.object_versions import replace_object
 
         if not parts:
             raise InvalidArgument("a multipart upload is completed with at least one part")
@@ -197,7 +198,7 @@ class MultipartRepository:
                 checksums=meta_checksums,
                 tags=upload.tags,
             )
-            row = await replace_object(s, upload.bucket_id, upload.key, meta, int(count), condition)
+            row, state = await replace_object(s, upload.bucket_id, upload.key, meta, int(count), condition)
             await s.execute(
                 update(SegmentRow)
                 .where(SegmentRow.upload_id == upload.upload_id, SegmentRow.part_number.in_(numbers))
@@ -216,7 +217,7 @@ class MultipartRepository:
                     object_created_at=row.created_at, completed_at=now,
                 )
             )  # fmt: skip
-            return object_info(row)
+            return object_info(row, state)
 
     async def completed_upload(
         self, upload_id: str, bucket_id: int, key: str, parts: Sequence[tuple[int, str]]

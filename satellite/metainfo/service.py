@@ -21,7 +21,6 @@ from satellite.errors import (
     InvalidPartNumber,
     InvalidRange,
     NoSuchBucket,
-    NoSuchKey,
     NotEnoughNodes,
 )
 from satellite.metainfo.segments import SegmentChecker, field_bytes
@@ -37,6 +36,7 @@ from satellite.metainfo.types import (
     b64,
 )
 from satellite.metainfo.util import successor
+from satellite.metainfo.versions import check_version_id, missing, present
 from satellite.nodeselection import NodeCandidate, PlacementError, SelectionConfig, in_policy, select_nodes
 from satellite.orders import OrderSigner, SegmentToken, TokenPiece, derive_piece_id
 from satellite.overlay.service import OverlayService
@@ -309,34 +309,39 @@ class MetainfoService:
             md[ACL_MARK] = stored
         return ObjectMeta(meta.size, meta.etag, meta.content_type, md, meta.checksums, meta.tags)
 
-    async def object(self, tenant_id: str, bucket_name: str, key: str) -> tuple[BucketInfo, ObjectInfo]:
+    async def object(self, tenant_id: str, bucket_name: str, key: str,
+                     version_id: str | None = None) -> tuple[BucketInfo, ObjectInfo]:  # fmt: skip
         bucket = await self.bucket(tenant_id, bucket_name)
-        info = await self.store.get_object(bucket.id, check_key(key))
+        version_id = check_version_id(version_id)
+        info = await self.store.get_object(bucket.id, check_key(key), version_id)
         if info is None:
-            raise NoSuchKey(f"no object {key!r} in bucket {bucket_name!r}")
-        return bucket, info
+            raise missing(key, bucket_name, version_id)
+        return bucket, present(info, bucket, version_id)
 
-    async def readable_object(self, who: Requester | str | None, bucket_name: str,
-                              key: str) -> tuple[BucketInfo, ObjectInfo]:  # fmt: skip
-        """The object if ``who`` may read it: the owner (unless the policy denies), a policy
-        grant, or the object's ACL. A missing key is NoSuchKey only for a requester who may
-        list the bucket; for anyone else it is AccessDenied, so names cannot be probed (AWS)."""
+    async def readable_object(self, who: Requester | str | None, bucket_name: str, key: str,
+                              version_id: str | None = None) -> tuple[BucketInfo, ObjectInfo]:  # fmt: skip
+        """The object (its latest version, or ``version_id``) if ``who`` may read it: the owner
+        (unless the policy denies), a policy grant, or the object's ACL. A missing key is
+        NoSuchKey only for a requester who may list the bucket; for anyone else it is
+        AccessDenied, so names cannot be probed (AWS). A delete marker is NoSuchKey (latest)
+        or MethodNotAllowed (asked for by version id), both saying it is a marker."""
         requester = Requester.of(who)
         bucket = await self.any_bucket(bucket_name)
         check_key(key)
+        version_id = check_version_id(version_id)
         access = await self.access.load(bucket)
         if self.access.allows(access, requester, "s3:GetObject", bucket, key):
-            info = await self.store.get_object(bucket.id, key)
+            info = await self.store.get_object(bucket.id, key, version_id)
             if info is not None:
-                return bucket, info
+                return bucket, present(info, bucket, version_id)
             if requester.tenant_id == bucket.tenant_id or self.access.allows(access, requester, "s3:ListBucket",
                                                                               bucket):  # fmt: skip
-                raise NoSuchKey(f"no object {key!r} in bucket {bucket_name!r}")
+                raise missing(key, bucket_name, version_id)
         elif access.acls_enabled:  # the object's own ACL may still grant it
-            info = await self.store.get_object(bucket.id, key)
+            info = await self.store.get_object(bucket.id, key, version_id)
             acl = str(info.user_metadata.get(ACL_MARK, "private")) if info is not None else "private"
             if info is not None and self.access.allows(access, requester, "s3:GetObject", bucket, key, object_acl=acl):
-                return bucket, info
+                return bucket, present(info, bucket, version_id)
         raise AccessDenied(f"s3:GetObject on {bucket_name!r}/{key!r} is not allowed for this requester")
 
     async def get_object(
@@ -349,12 +354,13 @@ class MetainfoService:
         range_end: int | None = None,
         suffix_length: int | None = None,
         part_number: int | None = None,
+        version_id: str | None = None,
     ) -> dict[str, Any]:
         """Metadata, the segments covering the (resolved) range and GET orders for their pieces.
 
         ``part_number`` (S3's ``?partNumber=N``) asks for the bytes of the object's N-th part
         instead of a range; the answer then also says ``parts_count``."""
-        bucket, info = await self.readable_object(tenant_id, bucket_name, key)
+        bucket, info = await self.readable_object(tenant_id, bucket_name, key, version_id)
         extra: dict[str, Any] = {"owner": bucket.tenant_id}
         if part_number is not None:
             if range_start is not None or range_end is not None or suffix_length is not None:
@@ -456,28 +462,15 @@ class MetainfoService:
             "owner": bucket.tenant_id,
         }
 
-    async def delete_object(self, tenant_id: Requester | str, bucket_name: str, key: str) -> bool:
-        bucket = await self.owned(tenant_id, bucket_name, "s3:DeleteObject", key)
-        return bool(await self.store.delete_objects(bucket.id, [check_key(key)]))
-
-    async def delete_objects(self, tenant_id: Requester | str, bucket_name: str, keys: Any) -> list[str]:
-        requester = Requester.of(tenant_id)
-        bucket = await self.bucket(requester.tenant_id, bucket_name)
-        if not isinstance(keys, list) or len(keys) > 1000:
-            raise InvalidArgument("'keys' must be a list of at most 1000 keys")
-        checked = [check_key(k) for k in keys]
-        # Each key against the policy: a deny on a prefix holds for bulk deletes too (all or nothing).
-        access = await self.access.load(bucket)
-        if not all(self.access.allows(access, requester, "s3:DeleteObject", bucket, k) for k in checked):
-            raise AccessDenied(f"s3:DeleteObject on {bucket_name!r} is denied for some of the keys")
-        return await self.store.delete_objects(bucket.id, checked)
-
-    async def put_tags(self, tenant_id: str, bucket_name: str, key: str, tags: Any) -> None:
+    async def put_tags(self, tenant_id: str, bucket_name: str, key: str, tags: Any,
+                       version_id: str | None = None) -> ObjectInfo:  # fmt: skip
+        """Tag the latest version (or ``version_id``); returns the version tagged."""
         if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
             raise InvalidArgument("'tags' must be an object of strings")
-        bucket = await self.bucket(tenant_id, bucket_name)
-        if not await self.store.set_tags(bucket.id, check_key(key), tags):
-            raise NoSuchKey(f"no object {key!r} in bucket {bucket_name!r}")
+        bucket, info = await self.object(tenant_id, bucket_name, key, version_id)
+        if not await self.store.set_tags(bucket.id, key, tags, info.version_id):
+            raise missing(key, bucket_name, version_id)
+        return info
 
     async def copy_object(
         self,
@@ -491,14 +484,16 @@ class MetainfoService:
         meta: Any = None,
         segment_keys: Any = None,
         condition: Any = None,
-    ) -> ObjectInfo:
-        """Copy by sharing pieces when the destination's policy allows every one of them.
+        source_version_id: str | None = None,
+    ) -> tuple[ObjectInfo, ObjectInfo]:
+        """Copy by sharing pieces when the destination's policy allows every one of them; the
+        source's version and the new object.
 
         ``meta`` None copies the source's metadata (and tags); ``segment_keys`` (base64, one per
         segment) replaces the wrapped keys when the gateway re-wrapped them for the destination.
         """
         # The source is read as a GET would read it: another tenant's object if its bucket lets this requester in.
-        _, src = await self.readable_object(source_tenant_id, source_bucket, source_key)
+        _, src = await self.readable_object(source_tenant_id, source_bucket, source_key, source_version_id)
         dst = await self.owned(tenant_id, bucket_name, "s3:PutObject", key)
         check_key(key)
         # A copy is private unless the request gives it an ACL: S3 never copies ACLs.
@@ -516,7 +511,7 @@ class MetainfoService:
         cond = WriteCondition.from_json(condition)
         segments = await self.store.get_segments(src.id, None)
         await self._check_copy_placement(segments, dst)
-        return await self.store.copy_object(src, dst.id, key, new_meta, keys, cond)
+        return src, await self.store.copy_object(src, dst.id, key, new_meta, keys, cond)
 
     async def _check_copy_placement(self, segments: list[SegmentOut], dst: BucketInfo) -> None:
         node_ids = sorted({p.node_id for s in segments for p in s.pieces})

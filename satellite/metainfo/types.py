@@ -12,6 +12,7 @@ from satellite.nodeselection import PlacementPolicy
 
 __all__ = [
     "BucketInfo",
+    "DeleteOutcome",
     "ListEntry",
     "ObjectInfo",
     "ObjectMeta",
@@ -41,9 +42,11 @@ class BucketInfo:
     tenant_id: str
     policy: PlacementPolicy
     created_at: dt.datetime
+    versioning: str = "unversioned"  # or "Enabled", "Suspended" (S3's Status; never back to unversioned)
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "policy": self.policy.name, "created": iso(self.created_at)}
+        return {"name": self.name, "policy": self.policy.name, "created": iso(self.created_at),
+                "versioning": self.versioning}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -94,8 +97,20 @@ class ObjectInfo:
     tags: dict[str, Any]
     segment_count: int
     created_at: dt.datetime
+    version_id: str = "null"  # S3's version id: "null" for writes while unversioned or suspended
+    is_latest: bool = True
+    delete_marker: bool = False
+    versioned: bool = False  # the bucket is or was versioned: S3 then names the version in answers
 
     def to_json(self) -> dict[str, Any]:
+        out = self._json()
+        if self.versioned or self.version_id != "null":
+            out["version_id"] = self.version_id
+        if self.delete_marker:
+            out["delete_marker"] = True
+        return out
+
+    def _json(self) -> dict[str, Any]:
         return {
             "key": self.key,
             "version": self.version,
@@ -108,6 +123,27 @@ class ObjectInfo:
             "segment_count": self.segment_count,
             "created": iso(self.created_at),
         }
+
+
+@dataclass(frozen=True)
+class DeleteOutcome:
+    """What one delete did: ``version_id`` is the version removed or the delete marker
+    created (``created_marker``); ``delete_marker`` says the version named is a marker;
+    ``versioned``: the bucket is or was versioned (S3 then names versions in its answer)."""
+
+    key: str
+    version_id: str | None
+    delete_marker: bool
+    created_marker: bool = False
+    versioned: bool = False
+    found: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"key": self.key, "delete_marker": self.delete_marker,
+                               "created_marker": self.created_marker, "found": self.found}  # fmt: skip
+        if self.versioned and self.version_id is not None:
+            out["version_id"] = self.version_id
+        return out
 
 
 @dataclass(frozen=True)

@@ -294,7 +294,7 @@ AWS_EXAMPLES: list[tuple[str, str, CIMultiDictProxy[str], Endpoint]] = [
         "HEAD",
         "/examplebucket/key?versionId=null",
         _headers("localhost:9000"),
-        Endpoint(Op.HEAD_OBJECT, "examplebucket", "key"),
+        Endpoint(Op.HEAD_OBJECT, "examplebucket", "key", version_id="null"),
     ),
     # GetBucketEncryption / PutBucketEncryption / DeleteBucketEncryption sample requests.
     ("GET", "/?encryption", _headers("bucket.s3.amazonaws.com"), Endpoint(Op.GET_BUCKET_ENCRYPTION, "bucket",
@@ -430,8 +430,7 @@ def test_invalid_bucket_in_path_is_rejected_by_the_router():
         ("GET", "/bkt/k?cors", "NotImplemented"),
         ("POST", "/bkt?encryption", "MethodNotAllowed"),
         ("PUT", "/bkt/k?retention", "NotImplemented"),
-        ("GET", "/bkt?versions", "NotImplemented"),
-        ("PUT", "/bkt?versioning", "NotImplemented"),
+        ("DELETE", "/bkt?versioning", "MethodNotAllowed"),
         # Newer bucket subresources are refused, never answered as ListObjects or CreateBucket.
         ("GET", "/bkt?abac", "NotImplemented"),
         ("PUT", "/bkt?abac", "NotImplemented"),
@@ -469,7 +468,19 @@ def test_max_keys_above_1000_is_capped():
 
 def test_copy_source_is_decoded_and_may_omit_leading_slash():
     ep = route("PUT", "/dst/k", _headers(x_amz_copy_source="src/dir/my%20file%E2%9C%93.txt?versionId=null"))
-    assert ep.copy_source == CopySource("src", "dir/my file✓.txt")
+    assert ep.copy_source == CopySource("src", "dir/my file✓.txt", "null")
+
+
+def test_version_ids_and_the_versioning_operations_are_routed():
+    vid = "A" * 16 + "_-" * 8
+    assert route("GET", f"/bkt/k?versionId={vid}", _headers()).version_id == vid
+    assert route("DELETE", f"/bkt/k?versionId={vid}", _headers()).version_id == vid
+    assert route("PUT", f"/bkt/k?tagging&versionId={vid}", _headers()).version_id == vid
+    assert route("PUT", "/bkt?versioning", _headers()).operation is Op.PUT_BUCKET_VERSIONING
+    ep = route("GET", f"/bkt?versions&prefix=a/&delimiter=/&key-marker=a/b&version-id-marker={vid}&max-keys=3",
+               _headers())  # fmt: skip
+    assert ep.operation is Op.LIST_OBJECT_VERSIONS
+    assert ep.list_query == ListQuery(prefix="a/", delimiter="/", max_keys=3, marker="a/b", version_id_marker=vid)
 
 
 @pytest.mark.parametrize("bad", ["nobucketorkey", "/onlybucket/", "src/k?versionId=abc"])

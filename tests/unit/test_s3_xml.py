@@ -10,7 +10,7 @@ import pytest
 from botocore.parsers import RestXMLParser
 from botocore.session import get_session
 
-from gateway.s3 import xml
+from gateway.s3 import versioning, xml
 from gateway.s3.errors import S3Error
 from gateway.s3.router import ListQuery
 
@@ -77,7 +77,7 @@ def test_location_versioning_copy_and_tagging_documents():
     root = ET.fromstring(xml.location_constraint("eu"))
     assert (root.tag, root.text) == (f"{{{xml.NS}}}LocationConstraint", "eu")
     assert ET.fromstring(xml.location_constraint(None)).text is None
-    assert "Status" not in _parse("GetBucketVersioning", xml.versioning_configuration())
+    assert "Status" not in _parse("GetBucketVersioning", versioning.versioning_configuration("unversioned"))
     assert _parse("CopyObject", xml.copy_object_result('"e"', T))["CopyObjectResult"]["ETag"] == '"e"'
     assert _parse("GetObjectTagging", xml.tagging({"a": "1"}))["TagSet"] == [{"Key": "a", "Value": "1"}]
 
@@ -115,7 +115,7 @@ def test_malformed_complete_multipart_upload_is_malformed_xml(body):
 def test_delete_parser_reads_keys_and_quiet():
     req = xml.parse_delete(b"<Delete><Quiet>true</Quiet><Object><Key>a b</Key></Object><Object><Key>c</Key>"
                            b"<VersionId>null</VersionId></Object></Delete>")  # fmt: skip
-    assert req == xml.DeleteRequest(["a b", "c"], True)
+    assert req == xml.DeleteRequest(["a b", "c"], True, [None, "null"])
 
 
 @pytest.mark.parametrize(
