@@ -433,13 +433,23 @@ class SatelliteClient:
              "start_after": start_after, "max_keys": max_keys},
         )  # fmt: skip
 
-    async def delete_object(self, tenant_id: str, bucket: str, key: str, version_id: str | None = None) -> Json:
-        """``{deleted, delete_marker, created_marker, version_id?}``: what the delete did."""
+    async def delete_object(self, tenant_id: str, bucket: str, key: str) -> bool:
+        """Whether a version existed; see :meth:`delete_version` for what the delete did."""
+        return bool((await self.delete_version(tenant_id, bucket, key))["deleted"])
+
+    async def delete_version(self, tenant_id: str, bucket: str, key: str, version_id: str | None = None) -> Json:
+        """``{deleted, delete_marker, created_marker, version_id?}``: what the delete did (a delete
+        marker made, or version ``version_id`` removed for good)."""
         return await self.call("object/delete", _versioned({"tenant_id": tenant_id, "bucket": bucket, "key": key},
                                                            version_id))  # fmt: skip
 
-    async def delete_objects(self, tenant_id: str, bucket: str, entries: list[Json]) -> list[Json]:
-        """``entries``: ``{key, version_id?}``; one outcome per entry, in order (see :meth:`delete_object`)."""
+    async def delete_objects(self, tenant_id: str, bucket: str, keys: list[str]) -> list[str]:
+        """Returns the keys that existed (S3 reports every key as deleted either way)."""
+        body = {"tenant_id": tenant_id, "bucket": bucket, "keys": keys}
+        return list((await self.call("object/delete-many", body))["deleted"])
+
+    async def delete_entries(self, tenant_id: str, bucket: str, entries: list[Json]) -> list[Json]:
+        """``entries``: ``{key, version_id?}``; one outcome per entry, in order (see :meth:`delete_version`)."""
         body = {"tenant_id": tenant_id, "bucket": bucket, "keys": entries}
         return list((await self.call("object/delete-many", body))["results"])
 
@@ -478,9 +488,12 @@ class SatelliteClient:
             "condition": condition,
             "source_version_id": source_version_id,
         }
-        return await self.call("object/copy", body)
+        return (await self.call("object/copy", body))["object"]
 
-    async def get_tags(self, tenant_id: str, bucket: str, key: str, version_id: str | None = None) -> Json:
+    async def get_tags(self, tenant_id: str, bucket: str, key: str) -> dict[str, str]:
+        return dict((await self.get_tagging(tenant_id, bucket, key))["tags"])
+
+    async def get_tagging(self, tenant_id: str, bucket: str, key: str, version_id: str | None = None) -> Json:
         """``{tags, object}``: the tags of the latest version (or ``version_id``) and that version."""
         return await self.call("object/tags/get", _versioned({"tenant_id": tenant_id, "bucket": bucket, "key": key},
                                                              version_id))  # fmt: skip

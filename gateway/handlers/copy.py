@@ -106,10 +106,10 @@ async def copy_object(call: Call) -> web.Response:
         keys = [b64(wrap_key(dst_keys.wrapping_key, unwrap_key(src_keys.wrapping_key, unb64(s["wrapped_key"]))))
                 for s in segments]  # fmt: skip
     try:
-        copied = (await call.sat.copy_object(
+        copied = await call.sat.copy_object(
             call.tenant_id, src.bucket, src.key, call.tenant_id, call.bucket, call.key, meta=meta, segment_keys=keys,
             condition=condition, source_version_id=obj.get("version_id"),  # the very version read
-        ))["object"]  # fmt: skip
+        )  # fmt: skip
         etag = quote_etag(str(copied["etag"]))
     except CopyNeedsReupload:
         full = meta if meta is not None else _source_meta(obj)

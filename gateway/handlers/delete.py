@@ -24,7 +24,7 @@ _MAX_DELETE_BODY = 2 * 1024 * 1024  # 1,000 keys of 1,024 bytes, with XML around
 
 async def delete_object(call: Call) -> web.Response:
     # S3 answers 204 whether or not the key (or version) existed.
-    outcome = await call.sat.delete_object(call.tenant_id, call.bucket, call.key, call.endpoint.version_id)
+    outcome = await call.sat.delete_version(call.tenant_id, call.bucket, call.key, call.endpoint.version_id)
     return web.Response(status=204, headers=version_headers(outcome))
 
 
@@ -50,7 +50,7 @@ async def delete_objects(call: Call, auth: AuthResult) -> web.Response:
             entries.append((key, parse_version_id(version)))
         except S3Error as e:
             errors.append(xml.DeleteError(key, e.code, e.message))
-    outcomes = await call.sat.delete_objects(
+    outcomes = await call.sat.delete_entries(
         call.tenant_id, call.bucket, [{"key": k, **({"version_id": v} if v else {})} for k, v in entries]
     ) if entries else []  # fmt: skip
     deleted = [_deleted(o, v) for o, (_, v) in zip(outcomes, entries, strict=True)]

@@ -17,7 +17,7 @@ _MAX_TAGGING_BODY = 64 * 1024
 
 
 async def get_object_tagging(call: Call) -> web.Response:
-    answer = await call.sat.get_tags(call.tenant_id, call.bucket, call.key, call.endpoint.version_id)
+    answer = await call.sat.get_tagging(call.tenant_id, call.bucket, call.key, call.endpoint.version_id)
     return xml_response(xml.tagging(answer["tags"]), headers=version_headers(answer["object"]))
 
 

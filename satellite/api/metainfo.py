@@ -257,7 +257,7 @@ class MetainfoEndpoint:
             condition=b.get("condition"),
             source_version_id=b.get("source_version_id"),
         )
-        return {"object": info.to_json(), "source": src.to_json()}
+        return {"object": info.to_json(), "source_version_id": src.version_id}
 
     async def tags_get(self, b: dict[str, Any]) -> dict[str, Any]:
         _, info = await self.m.object(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), b.get("version_id"))

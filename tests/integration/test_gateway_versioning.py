@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import hashlib
 import os
 import re
+import threading
 
-import pytest
 from botocore.exceptions import ClientError
 
 from tests.planet import Planet, fails, planet, status
@@ -34,7 +36,8 @@ async def versions(net: Planet, s3, bucket: str, **kw) -> list[tuple[str, str, b
 
     def run() -> None:
         for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, **kw):
-            entries = [(v, False) for v in page.get("Versions", [])] + [(d, True) for d in page.get("DeleteMarkers", [])]
+            entries = [(v, False) for v in page.get("Versions", [])]
+            entries += [(d, True) for d in page.get("DeleteMarkers", [])]
             # boto3 splits the two element kinds; their order in the page is key, then newest first.
             entries.sort(key=lambda e: (e[0]["Key"], -e[0]["LastModified"].timestamp()))
             out.extend((e["Key"], e["VersionId"], e["IsLatest"], m) for e, m in entries)
@@ -61,7 +64,8 @@ async def test_versioning_status_round_trips_and_bad_documents_change_nothing(tm
         assert (await net.s3(s3.get_bucket_versioning, Bucket="vbk"))["Status"] == "Enabled"
         await enable(net, s3, "vbk", "Suspended")
         assert (await net.s3(s3.get_bucket_versioning, Bucket="vbk"))["Status"] == "Suspended"
-        err = await fails(net, s3.put_bucket_versioning, Bucket="nobucket", VersioningConfiguration={"Status": "Enabled"})
+        err = await fails(net, s3.put_bucket_versioning, Bucket="nobucket",
+                          VersioningConfiguration={"Status": "Enabled"})
         assert code(err) == "NoSuchBucket"
         other = net.client(1)
         err = await fails(net, other.put_bucket_versioning, Bucket="vbk", VersioningConfiguration={"Status": "Enabled"})
@@ -206,3 +210,206 @@ async def test_unversioned_buckets_name_no_versions(tmp_path) -> None:
         await net.s3(s3.put_object, Bucket="plain", Key="k", Body=b"y")
         await net.s3(s3.put_object, Bucket="plain", Key="k", Body=b"z")  # replaces: one null version
         assert await versions(net, s3, "plain") == [("k", "null", True, False)]
+
+
+async def _history(net: Planet, s3) -> list[tuple[str, str, bool, bool]]:  # type: ignore[no-untyped-def]
+    """Keys with many versions and delete markers, some under common prefixes; the expected listing."""
+    await net.s3(s3.create_bucket, Bucket="hist")
+    await enable(net, s3, "hist")
+    expected: list[tuple[str, str, bool, bool]] = []
+    for key, count in (("a", 5), ("b/1", 3), ("b/2", 1), ("c d+é", 4), ("e/f/g", 2), ("z", 1)):
+        made = []
+        for i in range(count):
+            if key in ("c d+é", "b/2") and i == count - 1:
+                made.append(((await net.s3(s3.delete_object, Bucket="hist", Key=key))["VersionId"], True))
+            else:
+                made.append(((await net.s3(s3.put_object, Bucket="hist", Key=key, Body=b"%d" % i))["VersionId"], False))
+        expected.extend((key, vid, i == 0, marker) for i, (vid, marker) in enumerate(reversed(made)))
+    return expected
+
+
+async def _pages(net: Planet, s3, **kw) -> tuple[list[tuple[str, str, bool, bool]], list[str], int]:  # type: ignore[no-untyped-def]
+    """ListObjectVersions page by page with the raw markers: entries, prefixes, pages."""
+    entries: list[tuple[str, str, bool, bool]] = []
+    prefixes: list[str] = []
+    pages = 0
+    marker: dict[str, str] = {}
+    while True:
+        page = await net.s3(s3.list_object_versions, Bucket="hist", **kw, **marker)
+        pages += 1
+        got = [(v, False) for v in page.get("Versions", [])] + [(d, True) for d in page.get("DeleteMarkers", [])]
+        got.sort(key=lambda e: (e[0]["Key"], -e[0]["LastModified"].timestamp()))
+        entries.extend((e["Key"], e["VersionId"], e["IsLatest"], m) for e, m in got)
+        prefixes.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
+        if not page["IsTruncated"]:
+            return entries, prefixes, pages
+        marker = {"KeyMarker": page["NextKeyMarker"]}
+        if "NextVersionIdMarker" in page:
+            marker["VersionIdMarker"] = page["NextVersionIdMarker"]
+        assert pages < 100
+
+
+async def test_list_object_versions_paginates_at_any_page_size(tmp_path) -> None:
+    async with planet(tmp_path) as net:
+        s3 = net.client()
+        expected = await _history(net, s3)
+        assert len(expected) == 16
+        assert await versions(net, s3, "hist") == expected
+        for size in (1, 3, 1000):
+            entries, prefixes, pages = await _pages(net, s3, MaxKeys=size)
+            assert (entries, prefixes) == (expected, []), size
+            assert pages == -(-16 // size), size
+        assert await versions(net, s3, "hist", PaginationConfig={"PageSize": 2}) == expected
+        # With a delimiter, each common prefix once, however many versions its keys hold.
+        top = [e for e in expected if "/" not in e[0]]
+        for size in (1, 3, 1000):
+            entries, prefixes, _ = await _pages(net, s3, Delimiter="/", MaxKeys=size)
+            assert (entries, prefixes) == (top, ["b/", "e/"]), size
+        entries, prefixes, _ = await _pages(net, s3, Prefix="b/", MaxKeys=1)
+        assert (entries, prefixes) == ([e for e in expected if e[0].startswith("b/")], [])
+        entries, prefixes, _ = await _pages(net, s3, Prefix="e/", Delimiter="/", MaxKeys=1)
+        assert (entries, prefixes) == ([], ["e/f/"])
+        page = await net.s3(s3.list_object_versions, Bucket="hist", Prefix="c", EncodingType="url")
+        assert {d["Key"] for d in page["DeleteMarkers"]} == {"c%20d%2B%C3%A9"}  # asked for by the caller: as sent
+        raw = await _raw_list(net, s3, "versions&encoding-type=url&prefix=c")
+        assert b"<Key>c%20d%2B%C3%A9</Key>" in raw and b"<EncodingType>url</EncodingType>" in raw
+        page = await net.s3(s3.list_object_versions, Bucket="hist", MaxKeys=2)
+        assert page["MaxKeys"] == 2 and page["IsTruncated"] and page["NextKeyMarker"] == "a"
+        assert page["Versions"][0]["Owner"]["ID"] and page["Versions"][0]["StorageClass"] == "STANDARD"
+        assert page["Versions"][0]["ETag"] == f'"{hashlib.md5(b"4").hexdigest()}"'
+        err = await fails(net, s3.list_object_versions, Bucket="hist", VersionIdMarker=expected[0][1])
+        assert (code(err), status(err)) == ("InvalidArgument", 400)
+
+
+async def _raw_list(net: Planet, s3, query: str) -> bytes:  # type: ignore[no-untyped-def]
+    """A signed GET of ``/hist?<query>``, its body as sent."""
+    import botocore.auth
+    import botocore.awsrequest
+    import requests
+
+    creds = s3._request_signer._credentials
+    req = botocore.awsrequest.AWSRequest(method="GET", url=f"{net.endpoint}/hist?{query}")
+    botocore.auth.S3SigV4Auth(creds, "s3", "us-east-1").add_auth(req)
+    resp = await asyncio.to_thread(requests.get, req.url, headers=dict(req.headers), timeout=30)
+    assert resp.status_code == 200, resp.text
+    return resp.content
+
+
+async def test_delete_objects_with_version_ids_reports_markers_as_aws(tmp_path) -> None:
+    async with planet(tmp_path) as net:
+        s3 = net.client()
+        await net.s3(s3.create_bucket, Bucket="vers")
+        await enable(net, s3, "vers")
+        a1 = (await net.s3(s3.put_object, Bucket="vers", Key="a", Body=b"1"))["VersionId"]
+        a2 = (await net.s3(s3.put_object, Bucket="vers", Key="a", Body=b"2"))["VersionId"]
+        await net.s3(s3.put_object, Bucket="vers", Key="b", Body=b"b")
+        marker = (await net.s3(s3.delete_object, Bucket="vers", Key="c"))["VersionId"]  # a marker, no object ever
+        answer = await net.s3(s3.delete_objects, Bucket="vers", Delete={"Objects": [
+            {"Key": "a", "VersionId": a1}, {"Key": "b"}, {"Key": "c", "VersionId": marker},
+            {"Key": "d", "VersionId": "bad"},
+        ]})  # fmt: skip
+        deleted = {d["Key"]: d for d in answer["Deleted"]}
+        assert deleted["a"] == {"Key": "a", "VersionId": a1}
+        assert deleted["b"]["DeleteMarker"] is True and VERSION_ID.match(deleted["b"]["DeleteMarkerVersionId"])
+        assert deleted["c"] == {"Key": "c", "VersionId": marker, "DeleteMarker": True, "DeleteMarkerVersionId": marker}
+        assert [(e["Key"], e["Code"]) for e in answer["Errors"]] == [("d", "InvalidArgument")]
+        listed = await versions(net, s3, "vers")
+        assert [(k, latest, m) for k, _, latest, m in listed] == [("a", True, False), ("b", True, True),
+                                                                  ("b", False, False)]  # c's marker is gone
+        assert listed[0][1] == a2 and listed[1][1] == deleted["b"]["DeleteMarkerVersionId"]
+
+
+async def test_copy_tagging_and_multipart_name_their_versions(tmp_path) -> None:
+    async with planet(tmp_path, segment_size=SEGMENT) as net:
+        s3 = net.client()
+        await net.s3(s3.create_bucket, Bucket="vers")
+        await enable(net, s3, "vers")
+        v1 = (await net.s3(s3.put_object, Bucket="vers", Key="src", Body=b"first"))["VersionId"]
+        await net.s3(s3.put_object, Bucket="vers", Key="src", Body=b"second")
+        copied = await net.s3(s3.copy_object, Bucket="vers", Key="dst", CopySource={"Bucket": "vers", "Key": "src",
+                                                                                    "VersionId": v1})  # fmt: skip
+        assert copied["CopySourceVersionId"] == v1 and VERSION_ID.match(copied["VersionId"])
+        got, body = await net.get(s3, Bucket="vers", Key="dst")
+        assert (body, got["VersionId"]) == (b"first", copied["VersionId"])
+        err = await fails(net, s3.copy_object, Bucket="vers", Key="dst",
+                          CopySource={"Bucket": "vers", "Key": "src", "VersionId": "B" * 32})
+        assert code(err) == "NoSuchVersion"
+        # Tagging one version leaves the others' tags alone.
+        tagged = await net.s3(s3.put_object_tagging, Bucket="vers", Key="src", VersionId=v1,
+                              Tagging={"TagSet": [{"Key": "t", "Value": "old"}]})  # fmt: skip
+        assert tagged["VersionId"] == v1
+        got = await net.s3(s3.get_object_tagging, Bucket="vers", Key="src", VersionId=v1)
+        assert (got["TagSet"], got["VersionId"]) == ([{"Key": "t", "Value": "old"}], v1)
+        assert (await net.s3(s3.get_object_tagging, Bucket="vers", Key="src"))["TagSet"] == []
+        await net.s3(s3.delete_object_tagging, Bucket="vers", Key="src", VersionId=v1)
+        assert (await net.s3(s3.get_object_tagging, Bucket="vers", Key="src", VersionId=v1))["TagSet"] == []
+        # Multipart Complete makes a version; UploadPartCopy reads a source version.
+        up = await net.s3(s3.create_multipart_upload, Bucket="vers", Key="mp")
+        part = await net.s3(s3.upload_part_copy, Bucket="vers", Key="mp", UploadId=up["UploadId"], PartNumber=1,
+                            CopySource={"Bucket": "vers", "Key": "src", "VersionId": v1})  # fmt: skip
+        done = await net.s3(s3.complete_multipart_upload, Bucket="vers", Key="mp", UploadId=up["UploadId"],
+                            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["CopyPartResult"]["ETag"]}]})
+        assert VERSION_ID.match(done["VersionId"])
+        got, body = await net.get(s3, Bucket="vers", Key="mp", VersionId=done["VersionId"])
+        assert body == b"first"
+        # A delete marker has no tags.
+        marker = (await net.s3(s3.delete_object, Bucket="vers", Key="src"))["VersionId"]
+        err = await fails(net, s3.get_object_tagging, Bucket="vers", Key="src", VersionId=marker)
+        assert status(err) == 405
+        err = await fails(net, s3.get_object_tagging, Bucket="vers", Key="src")
+        assert code(err) == "NoSuchKey"
+
+
+async def test_conditional_writes_see_a_delete_marker_as_no_object(tmp_path) -> None:
+    async with planet(tmp_path) as net:
+        s3 = net.client()
+        await net.s3(s3.create_bucket, Bucket="vers")
+        await enable(net, s3, "vers")
+        put = await net.s3(s3.put_object, Bucket="vers", Key="k", Body=b"1")
+        err = await fails(net, s3.put_object, Bucket="vers", Key="k", Body=b"2", IfNoneMatch="*")
+        assert status(err) == 412
+        await net.s3(s3.delete_object, Bucket="vers", Key="k")
+        err = await fails(net, s3.put_object, Bucket="vers", Key="k", Body=b"2", IfMatch=put["ETag"])
+        assert status(err) == 404  # If-Match on a key without an object, as AWS answers
+        again = await net.s3(s3.put_object, Bucket="vers", Key="k", Body=b"3", IfNoneMatch="*")
+        assert (await net.get(s3, Bucket="vers", Key="k"))[1] == b"3"
+        assert (await versions(net, s3, "vers"))[0][1] == again["VersionId"]
+
+
+async def test_a_bucket_holding_only_old_versions_or_markers_is_not_empty(tmp_path) -> None:
+    async with planet(tmp_path) as net:
+        s3 = net.client()
+        await net.s3(s3.create_bucket, Bucket="vers")
+        await enable(net, s3, "vers")
+        v = (await net.s3(s3.put_object, Bucket="vers", Key="k", Body=b"1"))["VersionId"]
+        marker = (await net.s3(s3.delete_object, Bucket="vers", Key="k"))["VersionId"]
+        assert "Contents" not in await net.s3(s3.list_objects_v2, Bucket="vers")
+        err = await fails(net, s3.delete_bucket, Bucket="vers")
+        assert (code(err), status(err)) == ("BucketNotEmpty", 409)
+        await net.s3(s3.delete_object, Bucket="vers", Key="k", VersionId=v)
+        err = await fails(net, s3.delete_bucket, Bucket="vers")  # the marker alone still holds it
+        assert code(err) == "BucketNotEmpty"
+        await net.s3(s3.delete_object, Bucket="vers", Key="k", VersionId=marker)
+        await net.s3(s3.delete_bucket, Bucket="vers")
+
+
+async def test_sixteen_racing_writers_each_leave_one_listed_version(tmp_path, db) -> None:  # noqa: F811
+    async with planet(tmp_path, database=db) as net:
+        s3 = net.client()
+        await net.s3(s3.create_bucket, Bucket="race")
+        await enable(net, s3, "race")
+        start = threading.Barrier(16)
+
+        def write(i: int) -> dict:  # type: ignore[type-arg]
+            start.wait(timeout=30)  # all 16 requests leave at once
+            return s3.put_object(Bucket="race", Key="k", Body=b"writer %02d" % i)
+
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            puts = await asyncio.gather(*(asyncio.wrap_future(pool.submit(write, i)) for i in range(16)))
+        acked = {p["VersionId"]: p["ETag"] for p in puts}
+        assert len(acked) == 16
+        listed = await versions(net, s3, "race")
+        assert sorted(v[1] for v in listed) == sorted(acked)  # each exactly once
+        assert [v[2] for v in listed] == [True] + [False] * 15
+        for vid, etag in acked.items():
+            assert (await net.s3(s3.head_object, Bucket="race", Key="k", VersionId=vid))["ETag"] == etag
