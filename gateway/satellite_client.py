@@ -412,9 +412,10 @@ class SatelliteClient:
         return await self.call("object/head", _versioned({"tenant_id": tenant_id, "bucket": bucket, "key": key},
                                                          version_id))  # fmt: skip
 
-    async def head_parts(self, tenant_id: str, bucket: str, key: str) -> Json:
+    async def head_parts(self, tenant_id: str, bucket: str, key: str, version_id: str | None = None) -> Json:
         """``{object, part_sizes, parts_count}``: the object and the size of each of its parts."""
-        return await self.call("object/head", {"tenant_id": tenant_id, "bucket": bucket, "key": key, "parts": True})
+        body = {"tenant_id": tenant_id, "bucket": bucket, "key": key, "parts": True}
+        return await self.call("object/head", _versioned(body, version_id))
 
     async def head_part(self, tenant_id: str, bucket: str, key: str, part_number: int,
                         version_id: str | None = None) -> Json:  # fmt: skip

@@ -17,6 +17,7 @@ from gateway.handlers.common import Call, created_at
 from gateway.s3 import xml
 from gateway.s3.http import http_date
 from gateway.s3.router import ListQuery
+from gateway.s3.version_ids import version_headers
 
 __all__ = ["get_object_attributes"]
 
@@ -41,7 +42,7 @@ def _parts(answer: dict[str, Any], q: ListQuery) -> xml.ObjectParts | None:
 
 
 async def get_object_attributes(call: Call) -> web.Response:
-    answer = await call.sat.head_parts(call.tenant_id, call.bucket, call.key)
+    answer = await call.sat.head_parts(call.tenant_id, call.bucket, call.key, call.endpoint.version_id)
     obj = answer["object"]
     keys = encryption.read_keys(call, call.bucket, obj.get("metadata"), encryption.request_key(call),
                                 owner=str(answer.get("owner") or call.tenant_id))  # fmt: skip
@@ -50,7 +51,7 @@ async def get_object_attributes(call: Call) -> web.Response:
         call.endpoint.object_attributes, etag=str(obj["etag"]), size=int(obj["size"]), checksum=fields,
         parts=_parts(answer, call.endpoint.list_query or ListQuery()),
     )  # fmt: skip
-    headers = {"Last-Modified": http_date(created_at(obj))}
+    headers = {"Last-Modified": http_date(created_at(obj)), **version_headers(obj)}
     if keys.md5 is not None:
         headers.update(keys.headers)
     return xml_response(body, headers=headers)

@@ -33,6 +33,7 @@ from gateway.s3.checksums import MultiHasher
 from gateway.s3.errors import S3Error
 from gateway.s3.post_policy import parse_policy, verify_signature
 from gateway.s3.router import Endpoint, Operation, check_key, route
+from gateway.s3.version_ids import version_headers
 
 __all__ = ["install"]
 
@@ -128,7 +129,7 @@ async def post_object(request: web.Request, endpoint: Endpoint) -> web.StreamRes
         "content_type": fields.get("content-type") or file_part.headers.get("Content-Type") or DEFAULT_CONTENT_TYPE,
         "metadata": metadata_from_headers(CIMultiDict(fields)),
     }  # fmt: skip
-    await call.sat.commit_object(tenant, endpoint.bucket, key, meta, [segment_json(s) for s in result.segments])
+    obj = await call.sat.commit_object(tenant, endpoint.bucket, key, meta, [segment_json(s) for s in result.segments])
     etag = body.hasher.etag
     location = f"/{endpoint.bucket}/{key}"
     if fields.get("success_action_redirect"):
@@ -136,7 +137,7 @@ async def post_object(request: web.Request, endpoint: Endpoint) -> web.StreamRes
         query = urlencode({"bucket": endpoint.bucket, "key": key, "etag": etag})
         raise web.HTTPSeeOther(f"{target}{'&' if '?' in target else '?'}{query}", headers={"ETag": etag})
     status = fields.get("success_action_status", "204")
-    headers = {"ETag": etag, "Location": location}
+    headers = {"ETag": etag, "Location": location, **version_headers(obj)}
     if status == "201":
         doc = (f'<?xml version="1.0" encoding="UTF-8"?>\n<PostResponse xmlns="{_NS}"><Location>{location}</Location>'
                f"<Bucket>{endpoint.bucket}</Bucket><Key>{key}</Key><ETag>{etag}</ETag></PostResponse>")  # fmt: skip

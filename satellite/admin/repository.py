@@ -166,13 +166,15 @@ class AdminRepository:
 
     async def bucket_stats(self, bucket_id: int) -> dict[str, int]:
         async with self.db.read() as s:
-            objects = (
-                await s.execute(select(func.count()).select_from(ObjectRow).where(ObjectRow.bucket_id == bucket_id))
-            ).scalar_one()
+            # Objects as ListObjects counts them; versions: every stored version and delete marker.
+            rows = select(func.count()).select_from(ObjectRow).where(ObjectRow.bucket_id == bucket_id)
+            versions = (await s.execute(rows)).scalar_one()
+            objects = (await s.execute(rows.where(ObjectRow.is_latest.is_(True),
+                                                  ObjectRow.delete_marker.is_(False)))).scalar_one()  # fmt: skip
             uploads = (
                 await s.execute(select(func.count()).select_from(Upload).where(Upload.bucket_id == bucket_id))
             ).scalar_one()
-        return {"objects": int(objects), "pending_uploads": int(uploads)}
+        return {"objects": int(objects), "versions": int(versions), "pending_uploads": int(uploads)}
 
     async def segments(self, bucket_id: int) -> AsyncIterator[SegmentPieces]:
         """Every segment of the bucket's objects and pending uploads, with its pieces' nodes."""

@@ -110,6 +110,9 @@ async def test_enabled_bucket_keeps_every_version_readable_by_id(tmp_path, db) -
             assert (body, got["VersionId"]) == (expected, vid)
             head = await net.s3(s3.head_object, Bucket="vers", Key="k", VersionId=vid)
             assert (head["ContentLength"], head["VersionId"]) == (len(expected), vid)
+            attrs = await net.s3(s3.get_object_attributes, Bucket="vers", Key="k", VersionId=vid,
+                                 ObjectAttributes=["ObjectSize"])  # fmt: skip
+            assert (attrs["ObjectSize"], attrs["VersionId"]) == (len(expected), vid)
         got, body = await net.get(s3, Bucket="vers", Key="k", VersionId="null")
         assert (body, got["VersionId"]) == (b"before", "null")
         assert await versions(net, s3, "vers") == [("k", v, v == ids[-1], False) for v in [*reversed(ids), "null"]]
