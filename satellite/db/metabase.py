@@ -39,6 +39,7 @@ from satellite.db.models import (
     Upload,
 )
 from satellite.db.multipart import MultipartRepository
+from satellite.db.object_rows import CURRENT_COLUMNS
 from satellite.db.object_rows import LIST_COLUMNS as _LIST_COLUMNS
 from satellite.db.object_rows import listed_info as _listed_info
 from satellite.db.object_versions import UNVERSIONED, replace_object
@@ -373,7 +374,7 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
         lo, lo_incl = (start, start_inclusive) if start > prefix else (prefix, True)
         async with self.db.read_conn() as s:
             if not delimiter:
-                q = select(*_LIST_COLUMNS).where(
+                q = select(*CURRENT_COLUMNS).where(
                     ObjectRow.bucket_id == bucket_id,
                     ObjectRow.is_latest == True,  # noqa: E712  (the (bucket_id, is_latest, key) index)
                     ObjectRow.key >= lo if lo_incl else ObjectRow.key > lo,
@@ -389,7 +390,7 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
             infos: dict[str, ObjectInfo] = {}
             for i in range(0, len(plain), 500):
                 rows = await s.execute(
-                    select(*_LIST_COLUMNS).where(
+                    select(*CURRENT_COLUMNS).where(
                         ObjectRow.bucket_id == bucket_id,
                         ObjectRow.is_latest == True,  # noqa: E712
                         ObjectRow.key.in_(plain[i : i + 500]),
