@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import time
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from common.messages import now as common_now
+from satellite.db.accounting_models import NodeTally, TenantTally
 from satellite.db.models import PieceRow, SegmentRow
 from satellite.db.residency_ledger import LedgerEvent
 from satellite.db.residency_models import ResidencyEntry
@@ -28,6 +30,17 @@ async def test_versions_keep_their_pieces_until_deleted_for_good(tmp_path, db) -
         ids = [(await net.s3(s3.put_object, Bucket="vers", Key="k", Body=b))["VersionId"] for b in bodies]
         marker = (await net.s3(s3.delete_object, Bucket="vers", Key="k"))["VersionId"]
         every = await live_bytes(net)
+
+        # Metering counts every version: the tenant's bytes and each node's pieces of all three.
+        await net.satellite.accounting.tally.tally(now=common_now())
+        async with net.satellite.db.read() as s:
+            tenant_bytes = (await s.execute(select(TenantTally.bytes).where(
+                TenantTally.tenant_id == net.tenants[0].id))).scalars().all()  # fmt: skip
+            node_bytes = dict((await s.execute(select(NodeTally.node_id, NodeTally.bytes))).all())
+            piece_bytes = dict((await s.execute(select(PieceRow.node_id, func.sum(PieceRow.size))
+                                                .group_by(PieceRow.node_id))).all())  # fmt: skip
+        assert tenant_bytes == [sum(len(b) for b in bodies)]
+        assert node_bytes == piece_bytes and len(node_bytes) == len(net.nodes)
 
         # Overwritten and delete-marked versions are live objects: a retain pass keeps every piece.
         first = time.time() + net.satellite.gc.config.margin + 2
