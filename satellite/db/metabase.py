@@ -42,7 +42,7 @@ from satellite.db.models import (
 )
 from satellite.db.multipart import MultipartRepository
 from satellite.db.policy_aliases import policy_by_name_or_alias, policy_names
-from satellite.db.residency_ledger import LedgerEvent, record_pieces, record_segments
+from satellite.db.residency_ledger import LedgerEvent, inline_change, record_changes, record_segments
 from satellite.db.tenancy import policy_from_row
 from satellite.errors import (
     BucketAlreadyExists,
@@ -173,8 +173,12 @@ async def insert_segments(
     ]
     if pieces:
         await s.execute(_INSERT_PIECES, pieces)
-        for segment_id, seg in zip(ids, segments, strict=True):
-            await record_pieces(s, event, segment_id, [(p.number, p.node_id) for p in seg.pieces])
+    # Every segment's placement in one append: its pieces, or the satellite's database if inline.
+    await record_changes(s, event, [
+        change for segment_id, seg in zip(ids, segments, strict=True)
+        for change in ([inline_change(segment_id, "add")] if seg.inline_data is not None else
+                       [(segment_id, p.number, p.node_id, "add", None) for p in seg.pieces])
+    ])  # fmt: skip
 
 
 async def latest_version(s: Conn, bucket_id: int, key: str) -> int:
