@@ -67,6 +67,7 @@ __all__ = [
     "entry_hash",
     "entry_json",
     "inline_change",
+    "placed",
     "record_changes",
     "record_gc",
     "record_pieces",
@@ -164,6 +165,14 @@ def inline_change(segment_id: int, action: str) -> Change:
     return (segment_id, INLINE_PIECE, INLINE_HOLDER, action, None)
 
 
+def placed(segment_id: int, segment: Any) -> list[Change]:
+    """The additions of a segment being committed (``SegmentIn``): its pieces on their nodes,
+    or, inline, the satellite's database."""
+    if segment.inline_data is not None:
+        return [inline_change(segment_id, "add")]
+    return [(segment_id, p.number, p.node_id, "add", None) for p in segment.pieces]
+
+
 async def record_pieces(
     s: Any,
     event: LedgerEvent | str,
@@ -174,7 +183,9 @@ async def record_pieces(
 ) -> None:
     """Append one entry per ``(number, node_id[, piece_id])`` of ``segment_id``, in ``s``'s transaction."""
     await record_changes(
-        s, event, [(segment_id, p[0], p[1], action, p[2] if len(p) > 2 else None) for p in pieces]  # type: ignore[misc]
+        s,
+        event,
+        [(segment_id, p[0], p[1], action, p[2] if len(p) > 2 else None) for p in pieces],  # type: ignore[misc]
     )
 
 
@@ -185,9 +196,9 @@ async def record_segments(s: Any, event: LedgerEvent | str, action: str, segment
     pieces = select(PieceRow.segment_id, PieceRow.number, PieceRow.node_id, PieceRow.piece_id).where(
         PieceRow.segment_id.in_(segments)
     )
-    inline = select(
-        SegmentRow.id, literal(INLINE_PIECE), literal(INLINE_HOLDER), null().cast(String)
-    ).where(SegmentRow.id.in_(segments), SegmentRow.inline_data.is_not(None))
+    inline = select(SegmentRow.id, literal(INLINE_PIECE), literal(INLINE_HOLDER), null().cast(String)).where(
+        SegmentRow.id.in_(segments), SegmentRow.inline_data.is_not(None)
+    )
     rows = sorted((await s.execute(union_all(pieces, inline))).all(), key=lambda r: (r[0], r[1]))
     await record_changes(s, event, [(sid, num, node, action, pid) for sid, num, node, pid in rows])
 
