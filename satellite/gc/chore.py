@@ -178,10 +178,11 @@ class RetainSender:
         node = due[0]
         created_before = math.floor(t) - self.config.margin
         count = size = 0
+        trashed: object = None
         try:
             signed, count = await self.build(node.id, created_before)
             size = len(signed.message.bloom)
-            await self._send(node, signed)
+            trashed = await self._send(node, signed)
         except Exception as exc:  # any failure: nothing (or nothing complete) reached the node
             error = f"{type(exc).__name__}: {exc}"[:255]
             log.warning("retain list for node %s not sent: %s", node.id[:16], error)
@@ -200,6 +201,8 @@ class RetainSender:
                 error=report.error,
             )
         )
+        if report.sent:
+            await self._trashed(node, trashed)
         self.last = report
         return report
 
@@ -210,15 +213,19 @@ class RetainSender:
             reports.append(r)
         return reports
 
-    async def _send(self, node: GCNode, signed: Signed[RetainList]) -> None:
+    async def _send(self, node: GCNode, signed: Signed[RetainList]) -> object:
+        """Deliver the list; the node's signed trash report, if its answer has one."""
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.config.timeout))
         url = node.address.rstrip("/") + RETAIN_PATH
         async with self._session.post(url, data=signed.dumps(), headers={"Content-Type": "application/json"}) as r:
             if r.status != 202:
                 raise RuntimeError(f"node answered HTTP {r.status}: {(await r.text())[:200]}")
-            answer = await r.json(content_type=None)
-        await self._trashed(node, answer.get("trashed") if isinstance(answer, dict) else None)
+            try:
+                answer = await r.json(content_type=None)
+            except ValueError:  # delivered all the same; a node that says nothing more reports nothing
+                answer = None
+        return answer.get("trashed") if isinstance(answer, dict) else None
 
     async def _trashed(self, node: GCNode, signed: object) -> None:
         """Record what the node says its earlier passes trashed, if it signed it for us; a report
@@ -232,7 +239,11 @@ class RetainSender:
         except MessageError as exc:  # SignatureError included
             log.warning("node %s sent a trash report that does not verify: %s", node.id[:16], exc)
             return
-        recorded = await self.store.record_trashed(node.id, report.piece_ids)
+        try:
+            recorded = await self.store.record_trashed(node.id, report.piece_ids)
+        except Exception:  # the database: the list went out; these ids miss their gc entries
+            log.exception("node %s's trash report not recorded", node.id[:16])
+            return
         log.info("node %s trashed %d pieces, %d of them in the residency ledger", node.id[:16],
                  len(report.piece_ids), recorded)  # fmt: skip
 
