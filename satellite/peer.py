@@ -48,7 +48,7 @@ from satellite.db.losses import LossRepository
 from satellite.db.metabase import MetabaseRepository
 from satellite.db.nodes import NodeRepository
 from satellite.db.payouts import PayoutRepository
-from satellite.db.residency_ledger import LedgerRepository
+from satellite.db.residency_ledger import LedgerRepository, declare_inline_place
 from satellite.db.stakes import StakeRepository
 from satellite.db.tenancy import TenancyRepository
 from satellite.gc import RetainSender, gc_config
@@ -133,6 +133,7 @@ class Satellite:
             metadata=MetadataLocation.from_config(config),
         )
         self.multipart = MultipartService(self.metainfo, self.metabase)
+        declare_inline_place(db, *self.metainfo.metadata.storage_place)  # the ledger's ``satellite-db`` holder
         # Residency evidence (satellite/residency): the ledger placement writes, exported signed.
         self.residency = ResidencyService(
             LedgerRepository(db), identity, self.metainfo.metadata,

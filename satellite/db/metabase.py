@@ -42,7 +42,7 @@ from satellite.db.models import (
 )
 from satellite.db.multipart import MultipartRepository
 from satellite.db.policy_aliases import policy_by_name_or_alias, policy_names
-from satellite.db.residency_ledger import LedgerEvent, record_pieces, record_segments
+from satellite.db.residency_ledger import LedgerEvent, placed, record_changes, record_segments
 from satellite.db.tenancy import policy_from_row
 from satellite.errors import (
     BucketAlreadyExists,
@@ -131,8 +131,8 @@ async def insert_segments(
     s: Conn, segments: Sequence[SegmentIn], *, object_id: int | None, upload_id: str | None,
     event: LedgerEvent = LedgerEvent.UPLOAD,
 ) -> None:
-    """Insert segments and their pieces: two statements, whatever the number of pieces; the
-    pieces' placement goes into the residency ledger in the same transaction."""
+    """Insert segments and their pieces: two statements, whatever the number of pieces; their
+    placement (pieces, or the satellite's database) goes into the residency ledger in one append."""
     if not segments:
         return
     now = dt.datetime.now(dt.UTC)
@@ -173,8 +173,7 @@ async def insert_segments(
     ]
     if pieces:
         await s.execute(_INSERT_PIECES, pieces)
-        for segment_id, seg in zip(ids, segments, strict=True):
-            await record_pieces(s, event, segment_id, [(p.number, p.node_id) for p in seg.pieces])
+    await record_changes(s, event, [c for sid, seg in zip(ids, segments, strict=True) for c in placed(sid, seg)])
 
 
 async def latest_version(s: Conn, bucket_id: int, key: str) -> int:
