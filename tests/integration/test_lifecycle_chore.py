@@ -6,7 +6,9 @@ nothing is due. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
+import sys
 import time
 from collections.abc import Awaitable, Callable
 
@@ -150,6 +152,18 @@ async def test_an_object_written_again_after_expiry_is_a_new_object_and_waits_it
         due = await sat.lifecycle.next_due()
         assert due is not None and abs(due - (head["LastModified"].timestamp() + 4 * DAY)) < 1.0
         assert head["Expiration"].endswith('rule-id="tmp"')
+        # What an admin sees: the bucket's scan is idle until that time (API and CLI).
+        auth = {"Authorization": f"Bearer {sat.config.admin_token}"}
+        async with aiohttp.ClientSession() as http, http.get(f"{sat.admin_url}/v1/lifecycle", headers=auth) as r:
+            (view,) = (await r.json())["buckets"]
+        assert (view["bucket"], view["rules"], view["enabled"], view["phase"]) == ("life", 1, 1, "idle")
+        assert abs(dt.datetime.fromisoformat(view["next_due"]).timestamp() - due) < 0.01
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "geoshard.cli", "admin", "lifecycle", stdout=asyncio.subprocess.PIPE,
+            env={**os.environ, "GEOSHARD_ADMIN_URL": sat.admin_url, "GEOSHARD_ADMIN_TOKEN": sat.config.admin_token},
+        )  # fmt: skip
+        out, _ = await proc.communicate()
+        assert proc.returncode == 0 and out.decode().splitlines()[1].split()[:4] == ["life", "1", "1", "idle"], out
         await until(lambda: _run_until_expired(net))
         await net.s3(s3.put_object, Bucket="life", Key="tmp/k", Body=b"second")
         # The new object is as young as its write: the next passes leave it alone until its own days pass.
