@@ -109,8 +109,12 @@ class LifecycleChore:
         return b.cursor is None or b.cursor.get("rules_at") != b.rules_updated_at.isoformat()
 
     def _due(self, b: LifecycleBucket) -> float:
-        if self._fresh(b) or b.cursor is None or b.cursor.get("phase") != "idle":
+        """0 for a bucket never scanned under its rules; for one mid-scan, its last pass (so that
+        buckets mid-scan take turns, a huge one never starving the rest); else its next scan."""
+        if self._fresh(b) or b.cursor is None:
             return 0.0
+        if b.cursor.get("phase") != "idle":
+            return float(b.cursor.get("passed_at", 0.0))
         return float(b.cursor.get("next_due", 0.0))
 
     async def next_due(self) -> float | None:
@@ -160,7 +164,7 @@ class LifecycleChore:
             else:
                 soonest = _ts(found[0]) if soonest is None else min(soonest, _ts(found[0]))
         done = len(batch) < self.config.batch_size or not expiring
-        nxt = dict(cursor, soonest=soonest)
+        nxt = dict(cursor, soonest=soonest, passed_at=_ts(now))
         nxt.update({"phase": "uploads", "after": ["", ""]} if done else {"after": batch[-1].key})
         expired = await self.repo.expire(bucket.bucket_id, doomed, nxt)
         self.stats.expired_objects += len(expired)
@@ -193,7 +197,7 @@ class LifecycleChore:
             nxt = {"rules_at": cursor["rules_at"], "phase": "idle",
                    "next_due": self._next_scan(rules, float(cursor["scan_started"]), soonest, now)}  # fmt: skip
         else:
-            nxt = dict(cursor, soonest=soonest, after=[batch[-1].key, batch[-1].id])
+            nxt = dict(cursor, soonest=soonest, after=[batch[-1].key, batch[-1].id], passed_at=_ts(now))
         await self.repo.save_cursor(bucket.bucket_id, nxt)
         return PassReport(bucket.name, "uploads", len(batch), [], aborted, done)
 

@@ -176,3 +176,20 @@ async def test_an_object_written_again_after_expiry_is_a_new_object_and_waits_it
 async def _run_until_expired(net: Planet) -> bool:
     report = await net.satellite.lifecycle.run_once()
     return report is not None and report.expired == ["tmp/k"]
+
+
+async def test_buckets_mid_scan_take_turns_one_batch_each(tmp_path) -> None:
+    async with planet(tmp_path, nodes=4, scheme="2/2/3/4", satellite_config=CONFIG, lifecycle_day_seconds=DAY) as net:
+        s3 = net.client()
+        for bucket in ("big", "small"):
+            await net.s3(s3.create_bucket, Bucket=bucket)
+            for i in range(9 if bucket == "big" else 4):
+                await net.s3(s3.put_object, Bucket=bucket, Key=f"k{i}", Body=b"x")
+            await net.s3(s3.put_bucket_lifecycle_configuration, Bucket=bucket,
+                         LifecycleConfiguration={"Rules": [{**RULES[0], "Filter": {"Prefix": "late/"}}]})  # fmt: skip
+        order = []
+        while (report := await net.satellite.lifecycle.run_once()) is not None:
+            order.append((report.bucket, report.phase))
+        # Batches of 3: big has 4 object batches (the last one empty) and small 2; each then its uploads.
+        assert order == [("big", "objects"), ("small", "objects"), ("big", "objects"), ("small", "objects"),
+                         ("big", "objects"), ("small", "uploads"), ("big", "objects"), ("big", "uploads")], order
