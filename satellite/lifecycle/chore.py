@@ -132,7 +132,14 @@ class LifecycleChore:
         if not due:
             return None
         bucket = min(due, key=lambda b: (self._due(b), b.bucket_id))
-        rules = [r for r in rules_from_json(bucket.rules) if r.enabled]
+        try:
+            rules = [r for r in rules_from_json(bucket.rules) if r.enabled]
+        except (KeyError, TypeError, ValueError) as e:  # gateways store only checked rules; never stall on one
+            log.error("lifecycle: bucket %s: unreadable rules (%s); skipped until they change", bucket.name, e)
+            skip = {"rules_at": bucket.rules_updated_at.isoformat(), "phase": "idle",
+                    "next_due": _ts(now) + 365 * 86_400}  # fmt: skip
+            await self.repo.save_cursor(bucket.bucket_id, skip)
+            return PassReport(bucket.name, "skipped", 0, [], [], True)
         cursor = dict(bucket.cursor or {})
         if self._fresh(bucket) or cursor.get("phase") == "idle":
             cursor = {"rules_at": bucket.rules_updated_at.isoformat(), "phase": "objects", "after": "",

@@ -146,6 +146,10 @@ async def test_expiration_headers_announce_the_rule_that_applies(tmp_path, size:
         await net.s3(s3.put_object, Bucket="life", Key="other", Body=b"x" * 100)
         head = await net.s3(s3.head_object, Bucket="life", Key="other")
         assert "Expiration" not in head
+        # A copy is a new object under the destination key's rules.
+        copied = await net.s3(s3.copy_object, Bucket="life", Key="logs/copy", CopySource={"Bucket": "life",
+                                                                                         "Key": "other"})  # fmt: skip
+        assert copied["Expiration"].endswith('rule-id="logs"'), copied
         # Multipart: the abort rule is announced at creation, the expiration at completion.
         up = await net.s3(s3.create_multipart_upload, Bucket="life", Key="up/big")
         assert up["AbortRuleId"] == "uploads"
