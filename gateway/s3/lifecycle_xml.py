@@ -16,6 +16,7 @@ import datetime as dt
 import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from urllib.parse import quote
 
 from common.lifecycle_rules import LifecycleRule, RuleFilter
 from gateway.s3 import xml
@@ -278,5 +279,6 @@ def lifecycle_configuration(rules: Sequence[LifecycleRule]) -> bytes:
 
 
 def expiration_header(when: dt.datetime, rule_id: str) -> str:
-    """``x-amz-expiration``'s value: ``expiry-date="Fri, 23 Dec 2012 00:00:00 GMT", rule-id="..."``."""
-    return f'expiry-date="{http_date(when)}", rule-id="{rule_id}"'
+    """``x-amz-expiration``'s value: ``expiry-date="Fri, 23 Dec 2012 00:00:00 GMT", rule-id="..."``,
+    the rule id URL-encoded as AWS sends it (an ID may hold a quote or a comma)."""
+    return f'expiry-date="{http_date(when)}", rule-id="{quote(rule_id, safe="")}"'

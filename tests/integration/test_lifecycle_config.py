@@ -30,7 +30,7 @@ RULES = [
      "NoncurrentVersionExpiration": {"NoncurrentDays": 10, "NewerNoncurrentVersions": 3}},
     {"ID": "uploads", "Filter": {"Prefix": "up/"}, "Status": "Enabled",
      "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 3}},
-    {"ID": "legacy", "Prefix": "old/", "Status": "Enabled", "Expiration": {"Days": 90}},
+    {"ID": "legacy, old", "Prefix": "old/", "Status": "Enabled", "Expiration": {"Days": 90}},
 ]  # fmt: skip
 
 
@@ -146,6 +146,9 @@ async def test_expiration_headers_announce_the_rule_that_applies(tmp_path) -> No
         await net.s3(s3.put_object, Bucket="life", Key="other", Body=b"x" * 100)
         head = await net.s3(s3.head_object, Bucket="life", Key="other")
         assert "Expiration" not in head
+        # The rule id is URL-encoded, as AWS sends it.
+        put = await net.s3(s3.put_object, Bucket="life", Key="old/x", Body=b"x" * 100)
+        assert put["Expiration"].endswith('rule-id="legacy%2C%20old"'), put["Expiration"]
         # A copy is a new object under the destination key's rules.
         copied = await net.s3(s3.copy_object, Bucket="life", Key="logs/copy", CopySource={"Bucket": "life",
                                                                                          "Key": "other"})  # fmt: skip
