@@ -87,7 +87,7 @@ async def test_rules_expire_what_they_select_abort_stale_uploads_and_free_the_di
             # Rules of two "days" look again two days after a scan began (an object written since may
             # be due by then), and between scans the chore sleeps: a scan here is three passes.
             passes = sat.lifecycle.stats.passes
-            await asyncio.sleep(2.5 * DAY)
+            await asyncio.sleep(2.5 * DAY)  # a window to count passes in: "nothing happens" has no condition
             assert sat.lifecycle.stats.passes - passes <= 2 * 3, sat.lifecycle.stats.passes - passes
             # Only a far rule left: after one scan of it the chore sleeps until the poll interval.
             await net.s3(s3.put_bucket_lifecycle_configuration, Bucket="life",
