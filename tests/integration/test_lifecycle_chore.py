@@ -29,6 +29,8 @@ RULES = [
      "Expiration": {"Days": 2}},
     {"ID": "sized", "Filter": {"And": {"Prefix": "sized/", "ObjectSizeGreaterThan": 6000}}, "Status": "Enabled",
      "Expiration": {"Days": 2}},
+    {"ID": "dated", "Filter": {"Prefix": "dated/"}, "Status": "Enabled",
+     "Expiration": {"Date": dt.datetime(2020, 1, 1, tzinfo=dt.UTC)}},
     {"ID": "off", "Filter": {"Prefix": "off/"}, "Status": "Disabled", "Expiration": {"Days": 1}},
     {"ID": "late", "Filter": {"Prefix": "late/"}, "Status": "Enabled", "Expiration": {"Days": 100_000}},
     {"ID": "uploads", "Filter": {"Prefix": "up/"}, "Status": "Enabled",
@@ -65,7 +67,7 @@ async def test_rules_expire_what_they_select_abort_stale_uploads_and_free_the_di
         s3 = net.client()
         sat = net.satellite
         await net.s3(s3.create_bucket, Bucket="life")
-        doomed = {"tmp/a", "tmp/b", "tmp/c", "tmp/d", "tagged/x", "sized/big"}
+        doomed = {"tmp/a", "tmp/b", "tmp/c", "tmp/d", "tagged/x", "sized/big", "dated/a"}
         kept = {"keep/a", "tagged/y", "sized/small", "off/a", "late/a"}
         for key in sorted(doomed | kept):
             size = 3000 if key == "sized/small" else 9000 + len(key)
@@ -84,11 +86,11 @@ async def test_rules_expire_what_they_select_abort_stale_uploads_and_free_the_di
                          LifecycleConfiguration={"Rules": RULES})  # fmt: skip
             await until(lambda: _gone(net, doomed, kept))
             await until(lambda: _uploads_are(net, {"elsewhere/mp"}))
-            # Rules of two "days" look again two days after a scan began (an object written since may
-            # be due by then), and between scans the chore sleeps: a scan here is three passes.
+            # A past Date looks again a day after a scan began (an object written since is due at
+            # once), and between scans the chore sleeps: a scan here is three passes.
             passes = sat.lifecycle.stats.passes
             await asyncio.sleep(2.5 * DAY)  # a window to count passes in: "nothing happens" has no condition
-            assert sat.lifecycle.stats.passes - passes <= 2 * 3, sat.lifecycle.stats.passes - passes
+            assert sat.lifecycle.stats.passes - passes <= 3 * 3, sat.lifecycle.stats.passes - passes
             # Only a far rule left: after one scan of it the chore sleeps until the poll interval.
             await net.s3(s3.put_bucket_lifecycle_configuration, Bucket="life",
                          LifecycleConfiguration={"Rules": [r for r in RULES if r["ID"] == "late"]})  # fmt: skip
@@ -101,7 +103,7 @@ async def test_rules_expire_what_they_select_abort_stale_uploads_and_free_the_di
             await chore
         stats = sat.lifecycle.stats
         assert (stats.expired_objects, stats.aborted_uploads) == (len(doomed), 1)
-        assert stats.by_rule == {"tmp": 4, "scratch": 1, "sized": 1}
+        assert stats.by_rule == {"tmp": 4, "scratch": 1, "sized": 1, "dated": 1}
         text = await metrics(net)
         assert 'geoshard_lifecycle_expired_objects_total{rule="tmp"} 4.0' in text
         assert "geoshard_lifecycle_aborted_uploads_total 1.0" in text
