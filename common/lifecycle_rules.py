@@ -72,11 +72,6 @@ class RuleFilter:
             return False
         return not (size is not None and self.size_lt is not None and not size < self.size_lt)
 
-    @property
-    def prefix_only(self) -> bool:
-        """Selects by key alone (what an upload's key can decide before its tags and size are known)."""
-        return not self.tags and self.size_gt is None and self.size_lt is None
-
 
 @dataclass(frozen=True)
 class LifecycleRule:

@@ -65,8 +65,7 @@ class LifecycleStats:
     passes: int = 0
     expired_objects: int = 0
     aborted_uploads: int = 0
-    by_rule: dict[str, int] = field(default_factory=dict)
-    last_pass: dt.datetime | None = None
+    by_rule: dict[str, int] = field(default_factory=dict)  # objects expired, by rule id
 
 
 @dataclass(frozen=True)
@@ -149,7 +148,6 @@ class LifecycleChore:
         else:
             report = await self._uploads(bucket, rules, cursor, now)
         self.stats.passes += 1
-        self.stats.last_pass = now
         if report.expired or report.aborted:
             log.info("lifecycle: bucket %s: expired %d objects, aborted %d uploads (%d examined)", bucket.name,
                      len(report.expired), len(report.aborted), report.examined)  # fmt: skip
