@@ -73,8 +73,9 @@ class LifecycleRepository:
             rows = (await s.execute(q)).all()
         return [LifecycleBucket(r[0], r[1], dict(r[2]), r[3], None if r[4] is None else dict(r[4])) for r in rows]
 
-    async def objects_after(self, bucket_id: int, after: str, limit: int) -> list[LifecycleObject]:
-        """Current objects with keys after ``after``, in key order."""
+    async def objects_after(self, bucket_id: int, after: str, limit: int) -> tuple[list[LifecycleObject], bool]:
+        """Current objects with keys after ``after``, in key order, from at most ``limit`` rows; and
+        whether rows may follow (the read was cut at ``limit``)."""
         q = (
             select(ObjectRow.id, ObjectRow.key, ObjectRow.size, ObjectRow.tags, ObjectRow.created_at)
             .where(ObjectRow.bucket_id == bucket_id, ObjectRow.key > after, ObjectRow.status == ObjectStatus.COMMITTED)
@@ -88,7 +89,7 @@ class LifecycleRepository:
             if out and out[-1].key == r[1]:
                 continue  # an older version: not current (versioning keeps several rows per key)
             out.append(LifecycleObject(r[0], r[1], int(r[2]), dict(r[3] or {}), r[4]))
-        return out
+        return out, len(rows) == limit
 
     async def uploads_after(self, bucket_id: int, after: tuple[str, str], limit: int) -> list[LifecycleUpload]:
         """Pending multipart uploads after ``(key, upload id)``, in that order."""

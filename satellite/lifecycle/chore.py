@@ -156,7 +156,7 @@ class LifecycleChore:
     async def _objects(self, bucket: LifecycleBucket, rules: list[LifecycleRule], cursor: dict[str, Any],
                        now: dt.datetime) -> PassReport:  # fmt: skip
         expiring = [r for r in rules if r.expiration_days is not None or r.expiration_date is not None]
-        batch = await self.repo.objects_after(bucket.bucket_id, str(cursor["after"]), self.config.batch_size)
+        batch, more = await self.repo.objects_after(bucket.bucket_id, str(cursor["after"]), self.config.batch_size)
         doomed, by_rule = [], {}
         soonest = cursor.get("soonest")
         for o in batch if expiring else []:
@@ -168,7 +168,7 @@ class LifecycleChore:
                 by_rule[o.key] = found[1]
             else:
                 soonest = _ts(found[0]) if soonest is None else min(soonest, _ts(found[0]))
-        done = len(batch) < self.config.batch_size or not expiring
+        done = not more or not batch or not expiring
         nxt = dict(cursor, soonest=soonest, passed_at=_ts(now))
         nxt.update({"phase": "uploads", "after": ["", ""]} if done else {"after": batch[-1].key})
         expired = await self.repo.expire(bucket.bucket_id, doomed, nxt)
