@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from erasure import unwrap_key, wrap_key
-from gateway.handlers import encryption
+from gateway.handlers import encryption, lifecycle
 from gateway.handlers.bucket import xml_response
 from gateway.handlers.common import (
     Call,
@@ -111,7 +111,7 @@ async def copy_object(call: Call) -> web.Response:
         full = meta if meta is not None else _source_meta(obj)
         etag, copied = await _stream_copy(call, answer, full, condition, (src_keys, dst_keys))
     body = xml.copy_object_result(etag, datetime.fromisoformat(str(copied["created"])))
-    return xml_response(body, headers=dst_keys.headers)
+    return xml_response(body, headers={**dst_keys.headers, **await lifecycle.expiration_headers(call, copied)})
 
 
 Keys = tuple[encryption.ObjectKeys, encryption.ObjectKeys]  # the source's and the destination's

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from satellite.db.access import AccessRepository
 from satellite.db.bucket_settings import BucketSettingsRepository
 from satellite.db.conditions import check_condition
+from satellite.db.deletion import delete_keys
 from satellite.db.engine import Database
 from satellite.db.models import (
     BadPieceReport,
@@ -538,21 +539,9 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
         return list((await s.execute(text(sql), params)).scalars())
 
     async def delete_objects(self, bucket_id: int, keys: Sequence[str]) -> list[str]:
-        """Delete each key's versions; returns the keys that existed."""
-        found: list[str] = []
+        """Delete each key's versions; returns the keys that existed (``satellite.db.deletion``)."""
         async with self.db.transaction() as s:
-            for i in range(0, len(keys), 500):
-                chunk = list(keys[i : i + 500])
-                existing = await s.execute(
-                    select(ObjectRow.key).where(ObjectRow.bucket_id == bucket_id, ObjectRow.key.in_(chunk))
-                )
-                found.extend(set(existing.scalars()))
-                doomed = select(SegmentRow.id).join(ObjectRow, ObjectRow.id == SegmentRow.object_id).where(
-                    ObjectRow.bucket_id == bucket_id, ObjectRow.key.in_(chunk)
-                )
-                await record_segments(s, LedgerEvent.DELETION, "remove", doomed)
-                await s.execute(delete(ObjectRow).where(ObjectRow.bucket_id == bucket_id, ObjectRow.key.in_(chunk)))
-        return found
+            return await delete_keys(s, bucket_id, keys)
 
     async def set_tags(self, bucket_id: int, key: str, tags: dict[str, Any]) -> bool:
         async with self.db.transaction() as s:
