@@ -11,9 +11,13 @@ and also measure it, by really downloading one share of each of ``total`` pieces
 AUDIT order each, as Storj does) through the same proxy. ``*_ratio`` = Storj / Merkle.
 
 **Rate.** The satellite's full audit path — keyset scan into the weighted reservoir,
-challenge, HTTP to a node process on loopback, proof verification, and one transaction
-recording the result and the new scores (SQLite) — run by the audit chore at several
-concurrencies; audits per second over whole passes.
+challenge, HTTP to a node process on loopback, proof verification, and one transaction per
+group recording the results and the new scores — run by the audit chore at several
+concurrencies, on SQLite and (when one answers at 127.0.0.1:5432, or ``GEOSHARD_BENCH_PG``)
+on PostgreSQL; audits per second over whole passes, and the satellite side's CPU per audit
+(this process's CPU time: the nodes run in their own processes) as audits per satellite
+core-second and as a ratio to the raw primitive an audit cannot avoid, checking one signed
+3-leaf proof.
 
     python bench/audit.py [--quick] [--json PATH]
 """
@@ -35,16 +39,18 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common.identity import Identity
-from common.messages import Action, OrderLimit, Signed, new_serial, now
+from common.messages import Action, AuditChallenge, AuditProof, OrderLimit, Signed, new_serial, now
 from erasure import RedundancyScheme
+from erasure.merkle import MerkleTree
 from erasure.segment import SegmentLayout, piece_root
 from satellite.audit import AuditChore, AuditTarget, AuditVerifier, pick_leaves
 from satellite.config import SatelliteConfig
-from satellite.db import create_database, upgrade_schema
+from satellite.db import Database, create_database, upgrade_schema
 from satellite.db.audits import AuditRepository
 from satellite.db.engine import sqlite_url
 from satellite.db.models import Bucket, Node, ObjectRow, PieceRow, PlacementPolicyRow, SegmentRow, Tenant
@@ -192,10 +198,72 @@ async def wire_bytes(args: argparse.Namespace, sat: Identity, url: str, node_id:
     return figures
 
 
+async def fresh_pg(tmp: Path) -> tuple[Database, str] | None:
+    """A new database on the local PostgreSQL (None when none answers at ``GEOSHARD_BENCH_PG``)."""
+    base = os.environ.get("GEOSHARD_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = f"bench_audit_{secrets.token_hex(4)}"
+    try:
+        conn = await asyncpg.connect(base, timeout=3)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return None
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    url = base.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/" + name
+    return create_database(url), name
+
+
+async def drop_pg(name: str) -> None:
+    base = os.environ.get("GEOSHARD_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+    conn = await asyncpg.connect(base)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def proof_answer(node: Identity, t: AuditTarget, challenge: AuditChallenge, data: bytes) -> bytes:
+    """The node-signed answer a node would send (built here, so timing it needs no server)."""
+    tree = MerkleTree.from_data(data, t.share_size)
+    leaves = tuple(data[i * t.share_size : (i + 1) * t.share_size] for i in challenge.leaf_indexes)
+    proof = AuditProof(node_id=node.id, piece_id=t.piece_id, nonce=challenge.nonce,
+                       leaf_indexes=challenge.leaf_indexes, leaves=leaves,
+                       proofs=tuple(tuple(tree.proof(i)) for i in challenge.leaf_indexes))  # fmt: skip
+    return Signed.sign(node, proof).dumps().encode()
+
+
+def verify_cpu(sat: Identity, node: Identity, rounds: int) -> float:
+    """CPU seconds per proof check alone (the raw primitive an audit cannot avoid): sign a
+    challenge, have the node's key sign a 3-leaf proof of a 4 KiB-share piece, judge it."""
+    rs = RedundancyScheme.parse("2/3/4/4")
+    layout = SegmentLayout.for_segment(rs, 512 * 1024, share_size=SHARE)
+    data = os.urandom(layout.piece_size)
+    t = AuditTarget(node.id, "http://x", 1, 0, secrets.token_hex(32), piece_root(data, SHARE), len(data), SHARE)
+    verifier = AuditVerifier(sat, timeout=5)
+    answers = []
+    for _ in range(rounds):
+        indexes = pick_leaves(t.leaf_count, 3)
+        challenge = verifier.challenge(t, indexes).message
+        answers.append((challenge, proof_answer(node, t, challenge, data)))
+    start = time.process_time()
+    for challenge, answer in answers:
+        assert AuditVerifier.judge(t, challenge, answer) is None
+    return (time.process_time() - start) / rounds
+
+
 async def audit_rate(
-    args: argparse.Namespace, sat: Identity, nodes: list[tuple[str, str]], tmp: Path
+    args: argparse.Namespace, sat: Identity, nodes: list[tuple[str, str]], tmp: Path, backend: str, reference: float
 ) -> dict[str, float]:
-    db = create_database(sqlite_url(str(tmp / "satellite.db")))
+    pg_name = None
+    if backend == "postgresql":
+        made = await fresh_pg(tmp)
+        if made is None:
+            print("PostgreSQL: none answers at 127.0.0.1:5432, skipped", flush=True)
+            return {}
+        db, pg_name = made
+    else:
+        db = create_database(sqlite_url(str(tmp / "satellite.db")))
     await upgrade_schema(db)
     cfg = SatelliteConfig.for_tests(str(tmp), audit_lambda=0.999, audit_initial_alpha=1000.0)
     repo = AuditRepository(db, ReputationConfig.from_satellite(cfg))
@@ -239,19 +307,26 @@ async def audit_rate(
         chore = AuditChore(repo, AuditVerifier(sat, timeout=30), leaves=3, reservoir_size=total,
                            scan_batch=1000, concurrency=conc)  # fmt: skip
         await chore.run_pass()  # warm: connections, caches
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         done = []
         for _ in range(2 if args.quick else 3):
             done += await chore.run_pass()
-        secs = time.perf_counter() - t
+        secs, cpu = time.perf_counter() - t, time.process_time() - cpu
         await chore.close()
         bad = [d.reason for d in done if d.outcome is not Outcome.SUCCESS]
         assert not bad, bad[:3]
         rate = len(done) / secs
-        figures[f"audits_per_s_c{conc}"] = round(rate, 1)
-        print(f"audit chore, concurrency {conc:>2}, {len(nodes)} node processes, SQLite: "
-              f"{len(done)} audits in {secs:.2f}s = {rate:.0f} audits/s", flush=True)
+        per_core = len(done) / cpu  # this process is the satellite's side: chore, verifier, database client
+        figures[f"{backend}_audits_per_s_c{conc}"] = round(rate, 1)
+        figures[f"{backend}_audits_per_satellite_core_s_c{conc}"] = round(per_core, 1)
+        figures[f"{backend}_audit_cpu_vs_proof_check_c{conc}_ratio"] = round(cpu / len(done) / reference, 1)
+        print(f"audit chore, concurrency {conc:>2}, {len(nodes)} node processes, {backend}: "
+              f"{len(done)} audits in {secs:.2f}s = {rate:.0f} audits/s; satellite CPU {cpu / len(done) * 1e3:.2f} ms "
+              f"an audit = {per_core:.0f} audits per satellite core-second "
+              f"({cpu / len(done) / reference:.1f}x the proof check alone)", flush=True)
     await db.close()
+    if pg_name is not None:
+        await drop_pg(pg_name)
     return figures
 
 
@@ -267,7 +342,11 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
             procs.append(proc)
             nodes.append((url, node_id))
         figures.update(await wire_bytes(args, sat, nodes[0][0], nodes[0][1]))
-        figures.update(await audit_rate(args, sat, nodes, tmp))
+        reference = verify_cpu(sat, Identity.generate(), 200)
+        print(f"proof check alone (verify a signed 3-leaf proof): {reference * 1e3:.3f} ms of CPU", flush=True)
+        figures["proof_check_ms"] = round(reference * 1e3, 3)
+        for backend in ("sqlite", "postgresql"):
+            figures.update(await audit_rate(args, sat, nodes, tmp, backend, reference))
     finally:
         for p in procs:
             p.terminate()

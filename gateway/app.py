@@ -16,7 +16,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.cors import middleware as cors
-from gateway.handlers import dispatch, domain_errors, post_object
+from gateway.handlers import dispatch, domain_errors, lifecycle, post_object
 from gateway.handlers.access import ANONYMOUS_OPERATIONS
 from gateway.handlers.common import SERVICES, Call, GatewayServices
 from gateway.handlers.preflight import authorize_body
@@ -53,5 +53,6 @@ def create_app(services: GatewayServices) -> web.Application:
     cors.install(app)  # preflights are answered before routing and authentication
     post_object.install(app)  # browser forms authenticate with their signed policy, not a header
     app[SERVICES] = services
+    app[lifecycle.CACHE] = {}  # buckets' lifecycle rules, for x-amz-expiration
     app.router.add_route("*", "/{tail:.*}", handle, expect_handler=defer_continue)
     return app

@@ -16,9 +16,11 @@ import os
 import secrets
 import stat
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from common.lifecycle_rules import default_day_seconds
 
 __all__ = [
     "TOKEN_ENV",
@@ -70,6 +72,8 @@ class GatewayConfig:
     # SSE-C keys travel in request headers; AWS refuses them on plain HTTP, and so does the
     # gateway unless TLS ends in a proxy in front of it (or on a devnet).
     allow_sse_c_over_http: bool = False
+    # Seconds in a lifecycle rule's "day" (x-amz-expiration dates); the satellite's chore must agree.
+    lifecycle_day_seconds: int = field(default_factory=default_day_seconds)
 
     def __post_init__(self) -> None:
         self.base_domains = tuple(self.base_domains)

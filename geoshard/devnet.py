@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.identity import Identity
+from common.lifecycle_rules import DAY_SECONDS_ENV
 from gateway.config import write_private_file
 from geoshard.pidfile import PidFile, busy_ports
 from geoshard.supervisor import Child, ChildDied, Supervisor, http_ready
@@ -88,6 +89,7 @@ class DevnetOptions:
     dashboard_port_base: int = 14002
     stake: bool = False
     scrub_period: float = 120.0
+    lifecycle_day_seconds: int = 86_400  # --lifecycle-day-seconds: a lifecycle rule's "day"
 
 
 def _geoshard() -> list[str]:
@@ -196,6 +198,7 @@ def _prepare_satellite(opts: DevnetOptions) -> Path:
     # policy keeps small objects inline and "na" buckets piece them (satellite/residency).
     cfg.metadata_country = cfg.metadata_country or "DE"
     cfg.metadata_region = cfg.metadata_region or "eu"
+    cfg.lifecycle_day_seconds = opts.lifecycle_day_seconds  # the gateway reads it from the environment
     save_config(cfg, cfg_path)
     return cfg_path
 
@@ -583,7 +586,9 @@ def _cmd(args: argparse.Namespace) -> int:
         dashboard_port_base=args.dashboard_port_base,
         stake=args.stake,
         scrub_period=args.scrub_period,
+        lifecycle_day_seconds=args.lifecycle_day_seconds,
     )
+    os.environ[DAY_SECONDS_ENV] = str(args.lifecycle_day_seconds)  # the gateway's x-amz-expiration dates
     return run_devnet(opts)
 
 
@@ -605,4 +610,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="the stake profile: nodes must hold stake on chain to receive pieces")
     p.add_argument("--scrub-period", type=float, default=120.0, metavar="SECONDS",
                    help="each node re-verifies every piece it stores once per period (default 120; 0 turns it off)")
+    p.add_argument("--lifecycle-day-seconds", type=int, default=86_400, metavar="SECONDS",
+                   help="seconds in a lifecycle rule's day, to watch rules work (default 86400)")
     p.set_defaults(func=_cmd)

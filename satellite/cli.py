@@ -59,7 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         default=None,
         metavar="ROLE[,ROLE...]",
         help="what this process runs: all (default), api, admin, workers (admin + every chore), or chores "
-        "by name: audit, repair (= repair-checker, repair-workers), gc, graceful-exit, accounting, settlement. "
+        "by name: audit, repair (= repair-checker, repair-workers), gc, graceful-exit, lifecycle, accounting, "
+        "settlement. "
         "Processes sharing one database split the satellite; chores run under database leases, never twice",
     )
     run.set_defaults(func=_run)

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.lifecycle_rules import default_day_seconds
+
 __all__ = ["SatelliteConfig", "load_config", "save_config"]
 
 
@@ -78,6 +80,10 @@ class SatelliteConfig:
     gc_batch_size: int = 10_000  # piece ids read per query while building a filter
     gc_clock_skew: int = 900  # seconds a node's clock may lag ours (check-ins refuse more)
     gc_timeout: float = 60.0  # seconds to send one retain list
+    # Lifecycle (satellite/lifecycle): one batch of a bucket's rules per pass.
+    lifecycle_batch_size: int = 500  # objects (or uploads) examined per pass
+    lifecycle_poll: float = 300.0  # longest sleep: how soon a rule put through another process is seen
+    lifecycle_day_seconds: int = field(default_factory=default_day_seconds)  # devnet shortens "days"
     # Graceful exit (satellite/gracefulexit): pieces copied from the exiting node to new ones.
     exit_interval: float = 60.0  # seconds between passes of the exit chore
     exit_batch_size: int = 100  # pieces per exiting node per pass

@@ -10,6 +10,8 @@ the public API port too. What is exported, each from its owner's own state:
 * ``geoshard_repair_jobs_total{outcome}``, ``geoshard_repair_repaired_bytes_total`` — this
   process's repairers (throughput: ``rate()`` of them);
 * ``geoshard_db_query_duration_seconds{statement}`` — every SQL statement, by its verb;
+* ``geoshard_lifecycle_expired_objects_total{rule}``, ``geoshard_lifecycle_aborted_uploads_total``,
+  ``geoshard_lifecycle_passes_total`` — this process's lifecycle chore (expiries by rule id);
 * ``geoshard_chore_lease_held{chore}`` — 1 for each leased chore this process runs now
   (``satellite.leases``), 0 while it waits as a standby;
 * ``geoshard_satellite_http_requests_total{operation,status}`` with latency and bytes — the
@@ -71,11 +73,25 @@ class _WorkCollector(Collector):
         yield jobs
         yield CounterMetricFamily("geoshard_repair_repaired_bytes", "Encrypted bytes of segments repaired",
                                   value=repaired_bytes)  # fmt: skip
+        yield from _lifecycle(self.sat.lifecycle.stats)
         held = GaugeMetricFamily("geoshard_chore_lease_held", "1 while this process holds (runs) the chore",
                                  labels=["chore"])  # fmt: skip
         for leased in self.sat.leased:
             held.add_metric([leased.name], 1.0 if leased.held else 0.0)
         yield held
+
+
+def _lifecycle(stats: Any) -> Iterator[Any]:
+    by_rule = CounterMetricFamily("geoshard_lifecycle_expired_objects",
+                                  "Current objects expired by lifecycle rules, by rule id",
+                                  labels=["rule"])  # fmt: skip
+    for rule, n in sorted(stats.by_rule.items()):
+        by_rule.add_metric([rule], n)
+    yield by_rule
+    yield CounterMetricFamily("geoshard_lifecycle_aborted_uploads", "Multipart uploads aborted by lifecycle rules",
+                              value=stats.aborted_uploads)  # fmt: skip
+    yield CounterMetricFamily("geoshard_lifecycle_passes", "Passes (batches) of the lifecycle chore",
+                              value=stats.passes)  # fmt: skip
 
 
 class SatelliteMetrics:

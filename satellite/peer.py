@@ -44,16 +44,18 @@ from satellite.db.console import ConsoleRepository
 from satellite.db.gc import GCRepository
 from satellite.db.gracefulexit import GracefulExitRepository
 from satellite.db.leases import LeaseRepository
+from satellite.db.lifecycle import LifecycleRepository
 from satellite.db.losses import LossRepository
 from satellite.db.metabase import MetabaseRepository
 from satellite.db.nodes import NodeRepository
 from satellite.db.payouts import PayoutRepository
-from satellite.db.residency_ledger import LedgerRepository
+from satellite.db.residency_ledger import LedgerRepository, declare_inline_place
 from satellite.db.stakes import StakeRepository
 from satellite.db.tenancy import TenancyRepository
 from satellite.gc import RetainSender, gc_config
 from satellite.gracefulexit import ExitChore, GracefulExitEndpoint, GracefulExitService, exit_config
 from satellite.leases import LeasedService
+from satellite.lifecycle import LifecycleChore, LifecycleConfig
 from satellite.losses import LossConfig, LossService
 from satellite.metainfo import MetainfoService, MultipartService
 from satellite.metrics import SatelliteMetrics
@@ -133,6 +135,7 @@ class Satellite:
             metadata=MetadataLocation.from_config(config),
         )
         self.multipart = MultipartService(self.metainfo, self.metabase)
+        declare_inline_place(db, *self.metainfo.metadata.storage_place)  # the ledger's ``satellite-db`` holder
         # Residency evidence (satellite/residency): the ledger placement writes, exported signed.
         self.residency = ResidencyService(
             LedgerRepository(db), identity, self.metainfo.metadata,
@@ -156,6 +159,8 @@ class Satellite:
         )
         # Garbage collection and graceful exit (satellite/gc, satellite/gracefulexit).
         self.gc = RetainSender(GCRepository(db), identity, gc_config(config))
+        # Lifecycle rules (satellite/lifecycle): expiry and stale-upload aborts, woken by rule changes.
+        self.lifecycle = LifecycleChore(LifecycleRepository(db), LifecycleConfig.from_satellite(config))
         exits = GracefulExitRepository(db)
         self.graceful_exit = GracefulExitService(
             exits, satellite_id=identity.id, on_nodes_changed=self.overlay.invalidate
@@ -282,6 +287,11 @@ class Satellite:
         if carried:
             log.info("period %s: %d rolled-over payouts carried to the next period", period, len(carried))
 
+    def _setting_changed(self, name: str) -> None:
+        """A bucket setting was put or deleted here: a lifecycle change wakes the chore at once."""
+        if name == "lifecycle":
+            self.lifecycle.wake()
+
     @property
     def serves_api(self) -> bool:
         """This process listens on the public port itself (not through a worker pool)."""
@@ -305,7 +315,8 @@ class Satellite:
         app.add_routes(GracefulExitEndpoint(self.graceful_exit).routes())
         app.add_routes(LossEndpoint(self.losses, self.identity.id).routes())
         app.add_routes(AccountingEndpoint(self.accounting, self.identity.id, stake=self.settlement.node_stake).routes())
-        metainfo = MetainfoEndpoint(self.metainfo, self.multipart, self.tenancy, self.losses, self.accounting.meter)
+        metainfo = MetainfoEndpoint(self.metainfo, self.multipart, self.tenancy, self.losses, self.accounting.meter,
+                                    on_setting_changed=self._setting_changed)  # fmt: skip
         app.add_routes(metainfo.routes())
         return app
 
@@ -344,6 +355,7 @@ class Satellite:
             Service("repair-workers", self.repair.run_workers, self.repair.close),
             Service("gc", self.gc.run, self.gc.close),
             Service("graceful-exit", self.exit_chore.run, self.exit_chore.close),
+            Service("lifecycle", self.lifecycle.run, self.lifecycle.close),
             Service("accounting", self.accounting.run, self.accounting.close),
             *self.settlement.services(),
         ]

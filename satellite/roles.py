@@ -15,6 +15,7 @@ scaled out behind a load balancer and one ``workers`` container. The names:
 ``repair-workers``        repairs queued segments; claims are exclusive, so any number may run
 ``gc``                    retain lists to nodes (leased)
 ``graceful-exit``         hands exiting nodes' pieces on (leased)
+``lifecycle``             applies buckets' lifecycle rules: expiry, stale upload aborts (leased)
 ``accounting``            tallies, period closes, order settlement (leased)
 ``settlement``            payouts and stake refreshes on chain (leased)
 ========================  ==========================================================================
@@ -31,7 +32,7 @@ from typing import ClassVar
 __all__ = ["CHORES", "ROLE_NAMES", "SCALABLE_CHORES", "Role"]
 
 # In the order they start; "settlement" covers settlement's two services (payouts, stakes).
-CHORES = ("audit", "repair-checker", "repair-workers", "gc", "graceful-exit", "accounting", "settlement")
+CHORES = ("audit", "repair-checker", "repair-workers", "gc", "graceful-exit", "lifecycle", "accounting", "settlement")
 SCALABLE_CHORES = frozenset({"repair-workers"})  # safe in several processes at once: not leased
 _ALIASES = {"repair": ("repair-checker", "repair-workers")}
 ROLE_NAMES = ("all", "api", "admin", "workers", "audit", "repair", *CHORES[1:])

@@ -19,6 +19,7 @@ from gateway.handlers import (
     cors,
     delete,
     encryption,
+    lifecycle,
     list,
     multipart,
     object_get,
@@ -137,4 +138,10 @@ async def dispatch(call: Call, auth: AuthResult) -> web.StreamResponse:
             return await encryption.put_bucket_encryption(call, auth)
         case Operation.DELETE_BUCKET_ENCRYPTION:
             return await encryption.delete_bucket_encryption(call)
+        case Operation.GET_BUCKET_LIFECYCLE:
+            return await lifecycle.get_bucket_lifecycle(call)
+        case Operation.PUT_BUCKET_LIFECYCLE:
+            return await lifecycle.put_bucket_lifecycle(call, auth)
+        case Operation.DELETE_BUCKET_LIFECYCLE:
+            return await lifecycle.delete_bucket_lifecycle(call)
     raise RuntimeError(f"no handler for {call.endpoint.operation}")

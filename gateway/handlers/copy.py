@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from erasure import unwrap_key, wrap_key
-from gateway.handlers import encryption
+from gateway.handlers import encryption, lifecycle
 from gateway.handlers.bucket import xml_response
 from gateway.handlers.common import (
     Call,
@@ -115,7 +115,7 @@ async def copy_object(call: Call) -> web.Response:
         full = meta if meta is not None else _source_meta(obj)
         etag, copied = await _stream_copy(call, answer, full, condition, (src_keys, dst_keys))
     body = xml.copy_object_result(etag, datetime.fromisoformat(str(copied["created"])))
-    headers = {**dst_keys.headers, **version_headers(copied)}
+    headers = {**dst_keys.headers, **version_headers(copied), **await lifecycle.expiration_headers(call, copied)}
     if obj.get("version_id") is not None:
         headers["x-amz-copy-source-version-id"] = str(obj["version_id"])
     return xml_response(body, headers=headers)

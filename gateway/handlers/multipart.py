@@ -8,13 +8,13 @@ the part (a range of an object cannot share whole pieces).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from gateway import satellite_client as sc
-from gateway.handlers import encryption, integrity
+from gateway.handlers import encryption, integrity, lifecycle
 from gateway.handlers.bucket import xml_response
 from gateway.handlers.common import (
     Call,
@@ -81,6 +81,7 @@ async def create_multipart_upload(call: Call) -> web.Response:
         meta["metadata"][integrity.TYPE_MARK] = kind
         out.update({"x-amz-checksum-algorithm": str(algorithm), "x-amz-checksum-type": kind})
     upload = await call.sat.create_upload(call.tenant_id, call.bucket, call.key, meta, algorithm)
+    out.update(await lifecycle.abort_headers(call, datetime.now(UTC)))
     body = xml.initiate_multipart_upload_result(call.bucket, call.key, str(upload["upload_id"]))
     return xml_response(body, headers=out)
 
@@ -211,6 +212,7 @@ async def complete_multipart_upload(call: Call, auth: AuthResult) -> web.Respons
     etag = quote_etag(str(obj["etag"]))
     location = f"/{call.bucket}/{call.key}"
     headers = encryption.stored_headers(obj.get("metadata"), encryption.request_key(call))
+    headers.update(await lifecycle.expiration_headers(call, obj))
     fields = integrity.checksum_fields(obj.get("checksums"))
     body = xml.complete_multipart_upload_result(location, call.bucket, call.key, etag, fields)
     return xml_response(body, headers={**headers, **version_headers(obj)})

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.handlers import encryption, integrity
+from gateway.handlers import encryption, integrity, lifecycle
 from gateway.handlers.common import STANDARD_HEADERS, Call, created_at, quote_etag, segment_sources
 from gateway.s3.errors import S3Error, request_id
 from gateway.s3.http import check_conditions, http_date, mail_safe, parse_range_spec
@@ -82,7 +82,7 @@ async def head_object(call: Call) -> web.Response:
     owner = str(answer.get("owner") or call.tenant_id)  # the reader may be anyone the bucket lets in
     keys = encryption.read_keys(call, call.bucket, obj.get("metadata"), sse_c, owner=owner)
     check_conditions(call.request.headers, quote_etag(str(obj["etag"])), created_at(obj), method="HEAD")
-    headers = object_headers(obj, call, keys)
+    headers = object_headers(obj, call, keys) | await lifecycle.expiration_headers(call, obj)
     status, length = 200, int(obj["size"])
     if part is not None:
         _, length, status = _part_headers(answer, headers)
@@ -109,7 +109,7 @@ async def get_object(call: Call) -> web.StreamResponse:
     owner = str(answer.get("owner") or call.tenant_id)  # the reader may be anyone the bucket lets in
     keys = encryption.read_keys(call, call.bucket, obj.get("metadata"), sse_c, owner=owner)
     check_conditions(call.request.headers, quote_etag(str(obj["etag"])), created_at(obj))
-    headers = object_headers(obj, call, keys)
+    headers = object_headers(obj, call, keys) | await lifecycle.expiration_headers(call, obj)
     resolved = answer.get("range")
     if part is not None:
         first, length, status = _part_headers(answer, headers)

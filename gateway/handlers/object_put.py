@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.handlers import conditional, encryption
+from gateway.handlers import conditional, encryption, lifecycle
 from gateway.handlers.common import Call, SatellitePlacer, metadata_from_headers, segment_json
 from gateway.pipeline import UploadResult
 from gateway.s3 import xml
@@ -66,5 +66,6 @@ async def put_object(call: Call, auth: AuthResult) -> web.Response:
     segments = [segment_json(s) for s in result.segments]
     with conditional.conflict_if_vanished(condition):
         obj = await call.sat.commit_object(call.tenant_id, call.bucket, call.key, meta, segments, condition)
-    return web.Response(headers={"ETag": reader.etag, **checksum_headers(checksums), **keys.headers,
+    expiration = await lifecycle.expiration_headers(call, obj)
+    return web.Response(headers={"ETag": reader.etag, **checksum_headers(checksums), **keys.headers, **expiration,
                                  **version_headers(obj)})  # fmt: skip

@@ -141,6 +141,7 @@ ERRORS: Mapping[str, ErrorSpec] = {
     ),
     "InvalidPartNumber": ErrorSpec(416, "The requested partnumber is not satisfiable"),
     "NoSuchCORSConfiguration": ErrorSpec(404, "The CORS configuration does not exist"),
+    "NoSuchLifecycleConfiguration": ErrorSpec(404, "The lifecycle configuration does not exist"),
     "BadRequest": ErrorSpec(400, "Bad Request"),
     "AccessControlListNotSupported": ErrorSpec(400, "The bucket does not allow ACLs"),
     "InvalidBucketAclWithObjectOwnership": ErrorSpec(

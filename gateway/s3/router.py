@@ -14,7 +14,7 @@ one of the configured base domains. The path is split on its *raw* form and each
 percent-decoded once: ``+`` stays ``+``, ``%2F`` becomes a ``/`` inside the key, and a
 trailing slash is part of the key. In the query string ``+`` is a space, as AWS reads it.
 
-Subresources that S3 has but Geoshard does not implement (``?lifecycle``, ``?website``
+Subresources that S3 has but Geoshard does not implement (``?logging``, ``?website``
 …) answer ``NotImplemented``; query parameters S3 does not know (such as
 the ``x-id`` that boto3 adds) are ignored, as AWS ignores them.
 
@@ -70,7 +70,8 @@ RESPONSE_OVERRIDES: Mapping[str, str] = MappingProxyType(
 )
 
 # Bucket subresources Geoshard serves; on an object they name nothing S3 has.
-_BUCKET_ONLY = frozenset({"encryption", "cors", "ownershipControls", "policy", "policyStatus", "publicAccessBlock"})
+_BUCKET_ONLY = frozenset({"encryption", "cors", "lifecycle", "ownershipControls", "policy", "policyStatus",
+                          "publicAccessBlock"})
 
 # Subresources of S3 that Geoshard does not serve: NotImplemented rather than a silent
 # fallback to the plain operation, which would answer something wrong.
@@ -82,7 +83,6 @@ _UNSUPPORTED = frozenset(
         "intelligent-tiering",
         "inventory",
         "legal-hold",
-        "lifecycle",
         "logging",
         "metadataConfiguration",
         "metadataInventoryTable",
@@ -155,6 +155,9 @@ class Operation(enum.Enum):
     GET_BUCKET_ENCRYPTION = "GetBucketEncryption"
     PUT_BUCKET_ENCRYPTION = "PutBucketEncryption"
     DELETE_BUCKET_ENCRYPTION = "DeleteBucketEncryption"
+    GET_BUCKET_LIFECYCLE = "GetBucketLifecycleConfiguration"
+    PUT_BUCKET_LIFECYCLE = "PutBucketLifecycleConfiguration"
+    DELETE_BUCKET_LIFECYCLE = "DeleteBucketLifecycle"
 
 
 # Bucket configurations: GET, PUT and DELETE of ?<subresource>.
@@ -164,6 +167,8 @@ _CONFIGURATIONS: Mapping[str, Mapping[str, Operation]] = MappingProxyType(
                        "DELETE": Operation.DELETE_BUCKET_ENCRYPTION},
         "cors": {"GET": Operation.GET_BUCKET_CORS, "PUT": Operation.PUT_BUCKET_CORS,
                  "DELETE": Operation.DELETE_BUCKET_CORS},
+        "lifecycle": {"GET": Operation.GET_BUCKET_LIFECYCLE, "PUT": Operation.PUT_BUCKET_LIFECYCLE,
+                      "DELETE": Operation.DELETE_BUCKET_LIFECYCLE},
         "acl": {"GET": Operation.GET_BUCKET_ACL, "PUT": Operation.PUT_BUCKET_ACL},
         "ownershipControls": {"GET": Operation.GET_BUCKET_OWNERSHIP_CONTROLS,
                               "PUT": Operation.PUT_BUCKET_OWNERSHIP_CONTROLS},

@@ -515,6 +515,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from .settlement_cli import register_settlement
 
     register_settlement(groups, leaf)
+    from .lifecycle_cli import register_lifecycle
+
+    register_lifecycle(groups, leaf)
 
 
 def _connection(a: argparse.Namespace) -> tuple[str, str]:

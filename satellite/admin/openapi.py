@@ -269,6 +269,12 @@ def openapi_spec() -> dict[str, Any]:
                     "whether the lease is live, and which this process holds"
                 ),
             },
+            "/v1/lifecycle": {
+                "get": _op(
+                    "every bucket with lifecycle rules: how many (and enabled), where the lifecycle chore's scan "
+                    "stands (objects, uploads, idle) and when it next looks (null: at once)"
+                ),
+            },
             "/v1/settlement/periods": {
                 "get": _op("periods handed to settlement: payees, total, paid, rolled over, batch states"),
                 "post": _op(

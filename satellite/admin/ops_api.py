@@ -1,12 +1,16 @@
-"""Admin routes for operating the satellite: a bucket migration's progress and who runs which chore."""
+"""Admin routes for operating the satellite: a bucket migration's progress, who runs which chore, and where
+the lifecycle chore stands in each bucket with rules."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from common.lifecycle_rules import rules_from_json
 from satellite.db.leases import LeaseRepository
+from satellite.db.lifecycle import LifecycleRepository
 
 from .api import ADMIN_SERVICES
 from .migration import MigrationProgress
@@ -37,7 +41,23 @@ async def chores(request: web.Request) -> web.Response:
     )
 
 
+async def lifecycle(request: web.Request) -> web.Response:
+    """``GET /v1/lifecycle``: every bucket with lifecycle rules, its scan's phase and next due time."""
+    svc = request.app[ADMIN_SERVICES]
+    out = []
+    for b in await LifecycleRepository(svc.repo.db).buckets():
+        rules, cursor = rules_from_json(b.rules), b.cursor or {}
+        current = cursor.get("rules_at") == b.rules_updated_at.isoformat()  # else the rules changed since
+        phase = str(cursor.get("phase")) if current else "new"
+        due = cursor.get("next_due") if phase == "idle" else None
+        when = None if due is None else dt.datetime.fromtimestamp(due, dt.UTC).isoformat()
+        out.append({"bucket": b.name, "rules": len(rules), "enabled": sum(r.enabled for r in rules), "phase": phase,
+                    "next_due": when})  # fmt: skip
+    return web.json_response({"buckets": out})
+
+
 OPS_ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]] = [
     ("GET", "/v1/buckets/{bucket}/migration", bucket_migration),
     ("GET", "/v1/chores", chores),
+    ("GET", "/v1/lifecycle", lifecycle),
 ]

@@ -67,7 +67,10 @@ class MetainfoEndpoint:
         tenancy: TenancyService,
         losses: LossService | None = None,
         meter: RequestMeter | None = None,
+        *,
+        on_setting_changed: Callable[[str], None] | None = None,
     ) -> None:
+        self.on_setting_changed = on_setting_changed  # a bucket setting (its name) was put or deleted
         self.meter = meter  # customer metering: counts each answered operation per tenant
         self.m = metainfo
         self.losses = losses
@@ -195,10 +198,14 @@ class MetainfoEndpoint:
 
     async def setting_put(self, b: dict[str, Any]) -> dict[str, Any]:
         await self.m.put_setting(_s(b, "tenant_id"), _s(b, "bucket"), b.get("name"), b.get("value"))
+        if self.on_setting_changed is not None:
+            self.on_setting_changed(str(b.get("name")))
         return {}
 
     async def setting_delete(self, b: dict[str, Any]) -> dict[str, Any]:
         await self.m.delete_setting(_s(b, "tenant_id"), _s(b, "bucket"), b.get("name"))
+        if self.on_setting_changed is not None:
+            self.on_setting_changed(str(b.get("name")))
         return {}
 
     async def segment_begin(self, b: dict[str, Any]) -> dict[str, Any]:

@@ -32,7 +32,7 @@ import datetime as dt
 import logging
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -45,6 +45,7 @@ __all__ = [
     "AuditChore",
     "AuditChoreState",
     "AuditDone",
+    "AuditRecord",
     "AuditStore",
     "Containment",
     "PendingTarget",
@@ -70,18 +71,28 @@ class PendingTarget:
     misses: int
 
 
+@dataclass(frozen=True)
+class AuditRecord:
+    """One outcome to store, with what it does to the node's containment."""
+
+    target: AuditTarget
+    outcome: Outcome
+    reason: str
+    containment: Containment = Containment.KEEP
+    leaf_indexes: tuple[int, ...] = ()
+
+
 class AuditStore(Protocol):
     """What the chore needs from the database (``satellite.db.audits.AuditRepository``)."""
 
     async def scan(self, after: tuple[int, int] | None, limit: int) -> list[PieceRef]: ...
-    async def target(self, ref: PieceRef) -> AuditTarget | None: ...
+    async def targets(self, refs: Sequence[PieceRef]) -> list[AuditTarget | None]: ...
     async def pending(self) -> list[PendingTarget]: ...
     async def still_stored(self, t: AuditTarget) -> bool: ...
     async def release(self, node_id: str) -> None: ...
-    async def record(
-        self, t: AuditTarget, outcome: Outcome, reason: str, *, containment: Containment = ...,
-        leaf_indexes: tuple[int, ...] = ..., at: dt.datetime | None = ...,
-    ) -> tuple[ReputationState, Decision]: ...  # fmt: skip
+    async def record_many(
+        self, records: Sequence[AuditRecord], *, at: dt.datetime | None = ...
+    ) -> list[tuple[ReputationState, Decision]]: ...
 
 
 class StepKind(StrEnum):
@@ -193,12 +204,10 @@ class AuditChore:
     async def _gather(self, coros: list) -> None:  # type: ignore[type-arg]
         for r in await asyncio.gather(*coros, return_exceptions=True):
             if isinstance(r, BaseException):
-                self.state.last_error = f"{type(r).__name__}: {r}"
-                log.error("audit failed to run: %s", self.state.last_error, exc_info=r)
-            elif r is not None:
-                self.last.append(r)
+                self._failed(r)
 
     async def _audit_group(self) -> None:
+        """Audit up to ``concurrency`` pieces on distinct nodes at once; one read and one write for all."""
         group: list[PieceRef] = []
         nodes: set[str] = set()
         rest: list[PieceRef] = []
@@ -209,23 +218,30 @@ class AuditChore:
             else:
                 rest.append(ref)
         self._queue = rest
-        await self._gather([self._audit_ref(ref) for ref in group])
+        # None: deleted since the scan, or its node is contained / disqualified / gone.
+        targets = [t for t in await self.store.targets(group) if t is not None]
+        reports = await asyncio.gather(
+            *(self.verifier.audit(t, pick_leaves(t.leaf_count, self.leaves)) for t in targets), return_exceptions=True
+        )
+        done: list[tuple[AuditRecord, AuditReport]] = []
+        for t, report in zip(targets, reports, strict=True):
+            if isinstance(report, BaseException):
+                self._failed(report)
+                continue
+            how = Containment.CONTAIN if report.outcome is Outcome.CONTAINED else Containment.KEEP
+            done.append((AuditRecord(t, report.outcome, report.reason, how, report.leaf_indexes), report))
+        await self._record(done)
 
-    async def _audit_ref(self, ref: PieceRef) -> AuditDone | None:
-        t = await self.store.target(ref)
-        if t is None:  # deleted since the scan, or its node is contained / disqualified / gone
-            return None
-        indexes = pick_leaves(t.leaf_count, self.leaves)
-        report = await self.verifier.audit(t, indexes)
-        how = Containment.CONTAIN if report.outcome is Outcome.CONTAINED else Containment.KEEP
-        return await self._record(t, report, report.outcome, report.reason, how)
+    def _failed(self, error: BaseException) -> None:
+        self.state.last_error = f"{type(error).__name__}: {error}"
+        log.error("audit failed to run: %s", self.state.last_error, exc_info=error)
 
-    async def _reverify(self, p: PendingTarget) -> AuditDone | None:
+    async def _reverify(self, p: PendingTarget) -> None:
         t = p.target
         if not await self.store.still_stored(t):
             await self.store.release(t.node_id)
             self.on_nodes_changed()
-            return None
+            return
         report = await self.verifier.audit(t, p.leaf_indexes)
         outcome, reason, how = report.outcome, report.reason, Containment.KEEP
         if outcome in (Outcome.SUCCESS, Outcome.FAILURE):
@@ -238,23 +254,26 @@ class AuditChore:
             else:
                 how = Containment.MISS
                 reason = f"contained: retried challenge timed out again ({misses} of {self.max_misses})"
-        return await self._record(t, report, outcome, reason, how)
+        await self._record([(AuditRecord(t, outcome, reason, how, report.leaf_indexes), report)])
 
-    async def _record(
-        self, t: AuditTarget, report: AuditReport, outcome: Outcome, reason: str, how: Containment
-    ) -> AuditDone:
-        state, decision = await self.store.record(
-            t, outcome, reason, containment=how, leaf_indexes=report.leaf_indexes
-        )
-        self.state.audited += 1
-        self.state.outcomes[outcome.value] += 1
-        if decision.disqualified:
-            log.warning("node %s disqualified: %s", t.node_id[:16], state.disqualification_reason)
-        elif decision.suspended:
-            log.warning("node %s suspended: %s", t.node_id[:16], state.suspension_reason)
-        if how in (Containment.CONTAIN, Containment.RELEASE) or decision != Decision():
-            self.on_nodes_changed()  # placement reads contained / vetted / suspended / disqualified
-        return AuditDone(t, outcome, reason, report, decision, state)
+    async def _record(self, done: list[tuple[AuditRecord, AuditReport]]) -> None:
+        if not done:
+            return
+        results = await self.store.record_many([rec for rec, _ in done])
+        changed = False
+        for (rec, report), (state, decision) in zip(done, results, strict=True):
+            t = rec.target
+            self.state.audited += 1
+            self.state.outcomes[rec.outcome.value] += 1
+            if decision.disqualified:
+                log.warning("node %s disqualified: %s", t.node_id[:16], state.disqualification_reason)
+            elif decision.suspended:
+                log.warning("node %s suspended: %s", t.node_id[:16], state.suspension_reason)
+            # Placement reads contained / vetted / suspended / disqualified.
+            changed |= rec.containment in (Containment.CONTAIN, Containment.RELEASE) or decision != Decision()
+            self.last.append(AuditDone(t, rec.outcome, rec.reason, report, decision, state))
+        if changed:
+            self.on_nodes_changed()
 
     def pace(self, audited: int, due: float, now: float) -> float:
         """When the next group is due, given that this one (``audited`` audits) was due at ``due``."""

@@ -6,11 +6,22 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from satellite.db.engine import Database
 from satellite.db.surface_models import BucketSetting
 
-__all__ = ["BucketSettingsRepository"]
+__all__ = ["BucketSettingsRepository", "upsert_setting"]
+
+
+async def upsert_setting(s: AsyncSession, bucket_id: int, name: str, value: dict[str, Any]) -> None:
+    """Store a bucket's ``name`` document in the caller's transaction (``updated_at`` now)."""
+    row = await s.get(BucketSetting, (bucket_id, name))
+    now = dt.datetime.now(dt.UTC)
+    if row is None:
+        s.add(BucketSetting(bucket_id=bucket_id, name=name, value=value, updated_at=now))
+    else:
+        row.value, row.updated_at = value, now
 
 
 class BucketSettingsRepository:
@@ -23,12 +34,7 @@ class BucketSettingsRepository:
 
     async def put_setting(self, bucket_id: int, name: str, value: dict[str, Any]) -> None:
         async with self.db.transaction() as s:
-            row = await s.get(BucketSetting, (bucket_id, name))
-            now = dt.datetime.now(dt.UTC)
-            if row is None:
-                s.add(BucketSetting(bucket_id=bucket_id, name=name, value=value, updated_at=now))
-            else:
-                row.value, row.updated_at = value, now
+            await upsert_setting(s, bucket_id, name, value)
 
     async def delete_setting(self, bucket_id: int, name: str) -> bool:
         async with self.db.transaction() as s:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, tuple_, update
 
 from satellite.db.engine import Database
 from satellite.db.models import Node, PieceRow, RetainListSent
+from satellite.db.residency_ledger import record_gc
 from satellite.gc.chore import GCNode, RetainRecord
 
 __all__ = ["GCRepository"]
@@ -67,3 +68,7 @@ class GCRepository:
     async def last(self, node_id: str) -> RetainListSent | None:
         async with self.db.read() as s:
             return await s.get(RetainListSent, node_id)
+
+    async def record_trashed(self, node_id: str, piece_ids: Sequence[str]) -> int:
+        async with self.db.transaction() as s:
+            return await record_gc(s, node_id, piece_ids)

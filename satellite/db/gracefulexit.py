@@ -121,8 +121,8 @@ class GracefulExitRepository:
                 update(PieceRow).where(self._row(node_id, piece)).values(node_id=new_node_id, piece_id=new_piece_id)
             )
             if res.rowcount:  # the residency ledger, in the same transaction: off one node, onto another
-                await record_pieces(s, LedgerEvent.GRACEFUL_EXIT, piece.segment_id, [(piece.number, node_id)],
-                                    action="remove")  # fmt: skip
+                gone = [(piece.number, node_id, piece.piece_id)]
+                await record_pieces(s, LedgerEvent.GRACEFUL_EXIT, piece.segment_id, gone, action="remove")
                 await record_pieces(s, LedgerEvent.GRACEFUL_EXIT, piece.segment_id, [(piece.number, new_node_id)])
             return bool(res.rowcount)
 
@@ -130,8 +130,8 @@ class GracefulExitRepository:
         async with self.db.transaction() as s:
             dropped = bool((await s.execute(delete(PieceRow).where(self._row(node_id, piece)))).rowcount)
             if dropped:
-                await record_pieces(s, LedgerEvent.GRACEFUL_EXIT, piece.segment_id, [(piece.number, node_id)],
-                                    action="remove")  # fmt: skip
+                gone = [(piece.number, node_id, piece.piece_id)]
+                await record_pieces(s, LedgerEvent.GRACEFUL_EXIT, piece.segment_id, gone, action="remove")
             return dropped
 
     async def add_progress(self, node_id: str, transferred: int, nbytes: int, failed: int, at: dt.datetime) -> None:

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from satellite.db.access import AccessRepository
 from satellite.db.bucket_settings import BucketSettingsRepository
+from satellite.db.deletion import delete_keys
 from satellite.db.engine import Database
 from satellite.db.models import (
     BadPieceReport,
@@ -44,7 +45,7 @@ from satellite.db.object_rows import LIST_COLUMNS as _LIST_COLUMNS
 from satellite.db.object_rows import listed_info as _listed_info
 from satellite.db.object_versions import UNVERSIONED, replace_object
 from satellite.db.policy_aliases import policy_by_name_or_alias, policy_names
-from satellite.db.residency_ledger import LedgerEvent, record_pieces, record_segments
+from satellite.db.residency_ledger import LedgerEvent, placed, record_changes
 from satellite.db.tenancy import policy_from_row
 from satellite.db.versioning import VersioningRepository
 from satellite.errors import (
@@ -108,8 +109,8 @@ async def insert_segments(
     s: Conn, segments: Sequence[SegmentIn], *, object_id: int | None, upload_id: str | None,
     event: LedgerEvent = LedgerEvent.UPLOAD,
 ) -> None:
-    """Insert segments and their pieces: two statements, whatever the number of pieces; the
-    pieces' placement goes into the residency ledger in the same transaction."""
+    """Insert segments and their pieces: two statements, whatever the number of pieces; their
+    placement (pieces, or the satellite's database) goes into the residency ledger in one append."""
     if not segments:
         return
     now = dt.datetime.now(dt.UTC)
@@ -150,8 +151,7 @@ async def insert_segments(
     ]
     if pieces:
         await s.execute(_INSERT_PIECES, pieces)
-        for segment_id, seg in zip(ids, segments, strict=True):
-            await record_pieces(s, event, segment_id, [(p.number, p.node_id) for p in seg.pieces])
+    await record_changes(s, event, [c for sid, seg in zip(ids, segments, strict=True) for c in placed(sid, seg)])
 
 
 async def latest_version(s: Conn, bucket_id: int, key: str) -> int:
@@ -465,21 +465,9 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
         return list((await s.execute(text(sql), params)).scalars())
 
     async def delete_objects(self, bucket_id: int, keys: Sequence[str]) -> list[str]:
-        """Delete each key's versions; returns the keys that existed."""
-        found: list[str] = []
+        """Delete each key's versions; returns the keys that existed (``satellite.db.deletion``)."""
         async with self.db.transaction() as s:
-            for i in range(0, len(keys), 500):
-                chunk = list(keys[i : i + 500])
-                existing = await s.execute(
-                    select(ObjectRow.key).where(ObjectRow.bucket_id == bucket_id, ObjectRow.key.in_(chunk))
-                )
-                found.extend(set(existing.scalars()))
-                doomed = select(SegmentRow.id).join(ObjectRow, ObjectRow.id == SegmentRow.object_id).where(
-                    ObjectRow.bucket_id == bucket_id, ObjectRow.key.in_(chunk)
-                )
-                await record_segments(s, LedgerEvent.DELETION, "remove", doomed)
-                await s.execute(delete(ObjectRow).where(ObjectRow.bucket_id == bucket_id, ObjectRow.key.in_(chunk)))
-        return found
+            return await delete_keys(s, bucket_id, keys)
 
     async def set_tags(self, bucket_id: int, key: str, tags: dict[str, Any], version_id: str | None = None) -> bool:
         """Tag the latest version (or ``version_id``); never a delete marker (the service refuses those)."""

@@ -39,6 +39,7 @@ __all__ = [
     "bucket_versioning",
     "delete_latest",
     "delete_version",
+    "expire_current",
     "key_turn",
     "new_version_id",
     "replace_object",
@@ -188,3 +189,24 @@ async def delete_version(s: Conn, bucket_id: int, key: str, version_id: str) -> 
             .values(is_latest=True)
         )
     return ObjectRow(id=row.id, version=row.version, version_id=version_id, delete_marker=row.delete_marker)
+
+
+async def expire_current(s: Conn, bucket_id: int, key: str, object_id: int) -> bool:
+    """Lifecycle expiry of the key's current object, only while it is still row ``object_id``:
+    removed in an unversioned bucket, else a delete marker on top (AWS's Expiration on a
+    versioned bucket). False when the key has moved on (a newer write, a marker, a delete)."""
+    await key_turn(s, bucket_id, key)
+    latest = (
+        await s.execute(
+            select(ObjectRow.id, ObjectRow.delete_marker).where(
+                ObjectRow.bucket_id == bucket_id, ObjectRow.key == key, ObjectRow.is_latest.is_(True)
+            )
+        )
+    ).first()
+    if latest is None or latest.id != object_id or latest.delete_marker:
+        return False
+    if await bucket_versioning(s, bucket_id) == UNVERSIONED:
+        await _drop(s, (ObjectRow.id == object_id,))
+    else:
+        await replace_object(s, bucket_id, key, _MARKER, 0, delete_marker=True)
+    return True

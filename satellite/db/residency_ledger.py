@@ -19,9 +19,26 @@ the satellite's Ed25519 identity (:mod:`satellite.residency.evidence`; the chain
 :mod:`satellite.residency.chain`), so a verifier needs
 only the file and the satellite's public key (its id).
 
-Removing a piece from metadata is what the ledger records as ``remove``; the node deletes
-the bytes later, when its retain list no longer names the piece (garbage collection runs on
-the node and changes no placement the satellite records).
+**Inline data is held too.** A segment stored inline lives in the satellite's database, in
+the country the satellite's config declares for it (:mod:`satellite.residency.location`).
+Its holder is the pseudo-node :data:`INLINE_HOLDER` (``satellite-db``) with piece number
+:data:`INLINE_PIECE` (``-1``) and that declared country and region: an ``add`` when an inline
+segment is committed (upload, copy, multipart part), a ``remove`` when it is deleted or
+replaced, and a ``migration`` ``remove`` beside the new pieces' ``add`` entries when the
+repairer moves it out to pieces. The satellite declares the place once at start
+(:func:`declare_inline_place`); the writers read it from their connection.
+
+**Garbage collection.** Removing a piece from metadata is what the ledger records as
+``remove`` (with its event: deletion, repair, migration, graceful exit); the node deletes
+the bytes later, when its retain list no longer names the piece. Each such ``remove`` of a
+node's piece also leaves a row in ``residency_gc_pending`` (node, piece id, segment, number).
+When a node answers a retain list it returns, signed, the piece ids its last passes moved to
+its trash (``storage_node/pieces/trash_report.py``); :func:`record_gc` turns those it finds
+pending into ``gc`` ``remove`` entries — the node's word that the bytes left it — and drops
+the rows. A piece id the ledger never removed (an upload that never committed) costs one
+indexed lookup in a batch and leaves no entry. A ``gc`` entry follows the ``remove`` that
+took the piece out of metadata, so replaying adds and removes to the current placement
+skips it (it confirms a removal, it does not make one).
 """
 
 from __future__ import annotations
@@ -31,20 +48,28 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, String, Table, delete, func, insert, literal, null, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from satellite.db.models import Bucket, Node, ObjectRow, PieceRow, SegmentRow, Upload
-from satellite.db.residency_models import ResidencyEntry, ResidencyHead
-from satellite.residency.chain import GENESIS, entry_hash
+from satellite.db.residency_models import ResidencyEntry, ResidencyGCPending, ResidencyHead
+from satellite.residency.chain import GENESIS, INLINE_HOLDER, INLINE_PIECE, entry_hash
 
 __all__ = [
     "GENESIS",
+    "INLINE_HOLDER",
+    "INLINE_PIECE",
+    "Change",
     "LedgerEvent",
     "LedgerRepository",
+    "declare_inline_place",
     "entry_hash",
     "entry_json",
+    "inline_change",
+    "placed",
+    "record_changes",
+    "record_gc",
     "record_pieces",
     "record_segments",
 ]
@@ -57,6 +82,23 @@ class LedgerEvent(StrEnum):
     MIGRATION = "migration"
     GRACEFUL_EXIT = "graceful_exit"
     DELETION = "deletion"
+    GC = "gc"
+
+
+_PLACE_OPTION = "geoshard_inline_place"  # an execution option of the database's engines
+
+
+def declare_inline_place(db: Any, country: str, region: str) -> None:
+    """Where this satellite's database stores inline bytes (its config's declared location):
+    what the ledger records as the ``satellite-db`` holder's country and region. Set once at
+    start, on the engines every writer's connection comes from."""
+    for engine in {id(e): e for e in (db.engine, db.write_engine)}.values():
+        engine.update_execution_options(**{_PLACE_OPTION: ((country or "??").upper(), region or "")})
+
+
+def _inline_place(s: Any) -> tuple[str, str]:
+    bind = s.bind if isinstance(s, AsyncSession) else s
+    return tuple(bind.sync_engine.get_execution_options().get(_PLACE_OPTION, ("??", "")))  # type: ignore[return-value]
 
 
 def _at(t: dt.datetime) -> str:
@@ -101,70 +143,138 @@ async def _owners(s: Any, segment_ids: Sequence[int]) -> dict[int, tuple[str, st
 
 async def _places(s: Any, node_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
     """Node id -> its effective (country, region) now: an admin override wins, as in placement."""
-    ids = sorted(set(node_ids))
+    ids = sorted(set(node_ids) - {INLINE_HOLDER})
+    out = {INLINE_HOLDER: _inline_place(s)}
     if not ids:
-        return {}
+        return out
     query = select(Node.id, Node.country, Node.country_override, Node.region, Node.region_override).where(
         Node.id.in_(ids)
     )
-    out = {}
     for nid, country, c_over, region, r_over in (await s.execute(query)).all():
         out[nid] = ((c_over or country or "").upper(), (r_over if r_over is not None else region) or "")
     return out
 
 
+# One placement change: (segment id, piece number, node id, "add" | "remove", piece id or None).
+# A remove that names its piece id waits in residency_gc_pending for the node's garbage collection.
+Change = tuple[int, int, str, str, str | None]
+
+
+def inline_change(segment_id: int, action: str) -> Change:
+    """The change of an inline segment: its bytes enter or leave the satellite's database."""
+    return (segment_id, INLINE_PIECE, INLINE_HOLDER, action, None)
+
+
+def placed(segment_id: int, segment: Any) -> list[Change]:
+    """The additions of a segment being committed (``SegmentIn``): its pieces on their nodes,
+    or, inline, the satellite's database."""
+    if segment.inline_data is not None:
+        return [inline_change(segment_id, "add")]
+    return [(segment_id, p.number, p.node_id, "add", None) for p in segment.pieces]
+
+
 async def record_pieces(
-    s: Any, event: LedgerEvent | str, segment_id: int, pieces: Sequence[tuple[int, str]], *, action: str = "add"
+    s: Any,
+    event: LedgerEvent | str,
+    segment_id: int,
+    pieces: Sequence[tuple[int, str] | tuple[int, str, str]],
+    *,
+    action: str = "add",
 ) -> None:
-    """Append one entry per ``(number, node_id)`` of ``segment_id``, in ``s``'s transaction."""
-    await _append(s, str(event), action, [(segment_id, num, node) for num, node in pieces])
+    """Append one entry per ``(number, node_id[, piece_id])`` of ``segment_id``, in ``s``'s transaction."""
+    await record_changes(
+        s,
+        event,
+        [(segment_id, p[0], p[1], action, p[2] if len(p) > 2 else None) for p in pieces],  # type: ignore[misc]
+    )
 
 
 async def record_segments(s: Any, event: LedgerEvent | str, action: str, segments: Select[Any]) -> None:
-    """Append one entry per piece row of the segments ``segments`` selects (ids), before a
-    change (deletion) removes them; in ``s``'s transaction."""
-    rows = (
-        await s.execute(
-            select(PieceRow.segment_id, PieceRow.number, PieceRow.node_id)
-            .where(PieceRow.segment_id.in_(segments))
-            .order_by(PieceRow.segment_id, PieceRow.number)
-        )
-    ).all()
-    await _append(s, str(event), action, [(sid, num, node) for sid, num, node in rows])
+    """Append one entry per piece row — and per inline segment, its ``satellite-db`` holding —
+    of the segments ``segments`` selects (ids), before a change (deletion) removes them; in
+    ``s``'s transaction. One query finds both."""
+    pieces = select(PieceRow.segment_id, PieceRow.number, PieceRow.node_id, PieceRow.piece_id).where(
+        PieceRow.segment_id.in_(segments)
+    )
+    inline = select(SegmentRow.id, literal(INLINE_PIECE), literal(INLINE_HOLDER), null().cast(String)).where(
+        SegmentRow.id.in_(segments), SegmentRow.inline_data.is_not(None)
+    )
+    rows = sorted((await s.execute(union_all(pieces, inline))).all(), key=lambda r: (r[0], r[1]))
+    await record_changes(s, event, [(sid, num, node, action, pid) for sid, num, node, pid in rows])
 
 
-async def _append(s: Any, event: str, action: str, pieces: Sequence[tuple[int, int, str]]) -> None:
-    if not pieces:
+async def record_changes(s: Any, event: LedgerEvent | str, changes: Sequence[Change]) -> None:
+    """Append ``changes`` to their buckets' chains, in ``s``'s transaction: per bucket one
+    statement locks and reads its head, one inserts every entry, one moves the head."""
+    if not changes:
         return
-    owners = await _owners(s, [sid for sid, _, _ in pieces])
-    places = await _places(s, [node for _, _, node in pieces])
+    owners = await _owners(s, [c[0] for c in changes])
+    await _append(s, str(event), [(*owners.get(c[0], ("", "")), *c) for c in changes])
+
+
+async def _append(s: Any, event: str, changes: Sequence[tuple[str, str, int, int, str, str, str | None]]) -> None:
+    """``changes``: (bucket, key, segment, piece, node, action, piece id or None)."""
+    places = await _places(s, [c[4] for c in changes])
     now = dt.datetime.now(dt.UTC)
     by_bucket: dict[str, list[dict[str, Any]]] = {}
-    for sid, num, node in pieces:
-        bucket, key = owners.get(sid, ("", ""))
+    pending = []
+    for bucket, key, sid, num, node, action, piece_id in changes:
         country, region = places.get(node, ("??", ""))
         by_bucket.setdefault(bucket, []).append(
             {"at": _at(now), "bucket": bucket, "event": event, "action": action, "key": key, "segment": int(sid),
              "piece": int(num), "node": node, "country": country, "region": region}
         )  # fmt: skip
+        if action == "remove" and piece_id is not None and event != LedgerEvent.GC:
+            pending.append({"node_id": node, "piece_id": piece_id, "bucket": bucket, "object_key": key,
+                            "segment_id": int(sid), "piece_number": int(num)})  # fmt: skip
     pg = _dialect(s) == "postgresql"
-    ins = (postgresql.insert if pg else sqlite.insert)(ResidencyHead)
+    heads: Table = ResidencyHead.__table__  # type: ignore[assignment]
+    # Insert the head if new, else lock it (ON CONFLICT DO UPDATE locks the row on PostgreSQL;
+    # SQLite's writers already take turns), and read it: one statement.
+    lock = (
+        (postgresql.insert if pg else sqlite.insert)(heads)
+        .on_conflict_do_update(index_elements=[heads.c.bucket], set_={"seq": heads.c.seq})
+        .returning(heads.c.seq, heads.c.hash)
+    )
     for bucket in sorted(by_bucket):  # a fixed order: two writers lock heads the same way round
-        await s.execute(ins.values(bucket=bucket, seq=0, hash=GENESIS).on_conflict_do_nothing())
-        head = select(ResidencyHead.seq, ResidencyHead.hash).where(ResidencyHead.bucket == bucket)
-        seq, prev = (await s.execute(head.with_for_update() if pg else head)).one()
+        seq, prev = (await s.execute(lock.values(bucket=bucket, seq=0, hash=GENESIS))).one()
         rows = []
         for e in by_bucket[bucket]:
             seq += 1
             e.update(seq=seq, prev=prev)
             e["hash"] = prev = entry_hash(e)
             rows.append(
-                {"bucket": bucket, "seq": seq, "at": now, "event": event, "action": action, "object_key": e["key"],
-                 "segment_id": e["segment"], "piece_number": e["piece"], "node_id": e["node"],
-                 "country": e["country"], "region": e["region"], "prev_hash": e["prev"], "hash": e["hash"]}
+                {"bucket": bucket, "seq": seq, "at": now, "event": event, "action": e["action"],
+                 "object_key": e["key"], "segment_id": e["segment"], "piece_number": e["piece"],
+                 "node_id": e["node"], "country": e["country"], "region": e["region"], "prev_hash": e["prev"],
+                 "hash": e["hash"]}
             )  # fmt: skip
         await s.execute(insert(ResidencyEntry), rows)
         await s.execute(update(ResidencyHead).where(ResidencyHead.bucket == bucket).values(seq=seq, hash=prev))
+    if pending:
+        await s.execute(insert(ResidencyGCPending), pending)
+
+
+async def record_gc(s: Any, node_id: str, piece_ids: Sequence[str], *, batch: int = 500) -> int:
+    """The node says it moved ``piece_ids`` to its trash: a ``gc`` ``remove`` entry for each one
+    the ledger is waiting on (the rest were never in the ledger); in ``s``'s transaction.
+    Returns the number of entries appended."""
+    pend = ResidencyGCPending
+    found = []
+    ids = sorted(set(piece_ids))
+    for i in range(0, len(ids), batch):
+        chunk = ids[i : i + batch]
+        query = select(pend.id, pend.bucket, pend.object_key, pend.segment_id, pend.piece_number).where(
+            pend.node_id == node_id, pend.piece_id.in_(chunk)
+        )
+        found.extend((await s.execute(query.order_by(pend.bucket, pend.segment_id, pend.piece_number))).all())
+    if not found:
+        return 0
+    await _append(s, LedgerEvent.GC, [(b, k, sid, num, node_id, "remove", None) for _, b, k, sid, num in found])
+    done = [r[0] for r in found]
+    for i in range(0, len(done), batch):
+        await s.execute(delete(pend).where(pend.id.in_(done[i : i + batch])))
+    return len(found)
 
 
 class LedgerRepository:

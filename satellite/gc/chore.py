@@ -32,7 +32,9 @@ ids in batches of ``batch_size`` keyed on the pieces table's primary key, never 
 table at once; a failed read sends nothing (a partial filter would condemn live pieces).
 Only online nodes that are not disqualified get lists; an exited node gets an empty one,
 which frees its disk of everything we placed there. What was sent, when, and how big is
-recorded per node (``gc_retain_lists``).
+recorded per node (``gc_retain_lists``). The node's answer carries, signed, the piece ids its
+earlier passes trashed (:mod:`common.trash_report`); those the residency ledger removed from
+metadata get ``gc`` entries there (``satellite/db/residency_ledger.py``).
 """
 
 from __future__ import annotations
@@ -49,8 +51,10 @@ from typing import Protocol
 import aiohttp
 
 from common.bloom import BloomFilter
+from common.errors import MessageError
 from common.identity import Identity
 from common.messages import RetainList, Signed
+from common.trash_report import TrashReport
 from satellite.config import SatelliteConfig
 
 __all__ = ["GCConfig", "GCNode", "GCStore", "RetainRecord", "RetainReport", "RetainSender", "gc_config"]
@@ -109,6 +113,10 @@ class GCStore(Protocol):
         ...
 
     async def record(self, record: RetainRecord) -> None: ...
+
+    async def record_trashed(self, node_id: str, piece_ids: Sequence[str]) -> int:
+        """The node says it trashed ``piece_ids``: the residency ledger's ``gc`` entries; how many."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -170,10 +178,11 @@ class RetainSender:
         node = due[0]
         created_before = math.floor(t) - self.config.margin
         count = size = 0
+        trashed: object = None
         try:
             signed, count = await self.build(node.id, created_before)
             size = len(signed.message.bloom)
-            await self._send(node, signed)
+            trashed = await self._send(node, signed)
         except Exception as exc:  # any failure: nothing (or nothing complete) reached the node
             error = f"{type(exc).__name__}: {exc}"[:255]
             log.warning("retain list for node %s not sent: %s", node.id[:16], error)
@@ -192,6 +201,8 @@ class RetainSender:
                 error=report.error,
             )
         )
+        if report.sent:
+            await self._trashed(node, trashed)
         self.last = report
         return report
 
@@ -202,13 +213,39 @@ class RetainSender:
             reports.append(r)
         return reports
 
-    async def _send(self, node: GCNode, signed: Signed[RetainList]) -> None:
+    async def _send(self, node: GCNode, signed: Signed[RetainList]) -> object:
+        """Deliver the list; the node's signed trash report, if its answer has one."""
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.config.timeout))
         url = node.address.rstrip("/") + RETAIN_PATH
         async with self._session.post(url, data=signed.dumps(), headers={"Content-Type": "application/json"}) as r:
             if r.status != 202:
                 raise RuntimeError(f"node answered HTTP {r.status}: {(await r.text())[:200]}")
+            try:
+                answer = await r.json(content_type=None)
+            except ValueError:  # delivered all the same; a node that says nothing more reports nothing
+                answer = None
+        return answer.get("trashed") if isinstance(answer, dict) else None
+
+    async def _trashed(self, node: GCNode, signed: object) -> None:
+        """Record what the node says its earlier passes trashed, if it signed it for us; a report
+        that does not verify is logged and ignored (the list was still delivered)."""
+        if signed is None:
+            return
+        try:
+            report = Signed.from_json(signed, TrashReport).verify(node.id)
+            if report.node_id != node.id or report.satellite_id != self.identity.id:
+                raise MessageError("the report is addressed to another node or satellite")
+        except MessageError as exc:  # SignatureError included
+            log.warning("node %s sent a trash report that does not verify: %s", node.id[:16], exc)
+            return
+        try:
+            recorded = await self.store.record_trashed(node.id, report.piece_ids)
+        except Exception:  # the database: the list went out; these ids miss their gc entries
+            log.exception("node %s's trash report not recorded", node.id[:16])
+            return
+        log.info("node %s trashed %d pieces, %d of them in the residency ledger", node.id[:16],
+                 len(report.piece_ids), recorded)  # fmt: skip
 
     async def run(self) -> None:
         idle = min(self.config.interval, 60.0)

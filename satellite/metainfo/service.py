@@ -564,7 +564,7 @@ class MetainfoService:
         )
 
 
-_SETTINGS = frozenset({"cors"})
+_SETTINGS = frozenset({"cors", "lifecycle"})
 
 
 def _setting_name(name: Any) -> str:

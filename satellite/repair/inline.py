@@ -38,7 +38,7 @@ from common.piece_client import PieceClient, PieceTarget, PieceTransferError, Up
 from erasure import LayoutError, SegmentLayout, piece_root, rebuild_pieces
 from satellite.db.engine import Database
 from satellite.db.models import Bucket, ObjectRow, PieceRow, RepairJob, SegmentRow, Upload
-from satellite.db.residency_ledger import LedgerEvent, record_pieces
+from satellite.db.residency_ledger import LedgerEvent, inline_change, record_changes
 from satellite.nodeselection import NodeCandidate, PlacementPolicy, SelectionConfig, select_nodes
 from satellite.orders import OrderSigner, derive_piece_id
 from satellite.residency import MetadataLocation
@@ -143,8 +143,11 @@ class InlineStore:
 
 
 async def on_inline_migrated(session: Any, segment_id: int, pieces: Sequence[UploadedPiece]) -> None:
-    """Record the pieces an inline migration placed (the residency ledger), in the swap's transaction."""
-    await record_pieces(session, LedgerEvent.MIGRATION, segment_id, [(p.piece_num, p.node_id) for p in pieces])
+    """Record the migration in the residency ledger, in the swap's transaction: the segment
+    leaves the satellite's database and its pieces arrive on their nodes, one append."""
+    changes = [inline_change(segment_id, "remove")]
+    changes += [(segment_id, p.piece_num, p.node_id, "add", None) for p in pieces]
+    await record_changes(session, LedgerEvent.MIGRATION, changes)
 
 
 def encode_inline(layout: SegmentLayout, cipher: bytes) -> tuple[dict[int, bytes], dict[int, bytes]]:

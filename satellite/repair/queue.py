@@ -376,7 +376,7 @@ class RepairQueue:
                 await self._finish(s, segment_id, worker)
                 return False
             if remove:
-                gone = [(num, node) for num, node, _ in current if num in set(remove)]
+                gone = [(num, node, pid) for num, node, pid in current if num in set(remove)]
                 await record_pieces(s, event, segment_id, gone, action="remove")
                 await s.execute(
                     delete(PieceRow).where(and_(PieceRow.segment_id == segment_id, PieceRow.number.in_(remove)))

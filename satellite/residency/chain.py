@@ -11,14 +11,19 @@ import hashlib
 import json
 from typing import Any
 
-__all__ = ["EVENTS", "GENESIS", "HASHED_FIELDS", "HEAD_CONTEXT", "canonical", "entry_hash"]
+__all__ = [
+    "EVENTS", "GENESIS", "HASHED_FIELDS", "HEAD_CONTEXT", "INLINE_HOLDER", "INLINE_PIECE", "canonical", "entry_hash",
+]  # fmt: skip
 
 GENESIS = "0" * 64  # the ``prev`` of a bucket's first entry
 HASHED_FIELDS = (
     "seq", "at", "bucket", "event", "action", "key", "segment", "piece", "node", "country", "region", "prev",
 )  # fmt: skip
 HEAD_CONTEXT = b"geoshard residency head v1\n"  # domain separation for the head's signature
-EVENTS = ("upload", "copy", "repair", "migration", "graceful_exit", "deletion")
+EVENTS = ("upload", "copy", "repair", "migration", "graceful_exit", "deletion", "gc")
+# An inline segment's holder: the satellite's database, as a pseudo-node, piece -1 (the whole segment).
+INLINE_HOLDER = "satellite-db"
+INLINE_PIECE = -1
 
 
 def canonical(value: Any) -> bytes:

@@ -4,7 +4,9 @@ An export is JSON lines, one object per line, so a reader can name the line that
 
 - ``{"type": "header", "format": "geoshard-residency/1", "satellite_id": …, "exported_at": …}``;
 - per bucket, its ledger entries in chain order (``{"type": "entry", "seq": …, "hash": …}``,
-  the fields of :data:`satellite.residency.chain.HASHED_FIELDS`), then
+  the fields of :data:`satellite.residency.chain.HASHED_FIELDS`; an inline segment's holder
+  is ``"node": "satellite-db"``, ``"piece": -1``, in the country the satellite declares for
+  its database; ``"event": "gc"`` is a node's signed word that it trashed a removed piece), then
 - ``{"type": "head", "head": {bucket, seq, hash, first_seq, count, since, exported_at,
   satellite_id}, "signature": base64}``: the chain head at export time, signed by the
   satellite's Ed25519 identity over ``HEAD_CONTEXT + canonical(head)``.
@@ -31,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .audit_evidence import AuditDigest, check_head, judge_line
-from .chain import GENESIS, HASHED_FIELDS, HEAD_CONTEXT, canonical, entry_hash
+from .chain import GENESIS, HASHED_FIELDS, HEAD_CONTEXT, INLINE_HOLDER, canonical, entry_hash
 
 __all__ = [
     "FORMAT",
@@ -74,6 +76,7 @@ class Problem:
 class BucketHistory:
     entries: int = 0
     countries: set[str] = field(default_factory=set)  # every country that ever held a piece
+    inline: set[str] = field(default_factory=set)  # of those, where the satellite's database held inline data
     events: dict[str, int] = field(default_factory=dict)
     head_seq: int = 0
     signed: bool = False
@@ -176,6 +179,8 @@ def _entry(out: Verification, chains: dict[str, _Chain], number: int, item: dict
     chain.count += 1
     history.entries += 1
     history.countries.add(str(item["country"]))
+    if item["node"] == INLINE_HOLDER:
+        history.inline.add(str(item["country"]))
     history.events[str(item["event"])] = history.events.get(str(item["event"]), 0) + 1
 
 
@@ -260,6 +265,9 @@ def report_text(v: Verification) -> str:
             lines.append(f"bucket {bucket}:")
         if b.entries or b.signed:
             lines.append(f"  countries that ever held a piece: {', '.join(sorted(b.countries)) or '(none)'}")
+            if b.inline:
+                lines.append(f"  of which held inline in the satellite's database ({INLINE_HOLDER}): "
+                             f"{', '.join(sorted(b.inline))}")  # fmt: skip
         if b.audited:
             proven = sum(t[0] for t in b.audited.values())
             total = sum(t[1] for t in b.audited.values())

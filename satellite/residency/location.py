@@ -58,6 +58,13 @@ class MetadataLocation:
         """The country inline bytes are counted under in the compliance report ("??" unknown)."""
         return self.database_country or self.country or "??"
 
+    @property
+    def storage_place(self) -> tuple[str, str]:
+        """``(country, region)`` of the database that stores inline bytes (the ledger's ``satellite-db``)."""
+        if self.database_country:
+            return self.database_country, self.database_region
+        return self.country or "??", self.region
+
     def allows_inline(self, policy: PlacementPolicy) -> bool:
         """May a bucket under ``policy`` keep segments in the satellite's database?"""
         return all(location_in_policy(c, r, policy) for c, r in self.places)

@@ -17,6 +17,7 @@ from common.retain import retains
 from storage_node.nodedb import NodeDB
 from storage_node.pieces.retain_progress import ProgressWriter, RetainProgress
 from storage_node.pieces.store import PieceStore
+from storage_node.pieces.trash_report import TrashedLog
 
 __all__ = ["ExpiryChore", "RetainChore", "RetainOutcome", "TrashChore"]
 
@@ -94,6 +95,7 @@ class RetainChore:
         self.last: RetainOutcome | None = None
         self.progress: RetainProgress | None = None  # the current or last pass (also on disk)
         self.trashed_total = 0  # pieces moved to the trash by every pass of this process (metrics)
+        self.trashed = TrashedLog(store.root)  # what the next answer to a retain list reports
 
     def submit(self, retain: RetainList) -> None:
         self._pending = retain
@@ -108,11 +110,21 @@ class RetainChore:
         writer = ProgressWriter(self.store.root, self.progress)
         # Lazily: the pass is the long part, and its progress is pieces checked. Moving the
         # piece just read out of its directory does not disturb the directory scan.
-        for piece_id, header in self.store.walk():
-            if header.created >= retain.created_before or retains(bloom, piece_id):
-                writer.step(kept=True)
-            else:  # False when the piece went meanwhile (deleted, expired): neither kept nor trashed
-                writer.step(trashed=self.store.trash(piece_id))
+        trashed: list[str] = []
+        try:
+            for piece_id, header in self.store.walk():
+                if header.created >= retain.created_before or retains(bloom, piece_id):
+                    writer.step(kept=True)
+                elif self.store.trash(piece_id):
+                    trashed.append(piece_id)
+                    writer.step(trashed=True)
+                    if len(trashed) >= 10_000:  # bounded memory on a node with much garbage
+                        self.trashed.add(trashed)
+                        trashed = []
+                else:  # the piece went meanwhile (deleted, expired): neither kept nor trashed
+                    writer.step(trashed=False)
+        finally:
+            self.trashed.add(trashed)
         writer.finish()
         self.trashed_total += self.progress.trashed
         return RetainOutcome(self.progress.kept, self.progress.trashed)

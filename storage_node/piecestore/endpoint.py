@@ -17,12 +17,14 @@ import asyncio
 import base64
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from common.identity import Identity
 from common.messages import Action, AuditChallenge, PieceReceipt, RetainList, Signed, now
+from common.trash_report import TrashReport
 from storage_node.audit import AuditResponder
 from storage_node.errors import (
     BadRequest,
@@ -273,9 +275,13 @@ class PiecestoreEndpoint:
         signed = Signed.loads(await self._body(request, "retain list"), RetainList)
         retain = self.verifier.retain_list(signed)
         self.retain.submit(retain)
-        return web.json_response(
-            {"accepted": True, "created_before": retain.created_before}, status=202
-        )
+        body: dict[str, Any] = {"accepted": True, "created_before": retain.created_before}
+        # What earlier passes trashed, signed: the satellite's residency ledger records it (gc).
+        taken = await asyncio.to_thread(self.retain.trashed.take, TrashReport.MAX_PIECES)
+        if taken:
+            report = TrashReport(self.identity.id, self.satellite_id, tuple(taken), now())
+            body["trashed"] = Signed.sign(self.identity, report).to_json()
+        return web.json_response(body, status=202)
 
     async def info(self, request: web.Request) -> web.Response:
         return web.json_response(

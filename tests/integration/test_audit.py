@@ -26,6 +26,8 @@ from sqlalchemy import select, update
 from common.identity import Identity
 from common.messages import AuditChallenge, AuditProof, Signed
 from satellite.audit import StepKind
+from satellite.audit.chore import AuditRecord
+from satellite.audit.selection import PieceRef
 from satellite.db.models import AuditResult, Node, PendingAudit
 from satellite.db.nodes import NodeRepository
 from satellite.reputation import Outcome
@@ -351,3 +353,33 @@ async def test_admin_api_shows_audits(db, tmp_path) -> None:  # noqa: F811
         assert shown["reputation"]["counts"]["failure"] == 1
         json.dumps(rep)  # plain JSON all the way down
         assert dt.datetime.fromisoformat(a["at"].replace("Z", "+00:00")).tzinfo is not None
+
+
+async def test_a_group_recorded_at_once_applies_each_outcome_in_turn(db, tmp_path) -> None:  # noqa: F811
+    """The chore stores a group's outcomes in one transaction; two outcomes for one node in a
+    group must end where two separate records would: both results, both counted, scores chained."""
+    async with audit_world(db, tmp_path, nodes=2) as world:
+        pieces = await world.add_segments(1, size=8 * 1024, scheme="1/1/2/2")
+        one, other = world.nodes[0].node_id, world.nodes[1].node_id
+        by_node = {p.node_id: p for p in pieces}
+        targets = await world.repo.targets(
+            [PieceRef(p.segment_id, p.number, p.node_id, p.size) for p in (by_node[one], by_node[other])]
+        )
+        assert all(t is not None for t in targets)
+        t_one, t_other = targets
+        assert t_one is not None and t_other is not None
+        stored = await world.repo.record_many([
+            AuditRecord(t_one, Outcome.SUCCESS, "proof verified"),
+            AuditRecord(t_other, Outcome.OFFLINE, "could not connect"),
+            AuditRecord(t_one, Outcome.FAILURE, "piece missing — node answered 404"),
+        ])  # fmt: skip
+        (first, _), (_, _), (second, _) = stored
+        assert (first.total_count, first.success_count) == (1, 1)
+        assert (second.total_count, second.success_count, second.failure_count) == (2, 1, 1)
+        assert second.audit_alpha < first.audit_alpha  # the failure applied to the success's state
+        row = await node_row(world, one)
+        assert (row.audit_total_count, row.audit_success_count) == (2, 1)
+        assert [r.outcome for r in await results(world, one)] == ["success", "failure"]
+        assert [r.outcome for r in await results(world, other)] == ["offline"]
+        standing = await world.repo.standing(other)
+        assert standing is not None and standing[1].offline_count == 1 and standing[1].online_score < 1.0

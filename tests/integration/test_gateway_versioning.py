@@ -416,3 +416,33 @@ async def test_sixteen_racing_writers_each_leave_one_listed_version(tmp_path, db
         assert [v[2] for v in listed] == [True] + [False] * 15
         for vid, etag in acked.items():
             assert (await net.s3(s3.head_object, Bucket="race", Key="k", VersionId=vid))["ETag"] == etag
+
+
+async def test_lifecycle_expiry_in_a_versioned_bucket_leaves_a_delete_marker(tmp_path) -> None:
+    """AWS's Expiration on a versioned bucket: the current version becomes noncurrent under a
+    delete marker, nothing is deleted for good, and a key already delete-marked is left alone."""
+    day = 1
+    async with planet(tmp_path, satellite_config={"lifecycle_day_seconds": day, "lifecycle_batch_size": 2},
+                      lifecycle_day_seconds=day) as net:  # fmt: skip
+        s3 = net.client()
+        await net.s3(s3.create_bucket, Bucket="life")
+        await enable(net, s3, "life")
+        made = {k: [(await net.s3(s3.put_object, Bucket="life", Key=k, Body=b"%d" % i))["VersionId"]
+                    for i in range(2)] for k in ("tmp/a", "tmp/b", "keep/c")}  # fmt: skip
+        gone = (await net.s3(s3.delete_object, Bucket="life", Key="tmp/b"))["VersionId"]
+        rules = [{"ID": "tmp", "Filter": {"Prefix": "tmp/"}, "Status": "Enabled", "Expiration": {"Days": 1}}]
+        await net.s3(s3.put_bucket_lifecycle_configuration, Bucket="life", LifecycleConfiguration={"Rules": rules})
+        sat = net.satellite
+        async with asyncio.timeout(30):
+            while True:
+                listed = await net.s3(s3.list_objects_v2, Bucket="life")
+                if [o["Key"] for o in listed.get("Contents", [])] == ["keep/c"]:
+                    break
+                await sat.lifecycle.run_once()
+                await asyncio.sleep(0.2)
+        after = await versions(net, s3, "life")
+        a = [(v, latest, m) for k, v, latest, m in after if k == "tmp/a"]
+        assert len(a) == 3 and a[0][1:] == (True, True) and [v for v, _, _ in a[1:]] == list(reversed(made["tmp/a"]))
+        assert [(v, m) for k, v, _, m in after if k == "tmp/b"] == [(gone, True), *((v, False) for v in
+                                                                    reversed(made["tmp/b"]))]  # fmt: skip
+        assert (await net.get(s3, Bucket="life", Key="tmp/a", VersionId=made["tmp/a"][1]))[1] == b"1"

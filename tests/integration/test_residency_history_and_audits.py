@@ -13,11 +13,12 @@ from sqlalchemy import select
 
 from geoshard.cli import main
 from satellite.db.models import PieceRow
+from satellite.db.residency_ledger import INLINE_HOLDER
 from satellite.repair import RepairOutcome
 from storage_node.gracefulexit import request_exit
 from tests.planet import Planet, planet
 from tests.repair_helpers import delete_pieces, read_all, repair_all, upload_objects
-from tests.residency_helpers import DE_SATELLITE, admin, country_policy
+from tests.residency_helpers import DE_SATELLITE, admin, collect_garbage, country_policy, held_now, history, replay
 from tests.satellite_fixtures import db_backend, drop_database, fresh_database  # noqa: F401
 
 SEGMENT = 64 * 1024
@@ -72,25 +73,6 @@ async def test_admin_report_exits_non_zero_for_out_of_policy_and_for_lost_data(
         await drop_database(database, schema)
 
 
-async def _current(net: Planet) -> set[tuple[int, int, str]]:
-    async with net.satellite.db.read() as s:
-        rows = (await s.execute(select(PieceRow.segment_id, PieceRow.number, PieceRow.node_id))).all()
-    return {tuple(r) for r in rows}
-
-
-def _replay(entries: list[dict]) -> set[tuple[int, int, str]]:
-    """The pieces the ledger says exist now: every add not followed by its remove."""
-    held: set[tuple[int, int, str]] = set()
-    for e in entries:
-        ref = (e["segment"], e["piece"], e["node"])
-        if e["action"] == "add":
-            held.add(ref)
-        else:
-            assert ref in held, f"seq {e['seq']} removes a piece the ledger never added: {e}"
-            held.discard(ref)
-    return held
-
-
 async def test_a_repaired_and_migrated_bucket_has_a_history_that_verifies_and_tampering_fails(
     tmp_path, capsys, db_backend  # noqa: F811
 ) -> None:
@@ -110,7 +92,7 @@ async def test_a_repaired_and_migrated_bucket_has_a_history_that_verifies_and_ta
             # A repair: the German node holding most pieces is disqualified (FR and NL stay for later).
             german = {n.id for n in await net.satellite.nodes.candidates() if n.country == "DE"}
             counts: dict[str, int] = {}
-            for _, _, node in await _current(net):
+            for _, _, node in await held_now(net):
                 if node in german:
                     counts[node] = counts.get(node, 0) + 1
             victim = max(counts, key=lambda n: counts[n])
@@ -123,11 +105,11 @@ async def test_a_repaired_and_migrated_bucket_has_a_history_that_verifies_and_ta
             await asyncio.to_thread(request_exit, peer.identity, sat.identity.id, sat.api_url, "begin")
             for _ in range(20):
                 await sat.exit_chore.run_once()
-                if not any(node == leaving for _, _, node in await _current(net)):
+                if not any(node == leaving for _, _, node in await held_now(net)):
                     break
-            assert not any(node == leaving for _, _, node in await _current(net))
+            assert not any(node == leaving for _, _, node in await held_now(net))
             # A migration: eu -> FR and NL only (DE and the satellite's database excluded).
-            before = await _current(net)
+            before = await held_now(net)
             await admin(net, "PUT", "/v1/buckets/data/policy", {"policy": "fr-nl"})
             results = await repair_all(net)
             assert results and all(r.outcome is RepairOutcome.REPAIRED for r in results), [r.error for r in results]
@@ -139,14 +121,16 @@ async def test_a_repaired_and_migrated_bucket_has_a_history_that_verifies_and_ta
             lines = evidence.read_text().splitlines()
             entries = [json.loads(t) for t in lines if json.loads(t)["type"] == "entry"]
             # The ledger replays to exactly the piece table: no placement went unrecorded.
-            assert _replay(entries) == await _current(net)
+            assert replay(entries) == await held_now(net)
             events = {e["event"] for e in entries}
             assert {"upload", "deletion", "repair", "graceful_exit", "migration"} <= events, events
             nodes = {n.id: n for n in await net.satellite.nodes.candidates()}
             migration = [e for e in entries if e["event"] == "migration"]
             assert {e["country"] for e in migration if e["action"] == "add"} <= {"FR", "NL"}
             left = {(e["segment"], e["piece"], e["node"]) for e in migration if e["action"] == "remove"}
-            assert {p for p in before if nodes[p[2]].country not in ("FR", "NL")} <= left
+            country = {**{n: m.country for n, m in nodes.items()}, INLINE_HOLDER: "DE"}  # the satellite's database
+            assert {p for p in before if country[p[2]] not in ("FR", "NL")} <= left
+            assert any(p[2] == INLINE_HOLDER for p in left)  # "small" left the database too
 
             sat_id = net.satellite.identity.id
             code, out = await _cli(net, capsys, "verify-residency", str(evidence), "--satellite-id", sat_id)
@@ -182,7 +166,7 @@ async def test_concurrent_writers_to_one_bucket_never_fork_its_chain(tmp_path, c
             assert code == 0
             entries = [json.loads(t) for t in evidence.read_text().splitlines() if '"type":"entry"' in t]
             assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1))
-            assert _replay(entries) == await _current(net)
+            assert replay(entries) == await held_now(net)
             code, out = await _cli(net, capsys, "verify-residency", str(evidence), "--satellite-id",
                                    net.satellite.identity.id)  # fmt: skip
             assert code == 0, out
@@ -209,7 +193,7 @@ async def test_a_residency_audit_holds_node_signed_proofs_that_verify_and_names_
     try:
         async with planet(tmp_path, nodes=5, database=database, satellite_config=DE_SATELLITE) as net:
             await upload_objects(net, "audited", 2, 100_000)
-            held = await _current(net)
+            held = await held_now(net, inline=False)
             sat_id = net.satellite.identity.id
             evidence = Path(tmp_path) / "audit.jsonl"
             code, out = await _cli(net, capsys, "admin", "residency-audit", "audited", "--export", str(evidence))
@@ -242,5 +226,51 @@ async def test_a_residency_audit_holds_node_signed_proofs_that_verify_and_names_
             evidence.write_text("\n".join(lines) + "\n")
             code, out = await _cli(net, capsys, "verify-residency", str(evidence), "--satellite-id", sat_id)
             assert code == 1 and f"FAILED line {i + 1}:" in out, out
+    finally:
+        await drop_database(database, schema)
+
+
+async def test_garbage_collection_enters_the_history_as_the_nodes_signed_word_and_still_verifies(
+    tmp_path, capsys, db_backend  # noqa: F811
+) -> None:
+    database, schema = await fresh_database(db_backend, tmp_path)
+    try:
+        async with planet(tmp_path, nodes=5, database=database, satellite_config={"gc_false_positive_rate": 1e-9,
+                          "online_window": 600}) as net:  # fmt: skip
+            s3 = net.client()
+            objects = await upload_objects(net, "collected", 3, 100_000)
+            await net.s3(s3.put_object, Bucket="collected", Key="obj-1", Body=os.urandom(50_000))  # an overwrite
+            await net.s3(s3.delete_object, Bucket="collected", Key="obj-2")
+            del objects["obj-1"], objects["obj-2"]
+            before = await history(net, "collected")
+            removed = {(e["segment"], e["piece"], e["node"]) for e in before if e["action"] == "remove"}
+            assert removed and not any(e["event"] == "gc" for e in before)
+
+            clock = await collect_garbage(net)
+            entries = await history(net, "collected")
+            gc = [e for e in entries if e["event"] == "gc"]
+            # Every piece the deletions removed, and only those, went to its node's trash, said the node.
+            assert {(e["segment"], e["piece"], e["node"]) for e in gc} == removed
+            assert all(e["action"] == "remove" for e in gc) and len(gc) == len(removed)
+            assert replay(entries) == await held_now(net)
+            assert all(net.node_of(e["node"]).retain.trashed.take(1) == [] for e in gc)  # all reported
+            await collect_garbage(net, after=clock)  # nothing new trashed: nothing new recorded
+            assert len(await history(net, "collected")) == len(entries)
+
+            evidence = Path(tmp_path) / "gc.jsonl"
+            code, _ = await _cli(net, capsys, "admin", "residency-history", "collected", "--export", str(evidence))
+            assert code == 0
+            sat_id = net.satellite.identity.id
+            code, out = await _cli(net, capsys, "verify-residency", str(evidence), "--satellite-id", sat_id)
+            assert code == 0 and f"gc {len(gc)}" in out and "VERIFIED" in out and "NOT VERIFIED" not in out, out
+            # Tamper with a gc line (the piece "was collected" from another node): fails at that line.
+            lines = evidence.read_text().splitlines()
+            target = next(i for i, t in enumerate(lines) if '"event":"gc"' in t)
+            item = json.loads(lines[target])
+            item["node"] = next(n.identity.id for n in net.nodes if n.identity.id != item["node"])
+            lines[target] = json.dumps(item, sort_keys=True, separators=(",", ":"))
+            evidence.write_text("\n".join(lines) + "\n")
+            code, out = await _cli(net, capsys, "verify-residency", str(evidence), "--satellite-id", sat_id)
+            assert code == 1 and f"FAILED line {target + 1}:" in out and "NOT VERIFIED" in out, out
     finally:
         await drop_database(database, schema)

@@ -10,11 +10,12 @@ from botocore.exceptions import ClientError
 from sqlalchemy import select
 
 from satellite.db.models import PieceRow, SegmentRow
+from satellite.db.residency_ledger import INLINE_HOLDER, INLINE_PIECE
 from satellite.errors import NotEnoughNodes
 from satellite.repair import RepairOutcome
 from tests.planet import Planet, fails, planet, status
 from tests.repair_helpers import read_all, repair_all
-from tests.residency_helpers import DE_SATELLITE, admin, country_policy
+from tests.residency_helpers import DE_SATELLITE, admin, country_policy, held_now, history, replay
 from tests.satellite_fixtures import db_backend, drop_database, fresh_database  # noqa: F401
 
 
@@ -178,3 +179,70 @@ async def test_without_a_configured_location_only_an_unrestricted_policy_keeps_d
             await net.s3(s3.put_object, Bucket="eu-data", Key="c", Body=b"c")
         except ClientError as e:  # pragma: no cover - the eu policy has three nodes here
             raise AssertionError(e) from None
+
+
+def _of(entries: list[dict], key: str) -> list[tuple[str, str, str, int, str, str]]:
+    """(event, action, node, piece, country, region) of the key's entries, in chain order."""
+    return [(e["event"], e["action"], e["node"], e["piece"], e["country"], e["region"]) for e in entries
+            if e["key"] == key]  # fmt: skip
+
+
+async def test_an_inline_objects_history_holds_it_in_the_satellites_database_until_deleted_or_migrated(
+    tmp_path, db_backend  # noqa: F811
+) -> None:
+    database, schema = await fresh_database(db_backend, tmp_path)
+    try:
+        async with planet(tmp_path, nodes=10, scheme="2/3/4/4", database=database,
+                          satellite_config=DE_SATELLITE) as net:  # fmt: skip
+            await country_policy(net, "fr-nl", {"FR", "NL"})
+            await _bucket(net, "data", "eu")
+            s3 = net.client()
+            for key in ("kept", "gone", "replaced"):
+                await net.s3(s3.put_object, Bucket="data", Key=key, Body=b"small")
+            await net.s3(s3.put_object, Bucket="data", Key="replaced", Body=b"again")
+            await net.s3(s3.delete_object, Bucket="data", Key="gone")
+            in_db = (INLINE_HOLDER, INLINE_PIECE, "DE", "eu")  # the satellite's declared place
+            entries = await history(net, "data")
+            assert _of(entries, "kept") == [("upload", "add", *in_db)]
+            assert _of(entries, "gone") == [("upload", "add", *in_db), ("deletion", "remove", *in_db)]
+            assert _of(entries, "replaced") == [("upload", "add", *in_db), ("deletion", "remove", *in_db),
+                                                ("upload", "add", *in_db)]  # fmt: skip
+            assert replay(entries) == await held_now(net)
+
+            # The policy moves to FR and NL: the segment leaves the database, its pieces arrive there.
+            await admin(net, "PUT", "/v1/buckets/data/policy", {"policy": "fr-nl"})
+            results = await repair_all(net)
+            assert len(results) == 2 and all(r.outcome is RepairOutcome.REPAIRED for r in results)
+            entries = await history(net, "data")
+            [(k, pieces, _)] = await _segments(net, "kept")
+            assert k == 2
+            moved = _of(entries, "kept")[1:]
+            assert moved[0] == ("migration", "remove", *in_db)
+            arrived = moved[1:]
+            assert len(arrived) == pieces >= 3
+            assert all(e[:2] == ("migration", "add") and e[2] != INLINE_HOLDER and e[3] >= 0 for e in arrived)
+            assert {e[4] for e in arrived} <= {"FR", "NL"}
+            assert replay(entries) == await held_now(net)
+            await read_all(net, "data", {"kept": b"small", "replaced": b"again"})
+    finally:
+        await drop_database(database, schema)
+
+
+async def test_a_ch_only_buckets_history_never_shows_the_satellites_database(tmp_path, db_backend) -> None:  # noqa: F811
+    database, schema = await fresh_database(db_backend, tmp_path)
+    try:
+        async with planet(tmp_path, nodes=8, database=database, satellite_config=DE_SATELLITE) as net:
+            for n in (await net.satellite.nodes.candidates())[:4]:  # four nodes turn out to be in Switzerland
+                await admin(net, "PUT", f"/v1/nodes/{n.id}/location", {"country": "CH", "region": "eu"})
+            await country_policy(net, "ch", {"CH"})
+            await _bucket(net, "swiss", "ch")
+            s3 = net.client()
+            await net.s3(s3.put_object, Bucket="swiss", Key="small", Body=b"hello")
+            await net.s3(s3.put_object, Bucket="swiss", Key="small", Body=b"hello again")
+            await net.s3(s3.delete_object, Bucket="swiss", Key="small")
+            entries = await history(net, "swiss")
+            assert {(e["event"], e["action"]) for e in entries} == {("upload", "add"), ("deletion", "remove")}
+            assert all(e["node"] != INLINE_HOLDER and e["piece"] >= 0 for e in entries)
+            assert {e["country"] for e in entries} == {"CH"}
+    finally:
+        await drop_database(database, schema)

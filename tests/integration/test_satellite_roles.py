@@ -23,7 +23,7 @@ from satellite.config import load_config
 from tests.ops_fixtures import DEADLINE, GEOSHARD, init_satellite
 from tests.satellite_fixtures import FakeNode, drop_pg_database, fresh_pg_database
 
-LEASED = {"audit", "repair-checker", "gc", "graceful-exit", "accounting", "payouts"}
+LEASED = {"audit", "repair-checker", "gc", "graceful-exit", "lifecycle", "accounting", "payouts"}
 
 
 @dataclass

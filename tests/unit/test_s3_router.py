@@ -423,7 +423,9 @@ def test_invalid_bucket_in_path_is_rejected_by_the_router():
 @pytest.mark.parametrize(
     ("method", "target", "code"),
     [
-        ("GET", "/bkt?lifecycle", "NotImplemented"),
+        ("GET", "/bkt?logging", "NotImplemented"),
+        ("GET", "/bkt/k?lifecycle", "NotImplemented"),
+        ("POST", "/bkt?lifecycle", "MethodNotAllowed"),
         ("GET", "/bkt/k?policy", "NotImplemented"),
         ("POST", "/bkt?policy", "MethodNotAllowed"),
         ("PUT", "/bkt/k?encryption", "NotImplemented"),
@@ -457,7 +459,7 @@ def test_unsupported_or_malformed_requests_get_the_aws_error(method, target, cod
 
 def test_not_implemented_has_aws_message_and_status():
     with pytest.raises(S3Error) as e:
-        route("GET", "/bkt?lifecycle", _headers())
+        route("GET", "/bkt?logging", _headers())
     assert e.value.status == 501
     assert e.value.message == "A header you provided implies functionality that is not implemented"
 

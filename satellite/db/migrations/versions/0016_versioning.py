@@ -1,7 +1,7 @@
 """S3 versioning: every object row is a version with an S3 version id, maybe a delete marker
 
 Revision ID: 0016_versioning
-Revises: 0012_residency
+Revises: 0016_residency_gc
 Create Date: 2026-12-01 17:40:00.000000
 
 Existing rows are the one version of their key written while no bucket was versioned: the
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016_versioning"
-down_revision: str | None = "0012_residency"
+down_revision: str | None = "0016_residency_gc"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
