@@ -35,24 +35,17 @@ from satellite.metainfo.types import (
     WriteCondition,
     b64,
 )
-from satellite.metainfo.util import successor
+from satellite.metainfo.util import MAX_KEY_BYTES, check_key, successor
 from satellite.metainfo.versions import check_version_id, missing, present
 from satellite.nodeselection import NodeCandidate, PlacementError, SelectionConfig, in_policy, select_nodes
 from satellite.orders import OrderSigner, SegmentToken, TokenPiece, derive_piece_id
 from satellite.overlay.service import OverlayService
 from satellite.residency import MetadataLocation
 
-__all__ = ["MetainfoService", "parse_meta"]
+__all__ = ["MAX_KEY_BYTES", "MetainfoService", "check_key", "parse_meta"]
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-MAX_KEY_BYTES = 1024
 MAX_LIST = 1000
-
-
-def check_key(key: Any) -> str:
-    if not isinstance(key, str) or not key or len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
-        raise InvalidArgument("object keys are 1 to 1024 bytes of UTF-8")
-    return key
 
 
 def parse_meta(d: Any, *, size_required: bool = True) -> ObjectMeta:

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-__all__ = ["successor"]
+from typing import Any
+
+from satellite.errors import InvalidArgument
+
+__all__ = ["MAX_KEY_BYTES", "check_key", "successor"]
+
+MAX_KEY_BYTES = 1024
+
+
+def check_key(key: Any) -> str:
+    if not isinstance(key, str) or not key or len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise InvalidArgument("object keys are 1 to 1024 bytes of UTF-8")
+    return key
 
 
 def successor(s: str) -> str | None:

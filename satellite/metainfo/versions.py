@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from satellite.access.service import Requester
 from satellite.errors import AccessDenied, InvalidArgument, MethodNotAllowed, NoSuchKey, NoSuchVersion, NotFound
 from satellite.metainfo.types import BucketInfo, DeleteOutcome, ListEntry, ObjectInfo
-from satellite.metainfo.util import successor
+from satellite.metainfo.util import check_key, successor
 
 if TYPE_CHECKING:
     from satellite.metainfo.service import MetainfoService
@@ -68,16 +68,12 @@ class VersioningService:
     async def delete_object(self, who: Requester | str, bucket_name: str, key: str,
                             version_id: Any = None) -> DeleteOutcome:  # fmt: skip
         bucket = await self.m.owned(who, bucket_name, "s3:DeleteObject", key)
-        from satellite.metainfo.service import check_key
-
         entries = [(check_key(key), check_version_id(version_id))]
         return (await self._delete(bucket, entries))[0]
 
     async def delete_objects(self, who: Requester | str, bucket_name: str, entries: Any) -> list[DeleteOutcome]:
         """DeleteObjects: ``entries`` are keys or ``{key, version_id}``; every key is checked
         against the policy first (all or nothing, as before versioning)."""
-        from satellite.metainfo.service import check_key
-
         requester = Requester.of(who)
         bucket = await self.m.bucket(requester.tenant_id, bucket_name)
         if not isinstance(entries, list) or len(entries) > MAX_LIST:
