@@ -40,7 +40,7 @@ __all__ = [
 
 ANONYMOUS_OPERATIONS = frozenset({
     Operation.GET_OBJECT, Operation.HEAD_OBJECT, Operation.LIST_OBJECTS, Operation.LIST_OBJECTS_V2,
-    Operation.HEAD_BUCKET,
+    Operation.HEAD_BUCKET, Operation.LIST_OBJECT_VERSIONS,
 })  # fmt: skip
 
 _FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")

@@ -37,8 +37,8 @@ from gateway.s3.acl_headers import ACL_MARK, requested_acl
 from gateway.s3.errors import S3Error
 from gateway.s3.http import check_copy_source_conditions
 from gateway.s3.sse import check_sse_request
-from gateway.s3.version_ids import version_headers
-from gateway.satellite_client import CopyNeedsReupload
+from gateway.s3.version_ids import COPY_FROM_MARKER, version_headers
+from gateway.satellite_client import CopyNeedsReupload, MethodNotAllowed
 
 __all__ = ["copy_object"]
 
@@ -79,7 +79,10 @@ async def copy_object(call: Call) -> web.Response:
     source_key, target_key = encryption.request_key(call, copy_source=True), encryption.request_key(call)
     check_sse_request(call.request.headers, target_key)
     # Another tenant's, if its policy lets us; the version asked for, else the latest.
-    answer = await call.sat.get_object(call.tenant_id, src.bucket, src.key, version_id=src.version_id)
+    try:
+        answer = await call.sat.get_object(call.tenant_id, src.bucket, src.key, version_id=src.version_id)
+    except MethodNotAllowed:
+        raise S3Error("InvalidRequest", COPY_FROM_MARKER) from None
     obj = answer["object"]
     owner = str(answer.get("owner") or call.tenant_id)
     src_keys = encryption.read_keys(call, src.bucket, obj.get("metadata"), source_key, of="copy source", owner=owner)

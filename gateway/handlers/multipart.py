@@ -35,7 +35,7 @@ from gateway.s3.errors import S3Error
 from gateway.s3.http import check_copy_source_conditions
 from gateway.s3.router import ListQuery
 from gateway.s3.sse import check_sse_request
-from gateway.s3.version_ids import version_headers
+from gateway.s3.version_ids import COPY_FROM_MARKER, version_headers
 
 __all__ = [
     "Md5Stream",
@@ -142,8 +142,11 @@ async def upload_part_copy(call: Call) -> web.Response:
     first, last = src.range if src.range is not None else (None, None)
     source_key = encryption.request_key(call, copy_source=True)
     keys, algorithm = await _part_keys(call)
-    answer = await call.sat.get_object(call.tenant_id, src.bucket, src.key, range_start=first, range_end=last,
-                                       version_id=src.version_id)  # fmt: skip
+    try:
+        answer = await call.sat.get_object(call.tenant_id, src.bucket, src.key, range_start=first, range_end=last,
+                                           version_id=src.version_id)  # fmt: skip
+    except sc.MethodNotAllowed:
+        raise S3Error("InvalidRequest", COPY_FROM_MARKER) from None
     obj = answer["object"]
     owner = str(answer.get("owner") or call.tenant_id)  # the source may be another tenant's, by its policy
     src_keys = encryption.read_keys(call, src.bucket, obj.get("metadata"), source_key, of="copy source", owner=owner)

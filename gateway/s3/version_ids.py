@@ -8,7 +8,10 @@ from typing import Any
 
 from gateway.s3.errors import S3Error
 
-__all__ = ["parse_version_id", "version_headers"]
+__all__ = ["COPY_FROM_MARKER", "parse_version_id", "version_headers"]
+
+# AWS's answer to a copy source that names a delete marker by version id (400 InvalidRequest).
+COPY_FROM_MARKER = "The source of a copy request may not specifically refer to a delete marker by version id."
 
 # "null", or an id the satellite made: 32 URL-safe base64 characters.
 _VERSION_ID = re.compile(r"^(null|[A-Za-z0-9_-]{32})$")

@@ -47,7 +47,8 @@ OWNERSHIPS = ("BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWriter")
 # here, so they are private; public-read-write and the AWS-service ones are not offered.
 CANNED_ACLS = ("private", "public-read", "authenticated-read", "bucket-owner-read", "bucket-owner-full-control")
 PUBLIC_ACLS = frozenset({"public-read", "authenticated-read"})
-_READ_BY_ACL = {"bucket": frozenset({"s3:listbucket"}), "object": frozenset({"s3:getobject"})}
+_READ_BY_ACL = {"bucket": frozenset({"s3:listbucket", "s3:listbucketversions"}),
+                "object": frozenset({"s3:getobject", "s3:getobjectversion"})}
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,7 +69,7 @@ BUCKET_ACTIONS = frozenset({
 OBJECT_ACTIONS = frozenset({
     "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:GetObjectAcl", "s3:PutObjectAcl",
     "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:DeleteObjectTagging", "s3:GetObjectAttributes",
-    "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:GetObjectVersion",
+    "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:GetObjectVersion", "s3:DeleteObjectVersion",
 })  # fmt: skip
 ACTIONS = BUCKET_ACTIONS | OBJECT_ACTIONS
 _ACTIONS_LOWER = {a.lower(): a for a in ACTIONS}

@@ -322,8 +322,9 @@ class MetainfoService:
         bucket = await self.any_bucket(bucket_name)
         check_key(key)
         version_id = check_version_id(version_id)
+        action = "s3:GetObject" if version_id is None else "s3:GetObjectVersion"  # as AWS authorizes them
         access = await self.access.load(bucket)
-        if self.access.allows(access, requester, "s3:GetObject", bucket, key):
+        if self.access.allows(access, requester, action, bucket, key):
             info = await self.store.get_object(bucket.id, key, version_id)
             if info is not None:
                 return bucket, present(info, bucket, version_id)
@@ -333,9 +334,9 @@ class MetainfoService:
         elif access.acls_enabled:  # the object's own ACL may still grant it
             info = await self.store.get_object(bucket.id, key, version_id)
             acl = str(info.user_metadata.get(ACL_MARK, "private")) if info is not None else "private"
-            if info is not None and self.access.allows(access, requester, "s3:GetObject", bucket, key, object_acl=acl):
+            if info is not None and self.access.allows(access, requester, action, bucket, key, object_acl=acl):
                 return bucket, present(info, bucket, version_id)
-        raise AccessDenied(f"s3:GetObject on {bucket_name!r}/{key!r} is not allowed for this requester")
+        raise AccessDenied(f"{action} on {bucket_name!r}/{key!r} is not allowed for this requester")
 
     async def get_object(
         self,

@@ -67,8 +67,10 @@ class VersioningService:
 
     async def delete_object(self, who: Requester | str, bucket_name: str, key: str,
                             version_id: Any = None) -> DeleteOutcome:  # fmt: skip
-        bucket = await self.m.owned(who, bucket_name, "s3:DeleteObject", key)
-        entries = [(check_key(key), check_version_id(version_id))]
+        version_id = check_version_id(version_id)
+        action = "s3:DeleteObject" if version_id is None else "s3:DeleteObjectVersion"  # as AWS authorizes them
+        bucket = await self.m.owned(who, bucket_name, action, key)
+        entries = [(check_key(key), version_id)]
         return (await self._delete(bucket, entries))[0]
 
     async def delete_objects(self, who: Requester | str, bucket_name: str, entries: Any) -> list[DeleteOutcome]:
@@ -85,7 +87,8 @@ class VersioningService:
             else:
                 checked.append((check_key(e), None))
         access = await self.m.access.load(bucket)
-        if not all(self.m.access.allows(access, requester, "s3:DeleteObject", bucket, k) for k, _ in checked):
+        if not all(self.m.access.allows(access, requester, "s3:DeleteObject" if v is None else "s3:DeleteObjectVersion",
+                                        bucket, k) for k, v in checked):  # fmt: skip
             raise AccessDenied(f"s3:DeleteObject on {bucket_name!r} is denied for some of the keys")
         return await self._delete(bucket, checked)
 
