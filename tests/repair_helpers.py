@@ -115,3 +115,12 @@ def delete_pieces(
 def held_by(before: dict[int, list[PieceRow]], node_id: str) -> set[str]:
     """The ids of the pieces ``node_id`` holds for committed segments."""
     return {p.piece_id for rows in before.values() for p in rows if p.node_id == node_id}
+
+
+def busiest_node(before: dict[int, list[PieceRow]]) -> str:
+    """The node holding the most pieces of committed segments."""
+    counts: dict[str, int] = {}
+    for rows in before.values():
+        for p in rows:
+            counts[p.node_id] = counts.get(p.node_id, 0) + 1
+    return max(counts, key=lambda n: counts[n])

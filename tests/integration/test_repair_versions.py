@@ -11,7 +11,7 @@ from satellite.db.models import ObjectRow, SegmentRow
 from satellite.repair import RepairOutcome
 from tests.integration.test_repair import _admin
 from tests.planet import planet
-from tests.repair_helpers import delete_pieces, pieces_by_segment, repair_all
+from tests.repair_helpers import busiest_node, delete_pieces, pieces_by_segment, repair_all
 
 SEGMENT = 64 * 1024
 
@@ -28,11 +28,7 @@ async def test_noncurrent_versions_are_repaired_when_their_node_is_disqualified(
                 bodies[(key, (await net.s3(s3.put_object, Bucket="vers", Key=key, Body=body))["VersionId"])] = body
         await net.s3(s3.delete_object, Bucket="vers", Key="b")  # b's versions are all noncurrent now
         before = await pieces_by_segment(net)
-        counts: dict[str, int] = {}
-        for rows in before.values():
-            for p in rows:
-                counts[p.node_id] = counts.get(p.node_id, 0) + 1
-        victim = max(counts, key=lambda n: counts[n])
+        victim = busiest_node(before)
         held = {sid for sid, rows in before.items() if any(p.node_id == victim for p in rows)}
         async with net.satellite.db.read() as session:
             noncurrent = set((await session.execute(select(SegmentRow.id).join(
