@@ -335,8 +335,9 @@ class SatelliteClient:
     async def delete_access(self, tenant_id: str, bucket: str, what: str) -> None:
         await self.call("bucket/access/delete", {"tenant_id": tenant_id, "bucket": bucket, "what": what})
 
-    async def get_object_acl(self, tenant_id: str, bucket: str, key: str) -> Json:
-        return await self.call("object/acl/get", {"tenant_id": tenant_id, "bucket": bucket, "key": key})
+    async def get_object_acl(self, tenant_id: str, bucket: str, key: str, version_id: str | None = None) -> Json:
+        body = {"tenant_id": tenant_id, "bucket": bucket, "key": key}
+        return await self.call("object/acl/get", _versioned(body, version_id))
 
     async def put_object_acl(self, tenant_id: str, bucket: str, key: str, acl: str) -> None:
         await self.call("object/acl/put", {"tenant_id": tenant_id, "bucket": bucket, "key": key, "acl": acl})

@@ -65,7 +65,7 @@ async def get_acl(call: Call) -> web.Response:
     if call.endpoint.key is None:
         answer = await call.sat.get_access(call.tenant_id, call.bucket)
     else:
-        answer = await call.sat.get_object_acl(call.tenant_id, call.bucket, call.key)
+        answer = await call.sat.get_object_acl(call.tenant_id, call.bucket, call.key, call.endpoint.version_id)
     return xml_response(_policy(str(answer.get("owner") or call.tenant_id), str(answer.get("acl") or "private")))
 
 

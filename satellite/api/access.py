@@ -77,7 +77,7 @@ class AccessEndpoint:
         return {}
 
     async def object_acl_get(self, b: dict[str, Any]) -> dict[str, Any]:
-        _, info = await self.m.object(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"))
+        _, info = await self.m.object(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), b.get("version_id"))
         return {"acl": str(info.user_metadata.get(ACL_MARK, "private")), "owner": _s(b, "tenant_id")}
 
     async def object_acl_put(self, b: dict[str, Any]) -> dict[str, Any]:

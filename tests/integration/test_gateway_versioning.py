@@ -346,6 +346,10 @@ async def test_copy_tagging_and_multipart_name_their_versions(tmp_path) -> None:
         assert (await net.s3(s3.get_object_tagging, Bucket="vers", Key="src"))["TagSet"] == []
         await net.s3(s3.delete_object_tagging, Bucket="vers", Key="src", VersionId=v1)
         assert (await net.s3(s3.get_object_tagging, Bucket="vers", Key="src", VersionId=v1))["TagSet"] == []
+        acl = await net.s3(s3.get_object_acl, Bucket="vers", Key="src", VersionId=v1)
+        assert acl["Grants"][0]["Permission"] == "FULL_CONTROL"
+        err = await fails(net, s3.get_object_acl, Bucket="vers", Key="src", VersionId="C" * 32)
+        assert code(err) == "NoSuchVersion"
         # Multipart Complete makes a version; UploadPartCopy reads a source version.
         up = await net.s3(s3.create_multipart_upload, Bucket="vers", Key="mp")
         part = await net.s3(s3.upload_part_copy, Bucket="vers", Key="mp", UploadId=up["UploadId"], PartNumber=1,
