@@ -1,0 +1,47 @@
+"""The gateway process keeps freed data-path buffers in its heap instead of unmapping them.
+
+A PUT codes each segment a window at a time (:mod:`~gateway.pipeline.streaming`): per
+4 MiB window a transposed copy of the stripes and ``n − k`` parity pieces of 1 MiB, freed
+as the nodes drain them. glibc serves allocations of that size with ``mmap`` (or from the
+top of the heap, which it trims back to the kernel past a few MiB free), so every window
+faults its pages in afresh and the kernel zeroes them: on this VM 0.4–0.8 GB/s, a fifth of
+the gateway's CPU per PUT byte (docs/performance.md, "PUT: fresh pages"). Raising the
+mmap threshold to glibc's maximum (32 MiB) and the trim threshold to 256 MiB lets freed
+windows be reused in place. Buffers of a whole segment (64 MiB, above any threshold) are
+reused through :mod:`~gateway.pipeline.buffers` instead.
+
+Memory: the heap keeps up to the trim threshold of free space after a burst; the gateway's
+peak during a PUT is unchanged (the same buffers, reused rather than remapped).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+
+__all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "keep_freed_buffers"]
+
+log = logging.getLogger(__name__)
+
+M_TRIM_THRESHOLD = -1  # glibc's mallopt parameters (malloc.h)
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD = 32 << 20  # glibc's largest (HEAP_MAX_SIZE / 2 on 64-bit)
+TRIM_THRESHOLD = 256 << 20
+
+
+def keep_freed_buffers() -> bool:
+    """Tune this process's glibc malloc as the module says; False where there is no glibc."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # musl, macOS: no mallopt, nothing to tune
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    ok = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    if not ok:
+        log.warning("mallopt refused the gateway's heap thresholds; windows will be remapped per PUT")
+    return ok
