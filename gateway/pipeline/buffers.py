@@ -4,7 +4,7 @@ Every segment of an upload needs two large buffers: its plaintext as it is cut f
 body, and its ciphertext padded to whole stripes. Above glibc's largest mmap threshold
 (32 MiB) each allocation is a fresh ``mmap`` and each first touch of a page is a page fault
 and a page of zeroes: on this VM that cost 0.5–0.7 ns per byte of object, more than
-AES-GCM itself (docs/performance.md, "PUT: segment buffers"). A :class:`BufferPool` keeps
+AES-GCM itself (docs/performance.md, "Fresh pages on the data path"). A :class:`BufferPool` keeps
 a few buffers that were given back and hands them out again, already faulted in.
 
 Safety rests on one rule, kept by the callers: a buffer is given back only once nothing
@@ -12,8 +12,10 @@ can read or write it any more — after the thread that encrypted from it (or co
 has returned, on the success path. A request that fails or is cancelled while a worker
 thread may still hold a view simply drops its buffer to the garbage collector.
 
-Memory: at most ``keep`` free buffers are held, and buffers left unused for ``idle``
-seconds are let go, so an idle gateway returns to its resting size.
+Memory: at most ``max_held`` bytes of free buffers are held (160 MiB: the two buffers a
+PUT of 64 MiB segments cycles through, or the twenty of ten 8 MiB parts in flight), and
+buffers left unused for ``idle`` seconds are let go, so an idle gateway returns to its
+resting size.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ __all__ = ["SEGMENT_BUFFERS", "BufferPool"]
 class BufferPool:
     """Free ``uint8`` arrays by capacity; :meth:`take` reuses one that fits or allocates."""
 
-    def __init__(self, keep: int = 4, idle: float = 30.0, min_size: int = 8 << 20) -> None:
-        self.keep = keep
+    def __init__(self, max_held: int = 160 << 20, idle: float = 30.0, min_size: int = 8 << 20) -> None:
+        self.max_held = max_held
         self.idle = idle
         self.min_size = min_size  # smaller buffers come from malloc's heap, already reused
         self._free: list[tuple[float, np.ndarray]] = []  # (given back at, buffer)
@@ -61,7 +63,12 @@ class BufferPool:
                 return
             self._free.append((time.monotonic(), base))
             self._free.sort(key=lambda e: -e[0])  # the most recently given first
-            del self._free[self.keep :]
+            held = 0
+            for i, (_, b) in enumerate(self._free):
+                held += len(b)
+                if held > self.max_held:
+                    del self._free[i:]
+                    break
         self._schedule_trim()
 
     def held(self) -> int:

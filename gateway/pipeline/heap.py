@@ -5,10 +5,14 @@ A PUT codes each segment a window at a time (:mod:`~gateway.pipeline.streaming`)
 as the nodes drain them. glibc serves allocations of that size with ``mmap`` (or from the
 top of the heap, which it trims back to the kernel past a few MiB free), so every window
 faults its pages in afresh and the kernel zeroes them: on this VM 0.4–0.8 GB/s, a fifth of
-the gateway's CPU per PUT byte (docs/performance.md, "PUT: fresh pages"). Raising the
+the gateway's CPU per PUT byte (docs/performance.md, "Fresh pages on the data path"). Raising the
 mmap threshold to glibc's maximum (32 MiB) and the trim threshold to 256 MiB lets freed
-windows be reused in place. Buffers of a whole segment (64 MiB, above any threshold) are
-reused through :mod:`~gateway.pipeline.buffers` instead.
+windows be reused in place. One arena for all threads (``M_ARENA_MAX`` 1): a GET decrypts
+its windows in worker threads, whose arenas' heaps glibc unmaps whole once they empty, so
+each window faulted again (4,000 faults per 64 MiB GET before, none after); the data path
+allocates a few large buffers per window, so the one arena's lock is not contended.
+Buffers of a whole segment (64 MiB, above any threshold) are reused through
+:mod:`~gateway.pipeline.buffers` instead.
 
 Memory: the heap keeps up to the trim threshold of free space after a burst; the gateway's
 peak during a PUT is unchanged (the same buffers, reused rather than remapped).
@@ -26,6 +30,7 @@ log = logging.getLogger(__name__)
 
 M_TRIM_THRESHOLD = -1  # glibc's mallopt parameters (malloc.h)
 M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
 MMAP_THRESHOLD = 32 << 20  # glibc's largest (HEAP_MAX_SIZE / 2 on 64-bit)
 TRIM_THRESHOLD = 256 << 20
 
@@ -41,7 +46,8 @@ def keep_freed_buffers() -> bool:
     except (OSError, AttributeError):  # musl, macOS: no mallopt, nothing to tune
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    ok = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    settings = ((M_MMAP_THRESHOLD, MMAP_THRESHOLD), (M_TRIM_THRESHOLD, TRIM_THRESHOLD), (M_ARENA_MAX, 1))
+    ok = all(mallopt(param, value) for param, value in settings)
     if not ok:
-        log.warning("mallopt refused the gateway's heap thresholds; windows will be remapped per PUT")
+        log.warning("mallopt refused the gateway's heap settings; data-path windows will be remapped")
     return ok

@@ -88,7 +88,7 @@ def test_consecutive_objects_reuse_segment_buffers_and_each_decodes_to_its_own_b
 
 
 def test_a_buffer_is_handed_out_once_until_given_back() -> None:
-    pool = BufferPool(keep=2, idle=60, min_size=1 << 20)
+    pool = BufferPool(max_held=2 << 20, idle=60, min_size=1 << 20)
     a = pool.take(1 << 20)
     a[:] = 7
     pool.give(a)
@@ -101,8 +101,8 @@ def test_a_buffer_is_handed_out_once_until_given_back() -> None:
     assert pool.held() == 1 << 20
 
 
-def test_the_pool_keeps_at_most_keep_buffers_and_lets_idle_ones_go() -> None:
-    pool = BufferPool(keep=2, idle=30, min_size=1 << 20)
+def test_the_pool_holds_at_most_max_held_bytes_and_lets_idle_ones_go() -> None:
+    pool = BufferPool(max_held=2 << 20, idle=30, min_size=1 << 20)
     bufs = [pool.take(1 << 20) for _ in range(3)]
     for buf in bufs:
         pool.give(buf)
@@ -112,7 +112,7 @@ def test_the_pool_keeps_at_most_keep_buffers_and_lets_idle_ones_go() -> None:
 
 
 def test_small_requests_and_far_larger_buffers_are_not_pooled() -> None:
-    pool = BufferPool(keep=2, idle=30, min_size=1 << 20)
+    pool = BufferPool(max_held=2 << 20, idle=30, min_size=1 << 20)
     pool.give(pool.take(1 << 10))
     assert pool.held() == 0
     big = pool.take(4 << 20)
