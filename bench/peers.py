@@ -21,8 +21,9 @@ per role (gateway, satellite, nodes). ``*_ratio`` is Geoshard against the best p
 ``others_cores`` beside each figure is the CPU that processes outside this benchmark took
 during it, in cores, and the 1-minute load average is printed at start and end.
 
-Full run: 10,000 small keys, best of 2 interleaved rounds. ``--quick``: 400 small keys listed
-100 a page, one round, under a minute once the devnet is up.
+Each server first takes one unmeasured 64 MiB PUT and GET (a first request pays for imports,
+caches and buffer pools that every later one reuses). Full run: 10,000 small keys, best of 2
+interleaved rounds. ``--quick``: 400 small keys listed 100 a page, one round, under a minute.
 
     PYTHONPATH=. python bench/peers.py [--quick] [--json PATH] [--procs N] [--servers geoshard,moto,s3rver]
 """
@@ -243,6 +244,10 @@ def measure(quick: bool, procs: int, names: list[str]) -> dict[str, float]:
                 raise failed[0]
             for s in servers:
                 client(s).create_bucket(Bucket=BUCKET)
+            for s in servers:  # warm up, unmeasured: first-use costs (imports, pools, caches) are not a rate
+                warm = client(s)
+                put_64(warm, large)
+                get_64(warm, large)
             best: dict[tuple[str, str], dict[str, float]] = {}
             for _ in range(rounds):
                 for s in servers:
