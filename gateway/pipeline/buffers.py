@@ -14,7 +14,8 @@ thread may still hold a view simply drops its buffer to the garbage collector.
 
 Memory: at most ``max_held`` bytes of free buffers are held (160 MiB: the two buffers a
 PUT of 64 MiB segments cycles through, or the twenty of ten 8 MiB parts in flight), and
-buffers left unused for ``idle`` seconds are let go, so an idle gateway returns to its
+buffers left unused for ``idle`` seconds are let go, and the free heap with them
+(:func:`~gateway.pipeline.heap.release_free_heap`), so an idle gateway returns to its
 resting size.
 """
 
@@ -25,6 +26,8 @@ import threading
 import time
 
 import numpy as np
+
+from .heap import release_free_heap
 
 __all__ = ["SEGMENT_BUFFERS", "BufferPool"]
 
@@ -94,6 +97,7 @@ class BufferPool:
         def run() -> None:
             self._trim_loop = None
             self.trim()
+            release_free_heap()  # what the trim freed, and the windows' heap, goes back to the kernel
             if self.held() and not loop.is_closed():
                 self._trim_loop = loop
                 loop.call_later(self.idle, run)

@@ -14,17 +14,22 @@ allocates a few large buffers per window, so the one arena's lock is not contend
 Buffers of a whole segment (64 MiB, above any threshold) are reused through
 :mod:`~gateway.pipeline.buffers` instead.
 
-Memory: the heap keeps up to the trim threshold of free space after a burst; the gateway's
-peak during a PUT is unchanged (the same buffers, reused rather than remapped).
+Memory: the gateway's peak during a PUT is unchanged (the same buffers, reused rather than
+remapped). After a burst the heap would keep up to the trim threshold of free space, so when
+the segment buffer pool lets its idle buffers go it also hands the free heap back to the
+kernel (:func:`release_free_heap`, glibc's ``malloc_trim``): an idle gateway returns to its
+resting size.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
+from typing import Any
 
-__all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "keep_freed_buffers"]
+__all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "keep_freed_buffers", "release_free_heap"]
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +40,21 @@ MMAP_THRESHOLD = 32 << 20  # glibc's largest (HEAP_MAX_SIZE / 2 on 64-bit)
 TRIM_THRESHOLD = 256 << 20
 
 
+def _libc_function(name: str) -> Any:
+    """glibc's ``name``, or None where there is no such function (musl, macOS)."""
+    lib = ctypes.util.find_library("c")
+    if lib is None:
+        return None
+    try:
+        return getattr(ctypes.CDLL(lib), name)
+    except (OSError, AttributeError):
+        return None
+
+
 def keep_freed_buffers() -> bool:
     """Tune this process's glibc malloc as the module says; False where there is no glibc."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # musl, macOS: no mallopt, nothing to tune
+    mallopt = _libc_function("mallopt")
+    if mallopt is None:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     settings = ((M_MMAP_THRESHOLD, MMAP_THRESHOLD), (M_TRIM_THRESHOLD, TRIM_THRESHOLD), (M_ARENA_MAX, 1))
@@ -51,3 +62,18 @@ def keep_freed_buffers() -> bool:
     if not ok:
         log.warning("mallopt refused the gateway's heap settings; data-path windows will be remapped")
     return ok
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    fn = _libc_function("malloc_trim")
+    if fn is not None:
+        fn.argtypes, fn.restype = [ctypes.c_size_t], ctypes.c_int
+    return fn
+
+
+def release_free_heap() -> None:
+    """Give the heap's free pages back to the kernel (where glibc is the allocator)."""
+    fn = _malloc_trim()
+    if fn is not None:
+        fn(0)

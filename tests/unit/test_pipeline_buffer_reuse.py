@@ -119,3 +119,18 @@ def test_small_requests_and_far_larger_buffers_are_not_pooled() -> None:
     pool.give(big)
     small = pool.take(1 << 20)  # a 4 MiB buffer is more than twice what is asked
     assert not np.shares_memory(big, small)
+
+
+def test_buffers_given_back_on_an_event_loop_are_let_go_once_idle() -> None:
+    pool = BufferPool(max_held=4 << 20, idle=0.05, min_size=1 << 20)
+
+    async def main() -> int:
+        pool.give(pool.take(1 << 20))
+        held_at_first = pool.held()
+        async with asyncio.timeout(10):
+            while pool.held():  # the pool's own timer lets it go; nothing else calls trim
+                await asyncio.sleep(0.01)
+        return held_at_first
+
+    assert asyncio.run(main()) == 1 << 20
+    assert pool.held() == 0
