@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -134,3 +137,17 @@ def test_buffers_given_back_on_an_event_loop_are_let_go_once_idle() -> None:
 
     assert asyncio.run(main()) == 1 << 20
     assert pool.held() == 0
+
+
+def test_with_pooled_segment_buffers_the_uploader_still_holds_at_most_four_segments() -> None:
+    # test_pipeline_buffering's measurement, with segments large enough to come from the pool
+    # (its own 4 MiB segments are below the pooled size): free buffers count as held.
+    code = (
+        "import asyncio, tests.unit.test_pipeline_buffering as t; t.SEGMENT = 16 << 20; "
+        "print(asyncio.run(t._peak_held_segments()))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    held = float(out.stdout.split()[-1])
+    assert held <= 4, f"the uploader held {held:.2f} segments at its peak"
