@@ -30,18 +30,9 @@ def upgrade() -> None:
         batch_op.alter_column("delete_marker", server_default=None)
         batch_op.create_index("ix_objects_current", ["bucket_id", "is_latest", "key"], unique=False)
         batch_op.create_index("ix_objects_version_id", ["bucket_id", "key", "version_id"], unique=False)
-    # A key's versions newest first (ListObjectVersions' order): the unique constraint on
-    # (bucket_id, key, version) becomes a unique index with version descending.
-    with op.batch_alter_table("objects", schema=None) as batch_op:
-        batch_op.drop_constraint("uq_objects_bucket_id_key_version", type_="unique")
-    op.create_index("uq_objects_bucket_id_key_version", "objects", ["bucket_id", "key", sa.text("version DESC")],
-                    unique=True)  # fmt: skip
 
 
 def downgrade() -> None:
-    op.drop_index("uq_objects_bucket_id_key_version", table_name="objects")
-    with op.batch_alter_table("objects", schema=None) as batch_op:
-        batch_op.create_unique_constraint("uq_objects_bucket_id_key_version", ["bucket_id", "key", "version"])
     with op.batch_alter_table("objects", schema=None) as batch_op:
         batch_op.drop_index("ix_objects_version_id")
         batch_op.drop_index("ix_objects_current")
