@@ -7,23 +7,31 @@ lifecycle too. Each removal first checks, after the key's turn is taken, that th
 read is still what it decided on (same row, still noncurrent; or still the key's only row, a
 delete marker): a "null" version replaced meanwhile, or a key written again, survives. The
 removals and the cursor move are one transaction, so a crash did all of a batch or none of it.
+A refusal on purpose from ``delete_version`` (a :class:`common.errors.GeoshardError`, such as
+Object Lock's) keeps that version and lets the batch go on: one protected version never stalls
+a bucket's lifecycle; the next scan looks at it again. Such a refusal must come before
+``delete_version`` writes anything, as a check does.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
+from common.errors import GeoshardError
 from satellite.db.bucket_settings import upsert_setting
 from satellite.db.engine import Database
 from satellite.db.models import ObjectRow, ObjectStatus
 from satellite.db.object_versions import Conn, delete_version, key_turn
 
 __all__ = ["EXPIRED_MARKER", "NONCURRENT", "LifecycleVersion", "remove_versions", "versions_after"]
+
+log = logging.getLogger(__name__)
 
 NONCURRENT, EXPIRED_MARKER = "noncurrent", "expired-marker"  # why a version is removed
 
@@ -85,7 +93,14 @@ async def remove_versions(db: Database, bucket_id: int, doomed: Sequence[tuple[L
     async with db.transaction() as s:
         for v, why in doomed:
             await key_turn(s, bucket_id, v.key)
-            if await _still(s, bucket_id, v, why) and await delete_version(s, bucket_id, v.key, v.version_id):
+            if not await _still(s, bucket_id, v, why):
+                continue
+            try:
+                gone = await delete_version(s, bucket_id, v.key, v.version_id)
+            except GeoshardError as e:  # refused on purpose (Object Lock): kept, and the batch goes on
+                log.info("lifecycle: bucket %d: %s version %s kept: %s", bucket_id, v.key, v.version_id, e)
+                continue
+            if gone is not None:
                 removed.append(v)
         await upsert_setting(s, bucket_id, cursor_setting, cursor)
     return removed
