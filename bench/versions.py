@@ -27,6 +27,7 @@ figures: compare runs made side by side.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import math
@@ -43,7 +44,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.devnet_fixture import start_devnet
+from tests.devnet_fixture import Devnet, start_devnet
 
 PAGE = 1000
 
@@ -55,8 +56,10 @@ def _bucket_id(db: Path, name: str) -> int:
     return int(row[0])
 
 
-def _fill(db: Path, rows: Iterator[tuple[Any, ...]]) -> None:
-    stamp = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
+def _fill(db: Path, rows: Iterator[tuple[Any, ...]], created_at: dt.datetime | None = None) -> None:
+    """Insert object rows ``(bucket, key, version, version id, latest, marker, size)``, created at ``created_at``
+    (default now)."""
+    stamp = (created_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
     conn = sqlite3.connect(db, timeout=60)
     try:
         with conn:
@@ -98,19 +101,37 @@ def _load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="2,000 versions of one key, 20,000 keys (under a minute)")
+def bench_arguments(doc: str | None, quick: str, data: str) -> argparse.Namespace:
+    """``--quick`` (``quick`` says what it does), ``--json PATH`` and ``--data DIR`` (default ``data``)."""
+    ap = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help=quick)
     ap.add_argument("--json", type=Path, help="write the figures as one flat JSON object")
-    ap.add_argument("--data", default="/tmp/versions-bench-devnet")
-    args = ap.parse_args()
-    versions, keys = (2_000, 20_000) if args.quick else (10_000, 100_000)
+    ap.add_argument("--data", default=data)
+    return ap.parse_args()
+
+
+@contextlib.contextmanager
+def bench_devnet(data: Path, *extra: str) -> Iterator[Devnet]:
+    """A fresh five-node devnet on ``data`` for one benchmark run, stopped and removed after it;
+    the machine's load average printed before and after."""
     print(f"load average before: {_load()}", flush=True)
-    data = Path(args.data)
     shutil.rmtree(data, ignore_errors=True)
-    devnet = start_devnet(data, nodes=5, timeout=400)
-    figures: dict[str, float] = {}
+    devnet = start_devnet(data, nodes=5, timeout=400, extra=extra)
     try:
+        yield devnet
+    finally:
+        devnet.stop()
+        shutil.rmtree(data, ignore_errors=True)
+        print(f"load average after: {_load()}", flush=True)
+
+
+def main() -> None:
+    args = bench_arguments(__doc__, "2,000 versions of one key, 20,000 keys (under a minute)",
+                           "/tmp/versions-bench-devnet")  # fmt: skip
+    versions, keys = (2_000, 20_000) if args.quick else (10_000, 100_000)
+    data = Path(args.data)
+    figures: dict[str, float] = {}
+    with bench_devnet(data) as devnet:
         s3 = devnet.boto3()
         for name in ("plain", "onekey", "many"):
             s3.create_bucket(Bucket=name)
@@ -159,10 +180,6 @@ def main() -> None:
                 figures[f"{name}_vs_plain_list_ratio"] = round(ratio, 2)
             print(f"{name:>32}: {len(times):>4} pages of {PAGE}, median {med:6.1f} ms, p95 {p95:6.1f} ms"
                   + ("" if name == next(iter(runs)) else f"  (plain LIST page / this = {ratio:.2f})"), flush=True)
-    finally:
-        devnet.stop()
-        shutil.rmtree(data, ignore_errors=True)
-    print(f"load average after: {_load()}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
 

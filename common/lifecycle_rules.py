@@ -29,6 +29,8 @@ __all__ = [
     "abort_date",
     "after_days",
     "default_day_seconds",
+    "expired_marker_rule",
+    "noncurrent_expiration",
     "object_expiration",
     "rules_from_json",
     "rules_to_json",
@@ -169,3 +171,34 @@ def abort_date(rules: Sequence[LifecycleRule], key: str, initiated: dt.datetime,
         if best is None or at < best[0]:
             best = (at, r.id)
     return best
+
+
+def noncurrent_expiration(
+    rules: Sequence[LifecycleRule], key: str, tags: Mapping[str, Any] | None, size: int | None,
+    noncurrent_since: dt.datetime, newer_noncurrent: int, day_seconds: int = DAY_SECONDS,
+) -> tuple[dt.datetime, str] | None:
+    """The earliest (expiry, rule id) of the enabled ``NoncurrentVersionExpiration`` rules that
+    remove this noncurrent version for good. ``noncurrent_since`` is when it became noncurrent
+    (its successor's creation, as AWS counts); ``newer_noncurrent`` how many noncurrent versions
+    of its key are newer: a rule with ``NewerNoncurrentVersions=N`` keeps the N newest. The
+    filter is matched against the version's own tags and size (None for a delete marker,
+    which has neither: size bounds pass it, tag filters do not)."""
+    best: tuple[dt.datetime, str] | None = None
+    for r in rules:
+        if not r.enabled or r.noncurrent_days is None or not r.filter.matches(key, tags, size):
+            continue
+        if newer_noncurrent < (r.newer_noncurrent_versions or 0):
+            continue
+        at = after_days(noncurrent_since, r.noncurrent_days, day_seconds)
+        if best is None or at < best[0]:
+            best = (at, r.id)
+    return best
+
+
+def expired_marker_rule(rules: Sequence[LifecycleRule], key: str) -> str | None:
+    """The id of the first enabled ``ExpiredObjectDeleteMarker=true`` rule selecting ``key``
+    (AWS allows no tag filter with it; a marker has no size, so size bounds pass it)."""
+    for r in rules:
+        if r.enabled and r.expired_object_delete_marker and r.filter.matches(key, {}, None):
+            return r.id
+    return None

@@ -10,7 +10,8 @@ the public API port too. What is exported, each from its owner's own state:
 * ``geoshard_repair_jobs_total{outcome}``, ``geoshard_repair_repaired_bytes_total`` — this
   process's repairers (throughput: ``rate()`` of them);
 * ``geoshard_db_query_duration_seconds{statement}`` — every SQL statement, by its verb;
-* ``geoshard_lifecycle_expired_objects_total{rule}``, ``geoshard_lifecycle_aborted_uploads_total``,
+* ``geoshard_lifecycle_expired_objects_total{rule}``, ``geoshard_lifecycle_expired_versions_total{rule}``,
+  ``geoshard_lifecycle_aborted_uploads_total``,
   ``geoshard_lifecycle_passes_total`` — this process's lifecycle chore (expiries by rule id);
 * ``geoshard_chore_lease_held{chore}`` — 1 for each leased chore this process runs now
   (``satellite.leases``), 0 while it waits as a standby;
@@ -88,6 +89,12 @@ def _lifecycle(stats: Any) -> Iterator[Any]:
     for rule, n in sorted(stats.by_rule.items()):
         by_rule.add_metric([rule], n)
     yield by_rule
+    versions = CounterMetricFamily("geoshard_lifecycle_expired_versions",
+                                   "Noncurrent versions and expired delete markers removed for good by lifecycle rules,"
+                                   " by rule id", labels=["rule"])  # fmt: skip
+    for rule, n in sorted(stats.versions_by_rule.items()):
+        versions.add_metric([rule], n)
+    yield versions
     yield CounterMetricFamily("geoshard_lifecycle_aborted_uploads", "Multipart uploads aborted by lifecycle rules",
                               value=stats.aborted_uploads)  # fmt: skip
     yield CounterMetricFamily("geoshard_lifecycle_passes", "Passes (batches) of the lifecycle chore",

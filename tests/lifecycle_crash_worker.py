@@ -7,7 +7,9 @@ PostgreSQL, ``-`` for none; batches of 3, one-second days, the
 clock at unix time ``NOW``) and prints each committed batch's expired keys. At the
 ``CRASH_AT``-th batch with something to expire it kills itself with SIGKILL: ``inside`` the
 batch's transaction after its deletions ran but before the commit, or ``after`` the commit,
-before the chore saw the result (no cleanup, no finally blocks).
+before the chore saw the result (no cleanup, no finally blocks). Batches of the version phase
+(noncurrent versions removed for good) count as expiry batches too; they print ``removed``
+and the ``key@version-id`` of each version removed.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from typing import Any
 from satellite.db import create_database
 from satellite.db.deletion import delete_keys
 from satellite.db.lifecycle import LifecycleObject, LifecycleRepository
+from satellite.db.lifecycle_versions import LifecycleVersion
+from satellite.db.object_versions import delete_version
 from satellite.lifecycle import LifecycleChore, LifecycleConfig
 
 
@@ -44,6 +48,22 @@ class CrashingRepository(LifecycleRepository):
         if self.batches == self.crash_at and doomed:
             os.kill(os.getpid(), signal.SIGKILL)
         return deleted
+
+    async def remove_versions(self, bucket_id: int, doomed: Sequence[tuple[LifecycleVersion, str]],
+                              cursor: dict[str, Any]) -> list[LifecycleVersion]:  # fmt: skip
+        if doomed:
+            self.batches += 1
+        if self.batches == self.crash_at and doomed and self.where == "inside":
+            async with self.db.transaction() as s:
+                for v, _ in doomed:
+                    await delete_version(s, bucket_id, v.key, v.version_id)
+                print("crash", flush=True)
+                os.kill(os.getpid(), signal.SIGKILL)
+        removed = await super().remove_versions(bucket_id, doomed, cursor)
+        print("removed", *(f"{v.key}@{v.version_id}" for v in removed), flush=True)
+        if self.batches == self.crash_at and doomed:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return removed
 
 
 async def main(db_url: str, schema: str, now: float, crash_at: int, where: str) -> None:

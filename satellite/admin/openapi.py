@@ -272,7 +272,7 @@ def openapi_spec() -> dict[str, Any]:
             "/v1/lifecycle": {
                 "get": _op(
                     "every bucket with lifecycle rules: how many (and enabled), where the lifecycle chore's scan "
-                    "stands (objects, uploads, idle) and when it next looks (null: at once)"
+                    "stands (objects, versions, uploads, idle) and when it next looks (null: at once)"
                 ),
             },
             "/v1/settlement/periods": {

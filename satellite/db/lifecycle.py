@@ -19,6 +19,7 @@ from common.lifecycle_rules import SETTING
 from satellite.db.bucket_settings import upsert_setting
 from satellite.db.deletion import delete_keys
 from satellite.db.engine import Database
+from satellite.db.lifecycle_versions import LifecycleVersion, remove_versions, versions_after
 from satellite.db.models import Bucket, ObjectRow, ObjectStatus, Upload
 from satellite.db.multipart import MultipartRepository
 from satellite.db.object_versions import UNVERSIONED, bucket_versioning, expire_current
@@ -115,6 +116,16 @@ class LifecycleRepository:
                 deleted = [o.key for o in doomed if await expire_current(s, bucket_id, o.key, o.id)]
             await upsert_setting(s, bucket_id, CURSOR_SETTING, cursor)
         return deleted
+
+    async def versions_after(self, bucket_id: int, after: tuple[str, int | None],
+                             limit: int) -> list[LifecycleVersion]:  # fmt: skip
+        """Every version (and delete marker) after ``(key, version)``, each key's newest first."""
+        return await versions_after(self.db, bucket_id, after, limit)
+
+    async def remove_versions(self, bucket_id: int, doomed: Sequence[tuple[LifecycleVersion, str]],
+                              cursor: dict[str, Any]) -> list[LifecycleVersion]:  # fmt: skip
+        """Remove ``doomed`` for good (as ``DeleteObject?versionId=``) and store ``cursor``, in one transaction."""
+        return await remove_versions(self.db, bucket_id, doomed, CURSOR_SETTING, cursor)
 
     async def abort(self, upload_id: str) -> bool:
         """Abort an upload as S3 AbortMultipartUpload does (its parts' pieces go to GC)."""

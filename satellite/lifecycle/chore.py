@@ -17,10 +17,15 @@ deletion names the row the chore read (``only_ids``): an object written again me
 new row and survives. Aborting an upload that is already gone does nothing. So nothing is
 expired twice, and nothing due is missed: a scan only moves past keys it has decided on.
 
+**Versions.** Between objects and uploads, a bucket with ``NoncurrentVersionExpiration`` or
+``ExpiredObjectDeleteMarker`` rules has a version phase (``satellite/lifecycle/versions.py``):
+every version in ``(key, newest first)`` order, batch by batch, removing for good the noncurrent
+versions and expired delete markers the rules condemn, in the same transaction as the cursor.
+
 **Deletion path.** Expiry deletes through ``satellite.db.deletion.delete_keys``, the function
 S3 DeleteObject uses; in a versioned bucket it leaves a delete marker instead
-(``satellite.db.object_versions.expire_current``). Noncurrent-version rules and
-``ExpiredObjectDeleteMarker`` are stored and announced but not applied yet (docs/lifecycle.md).
+(``satellite.db.object_versions.expire_current``). Versions are removed through
+``satellite.db.object_versions.delete_version``, the path of ``DeleteObject?versionId=``.
 
 **Idle.** With nothing due the chore sleeps until the next due time, at most ``poll`` seconds
 (a rule put through another process is seen within that), and :meth:`wake` (called when a
@@ -41,6 +46,7 @@ from typing import Any
 
 from common.lifecycle_rules import LifecycleRule, abort_date, after_days, object_expiration, rules_from_json
 from satellite.db.lifecycle import LifecycleBucket, LifecycleRepository, LifecycleUpload
+from satellite.lifecycle.versions import decide_versions, version_rules
 
 __all__ = ["LifecycleChore", "LifecycleConfig", "LifecycleStats", "PassReport"]
 
@@ -65,7 +71,9 @@ class LifecycleStats:
     passes: int = 0
     expired_objects: int = 0
     aborted_uploads: int = 0
+    expired_versions: int = 0  # noncurrent versions and expired delete markers removed for good
     by_rule: dict[str, int] = field(default_factory=dict)  # objects expired, by rule id
+    versions_by_rule: dict[str, int] = field(default_factory=dict)  # versions removed, by rule id
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,7 @@ class PassReport:
     expired: list[str]
     aborted: list[str]
     scan_done: bool
+    removed: list[tuple[str, str]] = field(default_factory=list)  # (key, version id) removed for good
 
 
 def _ts(t: dt.datetime) -> float:
@@ -145,12 +154,15 @@ class LifecycleChore:
                       "scan_started": _ts(now), "soonest": None}  # fmt: skip
         if cursor["phase"] == "objects":
             report = await self._objects(bucket, rules, cursor, now)
+        elif cursor["phase"] == "versions":
+            report = await self._versions(bucket, rules, cursor, now)
         else:
             report = await self._uploads(bucket, rules, cursor, now)
         self.stats.passes += 1
-        if report.expired or report.aborted:
-            log.info("lifecycle: bucket %s: expired %d objects, aborted %d uploads (%d examined)", bucket.name,
-                     len(report.expired), len(report.aborted), report.examined)  # fmt: skip
+        if report.expired or report.aborted or report.removed:
+            log.info("lifecycle: bucket %s: expired %d objects, removed %d versions, aborted %d uploads (%d examined)",
+                     bucket.name, len(report.expired), len(report.removed), len(report.aborted),
+                     report.examined)  # fmt: skip
         return report
 
     async def _objects(self, bucket: LifecycleBucket, rules: list[LifecycleRule], cursor: dict[str, Any],
@@ -170,12 +182,33 @@ class LifecycleChore:
                 soonest = _ts(found[0]) if soonest is None else min(soonest, _ts(found[0]))
         done = not more or not batch or not expiring
         nxt = dict(cursor, soonest=soonest, passed_at=_ts(now))
-        nxt.update({"phase": "uploads", "after": ["", ""]} if done else {"after": batch[-1].key})
+        if done and version_rules(rules):
+            nxt.update({"phase": "versions", "after": ["", None], "walk": None})
+        else:
+            nxt.update({"phase": "uploads", "after": ["", ""]} if done else {"after": batch[-1].key})
         expired = await self.repo.expire(bucket.bucket_id, doomed, nxt)
         self.stats.expired_objects += len(expired)
         for key in expired:
             self.stats.by_rule[by_rule[key]] = self.stats.by_rule.get(by_rule[key], 0) + 1
         return PassReport(bucket.name, "objects", len(batch), sorted(expired), [], False)
+
+    async def _versions(self, bucket: LifecycleBucket, rules: list[LifecycleRule], cursor: dict[str, Any],
+                        now: dt.datetime) -> PassReport:  # fmt: skip
+        after = cursor.get("after") or ["", None]
+        batch = await self.repo.versions_after(bucket.bucket_id, (str(after[0]), after[1]), self.config.batch_size)
+        d = decide_versions(version_rules(rules), batch, cursor.get("walk"), cursor.get("soonest"), now,
+                            self.config.day_seconds)  # fmt: skip
+        nxt = dict(cursor, soonest=d.soonest, passed_at=_ts(now))
+        if len(batch) < self.config.batch_size:
+            nxt.update({"phase": "uploads", "after": ["", ""], "walk": None})
+        else:
+            nxt.update({"after": [batch[-1].key, batch[-1].version], "walk": d.walk})
+        removed = await self.repo.remove_versions(bucket.bucket_id, d.doomed, nxt)
+        self.stats.expired_versions += len(removed)
+        for v in removed:
+            rule = d.rule_of[v.id]
+            self.stats.versions_by_rule[rule] = self.stats.versions_by_rule.get(rule, 0) + 1
+        return PassReport(bucket.name, "versions", len(batch), [], [], False, [(v.key, v.version_id) for v in removed])
 
     async def _uploads(self, bucket: LifecycleBucket, rules: list[LifecycleRule], cursor: dict[str, Any],
                        now: dt.datetime) -> PassReport:  # fmt: skip
@@ -218,6 +251,10 @@ class LifecycleChore:
                 candidates.append(_ts(after_days(start, r.expiration_days, self.config.day_seconds)))
             if r.abort_days is not None:
                 candidates.append(_ts(after_days(start, r.abort_days, self.config.day_seconds)))
+            if r.noncurrent_days is not None:  # a version made noncurrent since is at least that young
+                candidates.append(_ts(after_days(start, r.noncurrent_days, self.config.day_seconds)))
+            if r.expired_object_delete_marker:  # a marker left alone since: looked at a day later, as AWS does
+                candidates.append(started + self.config.day_seconds)
             if r.expiration_date is not None:
                 future = r.expiration_date > now
                 candidates.append(_ts(r.expiration_date) if future else started + self.config.day_seconds)
