@@ -32,6 +32,7 @@ from typing import Any
 from common.errors import GeoshardError
 
 __all__ = [
+    "LOCKED_MESSAGE",
     "DefaultRetention",
     "LockConfiguration",
     "LockMode",
@@ -107,6 +108,28 @@ class VersionLock:
     def __post_init__(self) -> None:
         if (self.mode is None) != (self.until is None):
             raise ValueError("a retention has both a mode and a retain-until date, or neither")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mode": self.mode.value if self.mode else None,
+                "until": self.until.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if self.until else None,
+                "legal_hold": self.legal_hold}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, d: Any) -> VersionLock:
+        """The wire form between gateway and satellite; ValueError for anything else."""
+        if not isinstance(d, dict) or not isinstance(d.get("legal_hold", False), bool):
+            raise ValueError("a version lock is an object with mode, until and legal_hold")
+        mode, until = d.get("mode"), d.get("until")
+        if not isinstance(until, str | None):
+            raise ValueError("lock.until must be an ISO 8601 date")
+        when = None if until is None else dt.datetime.fromisoformat(until.replace("Z", "+00:00"))
+        if when is not None and when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        return cls(None if mode is None else LockMode(mode), when, bool(d.get("legal_hold", False)))
+
+    @classmethod
+    def of_row(cls, mode: str | None, until: dt.datetime | None, legal_hold: bool | None) -> VersionLock:
+        return cls(None if mode is None else LockMode(mode), until if mode is not None else None, bool(legal_hold))
 
     def retained(self, now: dt.datetime) -> bool:
         return self.until is not None and self.until > now

@@ -153,3 +153,10 @@ def test_lock_headers_on_a_write_and_their_errors() -> None:
         with pytest.raises(S3Error) as e:
             lock_from_headers(headers, NOW)
         assert code(e) == "InvalidArgument" and words in (e.value.message or ""), headers
+
+
+def test_version_ids_never_start_with_a_dash_that_command_lines_would_read_as_an_option() -> None:
+    from satellite.db.object_versions import VERSION_ID_RE, new_version_id
+
+    ids = [new_version_id() for _ in range(5000)]  # 1 in 64 would start with "-" by chance
+    assert all(VERSION_ID_RE.match(v) and not v.startswith("-") for v in ids)
