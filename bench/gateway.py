@@ -43,7 +43,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -61,6 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import codec  # bench/codec.py: the data path's CPU limit
+from peer_servers import wait_http  # bench/peer_servers.py
 
 from erasure import DEFAULT_BACKEND, RedundancyScheme, decode_segment, encode_segment, new_segment_key
 from tests.devnet_fixture import free_port, start_devnet
@@ -284,8 +284,10 @@ def _codec_limit(quick: bool) -> dict[str, float]:
     """Encode and decode MB/s of scheme 4/10 with two threads (a segment per thread)."""
     if not quick:
         fig = codec.measure()
-        return {"codec_encode_MBps": fig[f"encode_{DEFAULT_BACKEND}_4_10_t2_MBps"],
-                "codec_decode_MBps": fig[f"decode_{DEFAULT_BACKEND}_4_10_t2_MBps"]}
+        return {
+            "codec_encode_MBps": fig[f"encode_{DEFAULT_BACKEND}_4_10_t2_MBps"],
+            "codec_decode_MBps": fig[f"decode_{DEFAULT_BACKEND}_4_10_t2_MBps"],
+        }
     # The same two paths as codec.measure, on 16 MiB segments, best of two rounds.
     size, scheme = 16 * MiB, RedundancyScheme(4, 4, 10, 10)
     key, sid = new_segment_key(), b"bench-segment-id"
@@ -319,20 +321,6 @@ def _gateway_pid(devnet_pid: int) -> int:
     raise RuntimeError("no gateway process under the devnet")
 
 
-def _wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            return
-        except urllib.error.HTTPError:
-            return  # answering at all is enough
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
 def _create_bucket(t: Target) -> None:
     async def main() -> None:
         async with _session(1) as session:
@@ -363,7 +351,7 @@ def measure(quick: bool = False, procs: int = 2) -> dict[str, float]:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
-            _wait_http(f"http://127.0.0.1:{moto_port}/")
+            wait_http(f"http://127.0.0.1:{moto_port}/")
             gw = Target("gw", net.endpoint, net.env["AWS_ACCESS_KEY_ID"], net.env["AWS_SECRET_ACCESS_KEY"],
                         "bench", _gateway_pid(net.proc.pid))  # fmt: skip
             mt = Target("moto", f"http://127.0.0.1:{moto_port}", "testing", "testing", "bench", moto.pid)
@@ -394,9 +382,9 @@ def measure(quick: bool = False, procs: int = 2) -> dict[str, float]:
     fig.update(_codec_limit(quick))
     fig["load_avg_1min_end"] = os.getloadavg()[0]
     for name in [n for n in fig if n.startswith("gw_") and n.replace("gw_", "moto_", 1) in fig]:
-        fig[name.replace("gw_", "", 1).rsplit("_", 1)[0] + "_vs_moto_ratio"] = fig[name] / fig[
-            name.replace("gw_", "moto_", 1)
-        ]
+        fig[name.replace("gw_", "", 1).rsplit("_", 1)[0] + "_vs_moto_ratio"] = (
+            fig[name] / fig[name.replace("gw_", "moto_", 1)]
+        )
     for op, path in (("put", "encode"), ("get", "decode")):
         for c in (1, 4):
             fig[f"{op}_64MiB_c{c}_vs_codec_ratio"] = fig[f"gw_{op}_64MiB_c{c}_MBps"] / fig[f"codec_{path}_MBps"]

@@ -144,6 +144,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (ConfigError, OSError, TypeError) as e:
         print(f"geoshard gateway run: error: {e}", file=sys.stderr)
         return 2
+    from gateway.pipeline.heap import keep_freed_buffers
+
+    keep_freed_buffers()  # a PUT's windows reuse freed heap instead of faulting in fresh pages
     loop_factory: Any = None
     with contextlib.suppress(ImportError):
         import uvloop  # more requests and bytes per second per core

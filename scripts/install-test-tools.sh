@@ -25,3 +25,11 @@ if ! command -v anvil >/dev/null 2>&1 || ! anvil --version 2>/dev/null | grep -q
     $SUDO npm install -g --silent --allow-scripts=@foundry-rs/anvil "@foundry-rs/anvil@$ANVIL_VERSION" >/dev/null 2>&1 \
         || $SUDO npm install -g --silent "@foundry-rs/anvil@$ANVIL_VERSION" >/dev/null
 fi
+# s3rver, a peer S3 server for bench/peers.py, project-local in .tools/npm (nothing global). Pure
+# JavaScript: no install scripts need to run.
+S3RVER_VERSION=3.7.1
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if ! grep -qs "\"version\": \"$S3RVER_VERSION\"" "$ROOT/.tools/npm/node_modules/s3rver/package.json"; then
+    echo "installing s3rver $S3RVER_VERSION (npm s3rver, into .tools/npm)"
+    npm install --prefix "$ROOT/.tools/npm" --ignore-scripts --no-audit --no-fund --silent "s3rver@$S3RVER_VERSION" >/dev/null
+fi

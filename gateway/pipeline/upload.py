@@ -56,6 +56,7 @@ from erasure import (
     wrap_key,
 )
 
+from .buffers import SEGMENT_BUFFERS
 from .errors import NotEnoughPieces, PieceTransferError, PipelineError
 from .piece_client import PieceClient
 from .streaming import PieceFeed, WindowEncoder, put_piece_stream
@@ -191,6 +192,8 @@ class ObjectUploader:
                     segments.append(await uploading)
                     uploading = None
                 encoded, begun = await self._prepare(index, plain)
+                if isinstance(plain.obj, np.ndarray):  # encrypted and hashed: nothing reads it any more
+                    SEGMENT_BUFFERS.give(plain.obj)
                 del plain  # the ciphertext is all we keep of this segment from here on
                 uploading = asyncio.create_task(self._land(encoded, begun))
                 index += 1
@@ -240,7 +243,8 @@ class ObjectUploader:
         Each chunk is copied once, into the segment's own buffer, and let go: no list of
         chunks and no join holding the segment twice. The first ``_SMALL`` bytes are kept
         as they come (a small object costs its size, not a segment's buffer); past that a
-        whole segment's buffer is allocated once and filled in place.
+        whole segment's buffer is taken once (from :data:`SEGMENT_BUFFERS`, already faulted
+        in when a previous segment gave it back) and filled in place.
         """
         limit = self.config.segment_size
         small: list[bytes | memoryview] = []
@@ -252,7 +256,7 @@ class ObjectUploader:
             while len(mv):
                 take = min(len(mv), limit - filled)
                 if buf is None and filled + take > _SMALL:
-                    buf = memoryview(bytearray(limit))
+                    buf = memoryview(SEGMENT_BUFFERS.take(limit))
                     buf[:filled] = b"".join(small)
                     small.clear()
                 if buf is None:
@@ -291,7 +295,7 @@ class ObjectUploader:
             self._hash(plain)
         key, segment_id = new_segment_key(), os.urandom(SEGMENT_ID_SIZE)
         layout = self._layout(len(plain), scheme)
-        cipher = np.empty(layout.padded_size, dtype=np.uint8)
+        cipher = SEGMENT_BUFFERS.take(layout.padded_size)  # every byte is written below
         encrypt_segment(key, segment_id, plain, layout.plain_block_size, out=memoryview(cipher))
         cipher[layout.cipher_size :] = 0  # padding is zeros, as erasure.encode_segment pads
         return _Encrypted(index, segment_id, wrap_key(self.bucket_key, key), layout, cipher)
@@ -300,7 +304,8 @@ class ObjectUploader:
         layout, scheme, cfg = enc.layout, begun.scheme, self.config
         targets = [t for t in begun.targets if 0 <= t.piece_num < scheme.total]
         encoder = WindowEncoder(layout, enc.cipher, cfg.window)
-        del enc.cipher  # the encoder holds it; it goes when the encoder does
+        cipher = enc.cipher
+        del enc.cipher  # the encoder holds it, then the pool (below) or the garbage collector
         roots: asyncio.Future[list[bytes]] = asyncio.get_running_loop().create_future()
 
         async def root(j: int) -> bytes:
@@ -323,12 +328,20 @@ class ObjectUploader:
             del encoder
             await self._feed(enc.index, scheme, uploads, {j: (f, None) for j, f in feeds.items()})
             result = await long_tail([(lambda u=u: u) for u in uploads.values()], scheme.success)
+        except BaseException:
+            del cipher  # an encoding thread may still read it: it is not reused
+            raise
         finally:
             for u in uploads.values():
                 u.cancel()
             await asyncio.gather(*uploads.values(), return_exceptions=True)
             if not roots.done():
                 roots.cancel()
+        if scheme.k > 1:
+            # Every window was coded (the threads returned) into copies (k > 1: the transpose
+            # copies), and every upload has ended: nothing refers to the ciphertext any more.
+            SEGMENT_BUFFERS.give(cipher)
+        del cipher
         landed: list[UploadedPiece] = sorted(result.succeeded.values(), key=lambda p: p.piece_num)
         if len(landed) < scheme.success:
             failures = [e for e in result.failed.values() if isinstance(e, PieceTransferError)]

@@ -31,7 +31,6 @@ from sqlalchemy import (
     MetaData,
     String,
     TypeDecorator,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -222,7 +221,6 @@ class ObjectRow(Base):
 
     __tablename__ = "objects"
     __table_args__ = (
-        UniqueConstraint("bucket_id", "key", "version"),
         Index("ix_objects_current", "bucket_id", "is_latest", "key"),
         Index("ix_objects_version_id", "bucket_id", "key", "version_id"),
     )
@@ -247,6 +245,12 @@ class ObjectRow(Base):
     tags: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     segment_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime]
+
+
+# A key's versions newest first, as ListObjectVersions pages them (key ascending, version
+# descending): an index in that order lets a page read no more rows than it returns, however
+# many versions a key has. Unique: racing commits of one key cannot take one version.
+Index("uq_objects_bucket_id_key_version", ObjectRow.bucket_id, ObjectRow.key, ObjectRow.version.desc(), unique=True)
 
 
 class Upload(Base):
