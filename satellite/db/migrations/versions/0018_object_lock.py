@@ -1,7 +1,7 @@
 """Object Lock: a bucket's lock configuration, each version's retention and legal hold
 
-Revision ID: 0017_object_lock
-Revises: 0016_versioning
+Revision ID: 0018_object_lock
+Revises: 0017_versions_order
 Create Date: 2026-12-01 18:10:00.000000
 
 Existing buckets were created without Object Lock (``object_lock`` NULL) and existing
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017_object_lock"
-down_revision: str | None = "0016_versioning"
+revision: str = "0018_object_lock"
+down_revision: str | None = "0017_versions_order"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
