@@ -51,8 +51,9 @@ class ObjectLockService:
         except (ValueError, TypeError) as e:
             raise InvalidArgument(f"invalid Object Lock configuration: {e}") from None
         bucket = await self.m.owned(who, bucket_name, "s3:PutBucketObjectLockConfiguration")
-        if bucket.object_lock is None:
-            raise InvalidBucketState("Object Lock configuration cannot be enabled on existing buckets")
+        # As AWS does today: an existing bucket may turn Object Lock on, once its versioning is Enabled.
+        if bucket.object_lock is None and bucket.versioning != "Enabled":
+            raise InvalidBucketState("Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration")
         await self.store.set_object_lock(bucket.id, parsed.to_dict())
 
     async def _version(self, bucket: BucketInfo, key: str, version_id: str | None) -> tuple[str, VersionLock]:

@@ -59,7 +59,7 @@ async def test_lock_buckets_are_versioned_for_good_and_their_configuration_round
             assert code(err) == (want, 400), bad
         assert (await net.s3(s3.get_object_lock_configuration, Bucket="worm"))["ObjectLockConfiguration"] == compliance
 
-        # A bucket created without Object Lock can never get it, and refuses every lock request.
+        # A bucket without Object Lock refuses every lock request; once versioned it may turn the lock on.
         await net.s3(s3.create_bucket, Bucket="plain")
         await net.s3(s3.put_object, Bucket="plain", Key="k", Body=b"abc")
         err = await fails(net, s3.put_object_lock_configuration, Bucket="plain", ObjectLockConfiguration=GOV)
@@ -77,6 +77,15 @@ async def test_lock_buckets_are_versioned_for_good_and_their_configuration_round
         assert "Bucket is missing Object Lock Configuration" in str(err)
         listed = await net.s3(s3.list_objects_v2, Bucket="plain")
         assert [o["Key"] for o in listed["Contents"]] == ["k"]  # nothing stored
+        await net.s3(s3.put_bucket_versioning, Bucket="plain", VersioningConfiguration={"Status": "Enabled"})
+        await net.s3(s3.put_object_lock_configuration, Bucket="plain", ObjectLockConfiguration=GOV)
+        assert (await net.s3(s3.get_object_lock_configuration, Bucket="plain"))["ObjectLockConfiguration"] == GOV
+        suspend = {"Status": "Suspended"}
+        err = await fails(net, s3.put_bucket_versioning, Bucket="plain", VersioningConfiguration=suspend)
+        assert code(err) == ("InvalidBucketState", 409)
+        head = await net.s3(s3.put_object, Bucket="plain", Key="new", Body=b"x")
+        assert (await net.s3(s3.get_object_retention, Bucket="plain", Key="new", VersionId=head["VersionId"]))[
+            "Retention"]["Mode"] == "GOVERNANCE"
 
 
 async def test_retention_extends_freely_shortens_only_with_a_bypass_and_guards_deletion(tmp_path) -> None:
