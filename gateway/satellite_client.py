@@ -14,6 +14,47 @@ from typing import Any
 import aiohttp
 
 from common.observability import propagating_trace_config
+from gateway.satellite_errors import (
+    ERRORS as _ERRORS,
+)
+from gateway.satellite_errors import (
+    AccessControlListNotSupported,
+    AccessDenied,
+    BucketAlreadyExists,
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    CopyNeedsReupload,
+    EntityTooSmall,
+    InvalidArgument,
+    InvalidBucketAclWithObjectOwnership,
+    InvalidBucketState,
+    InvalidLocationConstraint,
+    InvalidPart,
+    InvalidPartNumber,
+    InvalidPartOrder,
+    InvalidRange,
+    InvalidReceipt,
+    InvalidRequest,
+    InvalidToken,
+    MalformedACLError,
+    MalformedPolicy,
+    MethodNotAllowed,
+    NoSuchAccessKey,
+    NoSuchBucket,
+    NoSuchBucketPolicy,
+    NoSuchKey,
+    NoSuchObjectLockConfiguration,
+    NoSuchPublicAccessBlockConfiguration,
+    NoSuchUpload,
+    NoSuchVersion,
+    NotEnoughNodes,
+    ObjectLockConfigurationNotFoundError,
+    PreconditionFailed,
+    SatelliteError,
+    TooFewPieces,
+    Unauthorized,
+    UnsupportedAcl,
+)
 
 __all__ = [
     "REQUEST_CONTEXT",
@@ -26,12 +67,14 @@ __all__ = [
     "EntityTooSmall",
     "InvalidArgument",
     "InvalidBucketAclWithObjectOwnership",
+    "InvalidBucketState",
     "InvalidLocationConstraint",
     "InvalidPart",
     "InvalidPartNumber",
     "InvalidPartOrder",
     "InvalidRange",
     "InvalidReceipt",
+    "InvalidRequest",
     "InvalidToken",
     "MalformedACLError",
     "MalformedPolicy",
@@ -40,10 +83,12 @@ __all__ = [
     "NoSuchBucket",
     "NoSuchBucketPolicy",
     "NoSuchKey",
+    "NoSuchObjectLockConfiguration",
     "NoSuchPublicAccessBlockConfiguration",
     "NoSuchUpload",
     "NoSuchVersion",
     "NotEnoughNodes",
+    "ObjectLockConfigurationNotFoundError",
     "PreconditionFailed",
     "SatelliteClient",
     "SatelliteError",
@@ -52,180 +97,6 @@ __all__ = [
     "UnsupportedAcl",
 ]
 
-
-class SatelliteError(Exception):
-    """An error answer from the satellite: ``code``, HTTP ``status`` and the satellite's message."""
-
-    code = "InternalError"
-
-    def __init__(self, message: str, *, status: int = 500, body: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.body = body or {}
-
-
-class Unauthorized(SatelliteError):
-    code = "Unauthorized"
-
-
-class InvalidArgument(SatelliteError):
-    code = "InvalidArgument"
-
-
-class NoSuchBucket(SatelliteError):
-    code = "NoSuchBucket"
-
-
-class NoSuchKey(SatelliteError):
-    code = "NoSuchKey"
-
-
-class NoSuchUpload(SatelliteError):
-    code = "NoSuchUpload"
-
-
-class NoSuchVersion(SatelliteError):
-    code = "NoSuchVersion"
-
-
-class MethodNotAllowed(SatelliteError):
-    """A read of a version that is a delete marker (``version_id`` in the body)."""
-
-    code = "MethodNotAllowed"
-
-
-class NoSuchAccessKey(SatelliteError):
-    code = "NoSuchAccessKey"
-
-
-class InvalidLocationConstraint(SatelliteError):
-    code = "InvalidLocationConstraint"
-
-
-class AccessDenied(SatelliteError):
-    code = "AccessDenied"
-
-
-class BucketAlreadyExists(SatelliteError):
-    code = "BucketAlreadyExists"
-
-
-class BucketAlreadyOwnedByYou(SatelliteError):
-    code = "BucketAlreadyOwnedByYou"
-
-
-class BucketNotEmpty(SatelliteError):
-    code = "BucketNotEmpty"
-
-
-class InvalidToken(SatelliteError):
-    code = "InvalidToken"
-
-
-class InvalidReceipt(SatelliteError):
-    code = "InvalidReceipt"
-
-
-class TooFewPieces(SatelliteError):
-    code = "TooFewPieces"
-
-
-class InvalidPart(SatelliteError):
-    code = "InvalidPart"
-
-
-class InvalidPartOrder(SatelliteError):
-    code = "InvalidPartOrder"
-
-
-class EntityTooSmall(SatelliteError):
-    code = "EntityTooSmall"
-
-
-class InvalidRange(SatelliteError):
-    """416 at the gateway; ``size`` is the object's size for ``Content-Range: bytes */size``."""
-
-    code = "InvalidRange"
-
-    @property
-    def size(self) -> int:
-        return int(self.body.get("size", 0))
-
-
-class InvalidPartNumber(SatelliteError):
-    code = "InvalidPartNumber"
-
-
-class PreconditionFailed(SatelliteError):
-    """A conditional write's condition failed at commit; ``condition`` names the header and
-    ``missing`` says there was no object at all (``If-Match`` on an absent key)."""
-
-    code = "PreconditionFailed"
-
-    @property
-    def condition(self) -> str:
-        return str(self.body.get("condition", ""))
-
-    @property
-    def missing(self) -> bool:
-        return bool(self.body.get("missing"))
-
-
-class CopyNeedsReupload(SatelliteError):
-    """Server-side copy cannot share pieces under the destination's policy: copy through the pipeline."""
-
-    code = "CopyNeedsReupload"
-
-
-class NotEnoughNodes(SatelliteError):
-    """Too few eligible nodes under the bucket's policy: 503 ServiceUnavailable with this message."""
-
-    code = "NotEnoughNodes"
-
-
-class MalformedPolicy(SatelliteError):
-    """A bucket policy the satellite refused; the message is AWS's."""
-
-    code = "MalformedPolicy"
-
-
-class NoSuchBucketPolicy(SatelliteError):
-    code = "NoSuchBucketPolicy"
-
-
-class NoSuchPublicAccessBlockConfiguration(SatelliteError):
-    code = "NoSuchPublicAccessBlockConfiguration"
-
-
-class AccessControlListNotSupported(SatelliteError):
-    code = "AccessControlListNotSupported"
-
-
-class InvalidBucketAclWithObjectOwnership(SatelliteError):
-    code = "InvalidBucketAclWithObjectOwnership"
-
-
-class MalformedACLError(SatelliteError):
-    code = "MalformedACLError"
-
-
-class UnsupportedAcl(SatelliteError):
-    """Explicit grants rather than a canned ACL: 501 NotImplemented at the gateway."""
-
-    code = "UnsupportedAcl"
-
-
-_ERRORS: dict[str, type[SatelliteError]] = {
-    cls.code: cls
-    for cls in (
-        Unauthorized, InvalidArgument, NoSuchBucket, NoSuchKey, NoSuchUpload, NoSuchAccessKey,
-        InvalidLocationConstraint, AccessDenied, BucketAlreadyExists, BucketAlreadyOwnedByYou,
-        BucketNotEmpty, InvalidToken, InvalidReceipt, TooFewPieces, InvalidPart, InvalidPartOrder,
-        EntityTooSmall, InvalidRange, CopyNeedsReupload, NotEnoughNodes, InvalidPartNumber, PreconditionFailed,
-        MalformedPolicy, NoSuchBucketPolicy, NoSuchPublicAccessBlockConfiguration, AccessControlListNotSupported,
-        InvalidBucketAclWithObjectOwnership, MalformedACLError, UnsupportedAcl, NoSuchVersion, MethodNotAllowed,
-    )
-}  # fmt: skip
 
 Json = dict[str, Any]
 
@@ -310,8 +181,9 @@ class SatelliteClient:
         return await self.call("access-key/revocations", {"since": since})
 
     async def create_bucket(self, tenant_id: str, bucket: str, policy: str = "", *, ownership: str | None = None,
-                            acl: str | None = None) -> Json:  # fmt: skip
-        body = {"tenant_id": tenant_id, "bucket": bucket, "policy": policy, "ownership": ownership, "acl": acl}
+                            acl: str | None = None, object_lock: bool = False) -> Json:  # fmt: skip
+        body = {"tenant_id": tenant_id, "bucket": bucket, "policy": policy, "ownership": ownership, "acl": acl,
+                "object_lock": object_lock}
         return (await self.call("bucket/create", body))["bucket"]
 
     async def get_bucket(self, tenant_id: str, bucket: str, *, action: str | None = None) -> Json:
@@ -439,21 +311,53 @@ class SatelliteClient:
         """Whether a version existed; see :meth:`delete_version` for what the delete did."""
         return bool((await self.delete_version(tenant_id, bucket, key))["deleted"])
 
-    async def delete_version(self, tenant_id: str, bucket: str, key: str, version_id: str | None = None) -> Json:
+    async def delete_version(self, tenant_id: str, bucket: str, key: str, version_id: str | None = None, *,
+                             bypass_governance: bool = False) -> Json:  # fmt: skip
         """``{deleted, delete_marker, created_marker, version_id?}``: what the delete did (a delete
         marker made, or version ``version_id`` removed for good)."""
-        return await self.call("object/delete", _versioned({"tenant_id": tenant_id, "bucket": bucket, "key": key},
-                                                           version_id))  # fmt: skip
+        body = {"tenant_id": tenant_id, "bucket": bucket, "key": key, "bypass_governance": bypass_governance}
+        return await self.call("object/delete", _versioned(body, version_id))
 
     async def delete_objects(self, tenant_id: str, bucket: str, keys: list[str]) -> list[str]:
         """Returns the keys that existed (S3 reports every key as deleted either way)."""
         body = {"tenant_id": tenant_id, "bucket": bucket, "keys": keys}
         return list((await self.call("object/delete-many", body))["deleted"])
 
-    async def delete_entries(self, tenant_id: str, bucket: str, entries: list[Json]) -> list[Json]:
-        """``entries``: ``{key, version_id?}``; one outcome per entry, in order (see :meth:`delete_version`)."""
-        body = {"tenant_id": tenant_id, "bucket": bucket, "keys": entries}
+    async def delete_entries(self, tenant_id: str, bucket: str, entries: list[Json], *,
+                             bypass_governance: bool = False) -> list[Json]:  # fmt: skip
+        """``entries``: ``{key, version_id?}``; one outcome per entry, in order (see :meth:`delete_version`);
+        an entry Object Lock kept has ``error`` ("AccessDenied")."""
+        body = {"tenant_id": tenant_id, "bucket": bucket, "keys": entries, "bypass_governance": bypass_governance}
         return list((await self.call("object/delete-many", body))["results"])
+
+    # --- Object Lock (docs/object-lock.md) ---------------------------------------------
+
+    async def get_object_lock(self, tenant_id: str, bucket: str) -> Json:
+        """The lock bucket's configuration (``{}``, or ``{mode, days|years}``); a bucket created
+        without Object Lock raises ObjectLockConfigurationNotFoundError."""
+        return dict((await self.call("bucket/object-lock/get", {"tenant_id": tenant_id, "bucket": bucket}))["config"])
+
+    async def put_object_lock(self, tenant_id: str, bucket: str, config: Json) -> None:
+        await self.call("bucket/object-lock/put", {"tenant_id": tenant_id, "bucket": bucket, "config": config})
+
+    async def get_retention(self, tenant_id: str, bucket: str, key: str, version_id: str | None = None) -> Json:
+        body = _versioned({"tenant_id": tenant_id, "bucket": bucket, "key": key}, version_id)
+        return await self.call("object/retention/get", body)
+
+    async def put_retention(self, tenant_id: str, bucket: str, key: str, retention: Json,
+                            version_id: str | None = None, *, bypass_governance: bool = False) -> str:  # fmt: skip
+        body = _versioned({"tenant_id": tenant_id, "bucket": bucket, "key": key, "retention": retention,
+                           "bypass_governance": bypass_governance}, version_id)  # fmt: skip
+        return str((await self.call("object/retention/put", body))["version_id"])
+
+    async def get_legal_hold(self, tenant_id: str, bucket: str, key: str, version_id: str | None = None) -> Json:
+        body = _versioned({"tenant_id": tenant_id, "bucket": bucket, "key": key}, version_id)
+        return await self.call("object/legal-hold/get", body)
+
+    async def put_legal_hold(self, tenant_id: str, bucket: str, key: str, on: bool,
+                             version_id: str | None = None) -> str:  # fmt: skip
+        body = _versioned({"tenant_id": tenant_id, "bucket": bucket, "key": key, "legal_hold": on}, version_id)
+        return str((await self.call("object/legal-hold/put", body))["version_id"])
 
     async def get_versioning(self, tenant_id: str, bucket: str) -> str:
         """"Enabled", "Suspended" or "unversioned" (never versioned)."""

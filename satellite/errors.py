@@ -12,16 +12,19 @@ __all__ = [
     "CopyNeedsReupload",
     "EntityTooSmall",
     "InvalidArgument",
+    "InvalidBucketState",
     "InvalidPart",
     "InvalidPartNumber",
     "InvalidPartOrder",
     "InvalidRange",
     "InvalidReceipt",
+    "InvalidRequest",
     "InvalidToken",
     "MethodNotAllowed",
     "NoSuchAccessKey",
     "NoSuchBucket",
     "NoSuchKey",
+    "NoSuchObjectLockConfiguration",
     "NoSuchPolicy",
     "NoSuchTenant",
     "NoSuchUpload",
@@ -29,6 +32,7 @@ __all__ = [
     "NodeRejected",
     "NotEnoughNodes",
     "NotFound",
+    "ObjectLockConfigurationNotFound",
     "PolicyExists",
     "PolicyInUse",
     "PreconditionFailed",
@@ -75,6 +79,23 @@ class MethodNotAllowed(SatelliteError):
     def __init__(self, message: str, *, version_id: str | None = None) -> None:
         super().__init__(message)
         self.version_id = version_id
+
+
+class InvalidBucketState(SatelliteError):
+    """Object Lock: a bucket's state refuses the change (suspending a lock bucket's versioning,
+    a lock configuration on a bucket created without Object Lock): S3's 409."""
+
+
+class InvalidRequest(SatelliteError):
+    """A request S3 answers ``400 InvalidRequest``, e.g. Object Lock on a bucket without it."""
+
+
+class ObjectLockConfigurationNotFound(NotFound):
+    """GetObjectLockConfiguration of a bucket created without Object Lock."""
+
+
+class NoSuchObjectLockConfiguration(NotFound):
+    """GetObjectRetention of a version that has no retention."""
 
 
 class NoSuchUpload(NotFound):

@@ -36,17 +36,7 @@ from gateway.s3.router import Operation
 __all__ = ["dispatch"]
 
 
-# The writes that may carry Object Lock headers: refused until Object Lock is built (object_lock.py).
-_WRITES_WITH_LOCK_HEADERS = frozenset({Operation.PUT_OBJECT, Operation.COPY_OBJECT, Operation.CREATE_BUCKET,
-                                       Operation.CREATE_MULTIPART_UPLOAD})  # fmt: skip
-
-
 async def dispatch(call: Call, auth: AuthResult) -> web.StreamResponse:
-    if call.endpoint.operation in _WRITES_WITH_LOCK_HEADERS:
-        if call.endpoint.operation is Operation.CREATE_BUCKET:
-            object_lock.refuse_bucket_lock(call.request.headers)
-        else:
-            object_lock.refuse_object_lock(call.request.headers)
     match call.endpoint.operation:
         case Operation.LIST_BUCKETS:
             return await bucket.list_buckets(call)
@@ -144,4 +134,16 @@ async def dispatch(call: Call, auth: AuthResult) -> web.StreamResponse:
             return await lifecycle.put_bucket_lifecycle(call, auth)
         case Operation.DELETE_BUCKET_LIFECYCLE:
             return await lifecycle.delete_bucket_lifecycle(call)
+        case Operation.GET_OBJECT_LOCK_CONFIGURATION:
+            return await object_lock.get_lock_configuration(call)
+        case Operation.PUT_OBJECT_LOCK_CONFIGURATION:
+            return await object_lock.put_lock_configuration(call, auth)
+        case Operation.GET_OBJECT_RETENTION:
+            return await object_lock.get_retention(call)
+        case Operation.PUT_OBJECT_RETENTION:
+            return await object_lock.put_retention(call, auth)
+        case Operation.GET_OBJECT_LEGAL_HOLD:
+            return await object_lock.get_legal_hold(call)
+        case Operation.PUT_OBJECT_LEGAL_HOLD:
+            return await object_lock.put_legal_hold(call, auth)
     raise RuntimeError(f"no handler for {call.endpoint.operation}")

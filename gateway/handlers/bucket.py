@@ -73,7 +73,9 @@ async def create_bucket(call: Call, auth: AuthResult) -> web.Response:
     policy = xml.parse_create_bucket_configuration(body) or ""
     ownership = call.request.headers.get("x-amz-object-ownership")
     await call.sat.create_bucket(call.tenant_id, call.bucket, policy, ownership=ownership,
-                                 acl=requested_acl(call.request.headers))  # fmt: skip
+                                 acl=requested_acl(call.request.headers),
+                                 object_lock=call.request.headers.get("x-amz-bucket-object-lock-enabled", "")
+                                 .strip().lower() == "true")  # fmt: skip
     return web.Response(headers={"Location": f"/{call.bucket}"})
 
 

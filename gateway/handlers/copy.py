@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from erasure import unwrap_key, wrap_key
-from gateway.handlers import encryption, lifecycle
+from gateway.handlers import encryption, lifecycle, object_lock
 from gateway.handlers.bucket import xml_response
 from gateway.handlers.common import (
     Call,
@@ -94,6 +94,9 @@ async def copy_object(call: Call) -> web.Response:
     sse_c = src_keys.check is not None or dst_keys.check is not None
     if sse_c and meta is None:
         meta = _source_meta(obj)
+    lock = await object_lock.write_lock(call)  # the new version's own lock; else the bucket's default
+    if lock is not None:
+        meta = {**(meta if meta is not None else _source_meta(obj)), "lock": lock}
     if meta is not None:
         meta["metadata"] = dst_keys.mark(meta["metadata"])
     if (src.bucket, src.key) == (call.bucket, call.key) and meta is None:

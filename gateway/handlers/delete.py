@@ -9,6 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
+from common.objectlock import LOCKED_MESSAGE
+from gateway.handlers import object_lock
 from gateway.handlers.bucket import xml_response
 from gateway.handlers.common import Call
 from gateway.s3 import xml
@@ -24,7 +26,8 @@ _MAX_DELETE_BODY = 2 * 1024 * 1024  # 1,000 keys of 1,024 bytes, with XML around
 
 async def delete_object(call: Call) -> web.Response:
     # S3 answers 204 whether or not the key (or version) existed.
-    outcome = await call.sat.delete_version(call.tenant_id, call.bucket, call.key, call.endpoint.version_id)
+    outcome = await call.sat.delete_version(call.tenant_id, call.bucket, call.key, call.endpoint.version_id,
+                                            bypass_governance=object_lock.bypass_requested(call.request.headers))
     return web.Response(status=204, headers=version_headers(outcome))
 
 
@@ -51,7 +54,13 @@ async def delete_objects(call: Call, auth: AuthResult) -> web.Response:
         except S3Error as e:
             errors.append(xml.DeleteError(key, e.code, e.message))
     outcomes = await call.sat.delete_entries(
-        call.tenant_id, call.bucket, [{"key": k, **({"version_id": v} if v else {})} for k, v in entries]
+        call.tenant_id, call.bucket, [{"key": k, **({"version_id": v} if v else {})} for k, v in entries],
+        bypass_governance=object_lock.bypass_requested(call.request.headers),
     ) if entries else []  # fmt: skip
-    deleted = [_deleted(o, v) for o, (_, v) in zip(outcomes, entries, strict=True)]
+    deleted = []
+    for o, (key, v) in zip(outcomes, entries, strict=True):
+        if o.get("error"):  # Object Lock kept this version
+            errors.append(xml.DeleteError(key, str(o["error"]), LOCKED_MESSAGE, v))
+        else:
+            deleted.append(_deleted(o, v))
     return xml_response(xml.delete_result(deleted, errors, quiet=request.quiet))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import aiohttp
 
+from common.objectlock import LOCKED_MESSAGE
 from gateway import satellite_client as sc
 from gateway.pipeline import NotEnoughPieces, PipelineDataError
 from gateway.s3.errors import S3Error, register_domain_error
@@ -26,6 +27,7 @@ _SAME_CODE = (
     sc.BucketAlreadyExists, sc.BucketAlreadyOwnedByYou, sc.BucketNotEmpty, sc.InvalidPart,
     sc.InvalidPartOrder, sc.EntityTooSmall, sc.NoSuchBucketPolicy, sc.NoSuchPublicAccessBlockConfiguration,
     sc.AccessControlListNotSupported, sc.InvalidBucketAclWithObjectOwnership, sc.MalformedACLError,
+    sc.ObjectLockConfigurationNotFoundError, sc.NoSuchObjectLockConfiguration,
 )  # fmt: skip
 
 
@@ -95,6 +97,16 @@ def _malformed_policy(exc: BaseException) -> S3Error:
     return S3Error("MalformedPolicy", str(exc) or None)  # the satellite's message is AWS's
 
 
+def _access_denied(exc: BaseException) -> S3Error:
+    # Object Lock's refusal carries AWS's own words; any other denial says only "Access Denied".
+    return S3Error("AccessDenied", LOCKED_MESSAGE if str(exc) == LOCKED_MESSAGE else None)
+
+
+def _satellites_words(exc: BaseException) -> S3Error:
+    """Object Lock's InvalidRequest and InvalidBucketState: the satellite's message is AWS's."""
+    return S3Error(getattr(exc, "code", "InternalError"), str(exc) or None)
+
+
 def _unsupported_acl(exc: BaseException) -> S3Error:
     return S3Error("NotImplemented", Header="x-amz-grant-*")
 
@@ -104,6 +116,9 @@ def register() -> None:
     register_domain_error(sc.UnsupportedAcl, _unsupported_acl)
     for cls in _SAME_CODE:
         register_domain_error(cls, _same)
+    register_domain_error(sc.AccessDenied, _access_denied)
+    register_domain_error(sc.InvalidRequest, _satellites_words)
+    register_domain_error(sc.InvalidBucketState, _satellites_words)
     register_domain_error(sc.NoSuchKey, _no_such_key)
     register_domain_error(sc.MethodNotAllowed, _delete_marker)
     register_domain_error(sc.NoSuchAccessKey, lambda e: S3Error("InvalidAccessKeyId"))

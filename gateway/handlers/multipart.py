@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway import satellite_client as sc
-from gateway.handlers import encryption, integrity, lifecycle
+from gateway.handlers import encryption, integrity, lifecycle, object_lock
 from gateway.handlers.bucket import xml_response
 from gateway.handlers.common import (
     Call,
@@ -73,6 +73,9 @@ async def create_multipart_upload(call: Call) -> web.Response:
         "metadata": keys.mark(metadata_from_headers(headers)),
         "tags": xml.parse_tagging_header(headers["x-amz-tagging"]) if "x-amz-tagging" in headers else {},
     }
+    lock = await object_lock.write_lock(call)
+    if lock is not None:
+        meta["lock"] = lock
     raw_algorithm = headers.get("x-amz-checksum-algorithm")
     algorithm = raw_algorithm.strip().upper() if raw_algorithm else None
     kind = integrity.upload_checksum_type(algorithm, headers.get("x-amz-checksum-type"))

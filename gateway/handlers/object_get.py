@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.handlers import encryption, integrity, lifecycle
+from gateway.handlers import encryption, integrity, lifecycle, object_lock
 from gateway.handlers.common import STANDARD_HEADERS, Call, created_at, quote_etag, segment_sources
 from gateway.s3.errors import S3Error, request_id
 from gateway.s3.http import check_conditions, http_date, mail_safe, parse_range_spec
@@ -36,6 +36,7 @@ def object_headers(obj: Mapping[str, Any], call: Call, keys: encryption.ObjectKe
         "Content-Type": str(obj.get("content_type") or "binary/octet-stream"),
         "Accept-Ranges": "bytes",
         **version_headers(obj),
+        **object_lock.lock_response_headers(obj),
     }
     for name, value in (obj.get("metadata") or {}).items():
         if name.startswith("x-amz-meta-"):

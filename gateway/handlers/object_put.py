@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.handlers import conditional, encryption, lifecycle
+from gateway.handlers import conditional, encryption, lifecycle, object_lock
 from gateway.handlers.common import Call, SatellitePlacer, metadata_from_headers, segment_json
 from gateway.pipeline import UploadResult
 from gateway.s3 import xml
@@ -51,6 +51,7 @@ async def put_object(call: Call, auth: AuthResult) -> web.Response:
     keys = encryption.write_keys(call, call.bucket, sse_c)
     metadata = keys.mark(metadata_from_headers(headers))
     tags = xml.parse_tagging_header(headers["x-amz-tagging"]) if "x-amz-tagging" in headers else {}
+    lock = await object_lock.write_lock(call)  # before the body: bad lock headers upload nothing
     condition = await conditional.precheck(call)  # a write that cannot succeed uploads nothing
     placer = SatellitePlacer(call.sat, call.tenant_id, call.bucket, call.key)
     result = await upload_body(call, reader, placer, wrapping_key=keys.wrapping_key)
@@ -62,6 +63,7 @@ async def put_object(call: Call, auth: AuthResult) -> web.Response:
         "metadata": metadata,
         "checksums": checksums,
         "tags": tags,
+        **({"lock": lock} if lock is not None else {}),
     }
     segments = [segment_json(s) for s in result.segments]
     with conditional.conflict_if_vanished(condition):

@@ -185,6 +185,11 @@ ERRORS: Mapping[str, ErrorSpec] = {
     ),
     "InvalidStorageClass": ErrorSpec(400, "The storage class you specified is not valid"),
     "MethodNotAllowed": ErrorSpec(405, "The specified method is not allowed against this resource."),
+    # Object Lock.
+    "InvalidRetentionPeriod": ErrorSpec(400, "Default retention period must be a positive integer value."),
+    "InvalidBucketState": ErrorSpec(409, "The request is not valid with the current state of the bucket."),
+    "ObjectLockConfigurationNotFoundError": ErrorSpec(404, "Object Lock configuration does not exist for this bucket"),
+    "NoSuchObjectLockConfiguration": ErrorSpec(404, "The specified object does not have a ObjectLock configuration"),
     "NotImplemented": ErrorSpec(501, "A header you provided implies functionality that is not implemented"),
     # Server side.
     "InternalError": ErrorSpec(500, "We encountered an internal error. Please try again."),

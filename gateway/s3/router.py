@@ -37,6 +37,8 @@ from urllib.parse import unquote, unquote_plus
 from multidict import CIMultiDictProxy, MultiDict, MultiDictProxy
 
 from gateway.s3.errors import S3Error
+from gateway.s3.operations import CONFIGURATIONS as _CONFIGURATIONS
+from gateway.s3.operations import Operation
 from gateway.s3.version_ids import parse_version_id
 
 __all__ = [
@@ -70,8 +72,8 @@ RESPONSE_OVERRIDES: Mapping[str, str] = MappingProxyType(
 )
 
 # Bucket subresources Geoshard serves; on an object they name nothing S3 has.
-_BUCKET_ONLY = frozenset({"encryption", "cors", "lifecycle", "ownershipControls", "policy", "policyStatus",
-                          "publicAccessBlock"})
+_BUCKET_ONLY = frozenset({"encryption", "cors", "lifecycle", "object-lock", "ownershipControls", "policy",
+                          "policyStatus", "publicAccessBlock"})
 
 # Subresources of S3 that Geoshard does not serve: NotImplemented rather than a silent
 # fallback to the plain operation, which would answer something wrong.
@@ -82,7 +84,6 @@ _UNSUPPORTED = frozenset(
         "analytics",
         "intelligent-tiering",
         "inventory",
-        "legal-hold",
         "logging",
         "metadataConfiguration",
         "metadataInventoryTable",
@@ -90,11 +91,9 @@ _UNSUPPORTED = frozenset(
         "metadataTable",
         "metrics",
         "notification",
-        "object-lock",
         "replication",
         "requestPayment",
         "restore",
-        "retention",
         "select",
         "session",
         "torrent",
@@ -102,83 +101,6 @@ _UNSUPPORTED = frozenset(
         "renameObject",
     }
 )
-
-
-class Operation(enum.Enum):
-    """The S3 operations the gateway serves; the value is AWS's operation name."""
-
-    LIST_BUCKETS = "ListBuckets"
-    CREATE_BUCKET = "CreateBucket"
-    HEAD_BUCKET = "HeadBucket"
-    DELETE_BUCKET = "DeleteBucket"
-    GET_BUCKET_LOCATION = "GetBucketLocation"
-    GET_BUCKET_VERSIONING = "GetBucketVersioning"
-    PUT_BUCKET_VERSIONING = "PutBucketVersioning"
-    LIST_OBJECT_VERSIONS = "ListObjectVersions"
-    LIST_OBJECTS = "ListObjects"
-    LIST_OBJECTS_V2 = "ListObjectsV2"
-    LIST_MULTIPART_UPLOADS = "ListMultipartUploads"
-    DELETE_OBJECTS = "DeleteObjects"
-    PUT_OBJECT = "PutObject"
-    COPY_OBJECT = "CopyObject"
-    GET_OBJECT = "GetObject"
-    HEAD_OBJECT = "HeadObject"
-    DELETE_OBJECT = "DeleteObject"
-    CREATE_MULTIPART_UPLOAD = "CreateMultipartUpload"
-    UPLOAD_PART = "UploadPart"
-    UPLOAD_PART_COPY = "UploadPartCopy"
-    COMPLETE_MULTIPART_UPLOAD = "CompleteMultipartUpload"
-    ABORT_MULTIPART_UPLOAD = "AbortMultipartUpload"
-    LIST_PARTS = "ListParts"
-    GET_OBJECT_TAGGING = "GetObjectTagging"
-    PUT_OBJECT_TAGGING = "PutObjectTagging"
-    DELETE_OBJECT_TAGGING = "DeleteObjectTagging"
-    GET_OBJECT_ATTRIBUTES = "GetObjectAttributes"
-    GET_BUCKET_CORS = "GetBucketCors"
-    PUT_BUCKET_CORS = "PutBucketCors"
-    DELETE_BUCKET_CORS = "DeleteBucketCors"
-    POST_OBJECT = "PostObject"  # a browser form upload; authenticated by its signed policy
-    PREFLIGHT = "OPTIONS"  # a browser's CORS preflight (unsigned), for a bucket or an object
-    GET_BUCKET_ACL = "GetBucketAcl"
-    PUT_BUCKET_ACL = "PutBucketAcl"
-    GET_OBJECT_ACL = "GetObjectAcl"
-    PUT_OBJECT_ACL = "PutObjectAcl"
-    GET_BUCKET_OWNERSHIP_CONTROLS = "GetBucketOwnershipControls"
-    PUT_BUCKET_OWNERSHIP_CONTROLS = "PutBucketOwnershipControls"
-    GET_BUCKET_POLICY = "GetBucketPolicy"
-    PUT_BUCKET_POLICY = "PutBucketPolicy"
-    DELETE_BUCKET_POLICY = "DeleteBucketPolicy"
-    GET_BUCKET_POLICY_STATUS = "GetBucketPolicyStatus"
-    GET_PUBLIC_ACCESS_BLOCK = "GetPublicAccessBlock"
-    PUT_PUBLIC_ACCESS_BLOCK = "PutPublicAccessBlock"
-    DELETE_PUBLIC_ACCESS_BLOCK = "DeletePublicAccessBlock"
-    GET_BUCKET_ENCRYPTION = "GetBucketEncryption"
-    PUT_BUCKET_ENCRYPTION = "PutBucketEncryption"
-    DELETE_BUCKET_ENCRYPTION = "DeleteBucketEncryption"
-    GET_BUCKET_LIFECYCLE = "GetBucketLifecycleConfiguration"
-    PUT_BUCKET_LIFECYCLE = "PutBucketLifecycleConfiguration"
-    DELETE_BUCKET_LIFECYCLE = "DeleteBucketLifecycle"
-
-
-# Bucket configurations: GET, PUT and DELETE of ?<subresource>.
-_CONFIGURATIONS: Mapping[str, Mapping[str, Operation]] = MappingProxyType(
-    {
-        "encryption": {"GET": Operation.GET_BUCKET_ENCRYPTION, "PUT": Operation.PUT_BUCKET_ENCRYPTION,
-                       "DELETE": Operation.DELETE_BUCKET_ENCRYPTION},
-        "cors": {"GET": Operation.GET_BUCKET_CORS, "PUT": Operation.PUT_BUCKET_CORS,
-                 "DELETE": Operation.DELETE_BUCKET_CORS},
-        "lifecycle": {"GET": Operation.GET_BUCKET_LIFECYCLE, "PUT": Operation.PUT_BUCKET_LIFECYCLE,
-                      "DELETE": Operation.DELETE_BUCKET_LIFECYCLE},
-        "acl": {"GET": Operation.GET_BUCKET_ACL, "PUT": Operation.PUT_BUCKET_ACL},
-        "ownershipControls": {"GET": Operation.GET_BUCKET_OWNERSHIP_CONTROLS,
-                              "PUT": Operation.PUT_BUCKET_OWNERSHIP_CONTROLS},
-        "policyStatus": {"GET": Operation.GET_BUCKET_POLICY_STATUS},
-        "policy": {"GET": Operation.GET_BUCKET_POLICY, "PUT": Operation.PUT_BUCKET_POLICY,
-                   "DELETE": Operation.DELETE_BUCKET_POLICY},
-        "publicAccessBlock": {"GET": Operation.GET_PUBLIC_ACCESS_BLOCK, "PUT": Operation.PUT_PUBLIC_ACCESS_BLOCK,
-                              "DELETE": Operation.DELETE_PUBLIC_ACCESS_BLOCK},
-    }
-)  # fmt: skip
 
 
 class Addressing(enum.Enum):
@@ -554,6 +476,10 @@ def _object_operation(
             return Operation.GET_OBJECT_TAGGING, versioned
         if method == "GET" and "acl" in query:
             return Operation.GET_OBJECT_ACL, versioned
+        if method == "GET" and "retention" in query:
+            return Operation.GET_OBJECT_RETENTION, versioned
+        if method == "GET" and "legal-hold" in query:
+            return Operation.GET_OBJECT_LEGAL_HOLD, versioned
         if method == "GET" and "attributes" in query:
             return Operation.GET_OBJECT_ATTRIBUTES, _attributes_query(headers) | versioned
         extra: dict[str, object] = {"response_overrides": _response_overrides(query), **versioned}
@@ -580,6 +506,10 @@ def _object_operation(
             return Operation.PUT_OBJECT_TAGGING, _version_extra(query)
         if "acl" in query:
             return Operation.PUT_OBJECT_ACL, {}
+        if "retention" in query:
+            return Operation.PUT_OBJECT_RETENTION, _version_extra(query)
+        if "legal-hold" in query:
+            return Operation.PUT_OBJECT_LEGAL_HOLD, _version_extra(query)
         if copy_source is not None:
             return Operation.COPY_OBJECT, {"copy_source": copy_source}
         return Operation.PUT_OBJECT, {}

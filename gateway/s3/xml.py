@@ -131,6 +131,7 @@ class DeleteError:
     key: str
     code: str
     message: str
+    version_id: str | None = None
 
 
 # --- building -------------------------------------------------------------------------
@@ -456,6 +457,8 @@ def delete_result(deleted: Sequence[str | dict[str, str]], errors: Sequence[Dele
     for e in errors:
         el = _add(root, "Error")
         _add(el, "Key", e.key)
+        if e.version_id is not None:
+            _add(el, "VersionId", e.version_id)
         _add(el, "Code", e.code)
         _add(el, "Message", e.message)
     return _bytes(root)

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from common.objectlock import ObjectLocked
 from satellite import errors as e
 from satellite.access import errors as acc
 from satellite.nodeselection import PolicyError
@@ -29,6 +30,8 @@ ERROR_TABLE: tuple[tuple[type[BaseException], int, str], ...] = (
     (e.NoSuchKey, 404, "NoSuchKey"),
     (e.NoSuchUpload, 404, "NoSuchUpload"),
     (e.NoSuchVersion, 404, "NoSuchVersion"),
+    (e.ObjectLockConfigurationNotFound, 404, "ObjectLockConfigurationNotFoundError"),
+    (e.NoSuchObjectLockConfiguration, 404, "NoSuchObjectLockConfiguration"),
     (e.MethodNotAllowed, 405, "MethodNotAllowed"),
     (e.NoSuchAccessKey, 404, "NoSuchAccessKey"),
     (e.NoSuchPolicy, 404, "NoSuchPolicy"),
@@ -36,6 +39,9 @@ ERROR_TABLE: tuple[tuple[type[BaseException], int, str], ...] = (
     (e.NotFound, 404, "NotFound"),
     (e.UnknownPolicy, 400, "InvalidLocationConstraint"),
     (e.AccessDenied, 403, "AccessDenied"),
+    (ObjectLocked, 403, "AccessDenied"),
+    (e.InvalidBucketState, 409, "InvalidBucketState"),
+    (e.InvalidRequest, 400, "InvalidRequest"),
     (e.BucketAlreadyExists, 409, "BucketAlreadyExists"),
     (e.BucketAlreadyOwnedByYou, 409, "BucketAlreadyOwnedByYou"),
     (e.BucketNotEmpty, 409, "BucketNotEmpty"),

@@ -18,6 +18,7 @@ from satellite.access.service import Requester
 from satellite.accounting.metering import RequestMeter
 from satellite.api.access import AccessEndpoint
 from satellite.api.errors import error_response
+from satellite.api.object_lock import ObjectLockEndpoint
 from satellite.api.versioning import VersioningEndpoint
 from satellite.errors import InvalidArgument
 from satellite.losses import LossService
@@ -107,6 +108,7 @@ class MetainfoEndpoint:
             "piece/report-bad": self.report_bad,
             **AccessEndpoint(metainfo).ops(),
             **VersioningEndpoint(metainfo).ops(),
+            **ObjectLockEndpoint(metainfo).ops(),
         }
 
     def routes(self) -> list[web.RouteDef]:
@@ -164,7 +166,8 @@ class MetainfoEndpoint:
 
     async def bucket_create(self, b: dict[str, Any]) -> dict[str, Any]:
         bucket = await self.m.create_bucket(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "policy", ""),
-                                            ownership=b.get("ownership"), acl=b.get("acl"))  # fmt: skip
+                                            ownership=b.get("ownership"), acl=b.get("acl"),
+                                            object_lock=b.get("object_lock") is True)  # fmt: skip
         return {"bucket": bucket.to_json()}
 
     async def bucket_get(self, b: dict[str, Any]) -> dict[str, Any]:

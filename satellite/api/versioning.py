@@ -56,10 +56,12 @@ class VersioningEndpoint:
 
     async def delete(self, b: dict[str, Any]) -> dict[str, Any]:
         """``deleted``: whether a version existed (unversioned buckets), with what was done."""
-        out = await self.v.delete_object(_who(b), _s(b, "bucket"), _s(b, "key"), b.get("version_id"))
+        out = await self.v.delete_object(_who(b), _s(b, "bucket"), _s(b, "key"), b.get("version_id"),
+                                         bypass=b.get("bypass_governance") is True)
         return {"deleted": out.found, **out.to_json()}
 
     async def delete_many(self, b: dict[str, Any]) -> dict[str, Any]:
         """``deleted``: the keys that existed; ``results``: one outcome per entry, in order."""
-        outs = await self.v.delete_objects(_who(b), _s(b, "bucket"), b.get("keys"))
+        outs = await self.v.delete_objects(_who(b), _s(b, "bucket"), b.get("keys"),
+                                           bypass=b.get("bypass_governance") is True)
         return {"deleted": [o.key for o in outs if o.found], "results": [o.to_json() for o in outs]}

@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from satellite.db.models import ObjectRow, SegmentRow
+from satellite.db.object_lock import refuse_protected
 from satellite.db.residency_ledger import LedgerEvent, record_segments
 
 __all__ = ["delete_keys"]
@@ -33,6 +34,7 @@ async def delete_keys(s: AsyncSession, bucket_id: int, keys: Sequence[str], *,
             which.append(ObjectRow.id.in_(list(only_ids)))
         existing = await s.execute(select(ObjectRow.key).where(*which))
         found.extend(set(existing.scalars()))
+        await refuse_protected(s, which)  # no bypass: nothing unversioned is locked, and lifecycle never bypasses
         doomed = select(SegmentRow.id).join(ObjectRow, ObjectRow.id == SegmentRow.object_id).where(*which)
         await record_segments(s, LedgerEvent.DELETION, "remove", doomed)
         await s.execute(delete(ObjectRow).where(*which))

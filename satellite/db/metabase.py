@@ -40,8 +40,8 @@ from satellite.db.models import (
     Upload,
 )
 from satellite.db.multipart import MultipartRepository
-from satellite.db.object_rows import CURRENT_COLUMNS
-from satellite.db.object_rows import LIST_COLUMNS as _LIST_COLUMNS
+from satellite.db.object_lock import ObjectLockRepository
+from satellite.db.object_rows import CURRENT_COLUMNS, OBJECT_COLUMNS
 from satellite.db.object_rows import listed_info as _listed_info
 from satellite.db.object_versions import UNVERSIONED, replace_object
 from satellite.db.policy_aliases import policy_by_name_or_alias, policy_names
@@ -172,7 +172,7 @@ _policies = cast(Table, PlacementPolicyRow.__table__)
 # A bucket and its policy as plain columns on a Core connection (the hot path's first query).
 _BUCKET_BY_NAME = (
     select(_buckets.c.id, _buckets.c.name, _buckets.c.tenant_id, _buckets.c.created_at, _buckets.c.versioning,
-           *(c.label(f"p_{c.name}") for c in _policies.c))
+           _buckets.c.object_lock, *(c.label(f"p_{c.name}") for c in _policies.c))
     .join(_policies, _policies.c.id == _buckets.c.policy_id)
     .where(_buckets.c.name == bindparam("name"))
 )  # fmt: skip
@@ -182,7 +182,7 @@ _BUCKET_BY_NAME = (
 # (inline) object the session's setup, identity map and row objects were most of the
 # satellite's CPU per request.
 _OBJECT_BY_KEY = (
-    select(*_LIST_COLUMNS)
+    select(*OBJECT_COLUMNS)
     .where(
         ObjectRow.bucket_id == bindparam("bucket_id"),
         ObjectRow.key == bindparam("key"),
@@ -191,7 +191,7 @@ _OBJECT_BY_KEY = (
     .order_by(ObjectRow.version.desc())
     .limit(1)
 )
-_OBJECT_VERSION = select(*_LIST_COLUMNS).where(
+_OBJECT_VERSION = select(*OBJECT_COLUMNS).where(
     ObjectRow.bucket_id == bindparam("bucket_id"),
     ObjectRow.key == bindparam("key"),
     ObjectRow.version_id == bindparam("version_id"),
@@ -209,10 +209,11 @@ _nodes = cast(Table, Node.__table__)
 def _bucket_info(r: Row[Any]) -> BucketInfo:
     m = r._mapping
     policy = policy_from_row(SimpleNamespace(**{k[2:]: v for k, v in m.items() if k.startswith("p_")}))  # type: ignore[arg-type]
-    return BucketInfo(m["id"], m["name"], m["tenant_id"], policy, m["created_at"], m["versioning"])
+    return BucketInfo(m["id"], m["name"], m["tenant_id"], policy, m["created_at"], m["versioning"], m["object_lock"])
 
 
-class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRepository, VersioningRepository):
+class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRepository, VersioningRepository,
+                         ObjectLockRepository):
     """Implements ``satellite.metainfo.store.MetabaseStore``."""
 
     def __init__(self, db: Database) -> None:
@@ -226,14 +227,16 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
 
     @staticmethod
     def _bucket(b: Bucket, p: PlacementPolicyRow) -> BucketInfo:
-        return BucketInfo(b.id, b.name, b.tenant_id, policy_from_row(p), b.created_at, b.versioning or UNVERSIONED)
+        return BucketInfo(b.id, b.name, b.tenant_id, policy_from_row(p), b.created_at, b.versioning or UNVERSIONED,
+                          b.object_lock)  # fmt: skip
 
     async def get_bucket(self, name: str) -> BucketInfo | None:
         async with self.db.read_conn() as c:
             row = (await c.execute(_BUCKET_BY_NAME, {"name": name})).first()
         return None if row is None else _bucket_info(row)
 
-    async def create_bucket(self, tenant_id: str, name: str, policy: str | None) -> BucketInfo:
+    async def create_bucket(self, tenant_id: str, name: str, policy: str | None, *, object_lock: bool = False
+                            ) -> BucketInfo:  # fmt: skip
         try:
             async with self.db.transaction() as s:
                 if policy:
@@ -253,8 +256,10 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
                         raise UnknownPolicy(
                             "no LocationConstraint given and the tenant has no default placement policy"
                         )
+                # Object Lock turns versioning on for good (S3: it can never be suspended).
                 bucket = Bucket(name=name, tenant_id=tenant_id, policy_id=prow.id, created_at=dt.datetime.now(dt.UTC),
-                                versioning=UNVERSIONED)  # fmt: skip
+                                versioning="Enabled" if object_lock else UNVERSIONED,
+                                object_lock={} if object_lock else None)  # fmt: skip
                 s.add(bucket)
                 await s.flush()
                 return self._bucket(bucket, prow)

@@ -210,6 +210,8 @@ class Bucket(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
     policy_id: Mapped[int] = mapped_column(ForeignKey("placement_policies.id"), index=True)
     versioning: Mapped[str] = mapped_column(String(16), default="unversioned")
+    # Object Lock: None for a bucket created without it; else its configuration (common.objectlock).
+    object_lock: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime]
 
 
@@ -230,6 +232,10 @@ class ObjectRow(Base):
     version_id: Mapped[str] = mapped_column(String(32), default="null")  # S3's x-amz-version-id
     is_latest: Mapped[bool] = mapped_column(Boolean, default=True)
     delete_marker: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Object Lock: the version's retention (mode and date, both or neither) and legal hold.
+    lock_mode: Mapped[str | None] = mapped_column(String(16))
+    lock_until: Mapped[dt.datetime | None]
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default=ObjectStatus.COMMITTED)
     size: Mapped[int] = mapped_column(BigInteger)
     etag: Mapped[str] = mapped_column(String(80))
@@ -260,6 +266,7 @@ class Upload(Base):
     user_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     tags: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     checksum_algorithm: Mapped[str | None] = mapped_column(String(16))
+    lock: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the version lock its initiation asked for
     created_at: Mapped[dt.datetime]
 
 

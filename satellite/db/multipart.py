@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, tuple_, update
 
+from common.objectlock import VersionLock
 from satellite.db.engine import Database
 from satellite.db.models import SegmentRow, Upload, UploadPart
 from satellite.db.residency_ledger import LedgerEvent, record_segments
@@ -60,7 +61,7 @@ def _locked_upload(upload_id: str):  # type: ignore[no-untyped-def]
 
 def _upload(u: Upload) -> UploadInfo:
     return UploadInfo(
-        u.id, u.bucket_id, u.key, u.content_type, u.user_metadata, u.tags, u.checksum_algorithm, u.created_at
+        u.id, u.bucket_id, u.key, u.content_type, u.user_metadata, u.tags, u.checksum_algorithm, u.created_at, u.lock
     )
 
 
@@ -82,6 +83,7 @@ class MultipartRepository:
             user_metadata=meta.user_metadata,
             tags=meta.tags,
             checksum_algorithm=checksum_algorithm,
+            lock=None if meta.lock is None else meta.lock.to_json(),
             created_at=dt.datetime.now(dt.UTC),
         )
         async with self.db.transaction() as s:
@@ -197,6 +199,7 @@ class MultipartRepository:
                 user_metadata=upload.user_metadata,
                 checksums=meta_checksums,
                 tags=upload.tags,
+                lock=None if upload.lock is None else VersionLock.from_json(upload.lock),
             )
             row, state = await replace_object(s, upload.bucket_id, upload.key, meta, int(count), condition)
             await s.execute(

@@ -7,10 +7,11 @@ from typing import Any
 
 from sqlalchemy import Row, Text, type_coerce
 
+from common.objectlock import VersionLock
 from satellite.db.models import ObjectRow
 from satellite.metainfo.types import ObjectInfo
 
-__all__ = ["CURRENT_COLUMNS", "LIST_COLUMNS", "listed_info"]
+__all__ = ["CURRENT_COLUMNS", "LIST_COLUMNS", "OBJECT_COLUMNS", "listed_info"]
 
 
 # Listing selects ObjectInfo's fields as plain columns rather than ORM entities, and takes the
@@ -36,6 +37,8 @@ LIST_COLUMNS = (
 
 # ListObjects shows no version: its rows skip the versioning columns (a tenth of a page's decoding).
 CURRENT_COLUMNS = LIST_COLUMNS[:11]
+# GET and HEAD of one object also answer with its Object Lock.
+OBJECT_COLUMNS = (*LIST_COLUMNS, ObjectRow.lock_mode, ObjectRow.lock_until, ObjectRow.legal_hold)
 
 
 def _json_dict(raw: str | dict[str, Any] | None) -> dict[str, Any]:
@@ -48,5 +51,6 @@ def listed_info(r: Row[Any]) -> ObjectInfo:
     meta, checksums, tags = _json_dict(r[6]), _json_dict(r[7]), _json_dict(r[8])
     if len(r) == len(CURRENT_COLUMNS):
         return ObjectInfo(r[0], r[1], r[2], r[3], r[4], r[5], meta, checksums, tags, r[9], r[10])
+    lock = VersionLock.of_row(r[14], r[15], r[16]) if len(r) == len(OBJECT_COLUMNS) else None
     return ObjectInfo(r[0], r[1], r[2], r[3], r[4], r[5], meta, checksums, tags, r[9], r[10], r[11], bool(r[12]),
-                      bool(r[13]))  # fmt: skip
+                      bool(r[13]), lock=lock)  # fmt: skip

@@ -25,9 +25,12 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from common.objectlock import LockConfiguration, VersionLock, lock_for_new_version
 from satellite.db.conditions import check_condition
 from satellite.db.models import Bucket, ObjectRow, ObjectStatus, SegmentRow
+from satellite.db.object_lock import bucket_state, lock_values, refuse_protected
 from satellite.db.residency_ledger import LedgerEvent, record_segments
+from satellite.errors import InvalidArgument, InvalidRequest
 from satellite.metainfo.types import ObjectMeta, WriteCondition
 
 __all__ = [
@@ -79,7 +82,11 @@ _KEY_TURN = select(
 
 
 def new_version_id() -> str:
-    return secrets.token_urlsafe(24)
+    """24 random bytes as 32 URL-safe characters, never starting with "-": command-line clients
+    (the AWS CLI's ``--version-id -x…``) would read such an id as an option and refuse it."""
+    while (vid := secrets.token_urlsafe(24)).startswith("-"):
+        pass
+    return vid
 
 
 def _dialect(s: Conn) -> str:
@@ -99,8 +106,10 @@ async def bucket_versioning(s: Conn, bucket_id: int) -> str:
     return str((await s.execute(_STATE, {"v_bucket": bucket_id})).scalar() or UNVERSIONED)
 
 
-async def _drop(s: Conn, where: Any) -> None:
-    """Delete object rows (their segments and pieces cascade), recording the pieces' removal."""
+async def _drop(s: Conn, where: Any, *, bypass: bool = False) -> None:
+    """Delete object rows (their segments and pieces cascade), recording the pieces' removal;
+    first the Object Lock guard, which refuses the whole deletion if any row is protected."""
+    await refuse_protected(s, where, bypass=bypass)
     doomed = select(SegmentRow.id).join(ObjectRow, ObjectRow.id == SegmentRow.object_id).where(*where)
     await record_segments(s, LedgerEvent.DELETION, "remove", doomed)
     await s.execute(delete(ObjectRow).where(*where))
@@ -117,7 +126,8 @@ async def replace_object(
     postgres = await key_turn(s, bucket_id, key)
     if condition is not None:
         await check_condition(s, bucket_id, key, condition, postgres=postgres)
-    state = await bucket_versioning(s, bucket_id)
+    state, lock_config = await bucket_state(s, bucket_id)
+    now = dt.datetime.now(dt.UTC)
     values: dict[str, Any] = {
         "bucket_id": bucket_id,
         "key": key,
@@ -132,7 +142,8 @@ async def replace_object(
         "checksums": meta.checksums,
         "tags": meta.tags,
         "segment_count": segment_count,
-        "created_at": dt.datetime.now(dt.UTC),
+        "created_at": now,
+        **lock_values(None if delete_marker else _new_lock(lock_config, meta.lock, now)),
     }
     object_id, version = (await s.execute(_INSERT_OBJECT, {**values, "v_bucket": bucket_id, "v_key": key})).one()
     if version > 1:
@@ -145,6 +156,18 @@ async def replace_object(
                 await _drop(s, (*where, ObjectRow.version_id == NULL_VERSION))
             await s.execute(_NOT_LATEST, older)
     return ObjectRow(id=object_id, version=version, **values), state
+
+
+def _new_lock(config: dict[str, Any] | None, asked: VersionLock | None, now: dt.datetime) -> VersionLock | None:
+    """A new version's lock: its write's own, else the bucket's default retention; a write that
+    names a lock in a bucket without Object Lock is refused, as S3 refuses it."""
+    if config is None:
+        if asked is not None:
+            raise InvalidRequest("Bucket is missing Object Lock Configuration")
+        return None
+    if asked is not None and asked.until is not None and asked.until <= now:
+        raise InvalidArgument("The retain until date must be in the future!")
+    return lock_for_new_version(LockConfiguration.from_dict(config), asked, now)
 
 
 _MARKER = ObjectMeta(size=0, etag="")
@@ -163,9 +186,12 @@ async def delete_latest(s: Conn, bucket_id: int, key: str) -> tuple[str, ObjectR
     return state, row
 
 
-async def delete_version(s: Conn, bucket_id: int, key: str, version_id: str) -> ObjectRow | None:
+async def delete_version(
+    s: Conn, bucket_id: int, key: str, version_id: str, *, bypass: bool = False
+) -> ObjectRow | None:
     """Remove one version (or delete marker) for good; when it was the latest, the next
-    newest becomes latest. None when the key has no such version."""
+    newest becomes latest. None when the key has no such version. A version under Object Lock
+    raises ObjectLocked (``bypass``: a GOVERNANCE bypass the requester may use)."""
     await key_turn(s, bucket_id, key)
     row = (
         await s.execute(
@@ -176,7 +202,7 @@ async def delete_version(s: Conn, bucket_id: int, key: str, version_id: str) -> 
     ).first()
     if row is None:
         return None
-    await _drop(s, (ObjectRow.id == row.id,))
+    await _drop(s, (ObjectRow.id == row.id,), bypass=bypass)
     if row.is_latest:
         newest = (
             select(func.max(_older.c.version))

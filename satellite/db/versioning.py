@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from common.objectlock import ObjectLocked
 from satellite.db.engine import Database
 from satellite.db.models import Bucket, ObjectRow, ObjectStatus
 from satellite.db.object_rows import LIST_COLUMNS, listed_info
@@ -30,25 +31,34 @@ class VersioningRepository:
         async with self.db.write_conn() as c:
             await c.execute(update(Bucket).where(Bucket.id == bucket_id).values(versioning=status))
 
-    async def delete_versions(self, bucket_id: int, entries: Sequence[tuple[str, str | None]]) -> list[DeleteOutcome]:
+    async def delete_versions(
+        self, bucket_id: int, entries: Sequence[tuple[str, str | None]], *, bypass: bool = False, single: bool = False
+    ) -> list[DeleteOutcome]:
         """Delete each ``(key, version_id)``: without a version id the latest (a delete marker
         where the bucket is versioned), with one that version for good. One transaction per
-        entry, each after its key's turn."""
+        entry, each after its key's turn. A version Object Lock keeps raises ObjectLocked when
+        ``single`` (DeleteObject), else is reported as that entry's ``AccessDenied``."""
         out: list[DeleteOutcome] = []
         for key, version_id in entries:
-            async with self.db.write_conn() as c:
-                if version_id is None:
-                    state, marker = await delete_latest(c, bucket_id, key)
-                    if marker is None:
-                        out.append(DeleteOutcome(key, None, False, versioned=state != UNVERSIONED))
-                    else:
-                        out.append(DeleteOutcome(key, marker.version_id, True, created_marker=True, versioned=True))
-                    continue
-                gone = await delete_version(c, bucket_id, key, version_id)
-                state = str((await c.execute(select(Bucket.versioning).where(Bucket.id == bucket_id))).scalar())
-                out.append(DeleteOutcome(key, version_id, bool(gone is not None and gone.delete_marker),
-                                         versioned=state != UNVERSIONED, found=gone is not None))  # fmt: skip
+            try:
+                out.append(await self._delete_one(bucket_id, key, version_id, bypass))
+            except ObjectLocked:
+                if single:
+                    raise
+                out.append(DeleteOutcome(key, version_id, False, versioned=True, error="AccessDenied"))
         return out
+
+    async def _delete_one(self, bucket_id: int, key: str, version_id: str | None, bypass: bool) -> DeleteOutcome:
+        async with self.db.write_conn() as c:
+            if version_id is None:
+                state, marker = await delete_latest(c, bucket_id, key)
+                if marker is None:
+                    return DeleteOutcome(key, None, False, versioned=state != UNVERSIONED)
+                return DeleteOutcome(key, marker.version_id, True, created_marker=True, versioned=True)
+            gone = await delete_version(c, bucket_id, key, version_id, bypass=bypass)
+            state = str((await c.execute(select(Bucket.versioning).where(Bucket.id == bucket_id))).scalar())
+            return DeleteOutcome(key, version_id, bool(gone is not None and gone.delete_marker),
+                                 versioned=state != UNVERSIONED, found=gone is not None)  # fmt: skip
 
     async def version_number(self, bucket_id: int, key: str, version_id: str) -> int | None:
         async with self.db.read_conn() as c:

@@ -8,7 +8,7 @@ import secrets
 from typing import Any
 
 from satellite.access.service import Requester
-from satellite.errors import InvalidArgument, NoSuchUpload
+from satellite.errors import InvalidArgument, InvalidRequest, NoSuchUpload
 from satellite.metainfo.service import MetainfoService, check_key, parse_meta
 from satellite.metainfo.store import MetabaseStore
 from satellite.metainfo.types import BucketInfo, ObjectInfo, PartInfo, UploadInfo, WriteCondition
@@ -56,6 +56,8 @@ class MultipartService:
         bucket = await self.metainfo.owned(tenant_id, bucket_name, "s3:PutObject", key)
         parsed = await self.metainfo.with_checked_acl(bucket, parse_meta({**(meta or {}), "size": 0},
                                                                          size_required=False))  # fmt: skip
+        if parsed.lock is not None and bucket.object_lock is None:
+            raise InvalidRequest("Bucket is missing Object Lock Configuration")
         algo = checksum_algorithm if isinstance(checksum_algorithm, str) and checksum_algorithm else None
         return await self.store.create_upload(secrets.token_hex(24), bucket.id, check_key(key), parsed, algo)
 

@@ -35,7 +35,7 @@ from satellite.metainfo.types import (
     WriteCondition,
     b64,
 )
-from satellite.metainfo.util import MAX_KEY_BYTES, check_key, successor
+from satellite.metainfo.util import MAX_KEY_BYTES, check_key, parse_meta, successor
 from satellite.metainfo.versions import check_version_id, missing, present
 from satellite.nodeselection import NodeCandidate, PlacementError, SelectionConfig, in_policy, select_nodes
 from satellite.orders import OrderSigner, SegmentToken, TokenPiece, derive_piece_id
@@ -46,24 +46,6 @@ __all__ = ["MAX_KEY_BYTES", "MetainfoService", "check_key", "parse_meta"]
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 MAX_LIST = 1000
-
-
-def parse_meta(d: Any, *, size_required: bool = True) -> ObjectMeta:
-    if not isinstance(d, dict):
-        raise InvalidArgument("'meta' must be a JSON object")
-    size = d.get("size", 0 if not size_required else None)
-    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-        raise InvalidArgument("meta.size must be a non-negative integer")
-    out: dict[str, Any] = {}
-    for name in ("metadata", "checksums", "tags"):
-        v = d.get(name) or {}
-        if not isinstance(v, dict):
-            raise InvalidArgument(f"meta.{name} must be a JSON object")
-        out[name] = v
-    etag, ctype = d.get("etag", ""), d.get("content_type", "")
-    if not isinstance(etag, str) or not isinstance(ctype, str):
-        raise InvalidArgument("meta.etag and meta.content_type must be strings")
-    return ObjectMeta(size, etag, ctype, out["metadata"], out["checksums"], out["tags"])
 
 
 class MetainfoService:
@@ -124,13 +106,13 @@ class MetainfoService:
         return b
 
     async def create_bucket(self, tenant_id: str, name: str, policy: str | None, *, ownership: Any = None,
-                            acl: Any = None) -> BucketInfo:  # fmt: skip
+                            acl: Any = None, object_lock: bool = False) -> BucketInfo:  # fmt: skip
         """A new bucket; ``ownership`` (Object Ownership) and a canned ``acl`` are checked
         before it exists, as S3 refuses such a CreateBucket whole."""
         if not isinstance(name, str) or not _BUCKET_NAME.match(name) or ".." in name:
             raise InvalidArgument(f"invalid bucket name {name!r}")
         await self.access.check_new_bucket(tenant_id, ownership, acl)
-        b = await self.store.create_bucket(tenant_id, name, policy or None)
+        b = await self.store.create_bucket(tenant_id, name, policy or None, object_lock=object_lock is True)
         await self.access.configure_new_bucket(b, ownership, acl)
         return b
 

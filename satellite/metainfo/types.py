@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.objectlock import VersionLock
 from satellite.errors import InvalidArgument
 from satellite.nodeselection import PlacementPolicy
 
@@ -43,10 +44,11 @@ class BucketInfo:
     policy: PlacementPolicy
     created_at: dt.datetime
     versioning: str = "unversioned"  # or "Enabled", "Suspended" (S3's Status; never back to unversioned)
+    object_lock: dict[str, Any] | None = None  # None: created without Object Lock; else its configuration
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "policy": self.policy.name, "created": iso(self.created_at),
-                "versioning": self.versioning}  # fmt: skip
+                "versioning": self.versioning, "object_lock": self.object_lock is not None}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class ObjectMeta:
     user_metadata: dict[str, Any] = field(default_factory=dict)
     checksums: dict[str, Any] = field(default_factory=dict)
     tags: dict[str, Any] = field(default_factory=dict)
+    lock: VersionLock | None = None  # the write's own Object Lock headers (None: it named none)
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ class ObjectInfo:
     is_latest: bool = True
     delete_marker: bool = False
     versioned: bool = False  # the bucket is or was versioned: S3 then names the version in answers
+    lock: VersionLock | None = None  # read only where answers show it (GET, HEAD): None elsewhere
 
     def to_json(self) -> dict[str, Any]:
         out = self._json()
@@ -108,6 +112,8 @@ class ObjectInfo:
             out["version_id"] = self.version_id
         if self.delete_marker:
             out["delete_marker"] = True
+        if self.lock is not None and (self.lock.mode is not None or self.lock.legal_hold):
+            out["lock"] = self.lock.to_json()
         return out
 
     def _json(self) -> dict[str, Any]:
@@ -137,12 +143,15 @@ class DeleteOutcome:
     created_marker: bool = False
     versioned: bool = False
     found: bool = True
+    error: str | None = None  # "AccessDenied": Object Lock kept this version (DeleteObjects reports it)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"key": self.key, "delete_marker": self.delete_marker,
                                "created_marker": self.created_marker, "found": self.found}  # fmt: skip
         if self.versioned and self.version_id is not None:
             out["version_id"] = self.version_id
+        if self.error is not None:
+            out["error"] = self.error
         return out
 
 
@@ -225,6 +234,7 @@ class UploadInfo:
     tags: dict[str, Any]
     checksum_algorithm: str | None
     created_at: dt.datetime
+    lock: dict[str, Any] | None = None  # the version lock CreateMultipartUpload asked for
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -8,7 +8,15 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from satellite.access.service import Requester
-from satellite.errors import AccessDenied, InvalidArgument, MethodNotAllowed, NoSuchKey, NoSuchVersion, NotFound
+from satellite.errors import (
+    AccessDenied,
+    InvalidArgument,
+    InvalidBucketState,
+    MethodNotAllowed,
+    NoSuchKey,
+    NoSuchVersion,
+    NotFound,
+)
 from satellite.metainfo.types import BucketInfo, DeleteOutcome, ListEntry, ObjectInfo
 from satellite.metainfo.util import check_key, successor
 
@@ -63,17 +71,32 @@ class VersioningService:
         if status not in STATES:
             raise InvalidArgument("versioning status is Enabled or Suspended")
         bucket = await self.m.owned(tenant_id, bucket_name, "s3:PutBucketVersioning")
+        if bucket.object_lock is not None and status != "Enabled":
+            raise InvalidBucketState(
+                "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed."
+            )
         await self.store.set_versioning(bucket.id, status)
 
     async def delete_object(self, who: Requester | str, bucket_name: str, key: str,
-                            version_id: Any = None) -> DeleteOutcome:  # fmt: skip
+                            version_id: Any = None, *, bypass: Any = False) -> DeleteOutcome:  # fmt: skip
+        """``bypass``: the request carried ``x-amz-bypass-governance-retention: true``."""
         version_id = check_version_id(version_id)
         action = "s3:DeleteObject" if version_id is None else "s3:DeleteObjectVersion"  # as AWS authorizes them
         bucket = await self.m.owned(who, bucket_name, action, key)
         entries = [(check_key(key), version_id)]
-        return (await self._delete(bucket, entries))[0]
+        may_bypass = await self.may_bypass(who, bucket, key, bypass)
+        return (await self._delete(bucket, entries, bypass=may_bypass, single=True))[0]
 
-    async def delete_objects(self, who: Requester | str, bucket_name: str, entries: Any) -> list[DeleteOutcome]:
+    async def may_bypass(self, who: Requester | str | None, bucket: BucketInfo, key: str | None, asked: Any) -> bool:
+        """A GOVERNANCE bypass counts only when asked for and the requester may
+        ``s3:BypassGovernanceRetention`` (the owner may, unless a policy denies it)."""
+        if asked is not True:
+            return False
+        access = await self.m.access.load(bucket)
+        return self.m.access.allows(access, Requester.of(who), "s3:BypassGovernanceRetention", bucket, key)
+
+    async def delete_objects(self, who: Requester | str, bucket_name: str, entries: Any, *,
+                             bypass: Any = False) -> list[DeleteOutcome]:  # fmt: skip
         """DeleteObjects: ``entries`` are keys or ``{key, version_id}``; every key is checked
         against the policy first (all or nothing, as before versioning)."""
         requester = Requester.of(who)
@@ -90,14 +113,15 @@ class VersioningService:
         if not all(self.m.access.allows(access, requester, "s3:DeleteObject" if v is None else "s3:DeleteObjectVersion",
                                         bucket, k) for k, v in checked):  # fmt: skip
             raise AccessDenied(f"s3:DeleteObject on {bucket_name!r} is denied for some of the keys")
-        return await self._delete(bucket, checked)
+        return await self._delete(bucket, checked, bypass=await self.may_bypass(who, bucket, None, bypass))
 
-    async def _delete(self, bucket: BucketInfo, entries: list[tuple[str, str | None]]) -> list[DeleteOutcome]:
+    async def _delete(self, bucket: BucketInfo, entries: list[tuple[str, str | None]], *, bypass: bool = False,
+                      single: bool = False) -> list[DeleteOutcome]:  # fmt: skip
         if bucket.versioning == "unversioned" and all(v is None for _, v in entries):
             # Never versioned: one batch removes every key's only version, as before versioning.
             found = set(await self.store.delete_objects(bucket.id, [k for k, _ in entries]))
             return [DeleteOutcome(k, None, False, found=k in found) for k, _ in entries]
-        return await self.store.delete_versions(bucket.id, entries)
+        return await self.store.delete_versions(bucket.id, entries, bypass=bypass, single=single)
 
     async def list_versions(
         self, who: Requester | str | None, bucket_name: str, *, prefix: Any = "", delimiter: Any = "",

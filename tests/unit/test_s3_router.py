@@ -431,7 +431,9 @@ def test_invalid_bucket_in_path_is_rejected_by_the_router():
         ("PUT", "/bkt/k?encryption", "NotImplemented"),
         ("GET", "/bkt/k?cors", "NotImplemented"),
         ("POST", "/bkt?encryption", "MethodNotAllowed"),
-        ("PUT", "/bkt/k?retention", "NotImplemented"),
+        ("PUT", "/bkt/k?object-lock", "NotImplemented"),
+        ("DELETE", "/bkt?object-lock", "MethodNotAllowed"),
+        ("PUT", "/bkt/k?retention&versionId=nope", "InvalidArgument"),
         ("DELETE", "/bkt?versioning", "MethodNotAllowed"),
         # Newer bucket subresources are refused, never answered as ListObjects or CreateBucket.
         ("GET", "/bkt?abac", "NotImplemented"),
@@ -536,3 +538,19 @@ def test_plus_in_a_query_value_is_a_space_and_percent_2b_a_plus() -> None:
     endpoint = route("GET", "/bkt?list-type=2&prefix=my+data%2F&start-after=a%2Bb", _headers())
     assert endpoint.list_query is not None
     assert (endpoint.list_query.prefix, endpoint.list_query.start_after) == ("my data/", "a+b")
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "operation", "version_id"),
+    [
+        ("GET", "/bkt?object-lock", Operation.GET_OBJECT_LOCK_CONFIGURATION, None),
+        ("PUT", "/bkt?object-lock", Operation.PUT_OBJECT_LOCK_CONFIGURATION, None),
+        ("GET", "/bkt/k?retention", Operation.GET_OBJECT_RETENTION, None),
+        ("PUT", "/bkt/k?retention&versionId=null", Operation.PUT_OBJECT_RETENTION, "null"),
+        ("GET", "/bkt/k?legal-hold&versionId=null", Operation.GET_OBJECT_LEGAL_HOLD, "null"),
+        ("PUT", "/bkt/k?legal-hold", Operation.PUT_OBJECT_LEGAL_HOLD, None),
+    ],
+)
+def test_object_lock_requests_route_to_their_operations(method, target, operation, version_id):
+    ep = route(method, target, {"Host": "localhost:9000"})
+    assert ep.operation is operation and ep.version_id == version_id
