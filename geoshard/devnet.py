@@ -34,6 +34,7 @@ from pathlib import Path
 from common.identity import Identity
 from common.lifecycle_rules import DAY_SECONDS_ENV
 from gateway.config import write_private_file
+from geoshard.devnet_banner import open_settlement, print_banner, rclone_line, tls_probe
 from geoshard.pidfile import PidFile, busy_ports
 from geoshard.supervisor import Child, ChildDied, Supervisor, http_ready
 
@@ -439,7 +440,7 @@ def run_devnet(opts: DevnetOptions) -> int:
         print(f"started {len(children)} storage nodes in {len({c for c, _ in locations})} countries", flush=True)
 
         state = _setup_tenant(admin_url, sat_cfg.admin_token, opts.data / "devnet-tenant.json", locations)
-        settlement = _open_settlement(admin_url, sat_cfg.admin_token)
+        settlement = open_settlement(admin_url, sat_cfg.admin_token)
         gw_dir = opts.data / "gateway"
         if not (gw_dir / "master.key").exists():
             _run_cli("gateway", "init", "--master-key-file", str(gw_dir / "master.key"))
@@ -468,12 +469,12 @@ def run_devnet(opts: DevnetOptions) -> int:
             cert, key = ensure_self_signed(opts.data / "tls", hosts=("localhost", opts.host))
             gw_args += ["--tls-cert", str(cert), "--tls-key", str(key)]
             env["AWS_CA_BUNDLE"] = str(cert)
-        probe = http_ready(f"http://{opts.host}:{opts.gateway_port}/") if not opts.tls else _tls_probe(endpoint)
+        probe = http_ready(f"http://{opts.host}:{opts.gateway_port}/") if not opts.tls else tls_probe(endpoint)
         sup.start(Child("gateway", gw_args, logs / "gateway.log", ready=probe), ready_timeout=60)
         env["GEOSHARD_NODE_DASHBOARD"] = f"http://{_dashboard_host(opts, 0)}:{opts.dashboard_port_base}"
         _write_dashboards(opts, node_configs)
         env_path = _write_env(opts, env)
-        _print_banner(opts, env, env_path, settlement)
+        print_banner(opts, env, env_path, settlement)
         sup.watch()
         print("\nstopping devnet…", flush=True)
         return 0
@@ -490,84 +491,6 @@ def run_devnet(opts: DevnetOptions) -> int:
         if count:
             how = f", {len(killed)} killed after the grace period: {', '.join(killed)}" if killed else ""
             print(f"stopped {count} processes in {time.monotonic() - began:.1f}s{how}", flush=True)
-
-
-def _tls_probe(endpoint: str):  # type: ignore[no-untyped-def]
-    import ssl
-    import urllib.error
-    import urllib.request
-
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-
-    def probe() -> bool:
-        try:
-            with urllib.request.urlopen(endpoint + "/", timeout=1, context=ctx):
-                return True
-        except urllib.error.HTTPError:
-            return True
-        except (OSError, ValueError):
-            return False
-
-    return probe
-
-
-def _open_settlement(admin_url: str, admin_token: str) -> dict[str, object]:
-    """Deploy the test token and payout contract on the satellite's in-process chain and fund
-    its payer (the admin read-out opens the chain), so the banner can show where pay comes from."""
-    from satellite.admin.client import AdminClient
-
-    return dict(AdminClient(admin_url, admin_token).call("GET", "/v1/settlement/chain"))
-
-
-def _print_banner(opts: DevnetOptions, env: dict[str, str], env_path: Path, chain: dict[str, object]) -> None:
-    e = env
-    decimals = int(str(chain["decimals"]))
-    funds = int(str(chain["payer_token_balance"])) / 10**decimals
-    staking = f", staking {chain['staking_contract']}" if chain.get("staking_contract") else ""
-    ca = f" --ca-bundle {shlex.quote(e['AWS_CA_BUNDLE'])}" if "AWS_CA_BUNDLE" in e else ""
-    rclone = rclone_line(tls="AWS_CA_BUNDLE" in e)
-    print(
-        f"""
-Geoshard devnet is up.
-  S3 endpoint     {e['AWS_ENDPOINT_URL']}
-  access key      {e['AWS_ACCESS_KEY_ID']}
-  secret key      {e['AWS_SECRET_ACCESS_KEY']}
-  admin API       {e['GEOSHARD_ADMIN_URL']}  (token in {env_path})
-  admin console   {e['GEOSHARD_ADMIN_URL']}/console/  (log in with GEOSHARD_ADMIN_TOKEN)
-  node dashboard  {e['GEOSHARD_NODE_DASHBOARD']}/  (node i: port {opts.dashboard_port_base}+i; all: /multinode;
-                  URLs and tokens in {opts.data / 'dashboards.json'})
-  policies        global, eu (DE/FR/NL), na (US/CA) — pick one with a bucket's LocationConstraint
-  payouts         {chain['chain']}: token {chain['token']}, payout contract {chain['payout_contract']}{staking}
-                  payer {chain['payer']} holds {funds:,.0f} GST; see `geoshard admin settlement batches`
-  logs            {opts.data / 'logs'}
-
-In another shell:
-  . {shlex.quote(str(env_path))}
-  aws s3 mb s3://photos --region eu{ca}
-  aws s3 cp ./somefile s3://photos/{ca}
-  aws s3 ls s3://photos{ca}
-  {rclone}
-  geoshard admin report photos
-
-Ctrl-C stops the network; run the command again to resume it with its data.
-""",
-        flush=True,
-    )
-
-
-def rclone_line(*, tls: bool) -> str:
-    """The rclone command the banner prints, to paste after ``. devnet.env``.
-
-    The endpoint is quoted inside the connection string (its ``:`` would end the remote
-    name) and the whole string for the shell. rclone refuses to start at all while
-    ``AWS_CA_BUNDLE`` is set (its S3 SDK cannot load a bundle into rclone's HTTP transport),
-    so the line unsets it for rclone and, over HTTPS, hands the same file to ``--ca-cert``.
-    """
-    remote = "\":s3,provider=Other,endpoint='$AWS_ENDPOINT_URL',env_auth=true:\""
-    ca = ' --ca-cert "$AWS_CA_BUNDLE"' if tls else ""
-    return f"env -u AWS_CA_BUNDLE rclone{ca} lsd {remote}"
 
 
 def _cmd(args: argparse.Namespace) -> int:
