@@ -278,6 +278,11 @@ def _disk_rate(base: Path, payload: bytes, count: int, concurrency: int) -> floa
     return count * len(payload) / secs / 1e6
 
 
+def _cpu_seconds(proc: psutil.Process) -> float:
+    t = proc.cpu_times()
+    return t.user + t.system
+
+
 async def _timed(jobs: list, concurrency: int) -> float:
     sem = asyncio.Semaphore(concurrency)
 
@@ -315,6 +320,9 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                                           "--log-level", "WARNING"))
         procs.append(node)
         node_ps = psutil.Process(node.pid)
+        # CPU per byte of each server process (user + system, from /proc): robust to load
+        # from elsewhere, unlike MB/s; the lowest round of each counts.
+        server_ps = {"bare": psutil.Process(bare.pid), "file": psutil.Process(files.pid), "node": node_ps}
         rss_base = node_ps.memory_info().rss
         rss_peak = rss_base
         node_id = Identity.load(data_dir / "identity.pem").id
@@ -331,6 +339,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                 stored: dict[str, list[str]] = {}
                 for op in ("put", "get"):
                     best = dict.fromkeys([*servers[op], "disk"] if op == "put" else servers[op], 0.0)
+                    cpu_ns = dict.fromkeys(servers[op], float("inf"))
                     for rnd in range(args.rounds):
                         for name, url in servers[op].items():
                             if op == "put":
@@ -339,8 +348,11 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                                 jobs = [lambda p=p, u=url, d=payload: client.put(u, p, d, args.leaf_size) for p in ids]
                             else:
                                 jobs = [lambda p=p, u=url, n=size: client.get(u, p, n) for p in stored[name]]
+                            cpu0 = _cpu_seconds(server_ps[name])
                             secs = await _timed(jobs, args.concurrency)
+                            cpu = _cpu_seconds(server_ps[name]) - cpu0
                             best[name] = max(best[name], count * size / secs / 1e6)
+                            cpu_ns[name] = min(cpu_ns[name], cpu / (count * size) * 1e9)
                             rss_peak = max(rss_peak, node_ps.memory_info().rss)
                         if op == "put":
                             best["disk"] = max(best["disk"], await asyncio.to_thread(
@@ -348,6 +360,8 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                                 args.concurrency))
                     for name, rate in best.items():
                         figures[f"{op}_{label}_{name}_mb_s"] = round(rate, 1)
+                    for name, ns in cpu_ns.items():
+                        figures[f"{op}_{label}_{name}_cpu_ns_per_byte"] = round(ns, 3)
                     ratio = best["node"] / best["bare"]
                     figures[f"{op}_{label}_ratio"] = round(ratio, 3)
                     vs_file = best["node"] / best["file"]
@@ -360,6 +374,8 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                         figures[f"put_{label}_vs_disk_ratio"] = round(best["node"] / best["disk"], 3)
                         line += f" | disk alone {best['disk']:7.1f}"
                     print(line, flush=True)
+                    print(f"{'':12}CPU ns/B: node {cpu_ns['node']:.2f} | file server {cpu_ns['file']:.2f} | "
+                          f"bare {cpu_ns['bare']:.2f}  (load average {os.getloadavg()[0]:.1f})", flush=True)
         figures["node_rss_peak_mb"] = round(rss_peak / 1e6, 1)
         figures["node_rss_growth_mb"] = round((rss_peak - rss_base) / 1e6, 1)
         print(f"node RSS: {rss_base / 1e6:.0f} MB at start, {rss_peak / 1e6:.0f} MB peak "

@@ -55,7 +55,7 @@ import numpy as np
 from . import crypto
 from .errors import CorruptPieceError, LayoutError, NotEnoughPiecesError, PieceError
 from .fec import DEFAULT_BACKEND, get_backend
-from .merkle import EMPTY_ROOT, MerkleTree, root_from_range, verify_range
+from .merkle import EMPTY_ROOT, MerkleTree, leaf_hash, root_from_range, verify_range
 from .scheme import RedundancyScheme
 
 __all__ = [
@@ -364,18 +364,13 @@ def verify_share_rows(
 
     The rows need not be adjacent in memory: a reader gathers the ``k`` primary pieces'
     shares straight into a :func:`stripe_buffer`, where piece ``j``'s shares are the
-    strided column ``buf[:, j, :]``, and checks them there, so no piece is copied to be
+    strided column ``buf[:, j, :]``, and checks them there, so no piece is gathered to be
     hashed. Each row (one share, one Merkle leaf) is contiguous.
     """
     s = layout.share_size
     if rows.ndim != 2 or rows.shape[0] == 0 or rows.shape[1] != s or rows.dtype != np.uint8:
         return False
-    b3 = blake3.blake3
-    hashes = []
-    for row in rows:
-        h = b3(b"\x00")  # merkle.leaf_hash's domain byte, fed without copying the leaf
-        h.update(row)
-        hashes.append(h.digest())
+    hashes = [leaf_hash(memoryview(row)) for row in rows]
     try:
         return root_from_range(stripe_start, hashes, proof, layout.stripes) == root
     except ValueError:

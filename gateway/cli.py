@@ -123,6 +123,9 @@ async def _serve(config: GatewayConfig) -> None:
     started = asyncio.create_task(peer.started.wait())
     await asyncio.wait({runner, started}, return_when=asyncio.FIRST_COMPLETED)
     if started.done():
+        from common.collector import settle
+
+        settle()  # what start-up made stays: no collection need walk it again
         print(f"geoshard gateway serving S3 at {peer.url}", flush=True)
         if peer.metrics_url:
             print(f"geoshard gateway metrics at {peer.metrics_url}/metrics", flush=True)

@@ -246,6 +246,9 @@ async def _serve(cfg: NodeConfig, identity: Identity) -> None:
     started = asyncio.create_task(peer.server.started.wait())
     await asyncio.wait({runner, started}, return_when=asyncio.FIRST_COMPLETED)
     if started.done():
+        from common.collector import settle
+
+        settle()  # what start-up made stays: no collection need walk it again
         # One machine-readable line, so scripts and tests can find a port chosen by the OS.
         listen = f"{cfg.listen_host or '0.0.0.0'}:{peer.server.port}"
         print(
