@@ -159,6 +159,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
     def announce(sat: Satellite) -> None:
+        from common.collector import settle
+
+        settle()  # what start-up made stays: no collection need walk it again (as nodes and gateways do)
         # One machine-readable line, so scripts and tests can find a port chosen by the OS.
         admin = f"admin {sat.admin_url}" if sat.admin_url else "no admin API"
         api = f"serving at {sat.api_url}" if sat.api_url else "serving no public API"
