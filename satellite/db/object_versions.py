@@ -106,10 +106,13 @@ async def bucket_versioning(s: Conn, bucket_id: int) -> str:
     return str((await s.execute(_STATE, {"v_bucket": bucket_id})).scalar() or UNVERSIONED)
 
 
-async def _drop(s: Conn, where: Any, *, bypass: bool = False) -> None:
+async def _drop(s: Conn, where: Any, *, bypass: bool = False, lock_bucket: bool = True) -> None:
     """Delete object rows (their segments and pieces cascade), recording the pieces' removal;
-    first the Object Lock guard, which refuses the whole deletion if any row is protected."""
-    await refuse_protected(s, where, bypass=bypass)
+    first the Object Lock guard, which refuses the whole deletion if any row is protected.
+    ``lock_bucket=False`` (the caller read the bucket: created without Object Lock, which never
+    turns off) skips the guard's read: no version of such a bucket can carry a lock."""
+    if lock_bucket:
+        await refuse_protected(s, where, bypass=bypass)
     doomed = select(SegmentRow.id).join(ObjectRow, ObjectRow.id == SegmentRow.object_id).where(*where)
     await record_segments(s, LedgerEvent.DELETION, "remove", doomed)
     await s.execute(delete(ObjectRow).where(*where))
@@ -150,10 +153,10 @@ async def replace_object(
         older = {"v_bucket": bucket_id, "v_key": key, "v_version": version}
         where = (ObjectRow.bucket_id == bucket_id, ObjectRow.key == key, ObjectRow.version < version)
         if state == UNVERSIONED:
-            await _drop(s, where)
+            await _drop(s, where, lock_bucket=lock_config is not None)
         else:
             if state == SUSPENDED:
-                await _drop(s, (*where, ObjectRow.version_id == NULL_VERSION))
+                await _drop(s, (*where, ObjectRow.version_id == NULL_VERSION), lock_bucket=lock_config is not None)
             await s.execute(_NOT_LATEST, older)
     return ObjectRow(id=object_id, version=version, **values), state
 
