@@ -139,7 +139,9 @@ async def test_a_node_back_after_its_pieces_were_rebuilt_elsewhere_loses_them_to
         assert any(r.node_id == back.identity.id and r.sent for r in reports), reports
         await back.retain.wait_idle()
         assert not back.store.exists(gone[0].piece_id), "trashed by the retain list"
-        assert back.store.trash_path(gone[0].piece_id).exists()
+        # In the trash, or already purged from it: the test nodes' trash grace is 0.2 s, which a
+        # loaded machine can spend between the pass and this line.
+        assert back.retain.trashed_total >= 1
 
         # Offline, not disqualified: once back it takes new pieces of other segments.
         everyone = RedundancyScheme.parse(f"2/3/{len(net.nodes) - 1}/{len(net.nodes) - 1}")
