@@ -133,7 +133,7 @@ async def _keys_are(net: Planet, bucket: str, want: set[str]) -> bool:
     return await keys(net, bucket) == want
 
 
-async def test_removing_the_rule_or_copying_out_before_expiry_renews_the_pieces_which_outlive_the_old_ttl(tmp_path, db) -> None:  # noqa: E501, F811
+async def test_rule_removed_copy_or_versioning_before_expiry_renews_the_pieces_which_outlive_the_old_ttl(tmp_path, db) -> None:  # noqa: E501, F811
     # Six nodes for five pieces: a renewal may put a new piece on a node that holds an old one.
     async with planet(tmp_path, database=db, segment_size=SEGMENT, satellite_config=CONFIG,
                       lifecycle_day_seconds=DAY) as net:  # fmt: skip
@@ -147,6 +147,12 @@ async def test_removing_the_rule_or_copying_out_before_expiry_renews_the_pieces_
         await net.s3(s3.create_bucket, Bucket="other")
         await net.s3(s3.copy_object, Bucket="other", Key="copy", CopySource={"Bucket": "life", "Key": "tmp/still"})
         assert await piece_ids(net, "copy", "other") == await piece_ids(net, "tmp/still")
+        # Versioning turned on after the upload: expiry would only add a delete marker now.
+        await net.s3(s3.create_bucket, Bucket="ver")
+        await net.s3(s3.put_bucket_lifecycle_configuration, Bucket="ver", LifecycleConfiguration=rule(5))
+        await net.s3(s3.put_object, Bucket="ver", Key="tmp/v", Body=data["tmp/a"])
+        assert (await ttls(net, "ver"))["tmp/v"][0] is not None
+        await net.s3(s3.put_bucket_versioning, Bucket="ver", VersioningConfiguration={"Status": "Enabled"})
         old = {key: await piece_ids(net, key) for key in data}
         old_ttl = max(t for ts in (await ttls(net, "life")).values() for t in ts if t)
         assert old_ttl - time.time() < 2 * GRACE_DAYS * DAY  # within the checker's renewal horizon already
@@ -154,9 +160,9 @@ async def test_removing_the_rule_or_copying_out_before_expiry_renews_the_pieces_
         await net.s3(s3.put_bucket_lifecycle_configuration, Bucket="life", LifecycleConfiguration=rule(5, "tmp/still"))
 
         results = await repair_all(net)
-        # tmp/a: 1 segment, tmp/big: 3, the copy: 1
-        assert sorted(r.outcome.value for r in results) == ["repaired"] * 5, results
-        assert sat.repair.checker.state.last_pass.get("renew") == 5
+        # tmp/a: 1 segment, tmp/big: 3, the copy: 1, the versioned one: 1
+        assert sorted(r.outcome.value for r in results) == ["repaired"] * 6, results
+        assert sat.repair.checker.state.last_pass.get("renew") == 6
         after = await ttls(net, "life")
         assert after["tmp/a"] == [None] and after["tmp/big"] == [None] * 3
         assert all(t is not None for t in after["tmp/still"])  # still expiring before its TTL: left alone
@@ -165,7 +171,7 @@ async def test_removing_the_rule_or_copying_out_before_expiry_renews_the_pieces_
             assert new and not new & old[key]  # every piece replaced, none with a TTL
             assert not new & await node_ttl_pieces(net)
         assert await piece_ids(net, "tmp/still") == old["tmp/still"]
-        assert (await ttls(net, "other"))["copy"] == [None]
+        assert (await ttls(net, "other"))["copy"] == [None] and (await ttls(net, "ver"))["tmp/v"] == [None]
         copied = await piece_ids(net, "copy", "other")
         assert copied and not copied & old["tmp/still"] and not copied & await node_ttl_pieces(net)
         assert await repair_all(net) == []  # renewed: nothing more to do
@@ -178,6 +184,8 @@ async def test_removing_the_rule_or_copying_out_before_expiry_renews_the_pieces_
             assert body == data[key]
         _, body = await net.get(s3, Bucket="other", Key="copy")
         assert body == data["tmp/still"]
+        _, body = await net.get(s3, Bucket="ver", Key="tmp/v")
+        assert body == data["tmp/a"]
 
 
 async def test_audits_leave_alone_pieces_near_or_past_their_ttl_and_fail_no_node_for_them(tmp_path, db) -> None:  # noqa: F811
