@@ -84,6 +84,9 @@ class SatelliteConfig:
     lifecycle_batch_size: int = 500  # objects (or uploads) examined per pass
     lifecycle_poll: float = 300.0  # longest sleep: how soon a rule put through another process is seen
     lifecycle_day_seconds: int = field(default_factory=default_day_seconds)  # devnet shortens "days"
+    # Pieces of an object a rule expires carry a TTL this long after its expiry (in days of 86,400 s:
+    # scaled like lifecycle_day_seconds); the chore runs first, the repair checker renews them if it cannot.
+    lifecycle_piece_grace_seconds: int = 7 * 86_400
     # Graceful exit (satellite/gracefulexit): pieces copied from the exiting node to new ones.
     exit_interval: float = 60.0  # seconds between passes of the exit chore
     exit_batch_size: int = 100  # pieces per exiting node per pass

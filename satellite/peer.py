@@ -25,6 +25,7 @@ from aiohttp import web
 from common.identity import Identity
 from common.lifecycle import Service, close_services, run_services
 from common.observability import request_id_middleware
+from common.piece_ttl import PieceTtl
 from satellite.accounting import AccountingConfig
 from satellite.accounting.service import AccountingService
 from satellite.admin.api import AdminServices, create_admin_app
@@ -133,6 +134,7 @@ class Satellite:
             inline_threshold=config.inline_threshold,
             max_segment_size=config.max_segment_size,
             metadata=MetadataLocation.from_config(config),
+            piece_ttl=PieceTtl(config.lifecycle_day_seconds, config.lifecycle_piece_grace_seconds),
         )
         self.multipart = MultipartService(self.metainfo, self.metabase)
         declare_inline_place(db, *self.metainfo.metadata.storage_place)  # the ledger's ``satellite-db`` holder

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from satellite.audit.chore import AuditRecord, Containment, PendingTarget
@@ -67,7 +67,11 @@ _TARGETS = (
     .join(_segments, _segments.c.id == _pieces.c.segment_id)
     .join(_nodes, _nodes.c.id == _pieces.c.node_id)
     .where(_nodes.c.disqualified_at.is_(None), _nodes.c.exit_finished_at.is_(None), _nodes.c.contained_at.is_(None))
+    # A piece past (or about to pass) its TTL is expected gone from its node: never audited.
+    .where(or_(_segments.c.piece_expires.is_(None), _segments.c.piece_expires > bindparam("b_expires_after")))
 )  # fmt: skip
+# An audit (or a contained node's retry) must be answered well before the piece's TTL ends.
+TTL_MARGIN = dt.timedelta(minutes=10)
 _NODE_COLUMNS = tuple(
     _nodes.c[name]
     for name in ("id", "audit_success_count", "audit_total_count", "vetted_at", "disqualified_at",
@@ -122,7 +126,7 @@ class AuditRepository:
             return []
         q = _TARGETS.where(tuple_(_pieces.c.segment_id, _pieces.c.number).in_([(r.segment_id, r.number) for r in refs]))
         async with self.db.read_conn() as c:
-            rows = (await c.execute(q)).all()
+            rows = (await c.execute(q, {"b_expires_after": dt.datetime.now(dt.UTC) + TTL_MARGIN})).all()
         found = {
             (int(r.segment_id), int(r.number)): AuditTarget(
                 node_id=r.node_id, address=r.address, segment_id=int(r.segment_id), piece_number=int(r.number),
@@ -156,9 +160,15 @@ class AuditRepository:
         ]
 
     async def still_stored(self, t: AuditTarget) -> bool:
-        """Whether the satellite still expects this node to hold this piece (not deleted, not repaired away)."""
-        q = select(PieceRow.piece_id).where(
-            PieceRow.segment_id == t.segment_id, PieceRow.number == t.piece_number, PieceRow.node_id == t.node_id
+        """Whether the satellite still expects this node to hold this piece (not deleted, not repaired
+        away, not past its TTL)."""
+        live = dt.datetime.now(dt.UTC) + TTL_MARGIN
+        q = (
+            select(PieceRow.piece_id)
+            .join(SegmentRow, SegmentRow.id == PieceRow.segment_id)
+            .where(PieceRow.segment_id == t.segment_id, PieceRow.number == t.piece_number)
+            .where(PieceRow.node_id == t.node_id)
+            .where(or_(SegmentRow.piece_expires.is_(None), SegmentRow.piece_expires > live))
         )
         async with self.db.read() as s:
             return (await s.execute(q)).scalar() == t.piece_id

@@ -133,6 +133,7 @@ async def insert_segments(
             "total": seg.scheme[3],
             "piece_size": seg.piece_size,
             "created_at": now,
+            "piece_expires": dt.datetime.fromtimestamp(seg.piece_expires, dt.UTC) if seg.piece_expires else None,
         }
         for seg in segments
     ]
@@ -345,6 +346,7 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
                         root_piece_id=r.root_piece_id,
                         scheme=(r.k, r.repair_threshold, r.success_threshold, r.total),
                         piece_size=r.piece_size,
+                        piece_expires=int(r.piece_expires.timestamp()) if r.piece_expires else 0,
                     )
                 )
             # An inline object (the usual small GET) has no pieces: no second query.
@@ -517,6 +519,7 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
                 scheme=seg.scheme,
                 piece_size=seg.piece_size,
                 pieces=tuple(_piece_in(p) for p in seg.pieces),
+                piece_expires=seg.piece_expires,  # the copy shares the pieces, and so their TTL
             )
             for i, seg in enumerate(segments)
         ]

@@ -312,6 +312,8 @@ class SegmentRow(Base):
     total: Mapped[int] = mapped_column(Integer, default=0)
     piece_size: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[dt.datetime]
+    # When the nodes delete its pieces by themselves (the PUT orders' TTL); None: never.
+    piece_expires: Mapped[dt.datetime | None] = mapped_column(default=None)
 
 
 class PieceRow(Base):

@@ -119,6 +119,7 @@ class SegmentChecker:
             scheme=(token.scheme.k, token.scheme.repair, token.scheme.success, token.scheme.total),
             piece_size=layout.piece_size,
             pieces=tuple(sorted(pieces.values(), key=lambda x: x.number)),
+            piece_expires=token.piece_expires,
         )
 
     def _check_piece(self, p: Any, token: Any, piece_size: int) -> PieceIn:

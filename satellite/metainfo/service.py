@@ -12,7 +12,9 @@ import random
 import re
 from typing import Any
 
+from common.lifecycle_rules import SETTING
 from common.messages import Action
+from common.piece_ttl import PieceTtl, piece_expiry
 from satellite.access.service import ACL_MARK, AccessService, Requester
 from satellite.errors import (
     AccessDenied,
@@ -61,7 +63,9 @@ class MetainfoService:
         rng: random.Random | None = None,
         access: AccessService | None = None,
         metadata: MetadataLocation | None = None,
+        piece_ttl: PieceTtl | None = None,
     ) -> None:
+        self.piece_ttl = piece_ttl or PieceTtl()  # lifecycle expiry as the PUT orders' piece TTL
         self.metadata = metadata or MetadataLocation()  # where inline segments would be stored
         self.store = store
         # Who may read or write what: decided here, with the orders (satellite/access).
@@ -209,10 +213,17 @@ class MetainfoService:
         policy = bucket.policy
         chosen = await self._select(bucket)
         root = self.signer.new_root_piece_id()
+        expires = int(dt.datetime.now(dt.UTC).timestamp()) + self.signer.token_ttl
+        ttl = 0  # a part's object is current only at completion: no TTL (common/piece_ttl.py)
+        if not upload_id and bucket.versioning == "unversioned" and bucket.object_lock is None:
+            lifecycle = await self.store.get_setting(bucket.id, SETTING)
+            ttl = piece_expiry(versioning=bucket.versioning, locked=False, lifecycle=lifecycle, key=key,
+                               created_by=expires, ttl=self.piece_ttl)  # fmt: skip
         limits = []
         token_pieces = []
         for number, node in enumerate(chosen):
-            order = self.signer.order_limit(node.id, derive_piece_id(root, node.id, number), Action.PUT, piece_size)
+            piece_id = derive_piece_id(root, node.id, number)
+            order = self.signer.order_limit(node.id, piece_id, Action.PUT, piece_size, piece_expires=ttl)
             token_pieces.append(TokenPiece(number, node.id, order.message.serial))
             limits.append(
                 {
@@ -231,7 +242,8 @@ class MetainfoService:
             root_piece_id=root,
             max_piece_size=piece_size,
             pieces=tuple(token_pieces),
-            expires=int(dt.datetime.now(dt.UTC).timestamp()) + self.signer.token_ttl,
+            expires=expires,
+            piece_expires=ttl,
         )
         return {"token": self.signer.seal(token), "scheme": policy.scheme.to_dict(), "limits": limits}
 

@@ -180,6 +180,7 @@ class SegmentIn:
     scheme: tuple[int, int, int, int] = (0, 0, 0, 0)
     piece_size: int = 0
     pieces: tuple[PieceIn, ...] = ()
+    piece_expires: int = 0  # unix seconds its pieces' TTL ends on the nodes (0: none)
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,7 @@ class SegmentOut:
     scheme: tuple[int, int, int, int]
     piece_size: int
     pieces: list[PieceOut] = field(default_factory=list)
+    piece_expires: int = 0  # unix seconds its pieces' TTL ends on the nodes (0: none)
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,7 @@ class SegmentToken:
     max_piece_size: int
     pieces: tuple[TokenPiece, ...]
     expires: int
+    piece_expires: int = 0  # the PUT orders' piece TTL (0: none), recorded on the segment
 
     def piece(self, number: int) -> TokenPiece:
         for p in self.pieces:
@@ -95,6 +96,7 @@ class SegmentToken:
             "m": self.max_piece_size,
             "n": [[p.number, p.node_id, p.serial] for p in self.pieces],
             "e": self.expires,
+            "x": self.piece_expires,
         }
 
     @classmethod
@@ -109,6 +111,7 @@ class SegmentToken:
             max_piece_size=int(d["m"]),
             pieces=tuple(TokenPiece(int(n), str(node), str(serial)) for n, node, serial in d["n"]),
             expires=int(d["e"]),
+            piece_expires=int(d.get("x", 0)),
         )
 
 
@@ -132,7 +135,9 @@ class OrderSigner:
     def satellite_id(self) -> str:
         return self.identity.id
 
-    def order_limit(self, node_id: str, piece_id: str, action: Action, max_bytes: int) -> Signed[OrderLimit]:
+    def order_limit(
+        self, node_id: str, piece_id: str, action: Action, max_bytes: int, piece_expires: int = 0
+    ) -> Signed[OrderLimit]:
         t = now()
         limit = OrderLimit(
             serial=new_serial(),
@@ -143,6 +148,7 @@ class OrderSigner:
             max_bytes=max_bytes,
             expires=t + self.order_ttl,
             created=t,
+            piece_expires=piece_expires,
         )
         return Signed.sign(self.identity, limit)
 

@@ -34,6 +34,7 @@ from satellite.residency import MetadataLocation
 from .health import RepairReason, segment_health
 from .inline import InlineStore
 from .queue import QueueEntry, RepairQueue
+from .renewal import Renewals
 
 __all__ = ["CheckerState", "CheckerStep", "LostHook", "NodeSnapshot", "RepairChecker"]
 
@@ -79,7 +80,9 @@ class RepairChecker:
         batch_size: int = 1000,
         on_lost: LostHook | None = None,
         metadata: MetadataLocation | None = None,
+        renewals: Renewals | None = None,
     ) -> None:
+        self.renewals = renewals or Renewals(queue.db)  # piece TTLs to renew (reason ``renew``)
         self.metadata = metadata or MetadataLocation()
         self.inline = InlineStore(queue.db)
         self.on_lost = on_lost  # told of segments with fewer than k healthy pieces (data-loss incidents)
@@ -109,7 +112,10 @@ class RepairChecker:
         entries: list[QueueEntry] = []
         cleared: list[int] = []  # short segments that reached success by other means
         lost: list[tuple[int, int, int]] = []
+        expiring: dict[int, tuple[int, int]] = {}  # segment id: (healthy, margin), TTL within the horizon
         for seg in batch:
+            if seg.piece_expires and seg.piece_expires <= t:
+                continue  # its pieces are expected gone: nothing to repair, nothing lost
             policy = self._policies.get(seg.policy_id)
             if policy is None:  # a policy created after the pass began
                 self._policies = await self.queue.policies()
@@ -124,6 +130,8 @@ class RepairChecker:
                 online_window=self.online_window,
             )
             reason = health.reason
+            if reason is None and seg.piece_expires and seg.piece_expires <= self.renewals.horizon(t):
+                expiring[seg.id] = (len(health.healthy), health.margin)
             if reason is None and seg.short:
                 if len(health.healthy) < seg.success_threshold:
                     reason = RepairReason.SHORT  # still short: the repairer retries it
@@ -134,6 +142,9 @@ class RepairChecker:
                 if reason is RepairReason.LOST:
                     lost.append((seg.id, len(health.healthy), seg.k))
                 self.state.by_reason[reason.value] = self.state.by_reason.get(reason.value, 0) + 1
+        for sid in sorted(await self.renewals.needing(list(expiring), t)):
+            entries.append(QueueEntry(sid, *expiring[sid], RepairReason.RENEW.value))
+            self.state.by_reason[RepairReason.RENEW.value] = self.state.by_reason.get(RepairReason.RENEW.value, 0) + 1
         await self.queue.push(entries, dt.datetime.fromtimestamp(t, dt.UTC))
         await self.queue.clear_shortfalls(cleared)
         if lost and self.on_lost is not None:

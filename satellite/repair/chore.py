@@ -17,16 +17,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from common.piece_client import PieceClient, PieceClientConfig
+from common.piece_ttl import PieceTtl
 from satellite.nodeselection import SelectionConfig
 from satellite.orders import OrderSigner
 from satellite.residency import MetadataLocation
 
 from .checker import CheckerStep, LostHook, NodeSnapshot, RepairChecker
 from .queue import RepairQueue
+from .renewal import Renewals
 from .repairer import Repairer
 
 __all__ = ["RepairConfig", "RepairService"]
@@ -45,6 +47,7 @@ class RepairConfig:
     claim_timeout: float = 6 * 3600.0
     job_timeout: float = 45 * 60.0
     short_retry: float = 300.0
+    piece_ttl: PieceTtl = field(default_factory=PieceTtl)  # uploads' piece TTLs, which the checker renews
 
     @classmethod
     def from_satellite(cls, config: Any) -> RepairConfig:
@@ -56,6 +59,7 @@ class RepairConfig:
             claim_timeout=config.repair_claim_timeout,
             job_timeout=config.repair_job_timeout,
             short_retry=config.repair_short_retry,
+            piece_ttl=PieceTtl(config.lifecycle_day_seconds, config.lifecycle_piece_grace_seconds),
         )
 
 
@@ -79,9 +83,10 @@ class RepairService:
         self.signer = signer
         self.selection = selection
         self.config = config
+        self.renewals = Renewals(queue.db, config.piece_ttl)
         self.checker = RepairChecker(
             queue, nodes, online_window=selection.online_window, batch_size=config.checker_batch, on_lost=on_lost,
-            metadata=metadata,
+            metadata=metadata, renewals=self.renewals,
         )
         self.repairers: list[Repairer] = []
         self._session: Any = None
@@ -98,6 +103,7 @@ class RepairService:
             job_timeout=self.config.job_timeout,
             short_retry=self.config.short_retry,
             metadata=self.metadata,
+            renewals=self.renewals,
         )
 
     async def _check_forever(self) -> None:

@@ -47,6 +47,9 @@ class RepairReason(StrEnum):
     # An inline segment whose bucket's policy excludes the satellite's own location: its bytes
     # move out of the database into pieces (satellite/repair/inline.py).
     INLINE = "inline"
+    # Its pieces' TTL ends soon but its object is not expiring by then under the bucket's rules
+    # now: every piece is re-uploaded without a TTL (satellite/repair/renewal.py).
+    RENEW = "renew"
 
 
 #: Reasons a repairer acts on while the segment has fewer healthy pieces than ``success``.

@@ -62,6 +62,7 @@ class CheckedSegment:
     pieces: list[tuple[int, str]]  # (number, node_id)
     success_threshold: int = 0
     short: bool = False  # a repair left it below success for lack of nodes (repair_shortfalls)
+    piece_expires: float = 0.0  # unix seconds its pieces' TTL ends (0: none; satellite/repair/renewal.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,12 @@ class StoredSegment:
     pieces: list[StoredPiece]
 
 
+def _unix(t: dt.datetime | None) -> float:
+    if t is None:
+        return 0.0
+    return (t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)).timestamp()
+
+
 def _bucket_of_segment() -> Any:
     """``segments`` joined to the bucket that owns them, through an object or a pending upload."""
     seg = SegmentRow
@@ -146,7 +153,7 @@ class RepairQueue:
         """
         seg = SegmentRow
         query = (
-            select(seg.id, seg.k, seg.repair_threshold, Bucket.policy_id, seg.success_threshold)
+            select(seg.id, seg.k, seg.repair_threshold, Bucket.policy_id, seg.success_threshold, seg.piece_expires)
             .outerjoin(ObjectRow, ObjectRow.id == seg.object_id)
             .outerjoin(Upload, Upload.id == seg.upload_id)
             .join(Bucket, Bucket.id == func.coalesce(ObjectRow.bucket_id, Upload.bucket_id))
@@ -179,8 +186,8 @@ class RepairQueue:
         for sid, num, node in pieces:
             by_segment.setdefault(sid, []).append((num, node))
         out = [
-            CheckedSegment(sid, pid, k, rep, by_segment.get(sid, []), success, sid in short)
-            for sid, k, rep, pid, success in rows
+            CheckedSegment(sid, pid, k, rep, by_segment.get(sid, []), success, sid in short, _unix(expires))
+            for sid, k, rep, pid, success, expires in rows
         ]
         return out, (last if len(rows) == limit else None)
 
@@ -353,10 +360,12 @@ class RepairQueue:
         *,
         worker: str,
         event: LedgerEvent = LedgerEvent.REPAIR,
+        renewed: bool = False,
     ) -> bool:
         """Replace piece rows atomically if the segment still has exactly ``expected``; the job
         is finished in the same transaction. False: the segment changed or is gone (no-op).
-        Pieces dropped and placed go into the residency ledger as ``event`` in that transaction."""
+        Pieces dropped and placed go into the residency ledger as ``event`` in that transaction.
+        ``renewed``: every piece now has no TTL, and neither has the segment."""
         remove = sorted(set(remove))
         async with self.db.transaction() as s:
             lock = select(SegmentRow.id).where(SegmentRow.id == segment_id)
@@ -397,6 +406,8 @@ class RepairQueue:
                     ],
                 )
                 await record_pieces(s, event, segment_id, [(p.number, p.node_id) for p in add])
+            if renewed:
+                await s.execute(update(SegmentRow).where(SegmentRow.id == segment_id).values(piece_expires=None))
             await self._finish(s, segment_id, worker)
         return True
 

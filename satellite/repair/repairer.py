@@ -59,6 +59,7 @@ from .checker import NodeSnapshot
 from .health import EVENT_REASONS, PieceState, RepairReason, SegmentHealth, segment_health
 from .inline import InlineMigrationError, InlineMigrator, InlineStore
 from .queue import ClaimedJob, QueueEntry, RepairQueue, StoredPiece, StoredSegment
+from .renewal import Renewals
 
 __all__ = [
     "UPLOAD_ROUNDS",
@@ -162,7 +163,9 @@ class Repairer:
         rng: random.Random | None = None,
         before_swap: Callable[[StoredSegment, list[UploadedPiece]], Awaitable[None]] | None = None,
         metadata: MetadataLocation | None = None,
+        renewals: Renewals | None = None,
     ) -> None:
+        self.renewals = renewals or Renewals(queue.db)  # piece TTLs to renew: every piece is replaced
         self.queue = queue
         self.nodes = nodes
         self.signer = signer
@@ -272,7 +275,9 @@ class Repairer:
         # A report or a short repair queued it: act while it is below success, even above
         # the repair threshold (the checker's rule alone would let it wait).
         event = job.reason in EVENT_REASONS and len(health.healthy) < target
-        if health.reason is None and not event:
+        # Pieces whose TTL ends before their object expires: all are replaced, without a TTL.
+        renew = seg.id in await self.renewals.needing([seg.id], now)
+        if health.reason is None and not event and not renew:
             await self.queue.finish(job.segment_id, self.worker_id)
             await self.queue.clear_shortfalls([job.segment_id])
             return RepairResult(job.segment_id, RepairOutcome.NOT_NEEDED)
@@ -280,12 +285,13 @@ class Repairer:
         layout = SegmentLayout.from_dict(seg.layout)
 
         uploaded: list[UploadedPiece] = []
-        keep = [p for p in seg.pieces if health.states[p.number] is PieceState.HEALTHY]
+        keep = [] if renew else [p for p in seg.pieces if health.states[p.number] is PieceState.HEALTHY]
+        # A renewal replaces every piece, so a node holding one may take a new one (under a fresh
+        # piece id): the swap drops all the old ones, and a small network can still renew.
+        holders = set() if renew else {p.node_id for p in seg.pieces}
         if len(keep) < target:  # else only pieces out of policy go: no data moves
             # No eligible node at all: say so before downloading k pieces for nothing.
-            probe, why = self._place(
-                policy, snapshot, [nodes[p.node_id] for p in keep], {p.node_id for p in seg.pieces}, 1, now
-            )
+            probe, why = self._place(policy, snapshot, [nodes[p.node_id] for p in keep], holders, 1, now)
             if not probe:
                 result.short_reason = why
                 await self._note_short(seg, policy, len(keep), target, result)
@@ -296,7 +302,7 @@ class Repairer:
             rebuilt, roots = await asyncio.to_thread(self._rebuild, seg, layout, got, numbers)
             kept_nodes = [nodes[p.node_id] for p in keep]
             uploaded = await self._place_and_upload(
-                seg, layout, policy, snapshot, kept_nodes, numbers, rebuilt, roots, result, now
+                seg, layout, policy, snapshot, kept_nodes, numbers, rebuilt, roots, result, now, holders
             )
             if not uploaded:
                 if not result.short_reason:
@@ -332,6 +338,7 @@ class Repairer:
             worker=self.worker_id,
             # The ledger says why pieces moved: a migration when pieces were out of policy.
             event=LedgerEvent.MIGRATION if health.out_of_policy else LedgerEvent.REPAIR,
+            renewed=renew and achieved >= target,
         )
         result.uploaded = sorted(new_numbers)
         if not ok:
@@ -464,6 +471,7 @@ class Repairer:
         roots: dict[int, bytes],
         result: RepairResult,
         now: float,
+        holders: set[str],
     ) -> list[UploadedPiece]:
         """Upload pieces ``numbers`` to as many new nodes as placement allows (best effort:
         one eligible node gets one piece); pieces whose upload fails go to other nodes, for
@@ -471,7 +479,7 @@ class Repairer:
         same piece from a cancelled upload or a crashed repair: same node, number and root
         piece id give the same piece id) is not asked again."""
         by_id = {n.id: n for n in snapshot}
-        tried = {p.node_id for p in seg.pieces}
+        tried = set(holders)  # nodes not to ask (those holding a piece of the segment, but for a renewal)
         landed: list[UploadedPiece] = []
         todo = list(numbers)
         for round_ in range(UPLOAD_ROUNDS):
