@@ -408,9 +408,10 @@ async def bulk_fill(backend: Backend, bucket_id: int, keys: list[str]) -> float:
                 conn.execute("PRAGMA synchronous=OFF")
                 with conn:
                     conn.executemany(
-                        "INSERT INTO objects (bucket_id, key, version, status, size, etag, content_type,"
-                        " user_metadata, checksums, tags, segment_count, created_at)"
-                        " VALUES (?, ?, 1, 'committed', 1234, 'e', 'application/json', '{}', '{}', '{}', 1, ?)",
+                        "INSERT INTO objects (bucket_id, key, version, version_id, is_latest, delete_marker,"
+                        " legal_hold, status, size, etag, content_type, user_metadata, checksums, tags,"
+                        " segment_count, created_at) VALUES (?, ?, 1, 'null', 1, 0, 0, 'committed', 1234, 'e',"
+                        " 'application/json', '{}', '{}', '{}', 1, ?)",
                         ((bucket_id, k, stamp) for k in keys),
                     )
                 conn.execute("ANALYZE")
@@ -426,13 +427,14 @@ async def bulk_fill(backend: Backend, bucket_id: int, keys: list[str]) -> float:
             server_settings={"search_path": backend.schema or "public"},
         )
         try:
-            cols = ["bucket_id", "key", "version", "status", "size", "etag", "content_type",
-                    "user_metadata", "checksums", "tags", "segment_count", "created_at"]  # fmt: skip
+            cols = ["bucket_id", "key", "version", "version_id", "is_latest", "delete_marker", "legal_hold", "status",
+                    "size", "etag", "content_type", "user_metadata", "checksums", "tags", "segment_count",
+                    "created_at"]  # fmt: skip
             await conn.copy_records_to_table(
                 "objects",
                 columns=cols,
-                records=((bucket_id, k, 1, "committed", 1234, "e", "application/json", "{}", "{}", "{}", 1, now)
-                         for k in keys),
+                records=((bucket_id, k, 1, "null", True, False, False, "committed", 1234, "e", "application/json",
+                          "{}", "{}", "{}", 1, now) for k in keys),
             )  # fmt: skip
             await conn.execute("ANALYZE objects")
         finally:

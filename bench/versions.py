@@ -65,8 +65,9 @@ def _fill(db: Path, rows: Iterator[tuple[Any, ...]], created_at: dt.datetime | N
         with conn:
             conn.executemany(
                 "INSERT INTO objects (bucket_id, key, version, version_id, is_latest, delete_marker, status, size,"
-                " etag, content_type, user_metadata, checksums, tags, segment_count, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'committed', ?, 'e', 'application/octet-stream', '{}', '{}', '{}', 0, ?)",
+                " etag, content_type, user_metadata, checksums, tags, segment_count, legal_hold, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'committed', ?, 'e', 'application/octet-stream', '{}', '{}', '{}', 0, 0,"
+                " ?)",
                 ((*r, stamp) for r in rows),
             )
         conn.execute("ANALYZE")
