@@ -211,8 +211,11 @@ class SatelliteClient:
         body = {"tenant_id": tenant_id, "bucket": bucket, "key": key}
         return await self.call("object/acl/get", _versioned(body, version_id))
 
-    async def put_object_acl(self, tenant_id: str, bucket: str, key: str, acl: str) -> None:
-        await self.call("object/acl/put", {"tenant_id": tenant_id, "bucket": bucket, "key": key, "acl": acl})
+    async def put_object_acl(self, tenant_id: str, bucket: str, key: str, acl: str,
+                             version_id: str | None = None) -> str | None:  # fmt: skip
+        """Set the canned ACL of the latest version (or of ``version_id``); the version id set, if versioned."""
+        body = _versioned({"tenant_id": tenant_id, "bucket": bucket, "key": key, "acl": acl}, version_id)
+        return (await self.call("object/acl/put", body)).get("version_id")
 
     async def list_buckets(self, tenant_id: str) -> list[Json]:
         return list((await self.call("bucket/list", {"tenant_id": tenant_id}))["buckets"])

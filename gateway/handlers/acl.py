@@ -106,7 +106,9 @@ async def put_acl(call: Call, auth: AuthResult) -> web.Response:
     if call.endpoint.key is None:
         await call.sat.put_access(call.tenant_id, call.bucket, "acl", canned)
     else:
-        await call.sat.put_object_acl(call.tenant_id, call.bucket, call.key, canned)
+        vid = await call.sat.put_object_acl(call.tenant_id, call.bucket, call.key, canned, call.endpoint.version_id)
+        if vid is not None:
+            return web.Response(headers={"x-amz-version-id": vid})
     return web.Response()
 
 

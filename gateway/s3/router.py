@@ -505,7 +505,7 @@ def _object_operation(
         if "tagging" in query:
             return Operation.PUT_OBJECT_TAGGING, _version_extra(query)
         if "acl" in query:
-            return Operation.PUT_OBJECT_ACL, {}
+            return Operation.PUT_OBJECT_ACL, _version_extra(query)
         if "retention" in query:
             return Operation.PUT_OBJECT_RETENTION, _version_extra(query)
         if "legal-hold" in query:

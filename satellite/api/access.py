@@ -81,7 +81,8 @@ class AccessEndpoint:
         return {"acl": str(info.user_metadata.get(ACL_MARK, "private")), "owner": _s(b, "tenant_id")}
 
     async def object_acl_put(self, b: dict[str, Any]) -> dict[str, Any]:
-        bucket, _ = await self.m.object(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"))
-        if not await self.access.put_object_acl(bucket, _s(b, "key"), b.get("acl")):
+        asked = b.get("version_id")
+        bucket, info = await self.m.object(_s(b, "tenant_id"), _s(b, "bucket"), _s(b, "key"), asked)
+        if not await self.access.put_object_acl(bucket, _s(b, "key"), b.get("acl"), info.version_id if asked else None):
             raise NoSuchKey(f"no object {b['key']!r} in bucket {bucket.name!r}")
-        return {}
+        return {"version_id": info.version_id} if bucket.versioning != "unversioned" else {}

@@ -65,17 +65,13 @@ class AccessRepository:
         block = next((_json(value) for name, value in rows if name == _TENANT_BLOCK), None)
         return settings, block
 
-    async def set_object_metadata_entry(self, bucket_id: int, key: str, name: str, value: str | None) -> bool:
-        """Set (or with None remove) one entry of the current object's stored metadata."""
+    async def set_object_metadata_entry(self, bucket_id: int, key: str, name: str, value: str | None,
+                                        version_id: str | None = None) -> bool:  # fmt: skip
+        """Set (or with None remove) one entry of the current object's (or that version's) stored metadata."""
+        q = select(ObjectRow.id, ObjectRow.user_metadata).where(ObjectRow.bucket_id == bucket_id, ObjectRow.key == key)
+        q = q.where(ObjectRow.version_id == version_id) if version_id else q.order_by(ObjectRow.version.desc())
         async with self.db.transaction() as s:
-            row = (
-                await s.execute(
-                    select(ObjectRow.id, ObjectRow.user_metadata)
-                    .where(ObjectRow.bucket_id == bucket_id, ObjectRow.key == key)
-                    .order_by(ObjectRow.version.desc())
-                    .limit(1)
-                )
-            ).first()
+            row = (await s.execute(q.limit(1))).first()
             if row is None:
                 return False
             meta = {k: v for k, v in dict(row.user_metadata or {}).items() if k != name}

@@ -482,3 +482,23 @@ async def test_reading_or_listing_old_versions_needs_the_version_actions(tmp_pat
             allow("pub", "", action="s3:ListBucketVersions")))  # fmt: skip
         assert (await net.get(anon, Bucket="pub", Key="k", VersionId=old))[1] == b"old"
         assert [v[1] for v in await versions(net, anon, "pub")][1] == old
+
+
+async def test_put_object_acl_with_a_version_id_sets_that_versions_acl_only(tmp_path) -> None:
+    async with planet(tmp_path) as net:
+        s3 = net.client()
+        await net.s3(s3.create_bucket, Bucket="vacl", ObjectOwnership="BucketOwnerPreferred")
+        await enable(net, s3, "vacl")
+        v1 = (await net.s3(s3.put_object, Bucket="vacl", Key="k", Body=b"one"))["VersionId"]
+        v2 = (await net.s3(s3.put_object, Bucket="vacl", Key="k", Body=b"two"))["VersionId"]
+        put = await net.s3(s3.put_object_acl, Bucket="vacl", Key="k", VersionId=v1, ACL="public-read")
+        assert headers(put)["x-amz-version-id"] == v1
+
+        def public(acl: dict) -> bool:  # type: ignore[type-arg]
+            return any(g["Grantee"].get("URI", "").endswith("/AllUsers") for g in acl["Grants"])
+
+        assert public(await net.s3(s3.get_object_acl, Bucket="vacl", Key="k", VersionId=v1))
+        assert not public(await net.s3(s3.get_object_acl, Bucket="vacl", Key="k", VersionId=v2))
+        assert not public(await net.s3(s3.get_object_acl, Bucket="vacl", Key="k"))
+        err = await fails(net, s3.put_object_acl, Bucket="vacl", Key="k", VersionId="D" * 32, ACL="public-read")
+        assert code(err) == "NoSuchVersion"
