@@ -16,7 +16,7 @@ from satellite.repair import RepairOutcome
 from tests.planet import Planet, fails, planet, status
 from tests.repair_helpers import read_all, repair_all
 from tests.residency_helpers import DE_SATELLITE, admin, country_policy, held_now, history, replay
-from tests.satellite_fixtures import db_backend, drop_database, fresh_database  # noqa: F401
+from tests.satellite_fixtures import db, db_backend  # noqa: F401  (pytest fixtures)
 
 
 async def _bucket(net: Planet, name: str, policy: str) -> None:
@@ -45,61 +45,49 @@ async def _segments(net: Planet, key: str) -> list[tuple[int, int, bytes | None]
 
 
 async def test_a_ch_only_bucket_without_ch_nodes_refuses_5_bytes_with_the_same_503_as_1_mb(
-    tmp_path, db_backend  # noqa: F811
+    tmp_path, db  # noqa: F811
 ) -> None:
-    database, schema = await fresh_database(db_backend, tmp_path)
-    try:
-        async with planet(tmp_path, nodes=5, database=database, satellite_config=DE_SATELLITE) as net:
-            await country_policy(net, "ch", {"CH"})
-            await _bucket(net, "swiss", "ch")
-            s3 = net.client()
-            big = await fails(net, s3.put_object, Bucket="swiss", Key="big", Body=os.urandom(1 << 20))
-            small = await fails(net, s3.put_object, Bucket="swiss", Key="small", Body=b"hello")
-            for err in (big, small):
-                assert status(err) == 503 and err.response["Error"]["Code"] == "ServiceUnavailable"
-                assert "'ch'" in err.response["Error"]["Message"]
-            assert big.response["Error"]["Message"] == small.response["Error"]["Message"]
-            assert await _segments(net, "small") == [] and await _segments(net, "big") == []
-    finally:
-        await drop_database(database, schema)
+    async with planet(tmp_path, nodes=5, database=db, satellite_config=DE_SATELLITE) as net:
+        await country_policy(net, "ch", {"CH"})
+        await _bucket(net, "swiss", "ch")
+        s3 = net.client()
+        big = await fails(net, s3.put_object, Bucket="swiss", Key="big", Body=os.urandom(1 << 20))
+        small = await fails(net, s3.put_object, Bucket="swiss", Key="small", Body=b"hello")
+        for err in (big, small):
+            assert status(err) == 503 and err.response["Error"]["Code"] == "ServiceUnavailable"
+            assert "'ch'" in err.response["Error"]["Message"]
+        assert big.response["Error"]["Message"] == small.response["Error"]["Message"]
+        assert await _segments(net, "small") == [] and await _segments(net, "big") == []
 
 
-async def test_the_satellite_refuses_an_inline_commit_its_policy_excludes(tmp_path, db_backend) -> None:  # noqa: F811
+async def test_the_satellite_refuses_an_inline_commit_its_policy_excludes(tmp_path, db) -> None:  # noqa: F811
     """The gateway's word is not trusted: a commit carrying inline bytes for a bucket whose
     policy excludes the satellite's country is refused, and nothing is stored."""
-    database, schema = await fresh_database(db_backend, tmp_path)
-    try:
-        async with planet(tmp_path, nodes=5, database=database, satellite_config=DE_SATELLITE) as net:
-            await country_policy(net, "ch", {"CH"})
-            await _bucket(net, "swiss", "ch")
-            seg = {"plain_size": 1, "encrypted_size": 17, "wrapped_key": "A" * 56, "nonce": "A" * 24,
-                   "inline_data": "A" * 24}  # fmt: skip
-            try:
-                await net.satellite.metainfo.commit_object(
-                    net.tenants[0].id, "swiss", "k", {"size": 1}, [seg]
-                )
-                raise AssertionError("the inline commit was accepted")
-            except NotEnoughNodes as e:
-                assert e.policy == "ch" and "DE/eu" in str(e)
-            assert await _segments(net, "k") == []
-    finally:
-        await drop_database(database, schema)
+    async with planet(tmp_path, nodes=5, database=db, satellite_config=DE_SATELLITE) as net:
+        await country_policy(net, "ch", {"CH"})
+        await _bucket(net, "swiss", "ch")
+        seg = {"plain_size": 1, "encrypted_size": 17, "wrapped_key": "A" * 56, "nonce": "A" * 24,
+               "inline_data": "A" * 24}  # fmt: skip
+        try:
+            await net.satellite.metainfo.commit_object(
+                net.tenants[0].id, "swiss", "k", {"size": 1}, [seg]
+            )
+            raise AssertionError("the inline commit was accepted")
+        except NotEnoughNodes as e:
+            assert e.policy == "ch" and "DE/eu" in str(e)
+        assert await _segments(net, "k") == []
 
 
-async def test_an_eu_bucket_on_an_eu_satellite_stores_small_objects_inline(tmp_path, db_backend) -> None:  # noqa: F811
-    database, schema = await fresh_database(db_backend, tmp_path)
-    try:
-        async with planet(tmp_path, nodes=5, scheme="2/2/3/3", database=database,
-                          satellite_config=DE_SATELLITE) as net:  # fmt: skip
-            await _bucket(net, "eu-data", "eu")
-            s3 = net.client()
-            await net.s3(s3.put_object, Bucket="eu-data", Key="tiny", Body=b"hello")
-            [(k, pieces, inline)] = await _segments(net, "tiny")
-            assert (k, pieces) == (0, 0) and inline is not None and len(inline) == 5 + 16
-            _, body = await net.get(s3, Bucket="eu-data", Key="tiny")
-            assert body == b"hello"
-    finally:
-        await drop_database(database, schema)
+async def test_an_eu_bucket_on_an_eu_satellite_stores_small_objects_inline(tmp_path, db) -> None:  # noqa: F811
+    async with planet(tmp_path, nodes=5, scheme="2/2/3/3", database=db,
+                      satellite_config=DE_SATELLITE) as net:  # fmt: skip
+        await _bucket(net, "eu-data", "eu")
+        s3 = net.client()
+        await net.s3(s3.put_object, Bucket="eu-data", Key="tiny", Body=b"hello")
+        [(k, pieces, inline)] = await _segments(net, "tiny")
+        assert (k, pieces) == (0, 0) and inline is not None and len(inline) == 5 + 16
+        _, body = await net.get(s3, Bucket="eu-data", Key="tiny")
+        assert body == b"hello"
 
 
 async def test_a_small_object_outside_the_satellites_country_is_pieced_and_reads_back(tmp_path) -> None:
@@ -129,40 +117,36 @@ async def test_a_small_object_outside_the_satellites_country_is_pieced_and_reads
 
 
 async def test_a_policy_change_excluding_the_satellite_migrates_inline_segments_to_pieces(
-    tmp_path, db_backend  # noqa: F811
+    tmp_path, db  # noqa: F811
 ) -> None:
-    database, schema = await fresh_database(db_backend, tmp_path)
-    try:
-        async with planet(tmp_path, nodes=10, scheme="2/3/4/4", database=database,
-                          satellite_config=DE_SATELLITE) as net:  # fmt: skip
-            await country_policy(net, "fr-nl", {"FR", "NL"})
-            await _bucket(net, "data", "eu")
-            s3 = net.client()
-            objects = {f"small-{i}": os.urandom(i * 300) for i in range(1, 5)}
-            for key, body in objects.items():
-                await net.s3(s3.put_object, Bucket="data", Key=key, Body=body)
-            for key in objects:
-                assert [k for k, _, _ in await _segments(net, key)] == [0]
-            assert await repair_all(net) == []  # in policy: nothing to migrate
+    async with planet(tmp_path, nodes=10, scheme="2/3/4/4", database=db,
+                      satellite_config=DE_SATELLITE) as net:  # fmt: skip
+        await country_policy(net, "fr-nl", {"FR", "NL"})
+        await _bucket(net, "data", "eu")
+        s3 = net.client()
+        objects = {f"small-{i}": os.urandom(i * 300) for i in range(1, 5)}
+        for key, body in objects.items():
+            await net.s3(s3.put_object, Bucket="data", Key=key, Body=body)
+        for key in objects:
+            assert [k for k, _, _ in await _segments(net, key)] == [0]
+        assert await repair_all(net) == []  # in policy: nothing to migrate
 
-            await admin(net, "PUT", "/v1/buckets/data/policy", {"policy": "fr-nl"})
-            results = await repair_all(net)
-            assert len(results) == len(objects)
-            assert all(r.outcome is RepairOutcome.REPAIRED for r in results), [r.error for r in results]
-            nodes = {n.id: n for n in await net.satellite.nodes.candidates()}
-            for key in objects:
-                [(k, pieces, inline)] = await _segments(net, key)
-                assert k == 2 and pieces >= 3 and inline is None
-            async with net.satellite.db.read() as s:
-                holders = set((await s.execute(select(PieceRow.node_id))).scalars())
-            assert {nodes[h].country for h in holders} <= {"FR", "NL"}
-            assert await repair_all(net) == []  # migrated once; a second pass finds nothing
-            await read_all(net, "data", objects)
-            # And the bucket now pieces new small objects too.
-            await net.s3(s3.put_object, Bucket="data", Key="new", Body=b"x")
-            assert [k for k, _, _ in await _segments(net, "new")] == [2]
-    finally:
-        await drop_database(database, schema)
+        await admin(net, "PUT", "/v1/buckets/data/policy", {"policy": "fr-nl"})
+        results = await repair_all(net)
+        assert len(results) == len(objects)
+        assert all(r.outcome is RepairOutcome.REPAIRED for r in results), [r.error for r in results]
+        nodes = {n.id: n for n in await net.satellite.nodes.candidates()}
+        for key in objects:
+            [(k, pieces, inline)] = await _segments(net, key)
+            assert k == 2 and pieces >= 3 and inline is None
+        async with net.satellite.db.read() as s:
+            holders = set((await s.execute(select(PieceRow.node_id))).scalars())
+        assert {nodes[h].country for h in holders} <= {"FR", "NL"}
+        assert await repair_all(net) == []  # migrated once; a second pass finds nothing
+        await read_all(net, "data", objects)
+        # And the bucket now pieces new small objects too.
+        await net.s3(s3.put_object, Bucket="data", Key="new", Body=b"x")
+        assert [k for k, _, _ in await _segments(net, "new")] == [2]
 
 
 async def test_without_a_configured_location_only_an_unrestricted_policy_keeps_data_inline(tmp_path) -> None:
@@ -188,61 +172,53 @@ def _of(entries: list[dict], key: str) -> list[tuple[str, str, str, int, str, st
 
 
 async def test_an_inline_objects_history_holds_it_in_the_satellites_database_until_deleted_or_migrated(
-    tmp_path, db_backend  # noqa: F811
+    tmp_path, db  # noqa: F811
 ) -> None:
-    database, schema = await fresh_database(db_backend, tmp_path)
-    try:
-        async with planet(tmp_path, nodes=10, scheme="2/3/4/4", database=database,
-                          satellite_config=DE_SATELLITE) as net:  # fmt: skip
-            await country_policy(net, "fr-nl", {"FR", "NL"})
-            await _bucket(net, "data", "eu")
-            s3 = net.client()
-            for key in ("kept", "gone", "replaced"):
-                await net.s3(s3.put_object, Bucket="data", Key=key, Body=b"small")
-            await net.s3(s3.put_object, Bucket="data", Key="replaced", Body=b"again")
-            await net.s3(s3.delete_object, Bucket="data", Key="gone")
-            in_db = (INLINE_HOLDER, INLINE_PIECE, "DE", "eu")  # the satellite's declared place
-            entries = await history(net, "data")
-            assert _of(entries, "kept") == [("upload", "add", *in_db)]
-            assert _of(entries, "gone") == [("upload", "add", *in_db), ("deletion", "remove", *in_db)]
-            assert _of(entries, "replaced") == [("upload", "add", *in_db), ("deletion", "remove", *in_db),
-                                                ("upload", "add", *in_db)]  # fmt: skip
-            assert replay(entries) == await held_now(net)
+    async with planet(tmp_path, nodes=10, scheme="2/3/4/4", database=db,
+                      satellite_config=DE_SATELLITE) as net:  # fmt: skip
+        await country_policy(net, "fr-nl", {"FR", "NL"})
+        await _bucket(net, "data", "eu")
+        s3 = net.client()
+        for key in ("kept", "gone", "replaced"):
+            await net.s3(s3.put_object, Bucket="data", Key=key, Body=b"small")
+        await net.s3(s3.put_object, Bucket="data", Key="replaced", Body=b"again")
+        await net.s3(s3.delete_object, Bucket="data", Key="gone")
+        in_db = (INLINE_HOLDER, INLINE_PIECE, "DE", "eu")  # the satellite's declared place
+        entries = await history(net, "data")
+        assert _of(entries, "kept") == [("upload", "add", *in_db)]
+        assert _of(entries, "gone") == [("upload", "add", *in_db), ("deletion", "remove", *in_db)]
+        assert _of(entries, "replaced") == [("upload", "add", *in_db), ("deletion", "remove", *in_db),
+                                            ("upload", "add", *in_db)]  # fmt: skip
+        assert replay(entries) == await held_now(net)
 
-            # The policy moves to FR and NL: the segment leaves the database, its pieces arrive there.
-            await admin(net, "PUT", "/v1/buckets/data/policy", {"policy": "fr-nl"})
-            results = await repair_all(net)
-            assert len(results) == 2 and all(r.outcome is RepairOutcome.REPAIRED for r in results)
-            entries = await history(net, "data")
-            [(k, pieces, _)] = await _segments(net, "kept")
-            assert k == 2
-            moved = _of(entries, "kept")[1:]
-            assert moved[0] == ("migration", "remove", *in_db)
-            arrived = moved[1:]
-            assert len(arrived) == pieces >= 3
-            assert all(e[:2] == ("migration", "add") and e[2] != INLINE_HOLDER and e[3] >= 0 for e in arrived)
-            assert {e[4] for e in arrived} <= {"FR", "NL"}
-            assert replay(entries) == await held_now(net)
-            await read_all(net, "data", {"kept": b"small", "replaced": b"again"})
-    finally:
-        await drop_database(database, schema)
+        # The policy moves to FR and NL: the segment leaves the database, its pieces arrive there.
+        await admin(net, "PUT", "/v1/buckets/data/policy", {"policy": "fr-nl"})
+        results = await repair_all(net)
+        assert len(results) == 2 and all(r.outcome is RepairOutcome.REPAIRED for r in results)
+        entries = await history(net, "data")
+        [(k, pieces, _)] = await _segments(net, "kept")
+        assert k == 2
+        moved = _of(entries, "kept")[1:]
+        assert moved[0] == ("migration", "remove", *in_db)
+        arrived = moved[1:]
+        assert len(arrived) == pieces >= 3
+        assert all(e[:2] == ("migration", "add") and e[2] != INLINE_HOLDER and e[3] >= 0 for e in arrived)
+        assert {e[4] for e in arrived} <= {"FR", "NL"}
+        assert replay(entries) == await held_now(net)
+        await read_all(net, "data", {"kept": b"small", "replaced": b"again"})
 
 
-async def test_a_ch_only_buckets_history_never_shows_the_satellites_database(tmp_path, db_backend) -> None:  # noqa: F811
-    database, schema = await fresh_database(db_backend, tmp_path)
-    try:
-        async with planet(tmp_path, nodes=8, database=database, satellite_config=DE_SATELLITE) as net:
-            for n in (await net.satellite.nodes.candidates())[:4]:  # four nodes turn out to be in Switzerland
-                await admin(net, "PUT", f"/v1/nodes/{n.id}/location", {"country": "CH", "region": "eu"})
-            await country_policy(net, "ch", {"CH"})
-            await _bucket(net, "swiss", "ch")
-            s3 = net.client()
-            await net.s3(s3.put_object, Bucket="swiss", Key="small", Body=b"hello")
-            await net.s3(s3.put_object, Bucket="swiss", Key="small", Body=b"hello again")
-            await net.s3(s3.delete_object, Bucket="swiss", Key="small")
-            entries = await history(net, "swiss")
-            assert {(e["event"], e["action"]) for e in entries} == {("upload", "add"), ("deletion", "remove")}
-            assert all(e["node"] != INLINE_HOLDER and e["piece"] >= 0 for e in entries)
-            assert {e["country"] for e in entries} == {"CH"}
-    finally:
-        await drop_database(database, schema)
+async def test_a_ch_only_buckets_history_never_shows_the_satellites_database(tmp_path, db) -> None:  # noqa: F811
+    async with planet(tmp_path, nodes=8, database=db, satellite_config=DE_SATELLITE) as net:
+        for n in (await net.satellite.nodes.candidates())[:4]:  # four nodes turn out to be in Switzerland
+            await admin(net, "PUT", f"/v1/nodes/{n.id}/location", {"country": "CH", "region": "eu"})
+        await country_policy(net, "ch", {"CH"})
+        await _bucket(net, "swiss", "ch")
+        s3 = net.client()
+        await net.s3(s3.put_object, Bucket="swiss", Key="small", Body=b"hello")
+        await net.s3(s3.put_object, Bucket="swiss", Key="small", Body=b"hello again")
+        await net.s3(s3.delete_object, Bucket="swiss", Key="small")
+        entries = await history(net, "swiss")
+        assert {(e["event"], e["action"]) for e in entries} == {("upload", "add"), ("deletion", "remove")}
+        assert all(e["node"] != INLINE_HOLDER and e["piece"] >= 0 for e in entries)
+        assert {e["country"] for e in entries} == {"CH"}
