@@ -14,88 +14,12 @@ from typing import Any
 import aiohttp
 
 from common.observability import propagating_trace_config
-from gateway.satellite_errors import (
-    ERRORS as _ERRORS,
-)
-from gateway.satellite_errors import (
-    AccessControlListNotSupported,
-    AccessDenied,
-    BucketAlreadyExists,
-    BucketAlreadyOwnedByYou,
-    BucketNotEmpty,
-    CopyNeedsReupload,
-    EntityTooSmall,
-    InvalidArgument,
-    InvalidBucketAclWithObjectOwnership,
-    InvalidBucketState,
-    InvalidLocationConstraint,
-    InvalidPart,
-    InvalidPartNumber,
-    InvalidPartOrder,
-    InvalidRange,
-    InvalidReceipt,
-    InvalidRequest,
-    InvalidToken,
-    MalformedACLError,
-    MalformedPolicy,
-    MethodNotAllowed,
-    NoSuchAccessKey,
-    NoSuchBucket,
-    NoSuchBucketPolicy,
-    NoSuchKey,
-    NoSuchObjectLockConfiguration,
-    NoSuchPublicAccessBlockConfiguration,
-    NoSuchUpload,
-    NoSuchVersion,
-    NotEnoughNodes,
-    ObjectLockConfigurationNotFoundError,
-    PreconditionFailed,
-    SatelliteError,
-    TooFewPieces,
-    Unauthorized,
-    UnsupportedAcl,
-)
+from gateway import satellite_errors as _errors
+from gateway.satellite_errors import *  # noqa: F403  (re-exported: callers name the errors sc.X)
+from gateway.satellite_errors import ERRORS as _ERRORS
+from gateway.satellite_errors import SatelliteError
 
-__all__ = [
-    "REQUEST_CONTEXT",
-    "AccessControlListNotSupported",
-    "AccessDenied",
-    "BucketAlreadyExists",
-    "BucketAlreadyOwnedByYou",
-    "BucketNotEmpty",
-    "CopyNeedsReupload",
-    "EntityTooSmall",
-    "InvalidArgument",
-    "InvalidBucketAclWithObjectOwnership",
-    "InvalidBucketState",
-    "InvalidLocationConstraint",
-    "InvalidPart",
-    "InvalidPartNumber",
-    "InvalidPartOrder",
-    "InvalidRange",
-    "InvalidReceipt",
-    "InvalidRequest",
-    "InvalidToken",
-    "MalformedACLError",
-    "MalformedPolicy",
-    "MethodNotAllowed",
-    "NoSuchAccessKey",
-    "NoSuchBucket",
-    "NoSuchBucketPolicy",
-    "NoSuchKey",
-    "NoSuchObjectLockConfiguration",
-    "NoSuchPublicAccessBlockConfiguration",
-    "NoSuchUpload",
-    "NoSuchVersion",
-    "NotEnoughNodes",
-    "ObjectLockConfigurationNotFoundError",
-    "PreconditionFailed",
-    "SatelliteClient",
-    "SatelliteError",
-    "TooFewPieces",
-    "Unauthorized",
-    "UnsupportedAcl",
-]
+__all__ = ["REQUEST_CONTEXT", "SatelliteClient", *(n for n in _errors.__all__ if n != "ERRORS")]
 
 
 Json = dict[str, Any]
