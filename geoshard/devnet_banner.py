@@ -4,8 +4,12 @@ consoles, the chain that pays, and copy-paste commands; and the probes it waits 
 from __future__ import annotations
 
 import shlex
+import ssl
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from geoshard.supervisor import http_ready
 
 if TYPE_CHECKING:
     from geoshard.devnet import DevnetOptions
@@ -13,25 +17,12 @@ if TYPE_CHECKING:
 __all__ = ["open_settlement", "print_banner", "rclone_line", "tls_probe"]
 
 
-def tls_probe(endpoint: str):  # type: ignore[no-untyped-def]
-    import ssl
-    import urllib.error
-    import urllib.request
-
+def tls_probe(endpoint: str) -> Callable[[], bool]:
+    """Readiness of the devnet's HTTPS gateway, whose certificate is its own (not verified here)."""
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-
-    def probe() -> bool:
-        try:
-            with urllib.request.urlopen(endpoint + "/", timeout=1, context=ctx):
-                return True
-        except urllib.error.HTTPError:
-            return True
-        except (OSError, ValueError):
-            return False
-
-    return probe
+    return http_ready(endpoint + "/", ctx)
 
 
 def open_settlement(admin_url: str, admin_token: str) -> dict[str, object]:

@@ -15,6 +15,7 @@ import ctypes
 import ctypes.util
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -85,12 +86,12 @@ class Child:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def http_ready(url: str) -> Callable[[], bool]:
-    """A readiness probe: ``url`` answers with any HTTP status."""
+def http_ready(url: str, context: ssl.SSLContext | None = None) -> Callable[[], bool]:
+    """A readiness probe: ``url`` answers with any HTTP status (over TLS with ``context``)."""
 
     def probe() -> bool:
         try:
-            with urllib.request.urlopen(url, timeout=1):
+            with urllib.request.urlopen(url, timeout=1, context=context):
                 return True
         except urllib.error.HTTPError:
             return True
