@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from common.objectlock import LockConfiguration, VersionLock
+from common.objectlock import MISSING_LOCK_MESSAGE, LockConfiguration, VersionLock
 from satellite.access.service import Requester
 from satellite.errors import (
     InvalidArgument,
@@ -24,13 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ObjectLockService"]
 
-MISSING_LOCK = "Bucket is missing Object Lock Configuration"
-
-
-def _lock_bucket(bucket: BucketInfo) -> BucketInfo:
-    if bucket.object_lock is None:
-        raise InvalidRequest(MISSING_LOCK)
-    return bucket
 
 
 class ObjectLockService:
@@ -56,7 +49,18 @@ class ObjectLockService:
             raise InvalidBucketState("Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration")
         await self.store.set_object_lock(bucket.id, parsed.to_dict())
 
-    async def _version(self, bucket: BucketInfo, key: str, version_id: str | None) -> tuple[str, VersionLock]:
+    async def _lock_bucket(self, who: Requester | str, bucket_name: str, action: str, key: str) -> BucketInfo:
+        """The requester's bucket, which must have Object Lock (else S3's InvalidRequest)."""
+        bucket = await self.m.owned(who, bucket_name, action, key)
+        if bucket.object_lock is None:
+            raise InvalidRequest(MISSING_LOCK_MESSAGE)
+        return bucket
+
+    async def _read(self, who: Requester | str, bucket_name: str, key: Any, version_id: Any,
+                    action: str) -> tuple[str, VersionLock]:  # fmt: skip
+        """The version's id and lock (the latest when ``version_id`` is None), or NoSuchKey / NoSuchVersion."""
+        key, version_id = check_key(key), check_version_id(version_id)
+        bucket = await self._lock_bucket(who, bucket_name, action, key)
         found = await self.store.version_lock(bucket.id, key, version_id)
         if found is None:
             raise missing(key, bucket.name, version_id)
@@ -64,9 +68,7 @@ class ObjectLockService:
 
     async def get_retention(self, who: Requester | str, bucket_name: str, key: Any, version_id: Any = None
                             ) -> dict[str, Any]:  # fmt: skip
-        key, version_id = check_key(key), check_version_id(version_id)
-        bucket = _lock_bucket(await self.m.owned(who, bucket_name, "s3:GetObjectRetention", key))
-        vid, lock = await self._version(bucket, key, version_id)
+        vid, lock = await self._read(who, bucket_name, key, version_id, "s3:GetObjectRetention")
         if lock.mode is None:
             raise NoSuchObjectLockConfiguration("The specified object does not have a ObjectLock configuration")
         return {**lock.to_json(), "version_id": vid}
@@ -81,7 +83,7 @@ class ObjectLockService:
             asked = VersionLock.from_json({"mode": retention.get("mode"), "until": retention.get("until")})
         except ValueError as e:
             raise InvalidArgument(f"invalid retention: {e}") from None
-        bucket = _lock_bucket(await self.m.owned(who, bucket_name, "s3:PutObjectRetention", key))
+        bucket = await self._lock_bucket(who, bucket_name, "s3:PutObjectRetention", key)
         may = await self.versions.may_bypass(who, bucket, key, bypass)
         vid = await self.store.put_retention(bucket.id, key, version_id, asked.mode, asked.until, bypass=may,
                                              now=dt.datetime.now(dt.UTC))  # fmt: skip
@@ -91,9 +93,7 @@ class ObjectLockService:
 
     async def get_legal_hold(self, who: Requester | str, bucket_name: str, key: Any, version_id: Any = None
                              ) -> dict[str, Any]:  # fmt: skip
-        key, version_id = check_key(key), check_version_id(version_id)
-        bucket = _lock_bucket(await self.m.owned(who, bucket_name, "s3:GetObjectLegalHold", key))
-        vid, lock = await self._version(bucket, key, version_id)
+        vid, lock = await self._read(who, bucket_name, key, version_id, "s3:GetObjectLegalHold")
         return {"legal_hold": lock.legal_hold, "version_id": vid}
 
     async def put_legal_hold(self, who: Requester | str, bucket_name: str, key: Any, on: Any,
@@ -101,7 +101,7 @@ class ObjectLockService:
         key, version_id = check_key(key), check_version_id(version_id)
         if not isinstance(on, bool):
             raise InvalidArgument("'legal_hold' must be true or false")
-        bucket = _lock_bucket(await self.m.owned(who, bucket_name, "s3:PutObjectLegalHold", key))
+        bucket = await self._lock_bucket(who, bucket_name, "s3:PutObjectLegalHold", key)
         vid = await self.store.put_legal_hold(bucket.id, key, version_id, on)
         if vid is None:
             raise missing(key, bucket.name, version_id)
