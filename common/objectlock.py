@@ -33,6 +33,7 @@ from common.errors import GeoshardError
 
 __all__ = [
     "LOCKED_MESSAGE",
+    "MISSING_LOCK_MESSAGE",
     "DefaultRetention",
     "LockConfiguration",
     "LockMode",
@@ -45,6 +46,8 @@ __all__ = [
 
 # AWS's words for every refusal that Object Lock causes (403 AccessDenied).
 LOCKED_MESSAGE = "Access Denied because object protected by object lock."
+# AWS's words for a lock request on a bucket without Object Lock (400 InvalidRequest).
+MISSING_LOCK_MESSAGE = "Bucket is missing Object Lock Configuration"
 
 
 class ObjectLocked(GeoshardError):

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from common.objectlock import LockConfiguration, VersionLock
+from common.objectlock import MISSING_LOCK_MESSAGE, LockConfiguration, VersionLock
 from gateway import satellite_client as sc
 from gateway.handlers.bucket import xml_response
 from gateway.handlers.common import Call
@@ -39,7 +39,6 @@ __all__ = [
 ]
 
 _MAX_DOCUMENT = 64 * 1024
-MISSING_LOCK = "Bucket is missing Object Lock Configuration"
 
 
 def bypass_requested(headers: Mapping[str, str]) -> bool:
@@ -55,7 +54,7 @@ async def write_lock(call: Call) -> dict[str, Any] | None:
     try:
         await call.sat.get_object_lock(call.tenant_id, call.bucket)
     except sc.ObjectLockConfigurationNotFoundError:
-        raise S3Error("InvalidRequest", MISSING_LOCK) from None
+        raise S3Error("InvalidRequest", MISSING_LOCK_MESSAGE) from None
     return lock.to_json()
 
 

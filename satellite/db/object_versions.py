@@ -25,7 +25,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from common.objectlock import LockConfiguration, VersionLock, lock_for_new_version
+from common.objectlock import MISSING_LOCK_MESSAGE, LockConfiguration, VersionLock, lock_for_new_version
 from satellite.db.conditions import check_condition
 from satellite.db.models import Bucket, ObjectRow, ObjectStatus, SegmentRow
 from satellite.db.object_lock import bucket_state, lock_values, refuse_protected
@@ -166,7 +166,7 @@ def _new_lock(config: dict[str, Any] | None, asked: VersionLock | None, now: dt.
     names a lock in a bucket without Object Lock is refused, as S3 refuses it."""
     if config is None:
         if asked is not None:
-            raise InvalidRequest("Bucket is missing Object Lock Configuration")
+            raise InvalidRequest(MISSING_LOCK_MESSAGE)
         return None
     if asked is not None and asked.until is not None and asked.until <= now:
         raise InvalidArgument("The retain until date must be in the future!")

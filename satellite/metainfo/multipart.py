@@ -7,6 +7,7 @@ import datetime as dt
 import secrets
 from typing import Any
 
+from common.objectlock import MISSING_LOCK_MESSAGE
 from satellite.access.service import Requester
 from satellite.errors import InvalidArgument, InvalidRequest, NoSuchUpload
 from satellite.metainfo.service import MetainfoService, check_key, parse_meta
@@ -57,7 +58,7 @@ class MultipartService:
         parsed = await self.metainfo.with_checked_acl(bucket, parse_meta({**(meta or {}), "size": 0},
                                                                          size_required=False))  # fmt: skip
         if parsed.lock is not None and bucket.object_lock is None:
-            raise InvalidRequest("Bucket is missing Object Lock Configuration")
+            raise InvalidRequest(MISSING_LOCK_MESSAGE)
         algo = checksum_algorithm if isinstance(checksum_algorithm, str) and checksum_algorithm else None
         return await self.store.create_upload(secrets.token_hex(24), bucket.id, check_key(key), parsed, algo)
 
