@@ -105,13 +105,20 @@ async def test_if_match_object_deleted_during_the_upload_is_409_conditional_requ
         etag = (await net.s3(s3.put_object, Bucket="cond", Key="k", Body=b"v1"))["ETag"]
         deleted = asyncio.Event()
 
+        # The DELETE must land after the gateway's precheck (before it, 404 NoSuchKey is the right
+        # answer). aiohttp resumes the generator only once its write of the first part has drained,
+        # and loopback buffers hold a few MiB at most while the gateway does not read: so a 16 MiB
+        # first part means the gateway is reading the body, past its precheck, before the DELETE.
+        first = 16 << 20
+
         async def body():  # the body's second half waits until the object is deleted
-            yield b"a" * 1000
+            yield b"a" * first
             await net.s3(s3.delete_object, Bucket="cond", Key="k")
             deleted.set()
             yield b"b" * 1000
 
-        req = sign("v4", "PUT", f"{net.endpoint}/cond/k", headers={"If-Match": etag, "Content-Length": "2000"},
+        length = str(first + 1000)
+        req = sign("v4", "PUT", f"{net.endpoint}/cond/k", headers={"If-Match": etag, "Content-Length": length},
                    credentials=Credentials(t.access_key, t.secret_key), payload="UNSIGNED-PAYLOAD")  # fmt: skip
         prepared = req.prepare()
         import aiohttp
