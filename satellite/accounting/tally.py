@@ -56,6 +56,8 @@ class TallyChore:
                 if last is not None and t - last < self.interval:
                     return TallyStep.IDLE
                 self._run = await self.repo.begin_tally(t, int(self.interval))
+                if self._run is None:  # another satellite finished one meanwhile
+                    return TallyStep.IDLE
             self._started = time.monotonic()
         run = self._run
         if run.cursor < run.last_segment_id:

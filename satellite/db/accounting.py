@@ -143,8 +143,12 @@ class AccountingRepository:
             t = (await s.execute(select(AccountingTally).where(AccountingTally.status == "running"))).scalar()
         return None if t is None else TallyRun(t.id, t.cursor, t.last_segment_id, t.interval_start, t.interval_end)
 
-    async def begin_tally(self, at: int, first_interval: int) -> TallyRun:
-        """Start a tally at unix time ``at`` covering the time since the last one (or ``first_interval``)."""
+    async def begin_tally(self, at: int, interval: int) -> TallyRun | None:
+        """Start a tally at unix time ``at`` covering the time since the last one (or ``interval``).
+
+        None when the last tally ended less than ``interval`` before ``at``: decided in the same
+        transaction as the insert, so a satellite that read the last end before another finished
+        a whole tally does not begin a second one for the same time."""
         async with self.db.transaction() as s:
             if self.db.dialect == "postgresql":  # satellites sharing a database begin one tally, not two
                 await s.execute(select(func.pg_advisory_xact_lock(_TALLY_LOCK)))
@@ -155,7 +159,9 @@ class AccountingRepository:
                 last = await s.scalar(
                     select(func.max(AccountingTally.interval_end)).where(AccountingTally.status == "done")
                 )
-                start = min(at, last) if last is not None else at - first_interval
+                if last is not None and at - last < interval:
+                    return None
+                start = min(at, last) if last is not None else at - interval
                 t = AccountingTally(
                     status="running",
                     interval_start=start,

@@ -316,3 +316,14 @@ async def test_two_satellites_stepping_one_tally_count_every_piece_once(db) -> N
 
         tallies = list((await s.execute(select(AccountingTally))).scalars())
     assert [(t.status, t.cursor) for t in tallies] == [("done", 40)]
+
+
+async def test_a_satellite_that_read_the_last_tally_end_before_another_finished_one_begins_no_second(db) -> None:  # noqa: F811
+    await seed_network(db, nodes=2, segments=5, pieces=2, piece_size=10)
+    repo = service(db).repo
+    assert await repo.last_tally_end() is None  # what the slow satellite read ...
+    await TallyChore(repo, interval=60, batch=3).tally(now=START)  # ... before this one tallied it all
+    assert await repo.begin_tally(START + 1, 60) is None  # so its begin starts nothing
+    assert sum((await _held_by(db)).values()) == 5 * 2 * 10
+    later = await repo.begin_tally(START + 60, 60)  # a whole interval on, a new tally begins
+    assert later is not None and (later.interval_start, later.interval_end) == (START, START + 60)
