@@ -53,8 +53,9 @@ from storage_node.pieces.format import header_length
 from storage_node.pieces.store import SpaceUsage, scan_usage
 from tests.devnet_fixture import _free_range, free_port
 from tests.s3_requests import sign
+from tests.satellite_fixtures import drop_pg_database, fresh_pg_database
 
-__all__ = ["ChaosNet", "Proc", "StreamingPut", "start_net", "wait_for"]
+__all__ = ["ChaosNet", "Proc", "StreamingPut", "running_net", "start_net", "wait_for"]
 
 GEOSHARD = [sys.executable, "-m", "geoshard.cli"]
 PLACES = (("DE", "eu"), ("FR", "eu"), ("NL", "eu"), ("US", "na"), ("CA", "na"), ("DE", "eu"))
@@ -351,9 +352,12 @@ class StreamingPut:
         req = sign("v4", "PUT", self.url, b"", headers, credentials=self.net.credentials(),
                    payload="STREAMING-UNSIGNED-PAYLOAD-TRAILER").prepare()  # fmt: skip
         sent_headers = {k: v for k, v in req.headers.items() if k.lower() != "content-length"}
-        async with aiohttp.ClientSession() as session, session.put(
-            URL(req.url, encoded=True), data=self._body(), headers=sent_headers, skip_auto_headers=("Content-Type",)
-        ) as resp:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.put(
+                URL(req.url, encoded=True), data=self._body(), headers=sent_headers, skip_auto_headers=("Content-Type",)
+            ) as resp,
+        ):
             return resp.status, dict(resp.headers), await resp.read()
 
     def start(self) -> StreamingPut:
@@ -468,6 +472,23 @@ async def start_net(
         net.stop_all()
         raise
     return net
+
+
+@contextlib.asynccontextmanager
+async def running_net(data: Path, backend: str = "sqlite", **kw: Any) -> AsyncIterator[ChaosNet]:
+    """:func:`start_net` on SQLite or on a fresh PostgreSQL database, every process stopped and
+    the database dropped at the end."""
+    db_name, url = (None, "") if backend == "sqlite" else await fresh_pg_database()
+    try:
+        net = await start_net(data, database_url=url, **kw)
+        try:
+            yield net
+        finally:
+            net.stop_all()
+            await net.close()
+    finally:
+        if db_name is not None:
+            await drop_pg_database(db_name)
 
 
 async def _all_known(net: ChaosNet) -> bool:

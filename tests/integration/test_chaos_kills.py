@@ -34,8 +34,7 @@ import pytest
 from botocore.exceptions import ClientError
 from sqlalchemy import text
 
-from tests.chaos_net import ChaosNet, StreamingPut, start_net, wait_for
-from tests.satellite_fixtures import drop_pg_database, fresh_pg_database
+from tests.chaos_net import ChaosNet, StreamingPut, running_net, wait_for
 
 pytestmark = pytest.mark.xdist_group("chaos")
 
@@ -45,12 +44,8 @@ BIG_SEGMENT = 12 * 2**20  # pieces of 6 MiB with k = 2
 
 @pytest.fixture
 async def net(tmp_path: Path) -> AsyncIterator[ChaosNet]:
-    n = await start_net(tmp_path)
-    try:
+    async with running_net(tmp_path) as n:
         yield n
-    finally:
-        n.stop_all()
-        await n.close()
 
 
 async def call(fn: Any, /, **kw: Any) -> Any:
@@ -289,9 +284,7 @@ async def check_key(s3: Any, writes: Writes, key: str, readers: asyncio.Semaphor
 async def test_satellite_killed_mid_commit_loses_no_acknowledged_put_and_leaves_none_half_visible(
     tmp_path: Path, backend: str
 ) -> None:
-    db_name, url = (None, "") if backend == "sqlite" else await fresh_pg_database()
-    net = await start_net(tmp_path, segment_size=64 * 1024, database_url=url)
-    try:
+    async with running_net(tmp_path, backend, segment_size=64 * 1024) as net:
         s3, rng, writes = net.s3(), random.Random(5), Writes()
         await call(s3.create_bucket, Bucket=BUCKET)
         keys = [f"key{i:03d}" for i in range(48)]
@@ -307,17 +300,14 @@ async def test_satellite_killed_mid_commit_loses_no_acknowledged_put_and_leaves_
             listed = (await call(s3.list_objects_v2, Bucket=BUCKET)).get("Contents", [])
             assert len({o["Key"] for o in listed}) == len(listed)
             await check_db(net)
-            print(f"round {round_}: {acked} acknowledged, {writes.failed() - failed_before} failed, "
-                  f"{sum(shown)} keys show a PUT whose answer was lost")
+            print(
+                f"round {round_}: {acked} acknowledged, {writes.failed() - failed_before} failed, "
+                f"{sum(shown)} keys show a PUT whose answer was lost"
+            )
 
         report = await asyncio.to_thread(net.admin.call, "GET", net.admin.path("v1", "buckets", BUCKET, "report"))
         assert report["out_of_policy"]["pieces"] == 0 and report["below_repair_threshold"]["segments"] == 0
         await garbage_collected(net)  # what the failed PUTs stored is collected, nothing live is
-    finally:
-        net.stop_all()
-        await net.close()
-        if db_name is not None:
-            await drop_pg_database(db_name)
 
 
 # --- a storage node ------------------------------------------------------------------------

@@ -15,10 +15,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.chaos_net import ChaosNet, start_net
+from tests.chaos_net import ChaosNet, running_net
 from tests.integration.test_chaos_kills import call, check_db
 from tests.s3_requests import sign
-from tests.satellite_fixtures import drop_pg_database, fresh_pg_database
 
 pytestmark = pytest.mark.xdist_group("chaos")
 
@@ -76,9 +75,7 @@ async def listed_versions(s3: Any) -> list[dict[str, Any]]:
 async def test_satellite_killed_mid_versioned_commits_loses_no_version_and_lists_each_once(
     tmp_path: Path, backend: str
 ) -> None:
-    db_name, url = (None, "") if backend == "sqlite" else await fresh_pg_database()
-    net = await start_net(tmp_path, segment_size=64 * 1024, database_url=url)
-    try:
+    async with running_net(tmp_path, backend, segment_size=64 * 1024) as net:
         s3, rng = net.s3(), random.Random(11)
         await call(s3.create_bucket, Bucket=BUCKET)
         await call(s3.put_bucket_versioning, Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
@@ -103,8 +100,3 @@ async def test_satellite_killed_mid_versioned_commits_loses_no_version_and_lists
                 else:  # its answer was lost in the kill: still one whole body written to that key
                     assert body in [d for d, _ in written[v["Key"]]], v
             await check_db(net)
-    finally:
-        net.stop_all()
-        await net.close()
-        if db_name is not None:
-            await drop_pg_database(db_name)
