@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import signal
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -60,6 +59,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--base-domain", dest="base_domains", action="append",
                      help="domain for virtual-host addressing (bucket.DOMAIN); repeatable")  # fmt: skip
     run.add_argument("--segment-size", dest="segment_size", type=int, help="bytes per segment (default 64 MiB)")
+    run.add_argument("--workers", type=int,
+                     help="processes serving the S3 port (default: config workers; 0 = one per CPU)")  # fmt: skip
     run.add_argument("--log-level", default="INFO")
     run.add_argument("--metrics-port", dest="metrics_port", type=int,
                      help="serve Prometheus /metrics and /health on this port (default off)")  # fmt: skip
@@ -110,28 +111,18 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _announce(url: str, metrics_url: str) -> None:
+    print(f"geoshard gateway serving S3 at {url}", flush=True)
+    if metrics_url:
+        print(f"geoshard gateway metrics at {metrics_url}/metrics", flush=True)
+
+
 async def _serve(config: GatewayConfig) -> None:
     from gateway.peer import GatewayPeer
+    from gateway.process import serve_one
 
     peer = GatewayPeer(config)
-    loop = asyncio.get_running_loop()
-    main = asyncio.current_task()
-    if main is not None:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, main.cancel)
-    runner = asyncio.create_task(peer.run())
-    started = asyncio.create_task(peer.started.wait())
-    await asyncio.wait({runner, started}, return_when=asyncio.FIRST_COMPLETED)
-    if started.done():
-        from common.collector import settle
-
-        settle()  # what start-up made stays: no collection need walk it again
-        print(f"geoshard gateway serving S3 at {peer.url}", flush=True)
-        if peer.metrics_url:
-            print(f"geoshard gateway metrics at {peer.metrics_url}/metrics", flush=True)
-    else:
-        started.cancel()
-    await runner
+    await serve_one(peer, lambda p: _announce(p.url, p.metrics_url))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -140,21 +131,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level, process="gateway")
     try:
         config = config_from_args(args)
-        for name in ("metrics_host", "metrics_port"):  # observability flags, beside the file's values
+        for name in ("metrics_host", "metrics_port", "workers"):  # process flags, beside the file's values
             if getattr(args, name, None) is not None:
                 setattr(config, name, getattr(args, name))
+        if config.workers < 0:
+            raise ConfigError(f"--workers must be 0 (one per CPU) or more, got {config.workers}")
         load_master_key(config.master_key_file)
     except (ConfigError, OSError, TypeError) as e:
         print(f"geoshard gateway run: error: {e}", file=sys.stderr)
         return 2
-    from gateway.pipeline.heap import keep_freed_buffers
+    workers = config.resolved_workers
+    if workers == 1:
+        from gateway.pipeline.heap import keep_freed_buffers
 
-    keep_freed_buffers()  # a PUT's windows reuse freed heap instead of faulting in fresh pages
+        keep_freed_buffers()  # a PUT's windows reuse freed heap instead of faulting in fresh pages
     loop_factory: Any = None
     with contextlib.suppress(ImportError):
         import uvloop  # more requests and bytes per second per core
 
         loop_factory = uvloop.new_event_loop
     with asyncio.Runner(loop_factory=loop_factory) as runner, contextlib.suppress(asyncio.CancelledError):
-        runner.run(_serve(config))
+        if workers == 1:
+            runner.run(_serve(config))
+        else:
+            from gateway.process import serve_workers
+
+            runner.run(serve_workers(config, workers, _announce, log_level=args.log_level))
     return 0
