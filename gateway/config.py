@@ -55,7 +55,7 @@ class GatewayConfig:
     region: str = "us-east-1"  # what GetBucketLocation-less clients sign for; any is accepted
     segment_size: int = 64 * 2**20
     inline_threshold: int = 4096 + 16  # encrypted bytes: a 4 KiB object and its GCM tag
-    download_window: int = 8 * 2**20
+    download_window: int = 16 * 2**20
     spare_after: float = 1.0
     piece_timeout: float = 10.0
     credential_cache_ttl: float = 60.0
