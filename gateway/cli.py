@@ -111,18 +111,12 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _announce(url: str, metrics_url: str) -> None:
-    print(f"geoshard gateway serving S3 at {url}", flush=True)
-    if metrics_url:
-        print(f"geoshard gateway metrics at {metrics_url}/metrics", flush=True)
-
-
 async def _serve(config: GatewayConfig) -> None:
     from gateway.peer import GatewayPeer
-    from gateway.process import serve_one
+    from gateway.process import announce, serve_one
 
     peer = GatewayPeer(config)
-    await serve_one(peer, lambda p: _announce(p.url, p.metrics_url))
+    await serve_one(peer, lambda p: announce(p.url, p.metrics_url))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -140,21 +134,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (ConfigError, OSError, TypeError) as e:
         print(f"geoshard gateway run: error: {e}", file=sys.stderr)
         return 2
-    workers = config.resolved_workers
-    if workers == 1:
-        from gateway.pipeline.heap import keep_freed_buffers
+    if config.resolved_workers > 1:
+        from gateway.process import exec_parent
 
-        keep_freed_buffers()  # a PUT's windows reuse freed heap instead of faulting in fresh pages
+        exec_parent(config, config.resolved_workers, log_level=args.log_level)  # does not return
+    from gateway.pipeline.heap import keep_freed_buffers
+
+    keep_freed_buffers()  # a PUT's windows reuse freed heap instead of faulting in fresh pages
     loop_factory: Any = None
     with contextlib.suppress(ImportError):
         import uvloop  # more requests and bytes per second per core
 
         loop_factory = uvloop.new_event_loop
     with asyncio.Runner(loop_factory=loop_factory) as runner, contextlib.suppress(asyncio.CancelledError):
-        if workers == 1:
-            runner.run(_serve(config))
-        else:
-            from gateway.process import serve_workers
-
-            runner.run(serve_workers(config, workers, _announce, log_level=args.log_level))
+        runner.run(_serve(config))
     return 0

@@ -32,13 +32,14 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import json
 import os
 import shutil
 import signal
 import sys
 import tempfile
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from common.workers import WorkerPool, announce_ready, read_spec, watch_stdin
 from gateway.config import GatewayConfig
@@ -47,12 +48,19 @@ from gateway.settings_cache import SettingGenerations
 if TYPE_CHECKING:
     from gateway.peer import GatewayPeer
 
-__all__ = ["main", "serve_one", "serve_workers"]
+__all__ = ["announce", "exec_parent", "main", "serve_one", "serve_workers"]
 
 _GENERATIONS_FD = "generations_fd"  # spec keys beside the configuration's
 _ROWS = "workers_total"
 _LOG_LEVEL = "log_level"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client when it is imported
+
+
+def announce(url: str, metrics_url: str) -> None:
+    """The lines ``geoshard gateway run`` prints once it serves (scripts and devnet read them)."""
+    print(f"geoshard gateway serving S3 at {url}", flush=True)
+    if metrics_url:
+        print(f"geoshard gateway metrics at {metrics_url}/metrics", flush=True)
 
 
 async def serve_one(
@@ -93,10 +101,6 @@ async def serve_workers(
     """The parent of ``count`` workers: serve until SIGINT or SIGTERM, then stop them all.
 
     ``announce(s3_url, metrics_url)`` is called once every worker listens."""
-    from aiohttp import web
-
-    from gateway.metrics import aggregate_app
-
     table = SettingGenerations.create_shared(count)
     metrics_dir = tempfile.mkdtemp(prefix="geoshard-gateway-metrics-")
     spec: dict[str, Any] = dataclasses.asdict(config)
@@ -105,7 +109,7 @@ async def serve_workers(
     spec.update({_GENERATIONS_FD: table, _ROWS: count, _LOG_LEVEL: log_level})
     pool = WorkerPool(module="gateway.process", spec=spec, host=config.host, port=config.port, count=count,
                       label="gateway worker", env={MULTIPROC_ENV: metrics_dir}, pass_fds=(table,))  # fmt: skip
-    metrics: web.AppRunner | None = None
+    metrics: Any = None  # the metrics port's aiohttp runner, when there is one
     supervise: asyncio.Task[None] | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -115,6 +119,10 @@ async def serve_workers(
         await pool.start()
         metrics_url = ""
         if config.metrics_port >= 0:
+            from aiohttp import web
+
+            from gateway.metrics import aggregate_app
+
             metrics = web.AppRunner(aggregate_app(metrics_dir), access_log=None)
             await metrics.setup()
             site = web.TCPSite(metrics, config.metrics_host, config.metrics_port)
@@ -140,6 +148,37 @@ async def serve_workers(
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
+def exec_parent(config: GatewayConfig, count: int, *, log_level: str = "INFO") -> NoReturn:
+    """Become the parent of ``count`` workers: ``exec`` (same pid, so supervisors and pid files
+    stay right) a lean ``python -m gateway.process --parent FD`` that imports only what
+    supervising needs (the CLI that called this has loaded every subcommand's modules, ≈ 70 MB
+    that would sit idle), handing it the effective configuration on an inherited pipe."""
+    spec = {"config": {**dataclasses.asdict(config), "satellite_token_file": ""}, "workers": count,
+            _LOG_LEVEL: log_level}  # fmt: skip
+    data = json.dumps(spec).encode()
+    r, w = os.pipe()
+    if len(data) > 60_000:  # a pipe holds 64 KiB: the write below must not wait for a reader
+        raise ValueError("gateway configuration too large to hand over")
+    os.write(w, data)
+    os.close(w)
+    os.set_inheritable(r, True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "gateway.process", "--parent", str(r)])
+
+
+def _parent(fd: int) -> int:
+    with os.fdopen(fd, "rb") as f:
+        spec = json.loads(f.read())
+    from common.observability import configure_logging
+
+    configure_logging(spec[_LOG_LEVEL], process="gateway")
+    config = GatewayConfig(**spec["config"])
+    with asyncio.Runner() as runner:
+        runner.run(serve_workers(config, spec["workers"], announce, log_level=spec[_LOG_LEVEL]))
+    return 0
+
+
 async def _worker(config: GatewayConfig, generations: SettingGenerations) -> None:
     from gateway.peer import GatewayPeer
 
@@ -154,7 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     """One gateway worker: ``python -m gateway.process --index I`` with its spec on stdin."""
     ap = argparse.ArgumentParser(prog="python -m gateway.process", description=main.__doc__)
     ap.add_argument("--index", type=int, default=0)
+    ap.add_argument("--parent", type=int, metavar="FD", help="supervise the workers (see exec_parent)")
     args = ap.parse_args(argv)
+    if args.parent is not None:
+        return _parent(args.parent)
     spec = read_spec()
     table, rows, level = spec.pop(_GENERATIONS_FD), spec.pop(_ROWS), spec.pop(_LOG_LEVEL)
     from common.observability import configure_logging
