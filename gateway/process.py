@@ -1,8 +1,9 @@
 """The gateway's process model: one process, or a parent supervising worker processes on one port.
 
 ``geoshard gateway run --workers N`` (config ``workers``; 0, the default, is one per CPU)
-with N ≥ 2 starts a parent that serves no S3 itself: it reserves the port and keeps N
-``python -m gateway.process`` workers running through a :class:`common.workers.WorkerPool`
+with N ≥ 2 makes the CLI process ``exec`` a lean parent (same pid; :func:`exec_parent`) that
+serves no S3 itself: it reserves the port and keeps N ``python -m gateway.process`` workers
+running through a :class:`common.workers.WorkerPool`
 (``SO_REUSEPORT``, restarts, the configuration on stdin; see ``common/workers.py``), as the
 satellite's ``--api-workers`` does. Each worker is a whole :class:`~gateway.peer.GatewayPeer`
 on its own event loop, so a machine's cores all decrypt, hash and code.

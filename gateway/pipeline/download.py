@@ -3,8 +3,8 @@
 The caller passes the segments get-object returned (each with its layout, wrapped key,
 nonce and one GET order per stored piece) and the object range to read. Each segment's
 part of the range is read in **windows** of whole encryption blocks (``window`` bytes of
-plaintext, 16 MiB in ``gateway run``; the stream's first window is a quarter of that, so
-the first byte leaves sooner): a window maps to a stripe range (see
+plaintext, 16 MiB in ``gateway run``; the first window of a longer range is a quarter of
+that, so the first byte leaves sooner): a window maps to a stripe range (see
 :mod:`erasure.segment`), so a ranged GET fetches only the stripes it needs, and memory
 stays at a few windows however large the object. The next windows are fetched while
 the current one is sent to the client (``prefetch`` windows ahead). Each window costs every
@@ -151,7 +151,9 @@ class ObjectDownloader:
             step = max(1, self.config.window // pb) * pb
             start = a
             while start < b:
-                size = max(pb, step // 4 // pb * pb) if first else step
+                # A range longer than one window starts with a quarter window; one that fits in a
+                # window (a client's ranged GET) stays one request per node.
+                size = max(pb, step // 4 // pb * pb) if first and b - start > step else step
                 first = False
                 stop = min(b, (start // pb) * pb + size)
                 yield _Window(seg, state, start, stop - start)
