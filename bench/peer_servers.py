@@ -85,6 +85,10 @@ class Server:
         out["all"] = sum(out.values())
         return out
 
+    def worker_cpu(self) -> dict[int, float]:
+        """CPU seconds so far of each worker process of the gateway role (none for one process)."""
+        return {p: _proc_cpu(p) for pid in self.roles.get("gateway", []) for p in _tree(pid)[1:]}
+
     def close(self) -> None:
         for proc in self.stop:
             proc.terminate()

@@ -600,5 +600,8 @@ def decrypt_stripes(
         first_block=plan.first_block,
         total_blocks=layout.blocks,
         plain_block_size=layout.plain_block_size,
+        # Uninitialised: every byte of the view is written by the decryption (a bytearray
+        # would first be zeroed, ≈ 2 % of a GET's gateway CPU).
+        out=memoryview(np.empty(cipher_len, dtype=np.uint8)),
     )
     return plain[plan.slice_start : plan.slice_start + length]

@@ -26,6 +26,7 @@ from gateway.s3.body import defer_continue
 from gateway.s3.errors import install
 from gateway.s3.router import route
 from gateway.satellite_client import REQUEST_CONTEXT
+from gateway.settings_cache import SettingCache
 
 __all__ = ["create_app"]
 
@@ -49,10 +50,11 @@ async def handle(request: web.Request) -> web.StreamResponse:
 def create_app(services: GatewayServices) -> web.Application:
     domain_errors.register()
     app = web.Application(client_max_size=_CLIENT_MAX_SIZE)
+    app[SERVICES] = services
     install(app)
     cors.install(app)  # preflights are answered before routing and authentication
     post_object.install(app)  # browser forms authenticate with their signed policy, not a header
-    app[SERVICES] = services
-    app[lifecycle.CACHE] = {}  # buckets' lifecycle rules, for x-amz-expiration
+    # Buckets' lifecycle rules, for x-amz-expiration; shared generations keep workers in step.
+    app[lifecycle.CACHE] = SettingCache(services.generations, services.config.credential_cache_ttl)
     app.router.add_route("*", "/{tail:.*}", handle, expect_handler=defer_continue)
     return app

@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import signal
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -60,6 +59,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--base-domain", dest="base_domains", action="append",
                      help="domain for virtual-host addressing (bucket.DOMAIN); repeatable")  # fmt: skip
     run.add_argument("--segment-size", dest="segment_size", type=int, help="bytes per segment (default 64 MiB)")
+    run.add_argument("--workers", type=int,
+                     help="processes serving the S3 port (default: config workers; 0 = one per CPU)")  # fmt: skip
     run.add_argument("--log-level", default="INFO")
     run.add_argument("--metrics-port", dest="metrics_port", type=int,
                      help="serve Prometheus /metrics and /health on this port (default off)")  # fmt: skip
@@ -112,26 +113,10 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 async def _serve(config: GatewayConfig) -> None:
     from gateway.peer import GatewayPeer
+    from gateway.process import announce, serve_one
 
     peer = GatewayPeer(config)
-    loop = asyncio.get_running_loop()
-    main = asyncio.current_task()
-    if main is not None:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, main.cancel)
-    runner = asyncio.create_task(peer.run())
-    started = asyncio.create_task(peer.started.wait())
-    await asyncio.wait({runner, started}, return_when=asyncio.FIRST_COMPLETED)
-    if started.done():
-        from common.collector import settle
-
-        settle()  # what start-up made stays: no collection need walk it again
-        print(f"geoshard gateway serving S3 at {peer.url}", flush=True)
-        if peer.metrics_url:
-            print(f"geoshard gateway metrics at {peer.metrics_url}/metrics", flush=True)
-    else:
-        started.cancel()
-    await runner
+    await serve_one(peer, lambda p: announce(p.url, p.metrics_url))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -140,13 +125,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level, process="gateway")
     try:
         config = config_from_args(args)
-        for name in ("metrics_host", "metrics_port"):  # observability flags, beside the file's values
+        for name in ("metrics_host", "metrics_port", "workers"):  # process flags, beside the file's values
             if getattr(args, name, None) is not None:
                 setattr(config, name, getattr(args, name))
+        if config.workers < 0:
+            raise ConfigError(f"--workers must be 0 (one per CPU) or more, got {config.workers}")
         load_master_key(config.master_key_file)
     except (ConfigError, OSError, TypeError) as e:
         print(f"geoshard gateway run: error: {e}", file=sys.stderr)
         return 2
+    if config.resolved_workers > 1:
+        from gateway.process import exec_parent
+
+        exec_parent(config, config.resolved_workers, log_level=args.log_level)  # does not return
     from gateway.pipeline.heap import keep_freed_buffers
 
     keep_freed_buffers()  # a PUT's windows reuse freed heap instead of faulting in fresh pages

@@ -55,7 +55,7 @@ class GatewayConfig:
     region: str = "us-east-1"  # what GetBucketLocation-less clients sign for; any is accepted
     segment_size: int = 64 * 2**20
     inline_threshold: int = 4096 + 16  # encrypted bytes: a 4 KiB object and its GCM tag
-    download_window: int = 8 * 2**20
+    download_window: int = 16 * 2**20
     spare_after: float = 1.0
     piece_timeout: float = 10.0
     credential_cache_ttl: float = 60.0
@@ -72,6 +72,8 @@ class GatewayConfig:
     # SSE-C keys travel in request headers; AWS refuses them on plain HTTP, and so does the
     # gateway unless TLS ends in a proxy in front of it (or on a devnet).
     allow_sse_c_over_http: bool = False
+    # Processes serving the S3 port (``SO_REUSEPORT``, see gateway/process.py); 0 = one per CPU.
+    workers: int = 0
     # Seconds in a lifecycle rule's "day" (x-amz-expiration dates); the satellite's chore must agree.
     lifecycle_day_seconds: int = field(default_factory=default_day_seconds)
 
@@ -83,8 +85,20 @@ class GatewayConfig:
             raise ConfigError(f"no satellite token: give satellite_token_file (mode 0600) or set {TOKEN_ENV}")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError("HTTPS needs both tls_cert and tls_key")
+        if self.workers < 0:
+            raise ConfigError(f"workers must be 0 (one per CPU) or more, got {self.workers}")
         if not self.satellite_url.startswith(("http://", "https://")):
             raise ConfigError(f"satellite_url must be an http(s) URL, got {self.satellite_url!r}")
+
+    @property
+    def resolved_workers(self) -> int:
+        """``workers``, or its default: one process per CPU this process may run on."""
+        return self.workers or len(os.sched_getaffinity(0))
+
+    def endpoint(self, port: int) -> str:
+        """The URL clients reach the S3 port at (a wildcard host reads as 127.0.0.1)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"{'https' if self.tls_cert else 'http'}://{host}:{port}"
 
     @classmethod
     def for_tests(cls, satellite_url: str, satellite_token: str, master_key_file: str, **kw: Any) -> GatewayConfig:

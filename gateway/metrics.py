@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry
 from common.observability import health_response, http_metrics_middleware, metrics_response, set_request_id
 from gateway.s3.errors import request_id
 
-__all__ = ["OPERATION_KEY", "GatewayMetrics"]
+__all__ = ["OPERATION_KEY", "GatewayMetrics", "aggregate_app"]
 
 OPERATION_KEY: web.RequestKey[str] = web.RequestKey("geoshard.s3_operation", str)
 _CREDENTIAL_PARAMS = ("X-Amz-Credential", "X-Amz-Signature", "AWSAccessKeyId", "Signature")
@@ -56,14 +56,28 @@ class GatewayMetrics:
 
     def app(self) -> web.Application:
         """The metrics port's app: ``/metrics`` and ``/health``."""
+        return _metrics_app(self.registry, self.started)
 
-        async def metrics(_request: web.Request) -> web.Response:
-            return await metrics_response(self.registry)
 
-        async def health(_request: web.Request) -> web.Response:
-            return health_response("gateway", self.started)
+def aggregate_app(directory: str) -> web.Application:
+    """The metrics port of a gateway's parent process: ``/metrics`` summed over every worker
+    that wrote to ``directory`` (prometheus_client's multiprocess mode, dead workers' counts
+    included), and ``/health``."""
+    from prometheus_client import multiprocess
 
-        app = web.Application()
-        app.router.add_get("/metrics", metrics)
-        app.router.add_get("/health", health)
-        return app
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=directory)
+    return _metrics_app(registry, time.monotonic())
+
+
+def _metrics_app(registry: CollectorRegistry, started: float) -> web.Application:
+    async def metrics(_request: web.Request) -> web.Response:
+        return await metrics_response(registry)
+
+    async def health(_request: web.Request) -> web.Response:
+        return health_response("gateway", started)
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/health", health)
+    return app

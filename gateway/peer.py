@@ -26,6 +26,7 @@ from gateway.pipeline import PieceClient, PieceClientConfig
 from gateway.s3.credentials import AuthConfig
 from gateway.s3.router import RouterConfig
 from gateway.satellite_client import SatelliteClient
+from gateway.settings_cache import SettingGenerations
 
 __all__ = ["GatewayPeer", "Service"]
 
@@ -35,8 +36,17 @@ log = logging.getLogger(__name__)
 class GatewayPeer:
     """One gateway process. ``start()`` binds the port (``url`` is then known); ``run()`` serves."""
 
-    def __init__(self, config: GatewayConfig, master_key: bytes | None = None) -> None:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        master_key: bytes | None = None,
+        *,
+        generations: SettingGenerations | None = None,
+        reuse_port: bool = False,
+    ) -> None:
+        """``generations`` and ``reuse_port`` make it one worker of several (gateway/process.py)."""
         self.config = config
+        self.reuse_port = reuse_port
         key = master_key if master_key is not None else load_master_key(config.master_key_file)
         piece_cfg = PieceClientConfig(base_timeout=config.piece_timeout)
         self.session = PieceClient.new_session(piece_cfg)
@@ -53,6 +63,7 @@ class GatewayPeer:
             credentials=self.credentials,
             router=RouterConfig(base_domains=tuple(config.base_domains)),
             auth=AuthConfig(),
+            generations=generations or SettingGenerations.private(),
         )
         self.app = create_app(self.services_state)
         self.metrics = GatewayMetrics()
@@ -70,8 +81,7 @@ class GatewayPeer:
 
     @property
     def url(self) -> str:
-        host = "127.0.0.1" if self.config.host in ("0.0.0.0", "::", "") else self.config.host
-        return f"{self.scheme}://{host}:{self.port}"
+        return self.config.endpoint(self.port)
 
     def _ssl(self) -> ssl.SSLContext | None:
         if not self.config.tls_cert:
@@ -88,7 +98,8 @@ class GatewayPeer:
         # Large socket reads cut per-chunk overhead for multi-MiB uploads.
         self._runner = web.AppRunner(self.app, access_log=None, read_bufsize=2**20)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port, ssl_context=self._ssl(), backlog=1024)
+        site = web.TCPSite(self._runner, self.config.host, self.config.port, ssl_context=self._ssl(), backlog=1024,
+                           reuse_port=self.reuse_port or None)  # fmt: skip
         await site.start()
         server = site._server
         if server is not None and getattr(server, "sockets", None):

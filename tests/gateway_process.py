@@ -1,7 +1,8 @@
 """``geoshard gateway run`` as its own process, against a satellite a test runs (planet's).
 
 For tests about what a gateway *process* does: two gateways sharing one satellite, the
-bytes a gateway reads from its sockets (``/proc/PID/io``), what its command line shows.
+bytes a gateway reads from its sockets (``/proc/PID/io`` of the process and its workers),
+what its command line shows, its worker processes.
 The satellite token reaches it the way production passes it: a file of mode 0600.
 """
 
@@ -16,6 +17,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from gateway.config import create_master_key, write_private_file
 
 __all__ = ["GatewayProcess", "gateway_process"]
@@ -26,17 +29,25 @@ class GatewayProcess:
     url: str
     proc: asyncio.subprocess.Process
     log: Path
+    metrics_url: str = ""  # with ``--metrics-port``
 
     @property
     def pid(self) -> int:
         return self.proc.pid
 
+    def workers(self) -> list[int]:
+        """The pids of its live worker processes (none when it serves S3 itself)."""
+        kids = psutil.Process(self.pid).children()
+        return [c.pid for c in kids if c.status() != psutil.STATUS_ZOMBIE]
+
     def bytes_read(self) -> int:
-        """Bytes the process has read through read(2)-like calls (sockets included) so far."""
-        for line in Path(f"/proc/{self.pid}/io").read_text().splitlines():
-            if line.startswith("rchar:"):
-                return int(line.split()[1])
-        raise RuntimeError("no rchar in /proc/PID/io")
+        """Bytes the process and its workers have read through read(2)-like calls (sockets
+        included) so far."""
+        total = 0
+        for pid in [self.pid, *self.workers()]:
+            lines = Path(f"/proc/{pid}/io").read_text().splitlines()
+            total += next(int(line.split()[1]) for line in lines if line.startswith("rchar:"))
+        return total
 
 
 @contextlib.asynccontextmanager
@@ -65,7 +76,10 @@ async def gateway_process(directory: Path, satellite_url: str, token: str, *args
                 m = re.search(r"serving S3 at (\S+)", line)
                 if m:
                     break
-        yield GatewayProcess(m.group(1), proc, log)
+            metrics = ""
+            if "--metrics-port" in args:
+                metrics = (await proc.stdout.readline()).decode().split(" at ")[-1].strip().removesuffix("/metrics")
+        yield GatewayProcess(m.group(1), proc, log, metrics)
     finally:
         if proc.returncode is None:
             proc.terminate()

@@ -5,12 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.cors.rules import CorsRule
+from gateway.settings_cache import SettingCache
 
 __all__ = ["CACHE", "forget"]
 
-CACHE: web.AppKey[dict[str, tuple[float, list[CorsRule]]]] = web.AppKey("gateway.cors.cache", dict)
+CACHE: web.AppKey[SettingCache[list[CorsRule]]] = web.AppKey("gateway.cors.cache", SettingCache)
 
 
 def forget(app: web.Application, bucket: str) -> None:
-    """Drop a bucket's cached rules (after Put/DeleteBucketCors through this gateway)."""
-    app[CACHE].pop(bucket, None)
+    """Drop a bucket's cached rules here and in every worker (after Put/DeleteBucketCors)."""
+    app[CACHE].forget(bucket)

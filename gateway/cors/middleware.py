@@ -6,12 +6,11 @@ before authentication, from the bucket's rules alone; it reveals no more than AW
 actual request is routed and authenticated as any other; the headers are added when its
 response is prepared, so streamed GETs and error answers get them too. Rules are read
 from the satellite and cached per bucket for ``credential_cache_ttl`` seconds (a change
-made through this gateway takes effect at once).
+made through this gateway, through any of its workers, takes effect at once: ``gateway.settings_cache``).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -22,6 +21,7 @@ from gateway.handlers.common import SERVICES, GatewayServices
 from gateway.s3.errors import S3Error
 from gateway.s3.router import Operation, route
 from gateway.satellite_client import NoSuchBucket
+from gateway.settings_cache import SettingCache
 
 __all__ = ["install"]
 
@@ -31,14 +31,10 @@ _METHODS = ("GET", "PUT", "POST", "DELETE", "HEAD")
 
 
 async def _rules(app: web.Application, services: GatewayServices, bucket: str) -> list[CorsRule]:
-    cache, ttl = app[CACHE], services.config.credential_cache_ttl
-    hit = cache.get(bucket)
-    if hit is not None and time.monotonic() - hit[0] < ttl:
-        return hit[1]
-    rules = rules_from_json(await services.satellite.get_setting(None, bucket, "cors"))
-    if ttl > 0:
-        cache[bucket] = (time.monotonic(), rules)
-    return rules
+    async def fetch() -> list[CorsRule]:
+        return rules_from_json(await services.satellite.get_setting(None, bucket, "cors"))
+
+    return await app[CACHE].get(bucket, fetch)
 
 
 def _allow(rule: CorsRule, origin: str) -> dict[str, str]:
@@ -107,7 +103,8 @@ async def _on_prepare(request: web.Request, response: web.StreamResponse) -> Non
 
 def install(app: web.Application) -> None:
     """Answer preflights and add CORS headers (after :func:`gateway.s3.errors.install`, so that
-    preflight errors are S3 errors)."""
-    app[CACHE] = {}
+    preflight errors are S3 errors, and once the app holds its services)."""
+    services = app[SERVICES]
+    app[CACHE] = SettingCache(services.generations, services.config.credential_cache_ttl)
     app.middlewares.append(cors_middleware)
     app.on_response_prepare.append(_on_prepare)

@@ -38,6 +38,7 @@ from gateway.s3.credentials import AuthConfig
 from gateway.s3.http import user_metadata
 from gateway.s3.router import Endpoint, RouterConfig
 from gateway.satellite_client import SatelliteClient
+from gateway.settings_cache import SettingGenerations
 
 __all__ = [
     "INLINE_ALLOWED",
@@ -86,6 +87,8 @@ class GatewayServices:
     # Redundancy schemes learned per (tenant, bucket), so later uploads overlap begin-segment
     # with encoding; a stale entry costs one re-placement (see ObjectUploader).
     schemes: dict[tuple[str, str], RedundancyScheme] = field(default_factory=dict)
+    # Which buckets' settings changed, shared with the sibling worker processes (settings_cache.py).
+    generations: SettingGenerations = field(default_factory=SettingGenerations.private)
 
     def bucket_key(self, tenant_id: str, bucket: str) -> bytes:
         return derive_bucket_key(self.master_key, tenant_id, bucket)

@@ -12,7 +12,6 @@ gateway takes effect at once).
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +25,7 @@ from gateway.s3.credentials import AuthResult
 from gateway.s3.errors import S3Error
 from gateway.s3.http import http_date
 from gateway.s3.lifecycle_xml import expiration_header, lifecycle_configuration, parse_lifecycle_configuration
+from gateway.settings_cache import SettingCache
 
 __all__ = [
     "CACHE",
@@ -37,29 +37,26 @@ __all__ = [
 ]
 
 _MAX_CONFIG = 1024 * 1024  # 1,000 rules with tags fit
-CACHE: web.AppKey[dict[str, tuple[float, list[LifecycleRule]]]] = web.AppKey("gateway.lifecycle.cache", dict)
+CACHE: web.AppKey[SettingCache[list[LifecycleRule]]] = web.AppKey("gateway.lifecycle.cache", SettingCache)
 
 
-def _cache(call: Call) -> dict[str, tuple[float, list[LifecycleRule]]]:
+def _cache(call: Call) -> SettingCache[list[LifecycleRule]]:
     return call.request.app[CACHE]
 
 
 async def _rules(call: Call) -> list[LifecycleRule]:
     """The bucket's rules (whoever owns it: a public reader's GET announces them too)."""
-    cache, ttl = _cache(call), call.services.config.credential_cache_ttl
-    hit = cache.get(call.bucket)
-    if hit is not None and time.monotonic() - hit[0] < ttl:
-        return hit[1]
-    rules = rules_from_json(await call.sat.get_setting(None, call.bucket, SETTING))
-    if ttl > 0:
-        cache[call.bucket] = (time.monotonic(), rules)
-    return rules
+
+    async def fetch() -> list[LifecycleRule]:
+        return rules_from_json(await call.sat.get_setting(None, call.bucket, SETTING))
+
+    return await _cache(call).get(call.bucket, fetch)
 
 
 async def put_bucket_lifecycle(call: Call, auth: AuthResult) -> web.Response:
     rules = parse_lifecycle_configuration(await BodyReader(call.request, auth).read_all(_MAX_CONFIG))
     await call.sat.put_setting(call.tenant_id, call.bucket, SETTING, rules_to_json(rules))
-    _cache(call).pop(call.bucket, None)
+    _cache(call).forget(call.bucket)
     return web.Response()
 
 
@@ -72,7 +69,7 @@ async def get_bucket_lifecycle(call: Call) -> web.Response:
 
 async def delete_bucket_lifecycle(call: Call) -> web.Response:
     await call.sat.delete_setting(call.tenant_id, call.bucket, SETTING)
-    _cache(call).pop(call.bucket, None)
+    _cache(call).forget(call.bucket)
     return web.Response(status=204)
 
 
