@@ -100,7 +100,10 @@ async def test_refused_uploads_cost_headers_with_or_without_expect_not_the_body(
                                                                      expect=False))  # fmt: skip
     print(f"refused 1 GiB PUT without Expect: gateway read {read / 2**20:.2f} MiB, client sent {sent / 2**20:.1f} MiB")
     assert answer.startswith(b"HTTP/1.1 403"), answer
-    assert read < 8 * 2**20, f"the gateway read {read / 2**20:.1f} MiB of a refused upload"
+    # What arrives while the gateway authenticates and asks the satellite is read: 2–13 MiB on
+    # a loaded 2-core machine (loopback moves megabytes a millisecond). Reading the body it
+    # refused would be the whole GiB; a sixteenth of it is the line between the two.
+    assert read < GIB // 16, f"the gateway read {read / 2**20:.1f} MiB of a refused upload"
     keys = (await net.s3(net.client(0).list_objects_v2, Bucket="tenant-a")).get("Contents", [])
     assert keys == []
 
