@@ -226,7 +226,7 @@ def _init_nodes(opts: DevnetOptions, satellite: str, locations: list[tuple[str, 
     from geoshard.cli import build_parser
     from storage_node.cli import InitError, init_node
 
-    parser = build_parser()
+    parser = build_parser("node")  # not every command's: the supervisor stays small
     for i, (country, region) in enumerate(locations):
         if (opts.data / "nodes" / f"node{i:02d}" / "config.toml").exists():
             continue
