@@ -17,9 +17,11 @@ concurrencies, on SQLite and (when one answers at 127.0.0.1:5432, or ``GEOSHARD_
 on PostgreSQL; audits per second over whole passes, and the satellite side's CPU per audit
 (this process's CPU time: the nodes run in their own processes) as audits per satellite
 core-second and as a ratio to the raw primitive an audit cannot avoid, checking one signed
-3-leaf proof.
+3-leaf proof. ``--batch N`` asks each node for up to N of a group's pieces in one request
+(``POST /v1/audit/batch``, the satellite's ``audit_batch``); 1, the default, is one request a
+piece, as the figures before batches were taken.
 
-    python bench/audit.py [--quick] [--json PATH]
+    python bench/audit.py [--quick] [--batch N] [--json PATH]
 """
 
 from __future__ import annotations
@@ -305,7 +307,7 @@ async def audit_rate(
     total = segments * rs.total
     for conc in sorted({1, 4, len(nodes)}):
         chore = AuditChore(repo, AuditVerifier(sat, timeout=30), leaves=3, reservoir_size=total,
-                           scan_batch=1000, concurrency=conc)  # fmt: skip
+                           scan_batch=1000, concurrency=conc, batch=args.batch)  # fmt: skip
         await chore.run_pass()  # warm: connections, caches
         t, cpu = time.perf_counter(), time.process_time()
         done = []
@@ -317,10 +319,11 @@ async def audit_rate(
         assert not bad, bad[:3]
         rate = len(done) / secs
         per_core = len(done) / cpu  # this process is the satellite's side: chore, verifier, database client
-        figures[f"{backend}_audits_per_s_c{conc}"] = round(rate, 1)
-        figures[f"{backend}_audits_per_satellite_core_s_c{conc}"] = round(per_core, 1)
-        figures[f"{backend}_audit_cpu_vs_proof_check_c{conc}_ratio"] = round(cpu / len(done) / reference, 1)
-        print(f"audit chore, concurrency {conc:>2}, {len(nodes)} node processes, {backend}: "
+        c = f"c{conc}" if args.batch == 1 else f"c{conc}_b{args.batch}"
+        figures[f"{backend}_audits_per_s_{c}"] = round(rate, 1)
+        figures[f"{backend}_audits_per_satellite_core_s_{c}"] = round(per_core, 1)
+        figures[f"{backend}_audit_cpu_vs_proof_check_{c}_ratio"] = round(cpu / len(done) / reference, 1)
+        print(f"audit chore, concurrency {conc:>2}, batch {args.batch}, {len(nodes)} node processes, {backend}: "
               f"{len(done)} audits in {secs:.2f}s = {rate:.0f} audits/s; satellite CPU {cpu / len(done) * 1e3:.2f} ms "
               f"an audit = {per_core:.0f} audits per satellite core-second "
               f"({cpu / len(done) / reference:.1f}x the proof check alone)", flush=True)
@@ -360,6 +363,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer rounds, 4 nodes (under a minute)")
     ap.add_argument("--json", type=Path, help="write the figures as one flat JSON object")
+    ap.add_argument("--batch", type=int, default=1, help="pieces of one node per request (audit_batch)")
     args = ap.parse_args()
     figures = asyncio.run(run(args))
     if args.json:

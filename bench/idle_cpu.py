@@ -10,14 +10,20 @@ itself. CPU seconds, not wall-clock load, so the figure holds on a shared machin
 
 ``--quick``: 20 s to settle and 20 s measured. ``--json`` writes the per-process percentages,
 the total and ``total_vs_goal_ratio`` (the total against issue 15's goal of 3 % of one core).
+
+It also prints the coverage the CPU bought — audits a second over the window and audits per
+piece per hour (rows of the satellite's ``audit_results`` over its ``pieces``) — and the
+resident memory of every process at the end (issue 15's goal: 1 GiB for a 12-node devnet).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -68,11 +74,23 @@ def main() -> None:
                     pass
             return out
 
-        a = cpu()
+        def audits() -> tuple[int, int]:
+            with contextlib.closing(sqlite3.connect(f"file:{data}/satellite/satellite.db?mode=ro", uri=True)) as c:
+                c.execute("PRAGMA busy_timeout = 5000")
+                done = c.execute("SELECT count(*) FROM audit_results").fetchone()[0]
+                return int(done), int(c.execute("SELECT count(*) FROM pieces").fetchone()[0])
+
+        a, (audits_a, _) = cpu(), audits()
         t0 = time.monotonic()
         time.sleep(args.seconds)
-        b = cpu()
+        b, (audits_b, pieces) = cpu(), audits()
         el = time.monotonic() - t0
+        rss = {}
+        for n, p in procs.items():
+            with contextlib.suppress(psutil.Error):
+                rss[n] = p.memory_info().rss + sum(
+                    c.memory_info().rss for c in p.children(recursive=True) if c.pid not in named
+                )
         per = {n: round(100 * (b[n] - a[n]) / el, 2) for n in a if n in b}
         nodes = sum(v for n, v in per.items() if n.startswith("node"))
         print("percent of one core over", round(el), "s:", json.dumps(per))
@@ -81,9 +99,19 @@ def main() -> None:
         total = round(sum(per.values()), 1)
         print("total:", total, "%", f"(goal 3 %: ratio {total / 3:.1f}); load average of the machine",
               " ".join(f"{x:.1f}" for x in os.getloadavg()))
+        rate = (audits_b - audits_a) / el
+        per_piece = rate * 3600 / pieces if pieces else 0.0
+        print(f"audits: {rate:.1f} a second over the window, {pieces} pieces: {per_piece:.0f} per piece per hour")
+        mib = {n: round(v / 2**20) for n, v in rss.items()}
+        node_rss = sum(v for n, v in mib.items() if n.startswith("node"))
+        print(f"RSS MiB: satellite {mib.get('satellite', 0)}, nodes {node_rss} in all "
+              f"({node_rss / max(1, args.nodes):.0f} each), gateway {mib.get('gateway', 0)}, "
+              f"devnet {mib.get('devnet', 0)}: total {sum(mib.values())} MiB (goal for 12 nodes: 1024)")
         if args.json:
             flat = {f"{n}_percent": v for n, v in per.items()}
             flat.update(total_percent=total, total_vs_goal_ratio=round(total / 3, 2), load_1min=os.getloadavg()[0])
+            flat.update(audits_per_second=round(rate, 2), audits_per_piece_hour=round(per_piece), pieces=pieces)
+            flat.update({f"{n}_rss_mib": v for n, v in mib.items()}, total_rss_mib=sum(mib.values()))
             Path(args.json).write_text(json.dumps(flat, indent=1) + "\n")
     finally:
         d.stop()

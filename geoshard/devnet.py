@@ -119,13 +119,15 @@ def _prepare_satellite(opts: DevnetOptions) -> Path:
     if not cfg_path.exists():
         _run_cli("satellite", "init", "--data", str(sat_dir))
     cfg = load_config(cfg_path)
-    # Devnet timing: nodes check in every few seconds, are offline after a minute
-    # without contact, and the whole network is "new", so vetting must not starve it.
+    # Devnet timing: nodes check in every 15 s (four times in the online window: a node is
+    # offline after a minute without contact, and a node's first check-in at start is
+    # immediate), and the whole network is "new", so vetting must not starve it. Every 5 s
+    # cost an idle devnet two check-ins a second for nothing it shows.
     cfg.host = opts.host
     cfg.port = opts.satellite_port
     cfg.admin_host = opts.host
     cfg.admin_port = opts.admin_port
-    cfg.checkin_interval = 5
+    cfg.checkin_interval = 15
     cfg.online_window = 60
     cfg.new_node_fraction = 1.0
     cfg.min_free_bytes = 0
@@ -224,7 +226,7 @@ def _init_nodes(opts: DevnetOptions, satellite: str, locations: list[tuple[str, 
     from geoshard.cli import build_parser
     from storage_node.cli import InitError, init_node
 
-    parser = build_parser()
+    parser = build_parser("node")  # not every command's: the supervisor stays small
     for i, (country, region) in enumerate(locations):
         if (opts.data / "nodes" / f"node{i:02d}" / "config.toml").exists():
             continue
@@ -244,14 +246,14 @@ def _prepare_node(opts: DevnetOptions, index: int, satellite: str, country: str,
     if not cfg.exists():
         _run_cli(*_node_init_args(opts, index, satellite, country, region))
     # Every start applies this run's ports, the satellite's included (a resumed devnet may be
-    # given others; the node reports its new address at its first check-in), and devnet timing: check-ins every few
-    # seconds so the satellite sees the network at once.
+    # given others; the node reports its new address at its first check-in, at start), and devnet timing: check-ins
+    # every 15 s (the satellite's answer sets the interval anyway).
     node_cfg = NodeConfig.load(cfg)
     node_cfg.listen_host = host
     node_cfg.port = port
     node_cfg.address = f"http://{host}:{port}"
     node_cfg.satellite_url = satellite.split("@", 1)[1]
-    node_cfg.checkin_interval = 5.0
+    node_cfg.checkin_interval = 15.0
     node_cfg.settlement_interval = 10.0  # served GET orders are submitted soon after they expire
     node_cfg.checkin_retry_max = 5.0
     # A devnet scrubs every piece every two minutes (--scrub-period), so planted rot is found

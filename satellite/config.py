@@ -53,7 +53,8 @@ class SatelliteConfig:
     # Audits (satellite/audit) and reputation (satellite/reputation): Storj's values.
     audit_interval: float = 30.0  # seconds between passes of the audit chore
     audit_max_rate: float = 0.0  # audits per second at most (0: as fast as passes run); coverage as a setting
-    audit_concurrency: int = 5  # challenges in flight at once
+    audit_concurrency: int = 5  # nodes challenged at once
+    audit_batch: int = 16  # pieces of one node challenged in one request (1-64; common/audit_batch.py)
     audit_timeout: float = 10.0  # seconds a node has to answer; then it is contained
     audit_leaves: int = 3  # leaves (shares) asked per challenge
     audit_reservoir_size: int = 100  # pieces drawn, weighted by bytes, per scan of the pieces table

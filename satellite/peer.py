@@ -154,6 +154,7 @@ class Satellite:
             reservoir_size=config.audit_reservoir_size,
             scan_batch=config.audit_scan_batch,
             concurrency=config.audit_concurrency,
+            batch=config.audit_batch,
             max_misses=config.audit_max_misses,
             interval=config.audit_interval,
             max_rate=config.audit_max_rate,

@@ -86,6 +86,21 @@ class AccountingService:
             await self.closer.run_once(now)
         return step
 
+    def rest(self, now: float | None = None) -> float:
+        """Seconds until there can be work: the next tally due, or the time a period becomes
+        closable (its end plus ``close_delay``; a close also needs a tally past the end, which the
+        tally's due time covers). Where the next tally's time is unknown (another satellite began
+        it, or a step failed) the old fixed pace, half of min(tally interval, close delay); never
+        longer than one tally interval."""
+        t = time.time() if now is None else now
+        fallback = min(self.config.tally_interval, max(1.0, self.config.close_delay)) / 2
+        current = self.closer.current(t)
+        close_due = current.start + self.config.close_delay  # the period that just ended
+        if close_due <= t:
+            close_due = current.end + self.config.close_delay
+        due = self.tally.next_due if self.tally.next_due is not None and self.tally.next_due > t else t + fallback
+        return min(max(min(due, close_due) - t, 0.05), self.config.tally_interval)
+
     async def run(self) -> None:
         while True:
             try:
@@ -93,8 +108,9 @@ class AccountingService:
             except Exception:
                 log.exception("accounting step failed")
                 step = TallyStep.IDLE
+                self.tally.next_due = None
             if step is not TallyStep.BUSY:
-                await asyncio.sleep(min(self.config.tally_interval, max(1.0, self.config.close_delay)) / 2)
+                await asyncio.sleep(self.rest())
 
     async def close(self) -> None:
         return None

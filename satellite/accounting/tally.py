@@ -45,6 +45,7 @@ class TallyChore:
         self.state = TallyState()
         self._run: TallyRun | None = None
         self._started = 0.0
+        self.next_due: float | None = None  # when the next tally is due, as far as the last step saw
 
     async def run_once(self, now: float | None = None) -> TallyStep:
         """One batch of the current tally, or begin one if the last is ``interval`` old."""
@@ -54,9 +55,11 @@ class TallyChore:
             if self._run is None:
                 last = await self.repo.last_tally_end()
                 if last is not None and t - last < self.interval:
+                    self.next_due = last + self.interval
                     return TallyStep.IDLE
                 self._run = await self.repo.begin_tally(t, int(self.interval))
                 if self._run is None:  # another satellite finished one meanwhile
+                    self.next_due = None
                     return TallyStep.IDLE
             self._started = time.monotonic()
         run = self._run
@@ -67,6 +70,7 @@ class TallyChore:
         await self.repo.finish_tally(self._run)
         self.state.tallies += 1
         self.state.last_tally_at = self._run.interval_end
+        self.next_due = self._run.interval_end + self.interval
         self.state.last_tally_seconds = time.monotonic() - self._started
         log.info(
             "tally %d done: %d segments in %.2fs, interval %ds",

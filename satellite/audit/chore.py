@@ -1,8 +1,9 @@
 """The audit chore: draw pieces by bytes, challenge their nodes, record what they answer.
 
 A *pass* reads the pieces table in keyset-paged batches into a weighted reservoir
-(:mod:`satellite.audit.selection`), then audits the reservoir's pieces, ``concurrency`` at a
-time and never two of one node at once. Each call of :meth:`AuditChore.step` does one unit
+(:mod:`satellite.audit.selection`), then audits the reservoir's pieces in groups: up to
+``concurrency`` nodes at once, each asked for up to ``batch`` of its pieces in one request
+(``AuditVerifier.audit_batch``) and never in two requests at once. Each call of :meth:`AuditChore.step` does one unit
 of work — retry the contained challenges, read one batch, or audit one group — and says
 which (STYLE habit 4), so tests step it instead of sleeping; :meth:`run` steps it forever,
 resting ``interval`` seconds between passes.
@@ -14,6 +15,14 @@ audits a second, and faster still whenever other work stopped competing. ``max_r
 group of ``g`` audits :meth:`run` waits until ``g / max_rate`` seconds have passed since the
 previous group was due, so a burst never exceeds the rate and an idle stretch earns no
 credit.
+
+**Batches.** One request per node per group, however many of its pieces the group holds:
+the group's audits cost one challenge signature, one HTTP exchange and one proof check per
+node, and one read and one write of the database in all. Coverage is unchanged: the same
+pieces are drawn, each audited with its own leaf indexes and judged on its own, and
+``max_rate`` paces audits, not requests. A batch that timed out keeps its first piece's
+challenge as the node's pending audit (below) and leaves its other pieces to later passes,
+as a contained node's pieces are; so a timeout counts once, not once per piece.
 
 **Containment.** A node that accepts the connection but does not answer in time may be
 hiding a missing piece behind a slow disk, so a timeout is neither forgiven nor punished at
@@ -37,6 +46,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from common.audit_batch import MAX_PIECES
 from satellite.audit.selection import PieceRef, WeightedReservoir
 from satellite.audit.verifier import AuditReport, AuditTarget, AuditVerifier, pick_leaves
 from satellite.reputation import Decision, Outcome, ReputationState
@@ -134,6 +144,7 @@ class AuditChore:
         reservoir_size: int = 100,
         scan_batch: int = 5000,
         concurrency: int = 5,
+        batch: int = 1,
         max_misses: int = 3,
         interval: float = 30.0,
         max_rate: float = 0.0,
@@ -146,6 +157,7 @@ class AuditChore:
         self.reservoir_size = reservoir_size
         self.scan_batch = scan_batch
         self.concurrency = max(1, concurrency)
+        self.batch = max(1, min(batch, MAX_PIECES))
         self.max_misses = max_misses
         self.interval = interval
         self.max_rate = max_rate
@@ -207,29 +219,39 @@ class AuditChore:
                 self._failed(r)
 
     async def _audit_group(self) -> None:
-        """Audit up to ``concurrency`` pieces on distinct nodes at once; one read and one write for all."""
-        group: list[PieceRef] = []
-        nodes: set[str] = set()
+        """Up to ``concurrency`` nodes at once, up to ``batch`` pieces each in one request; one
+        read and one write of the database for the whole group."""
+        group: dict[str, list[PieceRef]] = {}
         rest: list[PieceRef] = []
         for ref in self._queue:
-            if len(group) < self.concurrency and ref.node_id not in nodes:
-                group.append(ref)
-                nodes.add(ref.node_id)
+            mine = group.get(ref.node_id)
+            if mine is not None and len(mine) < self.batch:
+                mine.append(ref)
+            elif mine is None and len(group) < self.concurrency:
+                group[ref.node_id] = [ref]
             else:
                 rest.append(ref)
         self._queue = rest
         # None: deleted since the scan, or its node is contained / disqualified / gone.
-        targets = [t for t in await self.store.targets(group) if t is not None]
-        reports = await asyncio.gather(
-            *(self.verifier.audit(t, pick_leaves(t.leaf_count, self.leaves)) for t in targets), return_exceptions=True
+        by_node: dict[str, list[AuditTarget]] = {}
+        for t in await self.store.targets([r for refs in group.values() for r in refs]):
+            if t is not None:
+                by_node.setdefault(t.node_id, []).append(t)
+        asked = [[pick_leaves(t.leaf_count, self.leaves) for t in ts] for ts in by_node.values()]
+        answers = await asyncio.gather(
+            *(self.verifier.audit_batch(ts, a) for ts, a in zip(by_node.values(), asked, strict=True)),
+            return_exceptions=True,
         )
         done: list[tuple[AuditRecord, AuditReport]] = []
-        for t, report in zip(targets, reports, strict=True):
-            if isinstance(report, BaseException):
-                self._failed(report)
+        for ts, reports in zip(by_node.values(), answers, strict=True):
+            if isinstance(reports, BaseException):
+                self._failed(reports)
                 continue
-            how = Containment.CONTAIN if report.outcome is Outcome.CONTAINED else Containment.KEEP
-            done.append((AuditRecord(t, report.outcome, report.reason, how, report.leaf_indexes), report))
+            if all(r.outcome is Outcome.CONTAINED for r in reports):
+                ts, reports = ts[:1], reports[:1]  # one timeout, one pending challenge (module doc)
+            for t, report in zip(ts, reports, strict=True):
+                how = Containment.CONTAIN if report.outcome is Outcome.CONTAINED else Containment.KEEP
+                done.append((AuditRecord(t, report.outcome, report.reason, how, report.leaf_indexes), report))
         await self._record(done)
 
     def _failed(self, error: BaseException) -> None:

@@ -26,6 +26,16 @@ timeout) but the satellite enforces the deadline itself by how long it waits; no
 reject a challenge by their own clock (``storage_node.piecestore.verification``). Should a
 node still refuse one as expired (410), that is *unknown*, with a reason that names the
 node's clock, so the operator sees it on ``geoshard node status``.
+
+**Batches.** :meth:`AuditVerifier.audit_batch` audits many pieces of one node in one request
+(``POST /v1/audit/batch``, :mod:`common.audit_batch`): one satellite-signed challenge with a
+fresh nonce, one node-signed proof, and every piece judged on its own as above — a wrong
+leaf, a missing piece or a damaged one fails that piece's audit only. What concerns the
+whole exchange applies to each piece: no connection is *offline* for each, no answer in time
+*contained* for each, an answer that is not the node's signed proof of exactly this batch
+(garbage, another key, another nonce, other pieces or indexes) *failure* for each, and any
+other status than 200 *unknown* for each (a batch's status says nothing about one piece). A
+batch of one piece is the single challenge above: one request, one signature either way.
 """
 
 from __future__ import annotations
@@ -38,15 +48,17 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from common.audit_batch import AuditBatchChallenge, AuditBatchProof
 from common.errors import MessageError, SignatureError
 from common.identity import Identity
 from common.messages import AuditChallenge, AuditProof, Signed, now
 from erasure.merkle import leaf_count, verify_proof
 from satellite.reputation import Outcome
 
-__all__ = ["AUDIT_PATH", "AuditReport", "AuditTarget", "AuditVerifier", "pick_leaves"]
+__all__ = ["AUDIT_BATCH_PATH", "AUDIT_PATH", "AuditReport", "AuditTarget", "AuditVerifier", "pick_leaves"]
 
 AUDIT_PATH = "/v1/audit"
+AUDIT_BATCH_PATH = "/v1/audit/batch"
 _SYSRAND = secrets.SystemRandom()
 
 
@@ -135,40 +147,61 @@ class AuditVerifier:
         (``None`` for any other): residency audits keep both as evidence (satellite/residency)."""
         signed = self.challenge(target, leaf_indexes)
         body = signed.dumps().encode()
-        url = target.address.rstrip("/") + AUDIT_PATH
-
-        def report(outcome: Outcome, reason: str, got: int = 0) -> tuple[AuditReport, Signed[AuditChallenge], None]:
-            return AuditReport(outcome, reason, leaf_indexes, len(body), got), signed, None
-
-        try:
-            async with self._client().post(url, data=body, headers={"Content-Type": "application/json"}) as r:
-                answer = await r.read()
-                status = r.status
-        except aiohttp.ConnectionTimeoutError:
-            return report(Outcome.OFFLINE, f"could not connect to {target.address} within {self.connect_timeout}s")
-        except aiohttp.ClientConnectorError as e:
-            return report(Outcome.OFFLINE, f"could not connect to {target.address}: {e.os_error or e}")
-        except TimeoutError:
-            return report(Outcome.CONTAINED, f"no answer within {self.timeout}s; the same challenge will be retried")
-        except aiohttp.ClientError as e:
-            return report(Outcome.UNKNOWN, f"connection failed mid-audit: {type(e).__name__}: {e}")
+        got = await self._post(target, AUDIT_PATH, body)
+        if isinstance(got, tuple):
+            outcome, reason = got
+            return AuditReport(outcome, reason, leaf_indexes, len(body)), signed, None
+        status, answer = got.status, got.body
         if status != 200:
-            code, message = _node_error(answer)
-            said = f"node answered {status} {code}: {message}".strip()
-            if status == 404:
-                return report(Outcome.FAILURE, f"piece missing — {said}", len(answer))
-            if status == 416 or code == "CorruptPiece":
-                return report(Outcome.FAILURE, f"piece damaged — {said}", len(answer))
-            if status == 410:
-                return report(
-                    Outcome.UNKNOWN,
-                    f"node refused the challenge as expired by its own clock (is the node's clock right?) — {said}",
-                    len(answer),
-                )
-            return report(Outcome.UNKNOWN, said, len(answer))
+            outcome, reason = _status_verdict(status, answer)
+            return AuditReport(outcome, reason, leaf_indexes, len(body), len(answer)), signed, None
         verdict = await asyncio.to_thread(self.judge, target, signed.message, answer)
         outcome = Outcome.SUCCESS if verdict is None else Outcome.FAILURE
         return AuditReport(outcome, verdict or "proof verified", leaf_indexes, len(body), len(answer)), signed, answer
+
+    async def audit_batch(self, targets: list[AuditTarget], leaf_indexes: list[tuple[int, ...]]) -> list[AuditReport]:
+        """Audit pieces of one node in one request; one report per piece, in order (module doc)."""
+        if len(targets) == 1:
+            return [await self.audit(targets[0], leaf_indexes[0])]
+        node = targets[0]
+        signed = Signed.sign(
+            self.identity,
+            AuditBatchChallenge(
+                satellite_id=self.identity.id,
+                node_id=node.node_id,
+                piece_ids=tuple(t.piece_id for t in targets),
+                leaf_indexes=tuple(leaf_indexes),
+                nonce=secrets.token_bytes(32),
+                expires=now() + math.ceil(self.timeout) + 1,
+            ),
+        )
+        body = signed.dumps().encode()
+        sent = len(body) // len(targets)  # each piece's share of the exchange
+        got = await self._post(node, AUDIT_BATCH_PATH, body)
+        if isinstance(got, tuple):
+            return [AuditReport(got[0], got[1], li, sent) for li in leaf_indexes]
+        status, answer = got.status, got.body
+        share = len(answer) // len(targets)
+        if status != 200:
+            outcome, reason = _status_verdict(status, answer, what="the batch")
+            return [AuditReport(outcome, reason, li, sent, share) for li in leaf_indexes]
+        verdicts = await asyncio.to_thread(self.judge_batch, targets, signed.message, answer)
+        return [AuditReport(o, r, li, sent, share) for (o, r), li in zip(verdicts, leaf_indexes, strict=True)]
+
+    async def _post(self, target: AuditTarget, path: str, body: bytes) -> _Answer | tuple[Outcome, str]:
+        """The node's answer, or the outcome of not getting one."""
+        url = target.address.rstrip("/") + path
+        try:
+            async with self._client().post(url, data=body, headers={"Content-Type": "application/json"}) as r:
+                return _Answer(r.status, await r.read())
+        except aiohttp.ConnectionTimeoutError:
+            return Outcome.OFFLINE, f"could not connect to {target.address} within {self.connect_timeout}s"
+        except aiohttp.ClientConnectorError as e:
+            return Outcome.OFFLINE, f"could not connect to {target.address}: {e.os_error or e}"
+        except TimeoutError:
+            return Outcome.CONTAINED, f"no answer within {self.timeout}s; the same challenge will be retried"
+        except aiohttp.ClientError as e:
+            return Outcome.UNKNOWN, f"connection failed mid-audit: {type(e).__name__}: {e}"
 
     @staticmethod
     def judge(target: AuditTarget, challenge: AuditChallenge, answer: bytes) -> str | None:
@@ -191,11 +224,79 @@ class AuditVerifier:
             return "proof does not echo the challenge's nonce (a replayed or precomputed answer)"
         if proof.leaf_indexes != challenge.leaf_indexes:
             return f"proof answers leaves {list(proof.leaf_indexes)}, not the asked {list(challenge.leaf_indexes)}"
-        n = target.leaf_count
-        for index, leaf, path in zip(proof.leaf_indexes, proof.leaves, proof.proofs, strict=True):
-            want = min(target.share_size, target.piece_size - index * target.share_size)
-            if len(leaf) != want:
-                return f"leaf {index} is {len(leaf)} bytes, not {want}"
-            if not verify_proof(target.merkle_root, index, leaf, path, n):
-                return f"leaf {index} does not verify against the piece's Merkle root (wrong data)"
-        return None
+        return _check_leaves(target, proof.leaf_indexes, proof.leaves, proof.proofs)
+
+    @staticmethod
+    def judge_batch(
+        targets: list[AuditTarget], challenge: AuditBatchChallenge, answer: bytes
+    ) -> list[tuple[Outcome, str]]:
+        """Each piece's outcome and reason; what is wrong with the whole answer fails every piece."""
+        node_id = targets[0].node_id
+
+        def every(reason: str) -> list[tuple[Outcome, str]]:
+            return [(Outcome.FAILURE, reason)] * len(targets)
+
+        try:
+            signed = Signed.loads(answer, AuditBatchProof)
+        except (MessageError, SignatureError) as e:
+            return every(f"answer is not a signed audit batch proof: {e}")
+        if signed.signer != node_id:
+            return every(f"proof is signed by {signed.signer[:16]}…, not by the audited node {node_id[:16]}…")
+        try:
+            proof = signed.verify(node_id)
+        except SignatureError as e:
+            return every(f"proof signature is invalid: {e}")
+        if proof.node_id != node_id:
+            return every(f"proof names node {proof.node_id[:16]}…, not the audited node")
+        if proof.nonce != challenge.nonce:
+            return every("proof does not echo the batch's nonce (a replayed or precomputed answer)")
+        if proof.piece_ids != challenge.piece_ids or proof.leaf_indexes != challenge.leaf_indexes:
+            return every("proof does not answer the pieces and leaves the batch asked for")
+        out: list[tuple[Outcome, str]] = []
+        for i, t in enumerate(targets):
+            code = proof.errors[i]
+            if code == "PieceNotFound":
+                out.append((Outcome.FAILURE, f"piece missing — node answered {code} in its signed batch proof"))
+            elif code in ("InvalidRange", "CorruptPiece"):
+                out.append((Outcome.FAILURE, f"piece damaged — node answered {code} in its signed batch proof"))
+            elif code:
+                out.append((Outcome.UNKNOWN, f"node answered {code[:40]} for this piece in its signed batch proof"))
+            else:
+                verdict = _check_leaves(t, proof.leaf_indexes[i], proof.leaves[i], proof.proofs[i])
+                out.append((Outcome.SUCCESS, "proof verified") if verdict is None else (Outcome.FAILURE, verdict))
+        return out
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    body: bytes
+
+
+def _status_verdict(status: int, answer: bytes, *, what: str = "the challenge") -> tuple[Outcome, str]:
+    """What a non-200 answer means (module doc); to a batch, only *unknown*."""
+    code, message = _node_error(answer)
+    said = f"node answered {status} {code}: {message}".strip()
+    single = what == "the challenge"
+    if single and status == 404:
+        return Outcome.FAILURE, f"piece missing — {said}"
+    if single and (status == 416 or code == "CorruptPiece"):
+        return Outcome.FAILURE, f"piece damaged — {said}"
+    if status == 410:
+        clock = "by its own clock (is the node's clock right?)"
+        return Outcome.UNKNOWN, f"node refused {what} as expired {clock} — {said}"
+    return Outcome.UNKNOWN, said
+
+
+def _check_leaves(
+    target: AuditTarget, indexes: tuple[int, ...], leaves: tuple[bytes, ...], paths: tuple[tuple[bytes, ...], ...]
+) -> str | None:
+    """None when every leaf is one share long and leads to the piece's root, else why not."""
+    n = target.leaf_count
+    for index, leaf, path in zip(indexes, leaves, paths, strict=True):
+        want = min(target.share_size, target.piece_size - index * target.share_size)
+        if len(leaf) != want:
+            return f"leaf {index} is {len(leaf)} bytes, not {want}"
+        if not verify_proof(target.merkle_root, index, leaf, path, n):
+            return f"leaf {index} does not verify against the piece's Merkle root (wrong data)"
+    return None

@@ -150,7 +150,10 @@ class Chain:
         """A fresh eth-tester chain in this process, ``account`` funded from its rich test account."""
         from web3 import EthereumTesterProvider
 
+        from .gas import estimate_gas
+
         w3 = Web3(EthereumTesterProvider())
+        w3.provider.ethereum_tester.backend.chain.gas_estimator = estimate_gas  # type: ignore[attr-defined]
         account = account or Account.create()
         chain = cls(w3, account, in_process=True, **kw)
         chain.fund(account.address, fund_wei)
@@ -216,9 +219,7 @@ class Chain:
     def nonce(self, *, pending: bool = True) -> int:
         """The payer's next nonce (``pending`` counts transactions the node holds unmined)."""
         tag = "pending" if pending else "latest"
-        return self._int(
-            self._guard("nonce", lambda: self.w3.eth.get_transaction_count(self.address, tag)), "nonce"
-        )
+        return self._int(self._guard("nonce", lambda: self.w3.eth.get_transaction_count(self.address, tag)), "nonce")
 
     def has_code(self, address: str) -> bool:
         return bool(self._guard("code", lambda: self.w3.eth.get_code(to_checksum_address(address))))
@@ -341,9 +342,7 @@ class Chain:
             # Estimated without the nonce: a test chain refuses to estimate a nonce it is not at yet.
             gas = int(fn.estimate_gas({"from": account.address}))
             params: dict[str, Any] = {"from": account.address, "nonce": nonce, "chainId": self.chain_id}
-            params.update(
-                gas=self._with_headroom(gas), maxFeePerGas=int(base or 0) * 2 + tip, maxPriorityFeePerGas=tip
-            )
+            params.update(gas=self._with_headroom(gas), maxFeePerGas=int(base or 0) * 2 + tip, maxPriorityFeePerGas=tip)
             return self._sign(fn.build_transaction(params), account)
 
         return self._guard(what, build)
@@ -407,7 +406,8 @@ class Chain:
         factory = self.w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
         receipt = self.transact(factory.constructor(*args), f"deploy {name}")
         address = self._guard(
-            f"deploy {name}", lambda: self.w3.eth.get_transaction_receipt(receipt.tx_hash)["contractAddress"]  # type: ignore[arg-type]
+            f"deploy {name}",
+            lambda: self.w3.eth.get_transaction_receipt(receipt.tx_hash)["contractAddress"],  # type: ignore[arg-type]
         )
         return to_checksum_address(address)
 

@@ -45,9 +45,12 @@ def validate_payees(period: str, payees: Sequence[Payee]) -> list[Payee]:
 class PayoutService:
     """Implements ``PayoutPlanner`` over a :class:`PayoutStore`; usable with a list of payees directly."""
 
-    def __init__(self, store: PayoutStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, store: PayoutStore, clock: Callable[[], float] = time.time, on_planned: Callable[[], None] = lambda: None
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.on_planned = on_planned  # the settlement worker's wake-up
 
     async def plan_period(self, period: str, payees: Sequence[Payee]) -> None:
         """Record ``payees`` as ``period``'s payouts, once; a period planned before is left as it is.
@@ -59,6 +62,7 @@ class PayoutService:
             return
         clean = validate_payees(period, payees)
         await self.store.plan(period, clean, dt.datetime.fromtimestamp(self.clock(), dt.UTC))
+        self.on_planned()
 
     async def periods(self) -> list[PeriodSummary]:
         return await self.store.periods()

@@ -30,8 +30,8 @@ class Settlement:
         **worker_options: Any,
     ) -> None:
         self.config = config
-        self.service = PayoutService(store)
         self.worker = SettlementWorker(store, config, **worker_options)
+        self.service = PayoutService(store, on_planned=self.worker.wake)
         # The stake policy: only when the network requires stake (and a store is given).
         self.stakes: StakeChore | None = None
         if config.stake_required and stakes is not None:

@@ -26,6 +26,12 @@ whose nonce was taken by another of our transactions, is checked against the con
 batch is paid (by an earlier transaction) it is confirmed, otherwise the batch goes back to
 planned and is signed anew after ``retry_delay``, with the same batch id — so even two signed
 transactions for one batch cannot both pay.
+
+**Pace.** While transactions are in flight the worker looks again every ``interval``: the
+chain moves on its own. With nothing to settle it waits for :meth:`SettlementWorker.wake`
+(the payout service calls it when accounting plans a period in this process) or for a retry
+it scheduled, and polls the store only every ``IDLE_POLL_FACTOR × interval`` — for periods
+planned by another process. An idle devnet asked the store four questions every two seconds.
 """
 
 from __future__ import annotations
@@ -46,7 +52,9 @@ from .network import PayoutChain, SettlementConfig, open_chain
 from .store import Batch, BatchState, PayoutStore, SignedRecord
 from .types import Payee
 
-__all__ = ["SettlementWorker", "StepResult", "chain_batch_id", "payee_fee"]
+__all__ = ["IDLE_POLL_FACTOR", "SettlementWorker", "StepResult", "chain_batch_id", "payee_fee"]
+
+IDLE_POLL_FACTOR = 10  # an idle worker, unless woken, polls this many intervals apart
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +115,8 @@ class SettlementWorker:
         self.clock = clock
         self._broadcast_at: dict[int, float] = {}  # batch id -> last broadcast by this process
         self._stopping = asyncio.Event()
+        self._work = asyncio.Event()  # set by wake(): a period was planned
+        self._retry_due: float | None = None  # clock time of the earliest retry this process scheduled
 
     async def chain(self) -> PayoutChain:
         async with self._opening:
@@ -229,7 +239,7 @@ class SettlementWorker:
                 nonce,
             )
         except ChainReverted as e:  # e.g. allowance or balance too low: an admin must act
-            retry = _at(self.clock() + self.config.retry_delay)
+            retry = self._retry_at()
             await self.store.mark_retry(batch.id, BatchState.PLANNED, f"cannot sign: {e}", retry)
             return True
         signed = SignedRecord(tx.raw, tx.tx_hash, tx.nonce, tx.gas, tx.max_fee_per_gas)
@@ -300,7 +310,7 @@ class SettlementWorker:
         self._broadcast_at.pop(batch.id, None)
         if await self._call(pc.chain.batch_paid, pc.contract, batch.chain_batch):
             return await self._confirmed(batch, BatchState.SENT, None, None, at)
-        retry = _at(self.clock() + self.config.retry_delay)
+        retry = self._retry_at()
         log.warning("batch %s/%d: %s; signing again after %s", batch.period, batch.seq, why, retry)
         return await self.store.mark_retry(batch.id, BatchState.SENT, why, retry)
 
@@ -315,19 +325,45 @@ class SettlementWorker:
                 return result
         return result
 
+    def _retry_at(self) -> dt.datetime:
+        due = self.clock() + self.config.retry_delay
+        self._retry_due = due if self._retry_due is None else min(self._retry_due, due)
+        return _at(due)
+
+    def wake(self) -> None:
+        """There may be work (a period was planned): an idle worker steps now."""
+        self._work.set()
+
+    def rest(self, result: StepResult) -> float:
+        """Seconds to wait after a step that did no work (the module doc's pace)."""
+        interval = self.config.interval
+        if result is StepResult.THROTTLED:
+            return min(self.config.retry_delay, interval * 5)
+        if result is StepResult.WAITING:
+            return interval
+        wait = interval * IDLE_POLL_FACTOR
+        if self._retry_due is not None:
+            left = self._retry_due - self.clock()
+            if left <= 0:
+                self._retry_due = None  # due: the step just taken saw it, or the next one will
+            wait = min(wait, max(left, interval))
+        return wait
+
     async def run(self) -> None:
         while not self._stopping.is_set():
+            self._work.clear()
             try:
                 result = await self.step()
             except Exception:  # the database was unreachable: try again later, do not die
                 log.exception("settlement step failed")
                 result = StepResult.THROTTLED
             if result is not StepResult.BUSY:
-                delay = self.config.retry_delay if result is StepResult.THROTTLED else self.config.interval
+                stop, work = asyncio.ensure_future(self._stopping.wait()), asyncio.ensure_future(self._work.wait())
                 try:
-                    await asyncio.wait_for(self._stopping.wait(), timeout=min(delay, self.config.interval * 5))
-                except TimeoutError:
-                    pass
+                    await asyncio.wait((stop, work), timeout=self.rest(result), return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    stop.cancel()
+                    work.cancel()
 
     async def close(self) -> None:
         self._stopping.set()

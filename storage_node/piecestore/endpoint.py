@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from common.audit_batch import AuditBatchChallenge
 from common.identity import Identity
 from common.messages import Action, AuditChallenge, PieceReceipt, RetainList, Signed, now
 from common.trash_report import TrashReport
@@ -93,9 +94,7 @@ async def _send_body(
         first = pos == offset
         n = min(_FIRST_CHUNK if first else _READ_CHUNK, end - pos)
         cached = first or reader.is_cached(pos, n)
-        if first or not (
-            cached and await send_range(request.transport, reader.fd, reader.file_offset(pos), n)
-        ):
+        if first or not (cached and await send_range(request.transport, reader.fd, reader.file_offset(pos), n)):
             chunk = reader.read_cached(pos, n) if cached else None
             if chunk is None:
                 reader.will_need(pos, end - pos)
@@ -106,7 +105,7 @@ async def _send_body(
 
 
 class PiecestoreEndpoint:
-    """Serves ``/v1/pieces``, ``/v1/audit``, ``/v1/retain`` and ``/v1/info`` for one node."""
+    """Serves ``/v1/pieces``, ``/v1/audit`` (and ``/v1/audit/batch``), ``/v1/retain`` and ``/v1/info`` for one node."""
 
     def __init__(
         self,
@@ -134,6 +133,7 @@ class PiecestoreEndpoint:
         app.router.add_put("/v1/pieces/{piece_id}", self.put_piece)
         app.router.add_get("/v1/pieces/{piece_id}", self.get_piece)
         app.router.add_post("/v1/audit", self.audit)
+        app.router.add_post("/v1/audit/batch", self.audit_batch)
         app.router.add_post("/v1/retain", self.post_retain)
         app.router.add_get("/v1/info", self.info)
         return app
@@ -266,7 +266,14 @@ class PiecestoreEndpoint:
 
     async def audit(self, request: web.Request) -> web.Response:
         signed = Signed.loads(await self._body(request, "audit challenge"), AuditChallenge)
-        proof = await self.auditor.answer(signed)
+        return self._audit_response(await self.auditor.answer(signed))
+
+    async def audit_batch(self, request: web.Request) -> web.Response:
+        """Many pieces' challenges in one request, one signed proof (``common.audit_batch``)."""
+        signed = Signed.loads(await self._body(request, "audit batch challenge"), AuditBatchChallenge)
+        return self._audit_response(await self.auditor.answer_batch(signed))
+
+    def _audit_response(self, proof: Signed[Any]) -> web.Response:
         resp = web.json_response(proof.to_json())
         self.db.bandwidth.add(Action.AUDIT.value, len(resp.body or b""))  # type: ignore[arg-type]
         return resp
@@ -292,4 +299,3 @@ class PiecestoreEndpoint:
                 "protocol": PROTOCOL_VERSION,
             }
         )
-

@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 
+from common.audit_batch import AuditBatchChallenge
 from common.messages import Action, AuditChallenge, OrderLimit, RetainList, Signed, now
 from storage_node.errors import BadRequest, OrderExpired, OrderNotForThisNode, WrongAction
 
@@ -80,9 +81,7 @@ class OrderVerifier:
                 f"{what} names satellite {satellite_id[:16]}…, but this node trusts {self.satellite_id[:16]}…"
             )
         if node_id != self.node_id:
-            raise OrderNotForThisNode(
-                f"{what} is for node {node_id[:16]}…, not this node {self.node_id[:16]}…"
-            )
+            raise OrderNotForThisNode(f"{what} is for node {node_id[:16]}…, not this node {self.node_id[:16]}…")
 
     def order(self, signed: Signed[OrderLimit], piece_id: str, actions: tuple[Action, ...]) -> OrderLimit:
         o = signed.verify(self.satellite_id)
@@ -94,9 +93,7 @@ class OrderVerifier:
             raise WrongAction(f"order limit allows {o.action.value}; this request needs {wanted}")
         t = now()
         if o.expires <= t:
-            raise OrderExpired(
-                f"order limit {o.serial} expired {t - o.expires}s ago; ask the satellite for a new one"
-            )
+            raise OrderExpired(f"order limit {o.serial} expired {t - o.expires}s ago; ask the satellite for a new one")
         return o
 
     def challenge(self, signed: Signed[AuditChallenge]) -> AuditChallenge:
@@ -110,6 +107,12 @@ class OrderVerifier:
         """
         c = signed.verify(self.satellite_id)
         self._addressed("audit challenge", c.satellite_id, c.node_id)
+        return c
+
+    def batch_challenge(self, signed: Signed[AuditBatchChallenge]) -> AuditBatchChallenge:
+        """A batch of challenges, checked as :meth:`challenge` checks one (its expiry is not ours either)."""
+        c = signed.verify(self.satellite_id)
+        self._addressed("audit batch challenge", c.satellite_id, c.node_id)
         return c
 
     def retain_list(self, signed: Signed[RetainList]) -> RetainList:

@@ -31,7 +31,7 @@ from satellite.audit.selection import PieceRef
 from satellite.db.models import AuditResult, Node, PendingAudit
 from satellite.db.nodes import NodeRepository
 from satellite.reputation import Outcome
-from tests.audit_fixtures import AuditWorld, StoredPiece, audit_world
+from tests.audit_fixtures import AuditWorld, StoredPiece, audit_world, serve_on_loopback
 from tests.satellite_fixtures import db, db_backend  # noqa: F401  (pytest fixtures)
 
 Mangle = Callable[[Signed[AuditChallenge], bytes], Awaitable[tuple[int, bytes]]]
@@ -52,15 +52,8 @@ async def cheating_proxy(node_url: str, mangle: Mangle) -> AsyncIterator[str]:
 
         app = web.Application()
         app.router.add_post("/v1/audit", audit)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            await runner.cleanup()
+        async with serve_on_loopback(app) as url:
+            yield url
 
 
 async def set_address(world: AuditWorld, node_id: str, address: str) -> None:
@@ -148,9 +141,10 @@ async def test_lies_fail_garbage_other_piece_other_key_tampered_leaf(db, tmp_pat
             import dataclasses
 
             forged = dataclasses.replace(c.message, piece_id=other.piece_id)
-            async with aiohttp.ClientSession() as s, s.post(
-                f"{node.url}/v1/audit", data=Signed.sign(world.satellite, forged).dumps()
-            ) as r:
+            async with (
+                aiohttp.ClientSession() as s,
+                s.post(f"{node.url}/v1/audit", data=Signed.sign(world.satellite, forged).dumps()) as r,
+            ):
                 return 200, await r.read()
 
         async def other_key(c: Signed[AuditChallenge], answer: bytes) -> tuple[int, bytes]:
@@ -176,6 +170,7 @@ async def test_lies_fail_garbage_other_piece_other_key_tampered_leaf(db, tmp_pat
                 await set_address(world, target.node_id, url)
                 outcome, reason = await audit_piece(world, target)
             assert outcome is Outcome.FAILURE and why in reason, (mangle.__name__, reason)
+
         # The honest answer through the same proxy passes: the proxy itself is not the failure.
         async def honest(c: Signed[AuditChallenge], answer: bytes) -> tuple[int, bytes]:
             return 200, answer

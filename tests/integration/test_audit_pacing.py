@@ -14,7 +14,7 @@ from tests.satellite_fixtures import db, db_backend  # noqa: F401  (pytest fixtu
 async def test_the_running_audit_chore_audits_no_faster_than_its_max_rate(db, tmp_path) -> None:  # noqa: F811
     async with audit_world(db, tmp_path, nodes=4) as world:
         await world.add_segments(10)  # 40 pieces, ten on each node
-        chore = world.chore(max_rate=5.0, interval=0.01, reservoir_size=40)
+        chore = world.chore(max_rate=5.0, interval=0.01, reservoir_size=40, batch=2)
         task = asyncio.create_task(chore.run())
         started = time.monotonic()
         try:
@@ -28,10 +28,11 @@ async def test_the_running_audit_chore_audits_no_faster_than_its_max_rate(db, tm
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await chore.close()
-        # Groups of at most four (one per node); after the first, each waits len(group) / 5 s.
+        # Groups of at most eight (two pieces of each of four nodes, one request per node); after
+        # the first, each waits len(group) / 5 s: the cap counts audits, not requests.
         # Unpaced, twenty audits of loopback nodes take well under a second.
         assert chore.state.outcomes["success"] == chore.state.audited
-        assert elapsed >= (20 - 4) / 5.0 * 0.95
+        assert elapsed >= (20 - 8) / 5.0 * 0.95
 
 
 def test_the_pace_gives_no_credit_for_an_idle_stretch_and_none_without_a_cap() -> None:

@@ -109,3 +109,27 @@ def test_withdraw_only_after_exit_and_the_unbonding_period(tester_chain) -> None
     tester.time_travel(c.w3.eth.get_block("latest")["timestamp"] + 101)
     c.withdraw(pc.staking, node_id, op)
     assert c.token_balance(pc.token, op.address) == 300
+
+
+def test_the_in_process_chains_gas_estimate_runs_the_payout_and_is_close_to_py_evms_search(tester_chain) -> None:  # noqa: F811
+    """satellite/payouts/gas.py: two executions instead of py-evm's binary search, a limit that works."""
+    from eth.estimators.gas import binary_gas_search_intrinsic_tolerance
+
+    from satellite.payouts.gas import estimate_gas
+
+    c, pc = tester_chain.chain, tester_chain
+    evm = c.w3.provider.ethereum_tester.backend.chain
+    payees = [Account.create().address for _ in range(5)]
+    fn = c.payout_call(pc.contract, pc.token, b"\x09" * 32, payees, [1, 2, 3, 4, 5])
+    ours = c.estimate_payout_gas(pc.contract, pc.token, b"\x09" * 32, payees, [1, 2, 3, 4, 5])
+    mine, evm.gas_estimator = evm.gas_estimator, binary_gas_search_intrinsic_tolerance
+    try:
+        searched = int(fn.estimate_gas({"from": c.address}))
+    finally:
+        evm.gas_estimator = mine
+    assert mine is estimate_gas
+    # Within py-evm's own tolerance below its search, and at most the 63/64 rule's margin above.
+    assert searched - 21_000 <= ours <= searched * 64 // 63 + 1
+    tx = c.sign_payout(pc.contract, pc.token, b"\x09" * 32, payees, [1, 2, 3, 4, 5], c.nonce())
+    c.send_raw(tx)
+    assert c.receipt(tx.tx_hash).succeeded and c.batch_paid(pc.contract, b"\x09" * 32)

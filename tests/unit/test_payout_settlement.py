@@ -322,3 +322,53 @@ def test_an_absurd_settlement_config_stops_the_satellite_with_a_clear_message(tm
 
     with pytest.raises(ValueError, match=message):
         SettlementConfig.from_satellite(SatelliteConfig.for_tests(str(tmp_path), **override))
+
+
+async def test_an_idle_running_worker_pays_a_period_as_soon_as_it_is_planned_not_at_its_next_poll(
+    sqlite_db,
+    tester_chain,  # noqa: F811
+) -> None:
+    """The pace (satellite/payouts/worker.py): idle, the worker polls ten intervals apart, but the
+    service's plan wakes it at once."""
+    import asyncio
+
+    from satellite.payouts import Settlement
+
+    config = dataclasses.replace(CONFIG, interval=3.0)  # an idle poll every 30 s
+    settlement = Settlement(PayoutRepository(sqlite_db), config, chain=tester_chain)
+    worker = settlement.worker
+    assert worker.rest(StepResult.IDLE) == 30.0 and worker.rest(StepResult.WAITING) == 3.0
+    steps: list[StepResult] = []
+    step = worker.step
+
+    async def counted() -> StepResult:
+        steps.append(await step())
+        return steps[-1]
+
+    worker.step = counted  # type: ignore[method-assign]
+    task = asyncio.create_task(worker.run())
+    try:
+        while not steps:  # the first step found nothing: the worker now rests for 30 s
+            await asyncio.sleep(0.01)
+        assert steps == [StepResult.IDLE]
+        payees = make_payees(2)
+        started = time.monotonic()
+        await settlement.service.plan_period("2026-12", payees)
+        while balances(tester_chain, payees) != [p.amount for p in payees]:
+            assert time.monotonic() - started < 15, "the planned period waited for the idle poll"
+            await asyncio.sleep(0.05)
+    finally:
+        await worker.close()
+        await asyncio.wait_for(task, 10)
+
+
+def test_an_idle_worker_rests_no_longer_than_until_the_retry_it_scheduled() -> None:
+    clock = StepClock()
+    worker = SettlementWorker(None, dataclasses.replace(CONFIG, interval=1.0, retry_delay=4.0), clock=clock)  # type: ignore[arg-type]
+    assert worker.rest(StepResult.IDLE) == 10.0
+    worker._retry_at()
+    assert worker.rest(StepResult.IDLE) == 4.0
+    clock.advance(3.5)
+    assert worker.rest(StepResult.IDLE) == 1.0  # never sooner than one interval
+    clock.advance(1.0)
+    assert worker.rest(StepResult.IDLE) == 1.0 and worker.rest(StepResult.IDLE) == 10.0  # due, then forgotten
