@@ -40,6 +40,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from common.workers import WorkerPool, announce_ready, read_spec, watch_stdin
@@ -165,7 +166,12 @@ def exec_parent(config: GatewayConfig, count: int, *, log_level: str = "INFO") -
     os.set_inheritable(r, True)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, "-m", "gateway.process", "--parent", str(r)])
+    # The command that started it stays on the command line, after "--", for ps and operators.
+    try:
+        started_as = [a.decode() for a in Path("/proc/self/cmdline").read_bytes().split(b"\0")[:-1]]
+    except OSError:
+        started_as = []
+    os.execv(sys.executable, [sys.executable, "-m", "gateway.process", "--parent", str(r), "--", *started_as])
 
 
 def _parent(fd: int) -> int:
@@ -195,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m gateway.process", description=main.__doc__)
     ap.add_argument("--index", type=int, default=0)
     ap.add_argument("--parent", type=int, metavar="FD", help="supervise the workers (see exec_parent)")
+    ap.add_argument("started_as", nargs="*", help="after --: the command that started the parent (shown by ps)")
     args = ap.parse_args(argv)
     if args.parent is not None:
         return _parent(args.parent)
