@@ -120,7 +120,8 @@ class SatelliteMetrics:
         self._instrument(satellite.db)
 
     def _instrument(self, db: Database) -> None:
-        engines = {id(e.sync_engine): e.sync_engine for e in (db.engine, db.write_engine, db.read_engine)}
+        # ``read_engine`` is ``engine`` with execution options: it runs the listeners of ``engine`` already.
+        engines = {id(e.sync_engine): e.sync_engine for e in (db.engine, db.write_engine)}
         for engine in engines.values():
             event.listen(engine, "before_cursor_execute", self._before)
             event.listen(engine, "after_cursor_execute", self._after)

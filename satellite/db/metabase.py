@@ -23,7 +23,7 @@ from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from satellite.db.access import AccessRepository
+from satellite.db.access import AccessRepository, access_columns, access_rows_of
 from satellite.db.bucket_settings import BucketSettingsRepository
 from satellite.db.deletion import delete_keys
 from satellite.db.engine import Database
@@ -170,10 +170,12 @@ _INSERT_PIECES = insert(cast(Table, PieceRow.__table__))
 
 _buckets = cast(Table, Bucket.__table__)
 _policies = cast(Table, PlacementPolicyRow.__table__)
-# A bucket and its policy as plain columns on a Core connection (the hot path's first query).
+# A bucket, its policy and its access settings as plain columns on a Core connection: the hot
+# path's first query, and all an authorization reads.
 _BUCKET_BY_NAME = (
     select(_buckets.c.id, _buckets.c.name, _buckets.c.tenant_id, _buckets.c.created_at, _buckets.c.versioning,
-           _buckets.c.object_lock, *(c.label(f"p_{c.name}") for c in _policies.c))
+           _buckets.c.object_lock, *(c.label(f"p_{c.name}") for c in _policies.c),
+           *access_columns(_buckets.c.id, _buckets.c.tenant_id))
     .join(_policies, _policies.c.id == _buckets.c.policy_id)
     .where(_buckets.c.name == bindparam("name"))
 )  # fmt: skip
@@ -210,7 +212,8 @@ _nodes = cast(Table, Node.__table__)
 def _bucket_info(r: Row[Any]) -> BucketInfo:
     m = r._mapping
     policy = policy_from_row(SimpleNamespace(**{k[2:]: v for k, v in m.items() if k.startswith("p_")}))  # type: ignore[arg-type]
-    return BucketInfo(m["id"], m["name"], m["tenant_id"], policy, m["created_at"], m["versioning"], m["object_lock"])
+    return BucketInfo(m["id"], m["name"], m["tenant_id"], policy, m["created_at"], m["versioning"], m["object_lock"],
+                      access_rows=access_rows_of(m))  # fmt: skip
 
 
 class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRepository, VersioningRepository,
