@@ -108,9 +108,11 @@ def object_info(o: ObjectRow, state: str = UNVERSIONED) -> ObjectInfo:
 async def insert_segments(
     s: Conn, segments: Sequence[SegmentIn], *, object_id: int | None, upload_id: str | None,
     event: LedgerEvent = LedgerEvent.UPLOAD,
+    owner: tuple[str, str] | None = None,
 ) -> None:
     """Insert segments and their pieces: two statements, whatever the number of pieces; their
-    placement (pieces, or the satellite's database) goes into the residency ledger in one append."""
+    placement (pieces, or the satellite's database) goes into the residency ledger in one append
+    (``owner``: the bucket's name and the object's key, when the caller has them)."""
     if not segments:
         return
     now = dt.datetime.now(dt.UTC)
@@ -137,7 +139,10 @@ async def insert_segments(
         }
         for seg in segments
     ]
-    ids = list((await s.execute(_INSERT_SEGMENTS, rows)).scalars())
+    if len(rows) == 1:  # one row: a plain INSERT … RETURNING, not the batched many-rows form
+        ids = [(await s.execute(_INSERT_SEGMENT, rows[0])).scalar_one()]
+    else:
+        ids = list((await s.execute(_INSERT_SEGMENTS, rows)).scalars())
     pieces = [
         {
             "segment_id": segment_id,
@@ -152,7 +157,8 @@ async def insert_segments(
     ]
     if pieces:
         await s.execute(_INSERT_PIECES, pieces)
-    await record_changes(s, event, [c for sid, seg in zip(ids, segments, strict=True) for c in placed(sid, seg)])
+    changes = [c for sid, seg in zip(ids, segments, strict=True) for c in placed(sid, seg)]
+    await record_changes(s, event, changes, owner=owner)
 
 
 async def latest_version(s: Conn, bucket_id: int, key: str) -> int:
@@ -165,6 +171,7 @@ async def latest_version(s: Conn, bucket_id: int, key: str) -> int:
 _INSERT_SEGMENTS = insert(cast(Table, SegmentRow.__table__)).returning(
     SegmentRow.__table__.c.id, sort_by_parameter_order=True
 )
+_INSERT_SEGMENT = insert(cast(Table, SegmentRow.__table__)).returning(SegmentRow.__table__.c.id)
 _INSERT_PIECES = insert(cast(Table, PieceRow.__table__))
 
 
@@ -299,12 +306,15 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
         meta: ObjectMeta,
         segments: Sequence[SegmentIn],
         condition: WriteCondition | None = None,
+        *,
+        bucket_name: str | None = None,
     ) -> ObjectInfo:
+        owner = None if bucket_name is None else (bucket_name, key)
         for attempt in range(_COMMIT_RETRIES):
             try:
                 async with self.db.write_conn() as c:
                     row, state = await replace_object(c, bucket_id, key, meta, len(segments), condition)
-                    await insert_segments(c, segments, object_id=row.id, upload_id=None)
+                    await insert_segments(c, segments, object_id=row.id, upload_id=None, owner=owner)
                     return object_info(row, state)
             except IntegrityError as e:
                 # Commits of one key raced for the same version (PostgreSQL); take the next.

@@ -46,9 +46,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, String, Table, delete, func, insert, literal, null, select, union_all, update
+from sqlalchemy import Select, String, Table, bindparam, delete, func, insert, literal, null, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -203,13 +203,37 @@ async def record_segments(s: Any, event: LedgerEvent | str, action: str, segment
     await record_changes(s, event, [(sid, num, node, action, pid) for sid, num, node, pid in rows])
 
 
-async def record_changes(s: Any, event: LedgerEvent | str, changes: Sequence[Change]) -> None:
+async def record_changes(
+    s: Any, event: LedgerEvent | str, changes: Sequence[Change], *, owner: tuple[str, str] | None = None
+) -> None:
     """Append ``changes`` to their buckets' chains, in ``s``'s transaction: per bucket one
-    statement locks and reads its head, one inserts every entry, one moves the head."""
+    statement locks and reads its head, one inserts every entry, one moves the head.
+    ``owner`` (bucket name, object key), when the caller knows that every changed segment is
+    that object's (a commit's new segments), saves the query that would look it up."""
     if not changes:
         return
-    owners = await _owners(s, [c[0] for c in changes])
+    owners = {c[0]: owner for c in changes} if owner is not None else await _owners(s, [c[0] for c in changes])
     await _append(s, str(event), [(*owners.get(c[0], ("", "")), *c) for c in changes])
+
+
+_heads = cast(Table, ResidencyHead.__table__)
+_entries = cast(Table, ResidencyEntry.__table__)
+# Insert the head if new, else lock it (ON CONFLICT DO UPDATE locks the row on PostgreSQL;
+# SQLite's writers already take turns), and read it: one statement. Built once per dialect, so
+# SQLAlchemy's statement cache finds them without rebuilding a statement per append.
+_LOCK_HEAD = {
+    name: dialect.insert(_heads)
+    .values(bucket=bindparam("h_bucket"), seq=0, hash=GENESIS)
+    .on_conflict_do_update(index_elements=[_heads.c.bucket], set_={"seq": _heads.c.seq})
+    .returning(_heads.c.seq, _heads.c.hash)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_MOVE_HEAD = (
+    update(_heads)
+    .where(_heads.c.bucket == bindparam("h_bucket"))
+    .values(seq=bindparam("h_seq"), hash=bindparam("h_hash"))
+)
+_INSERT_ENTRIES = insert(_entries)
 
 
 async def _append(s: Any, event: str, changes: Sequence[tuple[str, str, int, int, str, str, str | None]]) -> None:
@@ -227,17 +251,9 @@ async def _append(s: Any, event: str, changes: Sequence[tuple[str, str, int, int
         if action == "remove" and piece_id is not None and event != LedgerEvent.GC:
             pending.append({"node_id": node, "piece_id": piece_id, "bucket": bucket, "object_key": key,
                             "segment_id": int(sid), "piece_number": int(num)})  # fmt: skip
-    pg = _dialect(s) == "postgresql"
-    heads: Table = ResidencyHead.__table__  # type: ignore[assignment]
-    # Insert the head if new, else lock it (ON CONFLICT DO UPDATE locks the row on PostgreSQL;
-    # SQLite's writers already take turns), and read it: one statement.
-    lock = (
-        (postgresql.insert if pg else sqlite.insert)(heads)
-        .on_conflict_do_update(index_elements=[heads.c.bucket], set_={"seq": heads.c.seq})
-        .returning(heads.c.seq, heads.c.hash)
-    )
+    lock = _LOCK_HEAD[_dialect(s)]
     for bucket in sorted(by_bucket):  # a fixed order: two writers lock heads the same way round
-        seq, prev = (await s.execute(lock.values(bucket=bucket, seq=0, hash=GENESIS))).one()
+        seq, prev = (await s.execute(lock, {"h_bucket": bucket})).one()
         rows = []
         for e in by_bucket[bucket]:
             seq += 1
@@ -249,8 +265,8 @@ async def _append(s: Any, event: str, changes: Sequence[tuple[str, str, int, int
                  "node_id": e["node"], "country": e["country"], "region": e["region"], "prev_hash": e["prev"],
                  "hash": e["hash"]}
             )  # fmt: skip
-        await s.execute(insert(ResidencyEntry), rows)
-        await s.execute(update(ResidencyHead).where(ResidencyHead.bucket == bucket).values(seq=seq, hash=prev))
+        await s.execute(_INSERT_ENTRIES, rows[0] if len(rows) == 1 else rows)
+        await s.execute(_MOVE_HEAD, {"h_bucket": bucket, "h_seq": seq, "h_hash": prev})
     if pending:
         await s.execute(insert(ResidencyGCPending), pending)
 

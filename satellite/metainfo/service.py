@@ -283,7 +283,7 @@ class MetainfoService:
         plain = sum(s.plain_size for s in checked)
         if plain != parsed_meta.size:
             raise InvalidArgument(f"segments hold {plain} plaintext bytes but meta.size is {parsed_meta.size}")
-        return await self.store.commit_object(bucket.id, key, parsed_meta, checked, cond)
+        return await self.store.commit_object(bucket.id, key, parsed_meta, checked, cond, bucket_name=bucket.name)
 
     async def with_checked_acl(self, bucket: BucketInfo, meta: ObjectMeta) -> ObjectMeta:
         """``meta`` with its canned ACL entry checked (AccessControlListNotSupported on a bucket
