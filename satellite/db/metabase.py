@@ -19,9 +19,10 @@ from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Row, Table, and_, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import aliased
 
 from satellite.db.access import AccessRepository, access_columns, access_rows_of
 from satellite.db.bucket_settings import BucketSettingsRepository
@@ -41,7 +42,7 @@ from satellite.db.models import (
 )
 from satellite.db.multipart import MultipartRepository
 from satellite.db.object_lock import ObjectLockRepository
-from satellite.db.object_rows import CURRENT_COLUMNS, OBJECT_COLUMNS
+from satellite.db.object_rows import CURRENT_COLUMNS, OBJECT_COLUMNS, object_columns
 from satellite.db.object_rows import listed_info as _listed_info
 from satellite.db.object_versions import UNVERSIONED, replace_object
 from satellite.db.policy_aliases import policy_by_name_or_alias, policy_names
@@ -206,6 +207,30 @@ _OBJECT_VERSION = select(*OBJECT_COLUMNS).where(
     ObjectRow.key == bindparam("key"),
     ObjectRow.version_id == bindparam("version_id"),
 )
+
+
+def _bucket_and_object(by_version_id: bool) -> Any:
+    """A GET's first read: its bucket (with policy and access settings, as ``_BUCKET_BY_NAME``)
+    and the key's latest committed version, or its version ``version_id``, as columns ``o_0``…
+    of an outer join (all None when there is no such version). The caller decides access
+    before it looks at the object."""
+    o = aliased(ObjectRow, name="o")
+    on = [o.bucket_id == _buckets.c.id, o.key == bindparam("key")]
+    if by_version_id:
+        on.append(o.version_id == bindparam("version_id"))
+    else:
+        prior = cast(Table, ObjectRow.__table__).alias("prior")
+        newest = select(func.max(prior.c.version)).where(
+            prior.c.bucket_id == _buckets.c.id, prior.c.key == bindparam("key"),
+            prior.c.status == ObjectStatus.COMMITTED,
+        )  # fmt: skip
+        on += [o.status == ObjectStatus.COMMITTED, o.version == newest.scalar_subquery()]
+    columns = (c.label(f"o_{i}") for i, c in enumerate(object_columns(o)))
+    return _BUCKET_BY_NAME.add_columns(*columns).outerjoin(o, and_(*on))
+
+
+_BUCKET_AND_LATEST = _bucket_and_object(False)
+_BUCKET_AND_VERSION = _bucket_and_object(True)
 _segments = cast(Table, SegmentRow.__table__)
 _SEGMENTS_OF_OBJECT = (
     select(_segments)
@@ -245,6 +270,17 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
         async with self.db.read_conn() as c:
             row = (await c.execute(_BUCKET_BY_NAME, {"name": name})).first()
         return None if row is None else _bucket_info(row)
+
+    async def get_bucket_object(
+        self, name: str, key: str, version_id: str | None = None
+    ) -> tuple[BucketInfo | None, ObjectInfo | None]:
+        """Bucket ``name`` and the key's latest version (maybe a delete marker) or its version
+        ``version_id``, in one statement; (None, None) when there is no such bucket."""
+        row = await self._version_row(_BUCKET_AND_LATEST, _BUCKET_AND_VERSION, {"name": name, "key": key}, version_id)
+        if row is None:
+            return None, None
+        obj = tuple(row)[-len(OBJECT_COLUMNS) :]
+        return _bucket_info(row), None if obj[0] is None else _listed_info(obj)  # type: ignore[arg-type]
 
     async def create_bucket(self, tenant_id: str, name: str, policy: str | None, *, object_lock: bool = False
                             ) -> BucketInfo:  # fmt: skip
@@ -324,13 +360,15 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
 
     async def get_object(self, bucket_id: int, key: str, version_id: str | None = None) -> ObjectInfo | None:
         """The key's latest version (maybe a delete marker), or its version ``version_id``."""
+        row = await self._version_row(_OBJECT_BY_KEY, _OBJECT_VERSION, {"bucket_id": bucket_id, "key": key}, version_id)
+        return None if row is None else _listed_info(row)
+
+    async def _version_row(self, latest: Any, by_id: Any, params: dict[str, Any], version_id: str | None) -> Any:
+        """The first row of ``latest``, or with a ``version_id`` of ``by_id`` (reads of one version)."""
         async with self.db.read_conn() as c:
             if version_id is None:
-                row = (await c.execute(_OBJECT_BY_KEY, {"bucket_id": bucket_id, "key": key})).first()
-            else:
-                params = {"bucket_id": bucket_id, "key": key, "version_id": version_id}
-                row = (await c.execute(_OBJECT_VERSION, params)).first()
-        return None if row is None else _listed_info(row)
+                return (await c.execute(latest, params)).first()
+            return (await c.execute(by_id, {**params, "version_id": version_id})).first()
 
     async def get_segments(
         self, object_id: int, plain_range: tuple[int, int] | None, *, with_pieces: bool = True
