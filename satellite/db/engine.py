@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.util import await_
 
 __all__ = ["Database", "create_database", "sqlite_url"]
 
@@ -55,7 +56,9 @@ def _setup_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
     def _begin(conn: Connection) -> None:
         if conn.get_execution_options().get(_AUTOCOMMIT):
             return  # the driver is in autocommit (isolation_level None): every statement stands alone
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Straight to the driver: one trip to aiosqlite's thread, where exec_driver_sql takes three
+        # (cursor, execute, close) and its statement bookkeeping, for a statement that returns nothing.
+        await_(conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN"))
 
 
 @dataclass
