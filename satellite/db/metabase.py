@@ -349,7 +349,8 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
         for attempt in range(_COMMIT_RETRIES):
             try:
                 async with self.db.write_conn() as c:
-                    row, state = await replace_object(c, bucket_id, key, meta, len(segments), condition)
+                    row, state = await replace_object(c, bucket_id, key, meta, len(segments), condition,
+                                                      bucket_name=bucket_name)  # fmt: skip
                     await insert_segments(c, segments, object_id=row.id, upload_id=None, owner=owner)
                     return object_info(row, state)
             except IntegrityError as e:

@@ -48,7 +48,21 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Select, String, Table, bindparam, delete, func, insert, literal, null, select, union_all, update
+from sqlalchemy import (
+    CompoundSelect,
+    Select,
+    String,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,6 +82,7 @@ __all__ = [
     "entry_json",
     "inline_change",
     "placed",
+    "placements_of",
     "record_changes",
     "record_gc",
     "record_pieces",
@@ -189,18 +204,30 @@ async def record_pieces(
     )
 
 
-async def record_segments(s: Any, event: LedgerEvent | str, action: str, segments: Select[Any]) -> None:
-    """Append one entry per piece row — and per inline segment, its ``satellite-db`` holding —
-    of the segments ``segments`` selects (ids), before a change (deletion) removes them; in
-    ``s``'s transaction. One query finds both."""
+def placements_of(segments: Select[Any]) -> CompoundSelect:
+    """One query for every piece row and inline (``satellite-db``) holding of the segments
+    ``segments`` selects (ids): what :func:`record_segments` records. A caller on a hot path
+    builds it once, with bind parameters, and passes it instead of ``segments``."""
     pieces = select(PieceRow.segment_id, PieceRow.number, PieceRow.node_id, PieceRow.piece_id).where(
         PieceRow.segment_id.in_(segments)
     )
     inline = select(SegmentRow.id, literal(INLINE_PIECE), literal(INLINE_HOLDER), null().cast(String)).where(
         SegmentRow.id.in_(segments), SegmentRow.inline_data.is_not(None)
     )
-    rows = sorted((await s.execute(union_all(pieces, inline))).all(), key=lambda r: (r[0], r[1]))
-    await record_changes(s, event, [(sid, num, node, action, pid) for sid, num, node, pid in rows])
+    return union_all(pieces, inline)
+
+
+async def record_segments(
+    s: Any, event: LedgerEvent | str, action: str, segments: Select[Any] | CompoundSelect,
+    params: dict[str, Any] | None = None, *, owner: tuple[str, str] | None = None,
+) -> None:
+    """Append one entry per piece row — and per inline segment, its ``satellite-db`` holding —
+    of the segments ``segments`` selects (ids; or their :func:`placements_of`, run with
+    ``params``), before a change (deletion) removes them; in ``s``'s transaction. One query
+    finds both. ``owner``: as for :func:`record_changes`."""
+    query = segments if isinstance(segments, CompoundSelect) else placements_of(segments)
+    rows = sorted((await s.execute(query, params or {})).all(), key=lambda r: (r[0], r[1]))
+    await record_changes(s, event, [(sid, num, node, action, pid) for sid, num, node, pid in rows], owner=owner)
 
 
 async def record_changes(
