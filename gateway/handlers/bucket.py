@@ -88,6 +88,7 @@ async def head_bucket(call: Call) -> web.Response:
 async def delete_bucket(call: Call) -> web.Response:
     await call.sat.delete_bucket(call.tenant_id, call.bucket)
     call.services.schemes.pop((call.tenant_id, call.bucket), None)
+    call.services.learn_inline(call.tenant_id, call.bucket, False)
     return web.Response(status=204)
 
 

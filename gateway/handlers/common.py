@@ -10,6 +10,7 @@ satellite client's JSON into the pipeline's types (:class:`SatellitePlacer`,
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -89,6 +90,20 @@ class GatewayServices:
     schemes: dict[tuple[str, str], RedundancyScheme] = field(default_factory=dict)
     # Which buckets' settings changed, shared with the sibling worker processes (settings_cache.py).
     generations: SettingGenerations = field(default_factory=SettingGenerations.private)
+    # (tenant, bucket) → when the satellite last said the bucket's small objects may be inline:
+    # a small PutObject then skips its preflight call (handlers.preflight); the commit checks it all.
+    inline_buckets: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def inline_known(self, tenant_id: str, bucket: str) -> bool:
+        """Did the satellite say, within ``credential_cache_ttl``, that this bucket keeps small objects inline?"""
+        seen = self.inline_buckets.get((tenant_id, bucket))
+        return seen is not None and time.monotonic() - seen < self.config.credential_cache_ttl
+
+    def learn_inline(self, tenant_id: str, bucket: str, allowed: bool) -> None:
+        if allowed and self.config.credential_cache_ttl > 0:
+            self.inline_buckets[(tenant_id, bucket)] = time.monotonic()
+        else:
+            self.inline_buckets.pop((tenant_id, bucket), None)
 
     def bucket_key(self, tenant_id: str, bucket: str) -> bytes:
         return derive_bucket_key(self.master_key, tenant_id, bucket)

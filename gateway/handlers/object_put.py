@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway import satellite_client as sc
 from gateway.handlers import conditional, encryption, lifecycle, object_lock
 from gateway.handlers.common import Call, SatellitePlacer, metadata_from_headers, segment_json
 from gateway.pipeline import UploadResult
@@ -66,8 +67,12 @@ async def put_object(call: Call, auth: AuthResult) -> web.Response:
         **({"lock": lock} if lock is not None else {}),
     }
     segments = [segment_json(s) for s in result.segments]
-    with conditional.conflict_if_vanished(condition):
-        obj = await call.sat.commit_object(call.tenant_id, call.bucket, call.key, meta, segments, condition)
+    try:
+        with conditional.conflict_if_vanished(condition):
+            obj = await call.sat.commit_object(call.tenant_id, call.bucket, call.key, meta, segments, condition)
+    except sc.NotEnoughNodes:  # an inline segment its policy no longer allows: the retry asks again
+        call.services.learn_inline(call.tenant_id, call.bucket, False)
+        raise
     expiration = await lifecycle.expiration_headers(call, obj)
     return web.Response(headers={"ETag": reader.etag, **checksum_headers(checksums), **keys.headers, **expiration,
                                  **version_headers(obj)})  # fmt: skip

@@ -15,6 +15,12 @@ gateway learns, so the upload's first segment overlaps placement with encoding. 
 says whether a small object may be inline (the bucket's policy allows the satellite's own
 location); when not, the object is placed as pieces, and refused here like a large one
 when its policy has no nodes.
+
+A small PutObject (stored inline, so its body costs nothing to read) into a bucket whose
+"inline" this gateway learned within ``credential_cache_ttl`` asks nothing here: its commit
+makes every check the preflight would (owner, policy, ACL, inline allowed) and refuses with the
+same errors. A commit refused for an inline segment its policy no longer allows forgets what
+was learned (handlers.object_put), so the client's retry is asked about and pieced.
 """
 
 from __future__ import annotations
@@ -46,9 +52,15 @@ async def authorize_body(call: Call) -> None:
         placed, upload_id = True, call.endpoint.upload_id
     else:
         placed, upload_id = size + TAG_SIZE > call.services.config.inline_threshold, None
+    small_put = op is Operation.PUT_OBJECT and not placed
+    if small_put and call.services.inline_known(call.tenant_id, call.bucket):
+        call.request[INLINE_ALLOWED] = True
+        return
     acl = requested_acl(call.request.headers) if op is Operation.PUT_OBJECT else None
     answer = await call.sat.authorize_write(call.tenant_id, call.bucket, call.key, size, placed=placed,
                                             upload_id=upload_id, acl=acl)  # fmt: skip
     call.request[INLINE_ALLOWED] = bool(answer.get("inline", True))
+    if small_put:
+        call.services.learn_inline(call.tenant_id, call.bucket, call.request[INLINE_ALLOWED])
     if (placed or not answer.get("inline", True)) and "scheme" in answer:
         call.services.schemes[(call.tenant_id, call.bucket)] = RedundancyScheme.from_dict(answer["scheme"])

@@ -143,7 +143,13 @@ class AccessService:
     # --- decisions -----------------------------------------------------------------------
 
     async def load(self, bucket: BucketInfo) -> BucketAccess:
-        rows, tenant_block = await self.store.access_rows(bucket.id, bucket.tenant_id, _NAMES)
+        """The bucket's access configuration: as read with the bucket (one statement per request),
+        else read now."""
+        pre = getattr(bucket, "access_rows", None)
+        if pre is not None and set(_NAMES) <= set(pre[0]):
+            rows, tenant_block = pre[1], pre[2]
+        else:
+            rows, tenant_block = await self.store.access_rows(bucket.id, bucket.tenant_id, _NAMES)
         policy = _parsed(str(rows["policy"]["text"]), bucket.name) if "policy" in rows else None
         return BucketAccess(
             owner=bucket.tenant_id,

@@ -16,7 +16,7 @@ from satellite.db.engine import Database
 from satellite.db.models import ObjectRow, Tenant
 from satellite.db.surface_models import BucketSetting
 
-__all__ = ["AccessRepository"]
+__all__ = ["ACCESS_SETTINGS", "AccessRepository", "access_columns", "access_rows_of"]
 
 
 _TENANT_BLOCK = "*tenant"  # no bucket setting has this name (they are words)
@@ -32,6 +32,32 @@ _ACCESS_ROWS = union_all(
 
 def _json(value: Any) -> dict[str, Any]:
     return dict(json.loads(value) if isinstance(value, str) else value)
+
+
+# What an authorization reads of a bucket (satellite.access.service), as columns of the bucket's
+# own query: one correlated, indexed lookup each, so a request reads its bucket and who may use it
+# in one statement.
+ACCESS_SETTINGS = ("ownership", "acl", "public_access_block", "policy")
+
+
+def access_columns(bucket_id: Any, tenant_id: Any) -> list[Any]:
+    """Scalar subqueries (labelled ``a_<name>`` and ``a_tenant_block``) for a bucket query's columns."""
+    cols = [
+        select(type_coerce(BucketSetting.value, Text))
+        .where(BucketSetting.bucket_id == bucket_id, BucketSetting.name == name)
+        .scalar_subquery()
+        .label(f"a_{name}")
+        for name in ACCESS_SETTINGS
+    ]
+    block = select(type_coerce(TenantAccessBlock.block, Text)).where(TenantAccessBlock.tenant_id == tenant_id)
+    return [*cols, block.scalar_subquery().label("a_tenant_block")]
+
+
+def access_rows_of(m: Any) -> tuple[tuple[str, ...], dict[str, dict[str, Any]], dict[str, Any] | None]:
+    """``BucketInfo.access_rows`` from a row selected with :func:`access_columns`."""
+    settings = {n: _json(m[f"a_{n}"]) for n in ACCESS_SETTINGS if m[f"a_{n}"] is not None}
+    block = m["a_tenant_block"]
+    return ACCESS_SETTINGS, settings, None if block is None else _json(block)
 
 
 async def _settings(s: AsyncSession, bucket_id: int, names: Iterable[str]) -> dict[str, dict[str, Any]]:

@@ -13,6 +13,9 @@ begin/close bookkeeping cost more CPU than the statements they run. On PostgreSQ
 ``read_conn`` is in autocommit, which saves the BEGIN and ROLLBACK round trips of a read and
 changes nothing else under READ COMMITTED (each statement takes its own snapshot anyway);
 it cannot stream a server-side cursor, which needs a transaction (use :meth:`Database.read`).
+On SQLite ``read_conn`` is in autocommit too (no ``BEGIN``): each SELECT is its own implicit
+read transaction in WAL mode, as each statement takes its own snapshot on PostgreSQL; the
+``BEGIN`` a small GET or PUT paid for every read was a statement of its own.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.util import await_
 
 __all__ = ["Database", "create_database", "sqlite_url"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+_AUTOCOMMIT = "geoshard_autocommit"  # an execution option: this connection's reads begin no transaction
 
 
 def sqlite_url(path: str) -> str:
@@ -49,7 +54,11 @@ def _setup_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if conn.get_execution_options().get(_AUTOCOMMIT):
+            return  # the driver is in autocommit (isolation_level None): every statement stands alone
+        # Straight to the driver: one trip to aiosqlite's thread, where exec_driver_sql takes three
+        # (cursor, execute, close) and its statement bookkeeping, for a statement that returns nothing.
+        await_(conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN"))
 
 
 @dataclass
@@ -61,7 +70,7 @@ class Database:
     write_engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     write_sessions: async_sessionmaker[AsyncSession]
-    read_engine: AsyncEngine  # ``engine``, in autocommit on PostgreSQL
+    read_engine: AsyncEngine  # ``engine``, in autocommit
 
     @property
     def dialect(self) -> str:
@@ -117,7 +126,8 @@ def create_database(url: str, *, pg_schema: str | None = None, pool_size: int = 
             connect_args=connect_args,
             pool_pre_ping=False,
         )
-    reads = read if read is not write else read.execution_options(isolation_level="AUTOCOMMIT")
+    reads = read.execution_options(**{_AUTOCOMMIT: True}) if read is not write else (
+        read.execution_options(isolation_level="AUTOCOMMIT"))  # fmt: skip
     return Database(
         url=url,
         engine=read,

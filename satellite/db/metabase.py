@@ -19,11 +19,12 @@ from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Row, Table, and_, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import aliased
 
-from satellite.db.access import AccessRepository
+from satellite.db.access import AccessRepository, access_columns, access_rows_of
 from satellite.db.bucket_settings import BucketSettingsRepository
 from satellite.db.deletion import delete_keys
 from satellite.db.engine import Database
@@ -41,7 +42,7 @@ from satellite.db.models import (
 )
 from satellite.db.multipart import MultipartRepository
 from satellite.db.object_lock import ObjectLockRepository
-from satellite.db.object_rows import CURRENT_COLUMNS, OBJECT_COLUMNS
+from satellite.db.object_rows import CURRENT_COLUMNS, OBJECT_COLUMNS, object_columns
 from satellite.db.object_rows import listed_info as _listed_info
 from satellite.db.object_versions import UNVERSIONED, replace_object
 from satellite.db.policy_aliases import policy_by_name_or_alias, policy_names
@@ -108,9 +109,11 @@ def object_info(o: ObjectRow, state: str = UNVERSIONED) -> ObjectInfo:
 async def insert_segments(
     s: Conn, segments: Sequence[SegmentIn], *, object_id: int | None, upload_id: str | None,
     event: LedgerEvent = LedgerEvent.UPLOAD,
+    owner: tuple[str, str] | None = None,
 ) -> None:
     """Insert segments and their pieces: two statements, whatever the number of pieces; their
-    placement (pieces, or the satellite's database) goes into the residency ledger in one append."""
+    placement (pieces, or the satellite's database) goes into the residency ledger in one append
+    (``owner``: the bucket's name and the object's key, when the caller has them)."""
     if not segments:
         return
     now = dt.datetime.now(dt.UTC)
@@ -137,7 +140,10 @@ async def insert_segments(
         }
         for seg in segments
     ]
-    ids = list((await s.execute(_INSERT_SEGMENTS, rows)).scalars())
+    if len(rows) == 1:  # one row: a plain INSERT … RETURNING, not the batched many-rows form
+        ids = [(await s.execute(_INSERT_SEGMENT, rows[0])).scalar_one()]
+    else:
+        ids = list((await s.execute(_INSERT_SEGMENTS, rows)).scalars())
     pieces = [
         {
             "segment_id": segment_id,
@@ -152,7 +158,8 @@ async def insert_segments(
     ]
     if pieces:
         await s.execute(_INSERT_PIECES, pieces)
-    await record_changes(s, event, [c for sid, seg in zip(ids, segments, strict=True) for c in placed(sid, seg)])
+    changes = [c for sid, seg in zip(ids, segments, strict=True) for c in placed(sid, seg)]
+    await record_changes(s, event, changes, owner=owner)
 
 
 async def latest_version(s: Conn, bucket_id: int, key: str) -> int:
@@ -165,15 +172,18 @@ async def latest_version(s: Conn, bucket_id: int, key: str) -> int:
 _INSERT_SEGMENTS = insert(cast(Table, SegmentRow.__table__)).returning(
     SegmentRow.__table__.c.id, sort_by_parameter_order=True
 )
+_INSERT_SEGMENT = insert(cast(Table, SegmentRow.__table__)).returning(SegmentRow.__table__.c.id)
 _INSERT_PIECES = insert(cast(Table, PieceRow.__table__))
 
 
 _buckets = cast(Table, Bucket.__table__)
 _policies = cast(Table, PlacementPolicyRow.__table__)
-# A bucket and its policy as plain columns on a Core connection (the hot path's first query).
+# A bucket, its policy and its access settings as plain columns on a Core connection: the hot
+# path's first query, and all an authorization reads.
 _BUCKET_BY_NAME = (
     select(_buckets.c.id, _buckets.c.name, _buckets.c.tenant_id, _buckets.c.created_at, _buckets.c.versioning,
-           _buckets.c.object_lock, *(c.label(f"p_{c.name}") for c in _policies.c))
+           _buckets.c.object_lock, *(c.label(f"p_{c.name}") for c in _policies.c),
+           *access_columns(_buckets.c.id, _buckets.c.tenant_id))
     .join(_policies, _policies.c.id == _buckets.c.policy_id)
     .where(_buckets.c.name == bindparam("name"))
 )  # fmt: skip
@@ -197,6 +207,30 @@ _OBJECT_VERSION = select(*OBJECT_COLUMNS).where(
     ObjectRow.key == bindparam("key"),
     ObjectRow.version_id == bindparam("version_id"),
 )
+
+
+def _bucket_and_object(by_version_id: bool) -> Any:
+    """A GET's first read: its bucket (with policy and access settings, as ``_BUCKET_BY_NAME``)
+    and the key's latest committed version, or its version ``version_id``, as columns ``o_0``…
+    of an outer join (all None when there is no such version). The caller decides access
+    before it looks at the object."""
+    o = aliased(ObjectRow, name="o")
+    on = [o.bucket_id == _buckets.c.id, o.key == bindparam("key")]
+    if by_version_id:
+        on.append(o.version_id == bindparam("version_id"))
+    else:
+        prior = cast(Table, ObjectRow.__table__).alias("prior")
+        newest = select(func.max(prior.c.version)).where(
+            prior.c.bucket_id == _buckets.c.id, prior.c.key == bindparam("key"),
+            prior.c.status == ObjectStatus.COMMITTED,
+        )  # fmt: skip
+        on += [o.status == ObjectStatus.COMMITTED, o.version == newest.scalar_subquery()]
+    columns = (c.label(f"o_{i}") for i, c in enumerate(object_columns(o)))
+    return _BUCKET_BY_NAME.add_columns(*columns).outerjoin(o, and_(*on))
+
+
+_BUCKET_AND_LATEST = _bucket_and_object(False)
+_BUCKET_AND_VERSION = _bucket_and_object(True)
 _segments = cast(Table, SegmentRow.__table__)
 _SEGMENTS_OF_OBJECT = (
     select(_segments)
@@ -210,7 +244,8 @@ _nodes = cast(Table, Node.__table__)
 def _bucket_info(r: Row[Any]) -> BucketInfo:
     m = r._mapping
     policy = policy_from_row(SimpleNamespace(**{k[2:]: v for k, v in m.items() if k.startswith("p_")}))  # type: ignore[arg-type]
-    return BucketInfo(m["id"], m["name"], m["tenant_id"], policy, m["created_at"], m["versioning"], m["object_lock"])
+    return BucketInfo(m["id"], m["name"], m["tenant_id"], policy, m["created_at"], m["versioning"], m["object_lock"],
+                      access_rows=access_rows_of(m))  # fmt: skip
 
 
 class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRepository, VersioningRepository,
@@ -235,6 +270,17 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
         async with self.db.read_conn() as c:
             row = (await c.execute(_BUCKET_BY_NAME, {"name": name})).first()
         return None if row is None else _bucket_info(row)
+
+    async def get_bucket_object(
+        self, name: str, key: str, version_id: str | None = None
+    ) -> tuple[BucketInfo | None, ObjectInfo | None]:
+        """Bucket ``name`` and the key's latest version (maybe a delete marker) or its version
+        ``version_id``, in one statement; (None, None) when there is no such bucket."""
+        row = await self._version_row(_BUCKET_AND_LATEST, _BUCKET_AND_VERSION, {"name": name, "key": key}, version_id)
+        if row is None:
+            return None, None
+        obj = tuple(row)[-len(OBJECT_COLUMNS) :]
+        return _bucket_info(row), None if obj[0] is None else _listed_info(obj)  # type: ignore[arg-type]
 
     async def create_bucket(self, tenant_id: str, name: str, policy: str | None, *, object_lock: bool = False
                             ) -> BucketInfo:  # fmt: skip
@@ -296,12 +342,16 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
         meta: ObjectMeta,
         segments: Sequence[SegmentIn],
         condition: WriteCondition | None = None,
+        *,
+        bucket_name: str | None = None,
     ) -> ObjectInfo:
+        owner = None if bucket_name is None else (bucket_name, key)
         for attempt in range(_COMMIT_RETRIES):
             try:
                 async with self.db.write_conn() as c:
-                    row, state = await replace_object(c, bucket_id, key, meta, len(segments), condition)
-                    await insert_segments(c, segments, object_id=row.id, upload_id=None)
+                    row, state = await replace_object(c, bucket_id, key, meta, len(segments), condition,
+                                                      bucket_name=bucket_name)  # fmt: skip
+                    await insert_segments(c, segments, object_id=row.id, upload_id=None, owner=owner)
                     return object_info(row, state)
             except IntegrityError as e:
                 # Commits of one key raced for the same version (PostgreSQL); take the next.
@@ -311,13 +361,15 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
 
     async def get_object(self, bucket_id: int, key: str, version_id: str | None = None) -> ObjectInfo | None:
         """The key's latest version (maybe a delete marker), or its version ``version_id``."""
+        row = await self._version_row(_OBJECT_BY_KEY, _OBJECT_VERSION, {"bucket_id": bucket_id, "key": key}, version_id)
+        return None if row is None else _listed_info(row)
+
+    async def _version_row(self, latest: Any, by_id: Any, params: dict[str, Any], version_id: str | None) -> Any:
+        """The first row of ``latest``, or with a ``version_id`` of ``by_id`` (reads of one version)."""
         async with self.db.read_conn() as c:
             if version_id is None:
-                row = (await c.execute(_OBJECT_BY_KEY, {"bucket_id": bucket_id, "key": key})).first()
-            else:
-                params = {"bucket_id": bucket_id, "key": key, "version_id": version_id}
-                row = (await c.execute(_OBJECT_VERSION, params)).first()
-        return None if row is None else _listed_info(row)
+                return (await c.execute(latest, params)).first()
+            return (await c.execute(by_id, {**params, "version_id": version_id})).first()
 
     async def get_segments(
         self, object_id: int, plain_range: tuple[int, int] | None, *, with_pieces: bool = True

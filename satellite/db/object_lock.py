@@ -6,9 +6,11 @@ the rules; docs/object-lock.md the whole picture).
 ``object_versions._drop`` (overwrites, DeleteObject, DELETE ?versionId, lifecycle) and
 ``deletion.delete_keys`` (DeleteObjects and lifecycle in unversioned buckets) — and both call
 :func:`refuse_protected` first, in the same transaction, with the rows they are about to
-delete. A protected row (legal hold, or a retention date in the future) stops the whole
-deletion with :class:`~common.objectlock.ObjectLocked` unless the rules allow it
-(GOVERNANCE with a bypass). Deleting a bucket needs it empty, and a tenant's buckets stop
+delete (but an overwrite in an unversioned bucket created without Object Lock, where no
+version can carry a lock, is ``replace_object``'s own two statements, which skip the guard's
+read as ``_drop`` does for such a bucket). A protected row (legal hold, or a retention date in
+the future) stops the whole deletion with :class:`~common.objectlock.ObjectLocked` unless the
+rules allow it (GOVERNANCE with a bypass). Deleting a bucket needs it empty, and a tenant's buckets stop
 its deletion, so those routes never reach a locked version; garbage collection only sends
 nodes retain lists built from the pieces of rows that exist, so a version that cannot be
 deleted keeps its pieces on every disk.

@@ -29,7 +29,7 @@ from common.objectlock import MISSING_LOCK_MESSAGE, LockConfiguration, VersionLo
 from satellite.db.conditions import check_condition
 from satellite.db.models import Bucket, ObjectRow, ObjectStatus, SegmentRow
 from satellite.db.object_lock import bucket_state, lock_values, refuse_protected
-from satellite.db.residency_ledger import LedgerEvent, record_segments
+from satellite.db.residency_ledger import LedgerEvent, placements_of, record_segments
 from satellite.errors import InvalidArgument, InvalidRequest
 from satellite.metainfo.types import ObjectMeta, WriteCondition
 
@@ -71,6 +71,13 @@ _OF_KEY = (_objects.c.bucket_id == bindparam("v_bucket"), _objects.c.key == bind
 _OLDER = (*_OF_KEY, _objects.c.version < bindparam("v_version"))
 _STATE = select(_buckets.c.versioning).where(_buckets.c.id == bindparam("v_bucket"))
 _NOT_LATEST = update(_objects).where(*_OLDER, _objects.c.is_latest.is_(True)).values(is_latest=False)
+# An overwrite in an unversioned bucket without Object Lock (the usual PUT of an existing key)
+# drops the key's older versions with statements built once.
+_segments = cast(Table, SegmentRow.__table__)
+_OLDER_PLACEMENTS = placements_of(
+    select(_segments.c.id).join(_objects, _objects.c.id == _segments.c.object_id).where(*_OLDER)
+)
+_DELETE_OLDER = delete(_objects).where(*_OLDER)
 # On PostgreSQL, commits of one key take turns: a transaction-scoped advisory lock on the
 # (bucket, key) pair, taken before the version is computed. Without it, READ COMMITTED and
 # the INSERT's max(version) + 1 under concurrent DELETEs of older versions did not give
@@ -120,12 +127,13 @@ async def _drop(s: Conn, where: Any, *, bypass: bool = False, lock_bucket: bool 
 
 async def replace_object(
     s: Conn, bucket_id: int, key: str, meta: ObjectMeta, segment_count: int, condition: WriteCondition | None = None,
-    *, delete_marker: bool = False,
+    *, delete_marker: bool = False, bucket_name: str | None = None,
 ) -> tuple[ObjectRow, str]:
     """Insert the next version of ``key`` (or a delete marker) as the bucket's versioning state
     says, and the state. The version is computed inside the INSERT (one round trip); should
     two commits still race for one version, the unique index rejects the second and the
-    caller retries it. A ``condition`` is checked after the turn is taken."""
+    caller retries it. A ``condition`` is checked after the turn is taken. ``bucket_name``,
+    when the caller has it, spares the ledger looking up whose replaced segments it records."""
     postgres = await key_turn(s, bucket_id, key)
     if condition is not None:
         await check_condition(s, bucket_id, key, condition, postgres=postgres)
@@ -152,8 +160,12 @@ async def replace_object(
     if version > 1:
         older = {"v_bucket": bucket_id, "v_key": key, "v_version": version}
         where = (ObjectRow.bucket_id == bucket_id, ObjectRow.key == key, ObjectRow.version < version)
-        if state == UNVERSIONED:
-            await _drop(s, where, lock_bucket=lock_config is not None)
+        if state == UNVERSIONED and lock_config is None:  # no version of such a bucket can carry a lock
+            owner = None if bucket_name is None else (bucket_name, key)
+            await record_segments(s, LedgerEvent.DELETION, "remove", _OLDER_PLACEMENTS, older, owner=owner)
+            await s.execute(_DELETE_OLDER, older)
+        elif state == UNVERSIONED:
+            await _drop(s, where)
         else:
             if state == SUSPENDED:
                 await _drop(s, (*where, ObjectRow.version_id == NULL_VERSION), lock_bucket=lock_config is not None)

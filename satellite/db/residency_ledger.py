@@ -46,9 +46,23 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, String, Table, delete, func, insert, literal, null, select, union_all, update
+from sqlalchemy import (
+    CompoundSelect,
+    Select,
+    String,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,6 +82,7 @@ __all__ = [
     "entry_json",
     "inline_change",
     "placed",
+    "placements_of",
     "record_changes",
     "record_gc",
     "record_pieces",
@@ -189,27 +204,63 @@ async def record_pieces(
     )
 
 
-async def record_segments(s: Any, event: LedgerEvent | str, action: str, segments: Select[Any]) -> None:
-    """Append one entry per piece row — and per inline segment, its ``satellite-db`` holding —
-    of the segments ``segments`` selects (ids), before a change (deletion) removes them; in
-    ``s``'s transaction. One query finds both."""
+def placements_of(segments: Select[Any]) -> CompoundSelect:
+    """One query for every piece row and inline (``satellite-db``) holding of the segments
+    ``segments`` selects (ids): what :func:`record_segments` records. A caller on a hot path
+    builds it once, with bind parameters, and passes it instead of ``segments``."""
     pieces = select(PieceRow.segment_id, PieceRow.number, PieceRow.node_id, PieceRow.piece_id).where(
         PieceRow.segment_id.in_(segments)
     )
     inline = select(SegmentRow.id, literal(INLINE_PIECE), literal(INLINE_HOLDER), null().cast(String)).where(
         SegmentRow.id.in_(segments), SegmentRow.inline_data.is_not(None)
     )
-    rows = sorted((await s.execute(union_all(pieces, inline))).all(), key=lambda r: (r[0], r[1]))
-    await record_changes(s, event, [(sid, num, node, action, pid) for sid, num, node, pid in rows])
+    return union_all(pieces, inline)
 
 
-async def record_changes(s: Any, event: LedgerEvent | str, changes: Sequence[Change]) -> None:
+async def record_segments(
+    s: Any, event: LedgerEvent | str, action: str, segments: Select[Any] | CompoundSelect,
+    params: dict[str, Any] | None = None, *, owner: tuple[str, str] | None = None,
+) -> None:
+    """Append one entry per piece row — and per inline segment, its ``satellite-db`` holding —
+    of the segments ``segments`` selects (ids; or their :func:`placements_of`, run with
+    ``params``), before a change (deletion) removes them; in ``s``'s transaction. One query
+    finds both. ``owner``: as for :func:`record_changes`."""
+    query = segments if isinstance(segments, CompoundSelect) else placements_of(segments)
+    rows = sorted((await s.execute(query, params or {})).all(), key=lambda r: (r[0], r[1]))
+    await record_changes(s, event, [(sid, num, node, action, pid) for sid, num, node, pid in rows], owner=owner)
+
+
+async def record_changes(
+    s: Any, event: LedgerEvent | str, changes: Sequence[Change], *, owner: tuple[str, str] | None = None
+) -> None:
     """Append ``changes`` to their buckets' chains, in ``s``'s transaction: per bucket one
-    statement locks and reads its head, one inserts every entry, one moves the head."""
+    statement locks and reads its head, one inserts every entry, one moves the head.
+    ``owner`` (bucket name, object key), when the caller knows that every changed segment is
+    that object's (a commit's new segments), saves the query that would look it up."""
     if not changes:
         return
-    owners = await _owners(s, [c[0] for c in changes])
+    owners = {c[0]: owner for c in changes} if owner is not None else await _owners(s, [c[0] for c in changes])
     await _append(s, str(event), [(*owners.get(c[0], ("", "")), *c) for c in changes])
+
+
+_heads = cast(Table, ResidencyHead.__table__)
+_entries = cast(Table, ResidencyEntry.__table__)
+# Insert the head if new, else lock it (ON CONFLICT DO UPDATE locks the row on PostgreSQL;
+# SQLite's writers already take turns), and read it: one statement. Built once per dialect, so
+# SQLAlchemy's statement cache finds them without rebuilding a statement per append.
+_LOCK_HEAD = {
+    name: dialect.insert(_heads)
+    .values(bucket=bindparam("h_bucket"), seq=0, hash=GENESIS)
+    .on_conflict_do_update(index_elements=[_heads.c.bucket], set_={"seq": _heads.c.seq})
+    .returning(_heads.c.seq, _heads.c.hash)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_MOVE_HEAD = (
+    update(_heads)
+    .where(_heads.c.bucket == bindparam("h_bucket"))
+    .values(seq=bindparam("h_seq"), hash=bindparam("h_hash"))
+)
+_INSERT_ENTRIES = insert(_entries)
 
 
 async def _append(s: Any, event: str, changes: Sequence[tuple[str, str, int, int, str, str, str | None]]) -> None:
@@ -227,17 +278,9 @@ async def _append(s: Any, event: str, changes: Sequence[tuple[str, str, int, int
         if action == "remove" and piece_id is not None and event != LedgerEvent.GC:
             pending.append({"node_id": node, "piece_id": piece_id, "bucket": bucket, "object_key": key,
                             "segment_id": int(sid), "piece_number": int(num)})  # fmt: skip
-    pg = _dialect(s) == "postgresql"
-    heads: Table = ResidencyHead.__table__  # type: ignore[assignment]
-    # Insert the head if new, else lock it (ON CONFLICT DO UPDATE locks the row on PostgreSQL;
-    # SQLite's writers already take turns), and read it: one statement.
-    lock = (
-        (postgresql.insert if pg else sqlite.insert)(heads)
-        .on_conflict_do_update(index_elements=[heads.c.bucket], set_={"seq": heads.c.seq})
-        .returning(heads.c.seq, heads.c.hash)
-    )
+    lock = _LOCK_HEAD[_dialect(s)]
     for bucket in sorted(by_bucket):  # a fixed order: two writers lock heads the same way round
-        seq, prev = (await s.execute(lock.values(bucket=bucket, seq=0, hash=GENESIS))).one()
+        seq, prev = (await s.execute(lock, {"h_bucket": bucket})).one()
         rows = []
         for e in by_bucket[bucket]:
             seq += 1
@@ -249,8 +292,8 @@ async def _append(s: Any, event: str, changes: Sequence[tuple[str, str, int, int
                  "node_id": e["node"], "country": e["country"], "region": e["region"], "prev_hash": e["prev"],
                  "hash": e["hash"]}
             )  # fmt: skip
-        await s.execute(insert(ResidencyEntry), rows)
-        await s.execute(update(ResidencyHead).where(ResidencyHead.bucket == bucket).values(seq=seq, hash=prev))
+        await s.execute(_INSERT_ENTRIES, rows[0] if len(rows) == 1 else rows)
+        await s.execute(_MOVE_HEAD, {"h_bucket": bucket, "h_seq": seq, "h_hash": prev})
     if pending:
         await s.execute(insert(ResidencyGCPending), pending)
 

@@ -283,7 +283,7 @@ class MetainfoService:
         plain = sum(s.plain_size for s in checked)
         if plain != parsed_meta.size:
             raise InvalidArgument(f"segments hold {plain} plaintext bytes but meta.size is {parsed_meta.size}")
-        return await self.store.commit_object(bucket.id, key, parsed_meta, checked, cond)
+        return await self.store.commit_object(bucket.id, key, parsed_meta, checked, cond, bucket_name=bucket.name)
 
     async def with_checked_acl(self, bucket: BucketInfo, meta: ObjectMeta) -> ObjectMeta:
         """``meta`` with its canned ACL entry checked (AccessControlListNotSupported on a bucket
@@ -313,20 +313,27 @@ class MetainfoService:
         AccessDenied, so names cannot be probed (AWS). A delete marker is NoSuchKey (latest)
         or MethodNotAllowed (asked for by version id), both saying it is a marker."""
         requester = Requester.of(who)
-        bucket = await self.any_bucket(bucket_name)
-        check_key(key)
-        version_id = check_version_id(version_id)
+        if not isinstance(bucket_name, str) or not bucket_name:
+            raise InvalidArgument("a bucket name is required")
+        try:
+            check_key(key)
+            version_id = check_version_id(version_id)
+        except InvalidArgument:
+            await self.any_bucket(bucket_name)  # a missing bucket is still said first
+            raise
+        # One read: the bucket, its access settings and the version (looked at once access allows it).
+        found, info = await self.store.get_bucket_object(bucket_name, key, version_id)
+        if (bucket := found) is None:
+            raise NoSuchBucket(f"no bucket named {bucket_name!r}")
         action = "s3:GetObject" if version_id is None else "s3:GetObjectVersion"  # as AWS authorizes them
         access = await self.access.load(bucket)
         if self.access.allows(access, requester, action, bucket, key):
-            info = await self.store.get_object(bucket.id, key, version_id)
             if info is not None:
                 return bucket, present(info, bucket, version_id)
             if requester.tenant_id == bucket.tenant_id or self.access.allows(access, requester, "s3:ListBucket",
                                                                               bucket):  # fmt: skip
                 raise missing(key, bucket_name, version_id)
         elif access.acls_enabled:  # the object's own ACL may still grant it
-            info = await self.store.get_object(bucket.id, key, version_id)
             acl = str(info.user_metadata.get(ACL_MARK, "private")) if info is not None else "private"
             if info is not None and self.access.allows(access, requester, action, bucket, key, object_acl=acl):
                 return bucket, present(info, bucket, version_id)

@@ -38,8 +38,13 @@ class MetabaseStore(Protocol):
         meta: ObjectMeta,
         segments: Sequence[SegmentIn],
         condition: WriteCondition | None = None,
+        *,
+        bucket_name: str | None = None,  # the bucket's name, when the caller has it: the ledger needs it
     ) -> ObjectInfo: ...
     async def get_object(self, bucket_id: int, key: str, version_id: str | None = None) -> ObjectInfo | None: ...
+    async def get_bucket_object(
+        self, name: str, key: str, version_id: str | None = None
+    ) -> tuple[BucketInfo | None, ObjectInfo | None]: ...
     async def get_segments(
         self, object_id: int, plain_range: tuple[int, int] | None, *, with_pieces: bool = True
     ) -> list[SegmentOut]: ...

@@ -45,6 +45,11 @@ class BucketInfo:
     created_at: dt.datetime
     versioning: str = "unversioned"  # or "Enabled", "Suspended" (S3's Status; never back to unversioned)
     object_lock: dict[str, Any] | None = None  # None: created without Object Lock; else its configuration
+    # The bucket's access settings read in the same statement as the bucket (names covered, settings by
+    # name, the tenant's Block Public Access), so one request's authorization needs no second read.
+    access_rows: tuple[tuple[str, ...], dict[str, dict[str, Any]], dict[str, Any] | None] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "policy": self.policy.name, "created": iso(self.created_at),

@@ -222,3 +222,41 @@ async def test_a_ch_only_buckets_history_never_shows_the_satellites_database(tmp
         assert {(e["event"], e["action"]) for e in entries} == {("upload", "add"), ("deletion", "remove")}
         assert all(e["node"] != INLINE_HOLDER and e["piece"] >= 0 for e in entries)
         assert {e["country"] for e in entries} == {"CH"}
+
+
+async def test_a_learned_inline_bucket_takes_one_satellite_call_per_small_put_and_a_policy_change_is_re_asked(
+    tmp_path,
+) -> None:
+    """With the gateway's caches on, a small PutObject into a bucket the gateway has learned keeps
+    small objects inline makes no preflight call, only the commit; once the bucket's policy
+    excludes the satellite, that commit is refused (503, "retry") and the retry is asked about and pieced."""
+    async with planet(tmp_path, nodes=10, scheme="2/3/4/4", satellite_config=DE_SATELLITE,
+                      credential_cache_ttl=60.0) as net:  # fmt: skip
+        await country_policy(net, "fr-nl", {"FR", "NL"})
+        await _bucket(net, "data", "eu")
+        sat, ops = net.gateway.satellite, []
+        real = sat.call
+
+        async def recording(op: str, body: dict) -> dict:  # type: ignore[type-arg]
+            if not op.startswith("access-key/"):  # credentials and the revocation feed poll on their own
+                ops.append(op)
+            return await real(op, body)
+
+        sat.call = recording  # type: ignore[method-assign]
+        s3 = net.client()
+        await net.s3(s3.put_object, Bucket="data", Key="first", Body=b"one")
+        assert ops[:2] == ["object/authorize-write", "object/commit"]  # then the lifecycle rules, cached
+        ops.clear()
+        await net.s3(s3.put_object, Bucket="data", Key="second", Body=b"two")
+        assert ops == ["object/commit"]
+        assert [k for k, _, _ in await _segments(net, "second")] == [0]
+
+        await admin(net, "PUT", "/v1/buckets/data/policy", {"policy": "fr-nl"})
+        ops.clear()
+        # The client's one retry (botocore's legacy max_attempts counts retries) follows the 503.
+        await net.s3(s3.put_object, Bucket="data", Key="third", Body=b"three")
+        assert ops[:3] == ["object/commit", "object/authorize-write", "segment/begin"]
+        [(k, pieces, inline)] = await _segments(net, "third")
+        assert k == 2 and pieces >= 3 and inline is None
+        _, body = await net.get(s3, Bucket="data", Key="third")
+        assert body == b"three"
