@@ -89,6 +89,22 @@ class Database:
             yield conn
 
     @contextlib.asynccontextmanager
+    async def snapshot_conn(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection whose statements all read one snapshot, rolled back at the end.
+
+        For reads of several statements whose answer must be consistent (a listing's key scan
+        and its rows; an object's segments and their pieces): :meth:`read_conn` runs each
+        statement on its own snapshot, so a commit between two of them would show half of it.
+        SQLite: a deferred transaction (WAL keeps its snapshot from the first read). PostgreSQL:
+        REPEATABLE READ, which never fails a transaction that only reads."""
+        engine = self.engine
+        if self.dialect == "postgresql":
+            engine = engine.execution_options(isolation_level="REPEATABLE READ")
+        async with engine.connect() as conn, conn.begin() as tx:
+            yield conn
+            await tx.rollback()
+
+    @contextlib.asynccontextmanager
     async def write_conn(self) -> AsyncIterator[AsyncConnection]:
         """A Core write transaction: committed when the block ends, rolled back if it raises."""
         async with self.write_engine.begin() as conn:

@@ -375,7 +375,7 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
         self, object_id: int, plain_range: tuple[int, int] | None, *, with_pieces: bool = True
     ) -> list[SegmentOut]:
         """The object's segments in order with plaintext offsets; only those meeting the range."""
-        async with self.db.read_conn() as c:
+        async with self.db.snapshot_conn() as c:  # segments and their pieces from one commit
             rows = (await c.execute(_SEGMENTS_OF_OBJECT, {"object_id": object_id})).all()
             out: list[SegmentOut] = []
             offset = 0
@@ -431,7 +431,9 @@ class MetabaseRepository(MultipartRepository, BucketSettingsRepository, AccessRe
         """Up to ``limit`` entries after ``start`` in key order (see the module's docstring)."""
         upper = successor(prefix) if prefix else None
         lo, lo_incl = (start, start_inclusive) if start > prefix else (prefix, True)
-        async with self.db.read_conn() as s:
+        # One snapshot: a key the skip scan found must still have its row, or the page comes
+        # back short and says "not truncated" over keys it never reached.
+        async with self.db.snapshot_conn() as s:
             if not delimiter:
                 q = select(*CURRENT_COLUMNS).where(
                     ObjectRow.bucket_id == bucket_id,

@@ -78,7 +78,7 @@ class VersioningRepository:
         ``start`` at the versions older than this one (a version-id-marker)."""
         upper = successor(prefix) if prefix else None
         out: list[ListEntry] = []
-        async with self.db.read_conn() as c:
+        async with self.db.snapshot_conn() as c:  # one snapshot, as list_objects (metabase.py)
             if below_version is not None:
                 rows = await c.execute(
                     self._versions(bucket_id)
