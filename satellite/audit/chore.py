@@ -22,7 +22,9 @@ node, and one read and one write of the database in all. Coverage is unchanged: 
 pieces are drawn, each audited with its own leaf indexes and judged on its own, and
 ``max_rate`` paces audits, not requests. A batch that timed out keeps its first piece's
 challenge as the node's pending audit (below) and leaves its other pieces to later passes,
-as a contained node's pieces are; so a timeout counts once, not once per piece.
+as a contained node's pieces are; so a timeout counts once, not once per piece. So do a
+refused connection (one *offline*) and a refused batch (one *unknown*): one failed exchange
+is one observation of the node, whatever the batch's size.
 
 **Containment.** A node that accepts the connection but does not answer in time may be
 hiding a missing piece behind a slow disk, so a timeout is neither forgiven nor punished at
@@ -63,6 +65,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# Outcomes of a batch's exchange as a whole, counted once per batch (see _audit_group).
+_EXCHANGE_OUTCOMES = frozenset({Outcome.CONTAINED, Outcome.OFFLINE, Outcome.UNKNOWN})
 
 
 class Containment(StrEnum):
@@ -247,8 +252,16 @@ class AuditChore:
             if isinstance(reports, BaseException):
                 self._failed(reports)
                 continue
-            if all(r.outcome is Outcome.CONTAINED for r in reports):
-                ts, reports = ts[:1], reports[:1]  # one timeout, one pending challenge (module doc)
+            if (
+                len(reports) > 1
+                and reports[0].outcome in _EXCHANGE_OUTCOMES
+                and all(r.outcome is reports[0].outcome for r in reports)
+            ):
+                # One exchange that failed as a whole (a timeout, no connection, a refusal) is one
+                # observation of the node, not one per piece: a transient 503 to a batch of 16
+                # must not weigh as 16 unknowns, nor one refused connection as 16 offline audits.
+                # The other pieces stay unaudited and are drawn again.
+                ts, reports = ts[:1], reports[:1]
             for t, report in zip(ts, reports, strict=True):
                 how = Containment.CONTAIN if report.outcome is Outcome.CONTAINED else Containment.KEEP
                 done.append((AuditRecord(t, report.outcome, report.reason, how, report.leaf_indexes), report))

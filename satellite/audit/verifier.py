@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import secrets
 from dataclasses import dataclass
@@ -60,6 +61,7 @@ __all__ = ["AUDIT_BATCH_PATH", "AUDIT_PATH", "AuditReport", "AuditTarget", "Audi
 AUDIT_PATH = "/v1/audit"
 AUDIT_BATCH_PATH = "/v1/audit/batch"
 _SYSRAND = secrets.SystemRandom()
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,9 @@ class AuditVerifier:
         self.timeout = timeout
         self.connect_timeout = connect_timeout if connect_timeout is not None else min(timeout, 5.0)
         self._session: aiohttp.ClientSession | None = None
+        # Nodes of a release without POST /v1/audit/batch (it answered 404/405 with no error
+        # of its own): they are audited one challenge at a time, as before batches.
+        self.single_only: set[str] = set()
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -161,8 +166,8 @@ class AuditVerifier:
 
     async def audit_batch(self, targets: list[AuditTarget], leaf_indexes: list[tuple[int, ...]]) -> list[AuditReport]:
         """Audit pieces of one node in one request; one report per piece, in order (module doc)."""
-        if len(targets) == 1:
-            return [await self.audit(targets[0], leaf_indexes[0])]
+        if len(targets) == 1 or targets[0].node_id in self.single_only:
+            return list(await asyncio.gather(*(self.audit(t, li) for t, li in zip(targets, leaf_indexes, strict=True))))
         node = targets[0]
         signed = Signed.sign(
             self.identity,
@@ -182,6 +187,10 @@ class AuditVerifier:
             return [AuditReport(got[0], got[1], li, sent) for li in leaf_indexes]
         status, answer = got.status, got.body
         share = len(answer) // len(targets)
+        if status in (404, 405) and not _node_error(answer)[0]:  # no such route: an older node
+            log.info("node %s has no batch audit endpoint; auditing it one piece at a time", node.node_id)
+            self.single_only.add(node.node_id)
+            return await self.audit_batch(targets, leaf_indexes)
         if status != 200:
             outcome, reason = _status_verdict(status, answer, what="the batch")
             return [AuditReport(outcome, reason, li, sent, share) for li in leaf_indexes]

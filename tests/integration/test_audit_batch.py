@@ -130,14 +130,50 @@ async def test_a_missing_piece_in_a_batch_fails_only_that_piece(db, tmp_path) ->
         assert got[mine[0].piece_id][0] is got[mine[2].piece_id][0] is Outcome.SUCCESS
 
 
-async def test_a_batch_to_an_offline_node_is_offline_for_each_piece(db, tmp_path) -> None:  # noqa: F811
+async def test_a_batch_to_an_offline_node_is_one_offline_audit_and_its_other_pieces_wait(db, tmp_path) -> None:  # noqa: F811
     async with audit_world(db, tmp_path, nodes=4) as world:
         mine = await one_node(world, 3)
         await set_address(world, mine[0].node_id, f"http://127.0.0.1:{_closed_port()}")
         got = await audit_node(world, mine)
-        assert [got[p.piece_id][0] for p in mine] == [Outcome.OFFLINE] * 3
+        assert list(got.values()) == [(Outcome.OFFLINE, got[mine[0].piece_id][1])]  # one exchange, one observation
         rep = await world.repo.standing(mine[0].node_id)
-        assert rep is not None and rep[1].offline_count == 3 and rep[1].audit_score == 1.0
+        assert rep is not None and rep[1].offline_count == 1 and rep[1].audit_score == 1.0
+
+
+async def test_a_batch_refused_with_503_is_one_unknown_not_one_per_piece(db, tmp_path) -> None:  # noqa: F811
+    async with audit_world(db, tmp_path, nodes=4) as world:
+        mine = await one_node(world, 4)
+
+        async def busy(c: Signed[AuditBatchChallenge], answer: bytes) -> tuple[int, bytes]:
+            return 503, b'{"error": "Busy", "message": "try later"}'
+
+        async with batch_proxy(world.node(mine[0].node_id).url, busy) as url:
+            await set_address(world, mine[0].node_id, url)
+            got = await audit_node(world, mine)
+        assert [o for o, _ in got.values()] == [Outcome.UNKNOWN]
+        rep = await world.repo.standing(mine[0].node_id)
+        assert rep is not None and rep[1].unknown_count == 1
+
+
+async def test_a_node_without_the_batch_endpoint_is_audited_one_piece_at_a_time(db, tmp_path) -> None:  # noqa: F811
+    async with audit_world(db, tmp_path, nodes=4) as world:
+        mine = await one_node(world, 3)
+        node = world.node(mine[0].node_id)
+        seen: list[str] = []
+        async with aiohttp.ClientSession() as session:
+
+            async def single(request: web.Request) -> web.Response:  # an older release: no /v1/audit/batch
+                seen.append(request.path)
+                async with session.post(f"{node.url}{request.path}", data=await request.read()) as r:
+                    return web.Response(status=r.status, body=await r.read(), content_type="application/json")
+
+            app = web.Application()
+            app.router.add_post("/v1/audit", single)
+            async with serve_on_loopback(app) as url:
+                await set_address(world, node.node_id, url)
+                got = await audit_node(world, mine)
+        assert [o for o, _ in got.values()] == [Outcome.SUCCESS] * 3
+        assert seen == ["/v1/audit"] * 3
 
 
 async def test_a_forged_or_replayed_batch_answer_fails_every_piece(db, tmp_path) -> None:  # noqa: F811
