@@ -68,6 +68,7 @@ class AccountingService:
         )
         self.settler = OrderSettler(self.repo, satellite_id, settlement_window=config.order_settlement_window)
         self.compensation = Compensation(self.repo, config, self.prices)
+        self.closed_last: str | None = None  # the period the last step closed, if it closed one
 
     @property
     def planner(self) -> PayoutPlanner | None:
@@ -82,8 +83,9 @@ class AccountingService:
     async def run_once(self, now: float | None = None) -> TallyStep:
         """One tally step; once no tally is in the middle of a pass, the next period close."""
         step = await self.tally.run_once(now)
+        self.closed_last = None
         if step is not TallyStep.BUSY:
-            await self.closer.run_once(now)
+            self.closed_last = await self.closer.run_once(now)
         return step
 
     def rest(self, now: float | None = None) -> float:
@@ -109,7 +111,10 @@ class AccountingService:
                 log.exception("accounting step failed")
                 step = TallyStep.IDLE
                 self.tally.next_due = None
-            if step is not TallyStep.BUSY:
+                self.closed_last = None  # and rest before trying again
+            # A period just closed: the next may be closable too (a satellite back from days
+            # down closes its backlog at once, not one period per rest).
+            if step is not TallyStep.BUSY and self.closed_last is None:
                 await asyncio.sleep(self.rest())
 
     async def close(self) -> None:

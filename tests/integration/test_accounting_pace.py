@@ -41,3 +41,14 @@ def test_without_a_known_next_tally_the_chore_keeps_the_old_pace(db) -> None:  #
     acc = service(db)
     acc.tally.next_due = None  # another satellite began the tally, or a step failed
     assert acc.rest(now=T0 + 20) == 2.5  # half of min(tally interval, close delay)
+
+
+async def test_a_satellite_back_from_downtime_closes_its_backlog_of_periods_without_resting(db) -> None:  # noqa: F811
+    acc = service(db)
+    assert await acc.run_once(now=T0 + 20) is TallyStep.DONE and acc.closed_last is None
+    closed = []
+    for _ in range(6):  # down from T0 + 20 to T0 + 250: four periods ended meanwhile
+        await acc.run_once(now=T0 + 250)
+        closed.append(acc.closed_last)
+    assert [c is not None for c in closed] == [True] * 4 + [False] * 2  # run() rests only after the last
+    assert len(set(closed[:4])) == 4
