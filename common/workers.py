@@ -128,6 +128,11 @@ class WorkerPool:
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=self.env, pass_fds=self.pass_fds,
         )  # fmt: skip
         self._procs[index] = proc
+        if self._closing:  # close() took its list of workers while this one was being created
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+            return
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(json.dumps(spec).encode() + b"\n")
         try:
