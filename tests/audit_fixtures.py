@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
 from common.identity import Identity
 from erasure import RedundancyScheme
 from erasure.segment import encode_segment
@@ -33,7 +31,7 @@ from satellite.db.models import Bucket, Node, ObjectRow, PieceRow, PlacementPoli
 from satellite.reputation import ReputationConfig
 from tests.node_fixtures import NodeHarness, running_node
 
-__all__ = ["AuditWorld", "StoredPiece", "audit_world", "serve_on_loopback"]
+__all__ = ["AuditWorld", "StoredPiece", "audit_world"]
 
 
 @dataclass(frozen=True)
@@ -138,17 +136,3 @@ async def audit_world(db: Database, tmp_path: Path, *, nodes: int = 4, **config:
         for i, h in enumerate(harnesses):
             await world.add_node_row(h.node_id, h.url, i)
         yield world
-
-
-@contextlib.asynccontextmanager
-async def serve_on_loopback(app: web.Application) -> AsyncIterator[str]:
-    """Serve ``app`` on a free loopback port (a cheating node's front, say); its URL."""
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()

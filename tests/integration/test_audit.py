@@ -31,7 +31,8 @@ from satellite.audit.selection import PieceRef
 from satellite.db.models import AuditResult, Node, PendingAudit
 from satellite.db.nodes import NodeRepository
 from satellite.reputation import Outcome
-from tests.audit_fixtures import AuditWorld, StoredPiece, audit_world, serve_on_loopback
+from tests.audit_fixtures import AuditWorld, StoredPiece, audit_world
+from tests.loopback import serve_on_loopback
 from tests.satellite_fixtures import db, db_backend  # noqa: F401  (pytest fixtures)
 
 Mangle = Callable[[Signed[AuditChallenge], bytes], Awaitable[tuple[int, bytes]]]
@@ -328,20 +329,15 @@ async def test_admin_api_shows_audits(db, tmp_path) -> None:  # noqa: F811
             selection=SelectionConfig(online_window=60.0), token="tok",
             reputation=ReputationService(world.repo, world.repo.config),
         )  # fmt: skip
-        runner = web.AppRunner(create_admin_app(services))
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        try:
-            async with aiohttp.ClientSession(headers={"Authorization": "Bearer tok"}) as s:
-                async with s.get(f"http://127.0.0.1:{port}/v1/nodes/{piece.node_id}/audits") as r:
-                    assert r.status == 200
-                    rep = await r.json()
-                async with s.get(f"http://127.0.0.1:{port}/v1/nodes/{piece.node_id[:12]}") as r:
-                    shown = await r.json()
-        finally:
-            await runner.cleanup()
+        async with (
+            serve_on_loopback(create_admin_app(services)) as url,
+            aiohttp.ClientSession(headers={"Authorization": "Bearer tok"}) as s,
+        ):
+            async with s.get(f"{url}/v1/nodes/{piece.node_id}/audits") as r:
+                assert r.status == 200
+                rep = await r.json()
+            async with s.get(f"{url}/v1/nodes/{piece.node_id[:12]}") as r:
+                shown = await r.json()
         assert rep["counts"]["failure"] == 1 and rep["scores"]["audit"] < 1.0
         (a,) = rep["recent_audits"]
         assert a["outcome"] == "failure" and "piece missing" in a["reason"] and a["piece_id"] == piece.piece_id

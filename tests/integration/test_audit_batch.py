@@ -25,8 +25,9 @@ from common.identity import Identity
 from common.messages import Signed
 from satellite.audit import PieceRef, StepKind
 from satellite.reputation import Outcome
-from tests.audit_fixtures import AuditWorld, StoredPiece, audit_world, serve_on_loopback
+from tests.audit_fixtures import AuditWorld, StoredPiece, audit_world
 from tests.integration.test_audit import _closed_port, node_row, results, set_address
+from tests.loopback import serve_on_loopback
 from tests.satellite_fixtures import db, db_backend  # noqa: F401  (pytest fixtures)
 
 Mangle = Callable[[Signed[AuditBatchChallenge], bytes], Awaitable[tuple[int, bytes]]]

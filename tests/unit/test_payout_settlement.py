@@ -26,6 +26,7 @@ from satellite.payouts import (
 )
 from satellite.payouts.chain import Chain
 from satellite.payouts.worker import payee_fee
+from tests.loopback import serve_on_loopback
 from tests.payout_fixtures import make_payees, tester_chain  # noqa: F401  (pytest fixture)
 from tests.satellite_fixtures import db, db_backend  # noqa: F401  (pytest fixtures)
 
@@ -267,19 +268,12 @@ async def test_a_chain_that_answers_garbage_raises_one_typed_error(tmp_path, ans
 
     app = web.Application()
     app.router.add_post("/", rpc)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
+    async with serve_on_loopback(app) as url:
         save_key(tmp_path / "k")
-        chain = Chain.connect(f"http://127.0.0.1:{port}", str(tmp_path / "k"), timeout=2)
+        chain = Chain.connect(url, str(tmp_path / "k"), timeout=2)
         for call in (chain.block_number, chain.nonce, lambda: chain.receipt("0x" + "00" * 32)):
             with pytest.raises(ChainError):
                 await asyncio.to_thread(call)
-    finally:
-        await runner.cleanup()
 
 
 async def test_a_fresh_in_process_chain_re_signs_what_the_old_one_was_sent(sqlite_db, tester_chain) -> None:  # noqa: F811
