@@ -141,11 +141,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from gateway.pipeline.heap import keep_freed_buffers
 
     keep_freed_buffers()  # a PUT's windows reuse freed heap instead of faulting in fresh pages
-    loop_factory: Any = None
-    with contextlib.suppress(ImportError):
-        import uvloop  # more requests and bytes per second per core
+    from common.eventloop import loop_factory
 
-        loop_factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=loop_factory) as runner, contextlib.suppress(asyncio.CancelledError):
+    with asyncio.Runner(loop_factory=loop_factory()) as runner, contextlib.suppress(asyncio.CancelledError):
         runner.run(_serve(config))
     return 0

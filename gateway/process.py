@@ -214,12 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     config = GatewayConfig(**spec)
     generations = SettingGenerations.attach(table, rows, args.index)
     keep_freed_buffers()  # a PUT's windows reuse freed heap instead of faulting in fresh pages
-    loop_factory: Any = None
-    with contextlib.suppress(ImportError):
-        import uvloop  # more requests and bytes per second per core
+    from common.eventloop import loop_factory
 
-        loop_factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
         runner.run(_worker(config, generations))
     return 0
 

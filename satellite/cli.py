@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import secrets
@@ -173,13 +172,10 @@ def _run(args: argparse.Namespace) -> int:
         sat = await Satellite.create(config, config_path=args.config, role=role, api_workers=max(workers, 1))
         await run_until_signal(sat, announce=announce)
 
-    loop_factory: Any = None
-    with contextlib.suppress(ImportError):
-        import uvloop  # aiohttp and asyncpg spend less CPU per request on uvloop
+    from common.eventloop import loop_factory
 
-        loop_factory = uvloop.new_event_loop
     try:
-        with asyncio.Runner(loop_factory=loop_factory) as runner:
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
             runner.run(main())
     except (SchemaBehindError, WorkerStartError) as e:
         print(f"error: {e}", file=sys.stderr)

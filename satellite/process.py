@@ -19,7 +19,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from common.workers import WorkerPool, WorkerStartError, announce_ready, read_spec, watch_stdin
 from satellite.config import SatelliteConfig
@@ -92,12 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         format=f"%(levelname)s:api-{args.index}[{os.getpid()}]:%(name)s:%(message)s",
     )
     config = SatelliteConfig(**read_spec())
-    loop_factory: Any = None
-    with contextlib.suppress(ImportError):
-        import uvloop  # aiohttp and asyncpg spend less CPU per request on uvloop
+    from common.eventloop import loop_factory
 
-        loop_factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
         runner.run(_worker(config))
     return 0
 

@@ -275,12 +275,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (ConfigError, OSError, ValueError) as e:
         print(f"geoshard node run: error: {e}", file=sys.stderr)
         return 2
-    loop_factory: Any = None
-    with contextlib.suppress(ImportError):
-        import uvloop  # large piece bodies move markedly faster on uvloop
+    from common.eventloop import loop_factory
 
-        loop_factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=loop_factory) as runner, contextlib.suppress(asyncio.CancelledError):
+    with asyncio.Runner(loop_factory=loop_factory()) as runner, contextlib.suppress(asyncio.CancelledError):
         runner.run(_serve(cfg, identity))
     return 0
 
